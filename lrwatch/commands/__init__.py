@@ -1,0 +1,1 @@
+"""Subcommands of the ``lrwatch`` CLI: one module each, exposing ``register(subparsers)``."""

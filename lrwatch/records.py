@@ -1,0 +1,167 @@
+"""The record types every reader yields and the lrwatch JSONL schema (version 1).
+
+This is the one place that knows the schema; docs/format.md documents it. Nothing here
+imports textual, rich or torch: the training-side hook imports this module.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+#: The metric names rules and charts look for.
+CANONICAL = ("loss", "val_loss", "lr", "grad_norm")
+
+#: Keys that carry the step of a record, in order of preference.
+STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "trainer/global_step")
+
+#: Keys that carry wall time (seconds since the epoch).
+TIME_KEYS = ("t", "time", "timestamp", "wall_time", "walltime")
+
+#: Event kinds of the lrwatch JSONL schema. Any other ``kind`` is kept as a generic event.
+EVENT_KINDS = ("run", "lr_change", "end", "pause", "resume", "note")
+
+#: Built-in aliases: source key (lower-cased) -> canonical name.
+ALIASES: dict[str, str] = {
+    "loss": "loss",
+    "train_loss": "loss",
+    "train_loss_step": "loss",
+    "train/loss": "loss",
+    "train/loss_step": "loss",
+    "training_loss": "loss",
+    "loss/train": "loss",
+    "train loss": "loss",
+    "eval_loss": "val_loss",
+    "val_loss": "val_loss",
+    "val/loss": "val_loss",
+    "valid_loss": "val_loss",
+    "validation_loss": "val_loss",
+    "eval/loss": "val_loss",
+    "loss/val": "val_loss",
+    "val loss": "val_loss",
+    "lr": "lr",
+    "learning_rate": "lr",
+    "train/lr": "lr",
+    "train/learning_rate": "lr",
+    "grad_norm": "grad_norm",
+    "gradient_norm": "grad_norm",
+    "train/grad_norm": "grad_norm",
+    "grad-norm": "grad_norm",
+    "gnorm": "grad_norm",
+}
+
+# Lightning's LearningRateMonitor: "lr-SGD", "lr-Adam", "lr-AdamW/pg1", "lr-SGD-momentum".
+_LIGHTNING_LR = re.compile(r"^lr-[A-Za-z][\w.]*?(?:/pg(\d+))?$")
+_LIGHTNING_MOMENTUM = re.compile(r"^lr-[A-Za-z][\w.]*-momentum(?:/pg\d+)?$")
+
+
+class NameMap:
+    """Maps source metric keys to canonical names; user aliases extend the built-in ones."""
+
+    def __init__(self, extra: Mapping[str, str] | None = None) -> None:
+        self._aliases = dict(ALIASES)
+        for key, value in (extra or {}).items():
+            self._aliases[key.lower()] = value
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, key: str) -> str:
+        """Return the canonical name for ``key`` (the key itself when it has none)."""
+        try:
+            return self._cache[key]
+        except KeyError:
+            name = self._resolve(key)
+            if len(self._cache) < 10_000:
+                self._cache[key] = name
+            return name
+
+    def _resolve(self, key: str) -> str:
+        low = key.strip().lower()
+        if low in self._aliases:
+            return self._aliases[low]
+        if _LIGHTNING_MOMENTUM.match(key):
+            return key
+        m = _LIGHTNING_LR.match(key)
+        if m:
+            group = m.group(1)
+            return "lr" if group in (None, "0") else f"lr/pg{group}"
+        return key
+
+
+DEFAULT_NAMES = NameMap()
+
+
+def canonical_name(key: str) -> str:
+    """Canonical name of a metric key under the built-in aliases."""
+    return DEFAULT_NAMES(key)
+
+
+@dataclass(slots=True)
+class Metrics:
+    """One metric record: a step, its values (canonical names), and wall time when known."""
+
+    step: int
+    values: dict[str, float]
+    t: float | None = None
+    step_inferred: bool = False
+
+
+@dataclass(slots=True)
+class Event:
+    """A non-metric record: run header, lr_change, end, pause/resume, or any other kind."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    step: int | None = None
+    t: float | None = None
+
+
+Record = Metrics | Event
+
+
+def to_float(value: Any) -> float | None:
+    """Coerce a JSON/CSV/repr value to float; ``None`` when it is not a number.
+
+    Accepts ints, floats, bools are rejected, and strings such as ``"2.697"``, ``"nan"``,
+    ``"inf"``, ``"-Infinity"`` (Hugging Face 5.x logs floats as strings). ``null`` maps to NaN
+    by the caller's choice, not here.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        s = value.strip()
+        if not s or len(s) > 64:
+            return None
+        try:
+            return float(s)
+        except ValueError:
+            return None
+    return None
+
+
+def _json_number(x: float) -> str:
+    if math.isfinite(x):
+        return repr(float(x))
+    if math.isnan(x):
+        return "NaN"
+    return "Infinity" if x > 0 else "-Infinity"
+
+
+def encode_metrics(step: int, values: Mapping[str, float], t: float | None = None) -> str:
+    """One JSONL line (without newline) for a metric record; NaN/Inf written as tokens."""
+    parts = [f'"step": {int(step)}']
+    if t is not None:
+        parts.append(f'"t": {t:.3f}')
+    for key, value in values.items():
+        parts.append(f'"{_escape(key)}": {_json_number(float(value))}')
+    return "{" + ", ".join(parts) + "}"
+
+
+def _escape(key: str) -> str:
+    return key.replace("\\", "\\\\").replace('"', '\\"')
