@@ -1,0 +1,190 @@
+"""RunSet: the runs a user named (files, directories, globs, ``-``), with new files picked up."""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from typing import Any
+
+from lrwatch.records import NameMap, Record
+from lrwatch.sources.errors import SourceError
+from lrwatch.sources.naming import SKIP_DIRS, RunNamer, is_binary_name, is_log_name
+from lrwatch.sources.run import RunSource
+
+#: Seconds between rescans of watched directories and globs (a scan walks a tree).
+RESCAN = 0.5
+#: Depth of subdirectories a directory watch descends (``lightning_logs/version_0/``).
+MAX_DEPTH = 4
+#: Files one watch turns into runs at most (a home directory is not a run).
+MAX_FILES = 1000
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+class RunSet:
+    """All runs being read; :meth:`poll` returns what is new and discovers new files."""
+
+    def __init__(
+        self,
+        fmt: str | None = None,
+        *,
+        follow: bool = True,
+        names: NameMap | None = None,
+        **source_options: Any,
+    ) -> None:
+        """``source_options`` (``parser_factory``, ``detector``) are passed to each source."""
+        self.sources: dict[str, RunSource] = {}
+        self.fmt = fmt
+        self.follow = follow
+        self._names = names
+        self._options = source_options
+        self._namer = RunNamer()
+        self._paths: set[str] = set()
+        self._dirs: list[str] = []
+        self._globs: list[str] = []
+        self._scanned = 0.0
+        self._fresh: list[str] = []  # runs added since the last poll
+
+    def add(self, paths: list[str], fd: int | None = None) -> list[str]:
+        """Add explicit files (or ``-``); returns the names of the new runs."""
+        new = [p for p in paths if self._key(p) not in self._paths]
+        added = []
+        for path, name in self._namer.assign(new).items():
+            self._paths.add(self._key(path))
+            src = RunSource(
+                path,
+                name,
+                self.fmt,
+                follow=self.follow,
+                names=self._names,
+                fd=fd if path == "-" else None,
+                **self._options,
+            )
+            self.sources[name] = src
+            added.append(name)
+        self._fresh += added
+        return added
+
+    def watch_dir(self, path: str) -> None:
+        """Watch a directory: every log file under it (new ones too) becomes a run."""
+        self._dirs.append(path)
+
+    def watch_glob(self, pattern: str) -> None:
+        """Watch a glob pattern (``**`` recursive): matching files (new ones too) become runs."""
+        self._globs.append(pattern)
+
+    def scan(self) -> list[str]:
+        """Look for new files in watched directories and globs; returns the new run names."""
+        self._scanned = time.monotonic()
+        found: list[str] = []
+        for d in self._dirs:
+            found += _scan_dir(d)
+        for pattern in self._globs:
+            found += sorted(
+                p
+                for p in glob.glob(pattern, recursive=True)
+                if os.path.isfile(p) and not is_binary_name(os.path.basename(p))
+            )[:MAX_FILES]
+        return self.add(found)
+
+    def poll(self) -> dict[str, list[Record]]:
+        """Run name -> new records; runs found since the last poll appear (maybe empty)."""
+        watching = self.follow and (self._dirs or self._globs)
+        if watching and time.monotonic() - self._scanned >= RESCAN:
+            self.scan()
+        out: dict[str, list[Record]] = {name: [] for name in self._fresh}
+        self._fresh = []
+        for name, src in self.sources.items():
+            records = src.poll()
+            if records:
+                out[name] = records
+        return out
+
+    @property
+    def done(self) -> bool:
+        """Whether every source is finished (only when not following, or pipes at EOF)."""
+        return all(src.done for src in self.sources.values())
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, waking early when a pipe has data."""
+        streams = [s for s in self.sources.values() if s.is_stream and not s.done]
+        if streams:
+            streams[0].wait(timeout)
+        else:
+            time.sleep(timeout)
+
+    def close(self) -> None:
+        """Close every source."""
+        for src in self.sources.values():
+            src.close()
+
+    @staticmethod
+    def _key(path: str) -> str:
+        return path if path == "-" else os.path.realpath(path)
+
+
+def _scan_dir(root: str) -> list[str]:
+    """Log files under ``root`` (not descending into hidden or package directories)."""
+    found: list[str] = []
+    base_depth = root.rstrip(os.sep).count(os.sep)
+    for dirpath, dirnames, filenames in os.walk(root):
+        deep = dirpath.count(os.sep) - base_depth >= MAX_DEPTH
+        dirnames[:] = (
+            [] if deep else sorted(d for d in dirnames if d[0] != "." and d not in SKIP_DIRS)
+        )
+        for f in sorted(filenames):
+            if is_log_name(f):
+                found.append(os.path.join(dirpath, f))
+                if len(found) >= MAX_FILES:
+                    return found
+    return found
+
+
+def open_runs(
+    paths: list[str],
+    fmt: str | None = None,
+    follow: bool = True,
+    names: NameMap | None = None,
+    *,
+    stdin_fd: int | None = None,
+    **source_options: Any,
+) -> RunSet:
+    """Open what the user named: files, directories, globs and ``-`` (stdin).
+
+    ``stdin_fd`` reads ``-`` from that descriptor instead of fd 0; ``source_options``
+    (``parser_factory``, ``detector``) replace the formats' parsers and detection. Following, a path that does not exist yet is waited for; reading once, it is an error.
+    Raises :class:`SourceError` for a missing path, an unknown format or an unreadable file.
+    """
+    if fmt is not None and "parser_factory" not in source_options:
+        _check_format(fmt)
+    runs = RunSet(fmt, follow=follow, names=names, **source_options)
+    files: list[str] = []
+    for path in paths:
+        if path == "-":
+            files.append(path)
+        elif os.path.isdir(path):
+            runs.watch_dir(path)
+        elif os.path.exists(path):
+            if not os.access(path, os.R_OK):
+                raise SourceError(f"{path}: permission denied")
+            files.append(path)
+        elif _GLOB_CHARS & set(path):
+            runs.watch_glob(path)
+        elif follow:
+            files.append(path)  # not there yet: waited for
+        else:
+            raise SourceError(f"{path}: no such file or directory")
+    runs.add(files, fd=stdin_fd)
+    runs.scan()
+    if not follow and not runs.sources:
+        raise SourceError(f"no log files found in {' '.join(paths)}")
+    return runs
+
+
+def _check_format(fmt: str) -> None:
+    from lrwatch.formats import FORMATS
+
+    if fmt not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise SourceError(f"unknown format {fmt!r} (known: {known})")
