@@ -1,9 +1,34 @@
 """MetricStore: per run, per metric growable numpy columns, and min/max reduction for drawing.
 
-Charts and rules read from here. Appends are O(1) amortized (capacity doubles); the reduction
-of any step range to N columns keeps, per column, the min, max, first and last value and
-whether a NaN or an infinity fell in it, so spikes and non-finite points stay visible however
-many points a column covers (M4 aggregation).
+Charts and rules read from here. The store is single-threaded: one thread appends and reads.
+
+Storage. A :class:`Series` is three parallel columns (step int64, value float64, wall time
+float64). Appends go to small Python lists first and are moved into the numpy columns in bulk
+(every 4096 points, or on the next read), so an append costs a ``list.append``. Capacity
+doubles, but pages of a large numpy array are only resident once written, so the slack costs
+address space, not memory. Within a run, the metrics that arrive together in the same records
+(same key set, e.g. ``loss, lr, grad_norm`` on every line) share one step column and one time
+column: a 3-metric log costs 8 + 8 + 3 × 8 bytes per record instead of 3 × 24. A series that
+stops matching its group (a record without it, then one with it) gets its own copy of its steps
+and times once and continues on its own.
+
+Reduction. :meth:`Series.reduce` gives, per column of a step range, the same result as the
+brute-force :func:`reduce_points` (M4: min/max of the finite values, first/last value, NaN and
+Inf flags, count) but reads only O(columns) values: column edges are found by binary search
+on the steps, whole blocks inside a column come from a min/max pyramid
+(:mod:`lrwatch.pyramid`) that is extended lazily with the points appended since the last
+reduce. A live redraw therefore costs O(columns · log n + new points).
+
+Steps that go backwards (a run resumed from an earlier checkpoint, inferred steps, two
+sources in one run) are kept in insertion order; the series is then a list of monotonic
+segments. Each segment is reduced on its own over the same step columns and the results are
+merged per column, which equals :func:`reduce_points` on the points stably sorted by step
+(overlapping steps show both the old and the new values). Beyond 32 segments (steps that
+keep jumping around) the reduction falls back to sorting: O(n log n), cached until the next
+append.
+
+Each series also keeps running min / max of its finite values, its last finite value and
+its non-finite count, so headers and ``inspect`` never scan the whole series.
 """
 
 from __future__ import annotations
@@ -11,177 +36,245 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
+from lrwatch.columns import INITIAL_CAPACITY, Axis, grown, readonly
+from lrwatch.pyramid import Pyramid
 from lrwatch.records import Event, Metrics, Record
+from lrwatch.reduction import (
+    Reduced,
+    column_parts,
+    empty_reduced,
+    merge_segments,
+    reduce_points,
+)
 
-_INITIAL_CAPACITY = 256
-
-
-@dataclass(slots=True)
-class Reduced:
-    """A series reduced to at most N columns over a step range (all arrays of equal length)."""
-
-    x0: np.ndarray  #: first step in the column
-    x1: np.ndarray  #: last step in the column
-    ymin: np.ndarray  #: min of the finite values (NaN when the column has none)
-    ymax: np.ndarray  #: max of the finite values (NaN when the column has none)
-    first: np.ndarray  #: first value in the column (may be non-finite)
-    last: np.ndarray  #: last value in the column (may be non-finite)
-    nan: np.ndarray  #: bool: a NaN fell in the column
-    inf: np.ndarray  #: bool: a +/-inf fell in the column
-    count: np.ndarray  #: points in the column
-
-    def __len__(self) -> int:
-        return len(self.x0)
+__all__ = ["MetricStore", "Reduced", "RunData", "Series", "reduce_points"]
+#: Pending Python-list points moved into numpy at a time.
+_FLUSH = 4096
+#: Monotonic segments reduced one by one; more than this and reduce() sorts instead.
+_MAX_SEGMENTS = 32
 
 
 class Series:
     """One metric of one run: parallel step / value / wall-time columns."""
 
-    __slots__ = ("_n", "_steps", "_times", "_values", "name", "nonfinite")
+    __slots__ = (
+        "_axis",
+        "_last_finite",
+        "_n",
+        "_nf",
+        "_nonfinite",
+        "_off",
+        "_own",
+        "_pv",
+        "_pyramid",
+        "_sorted",
+        "_values",
+        "_vmax",
+        "_vmin",
+        "name",
+    )
 
     def __init__(self, name: str = "") -> None:
         self.name = name
-        self._n = 0
-        self._steps = np.empty(_INITIAL_CAPACITY, dtype=np.int64)
-        self._values = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
-        self._times = np.empty(_INITIAL_CAPACITY, dtype=np.float64)
-        self.nonfinite = 0
+        self._axis = Axis()
+        self._own = True  # False while the axis is shared with a run's key group
+        self._off = 0  # row of this series' first point in the axis
+        self._n = 0  # points, pending included
+        self._nf = 0  # points in the numpy value column
+        self._values = np.empty(INITIAL_CAPACITY, dtype=np.float64)
+        self._pv: list[float] = []
+        self._nonfinite = 0
+        self._vmin = math.inf
+        self._vmax = -math.inf
+        self._last_finite = math.nan
+        self._pyramid: Pyramid | None = None
+        self._sorted: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return self._n
 
-    def _grow(self, need: int) -> None:
-        cap = len(self._steps)
-        if need <= cap:
-            return
-        while cap < need:
-            cap *= 2
-        for attr in ("_steps", "_values", "_times"):
-            old = getattr(self, attr)
-            new = np.empty(cap, dtype=old.dtype)
-            new[: self._n] = old[: self._n]
-            setattr(self, attr, new)
+    # -- appending -------------------------------------------------------------------------
 
     def append(self, step: int, value: float, t: float | None = None) -> None:
         """Append one point (O(1) amortized)."""
-        n = self._n
-        if n == len(self._steps):
-            self._grow(n + 1)
-        self._steps[n] = step
-        self._values[n] = value
-        self._times[n] = math.nan if t is None else t
-        if not math.isfinite(value):
-            self.nonfinite += 1
-        self._n = n + 1
+        if not self._own:
+            self._detach()
+        ax = self._axis
+        ax.ps.append(step)
+        ax.pt.append(t)
+        ax.n += 1
+        self._pv.append(value)
+        self._n += 1
+        if len(self._pv) >= _FLUSH:
+            self._flush()
 
     def extend(self, steps: Any, values: Any, times: Any = None) -> None:
         """Append many points at once from array-likes of equal length."""
         steps = np.asarray(steps, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64)
-        k = len(steps)
-        if k == 0:
+        if len(steps) == 0:
             return
-        self._grow(self._n + k)
-        sl = slice(self._n, self._n + k)
-        self._steps[sl] = steps
-        self._values[sl] = values
-        self._times[sl] = math.nan if times is None else np.asarray(times, dtype=np.float64)
-        self.nonfinite += int(k - np.count_nonzero(np.isfinite(values)))
-        self._n += k
+        if not self._own:
+            self._detach()
+        self._flush()
+        ts = math.nan if times is None else np.asarray(times, dtype=np.float64)
+        self._axis.put(steps, ts)
+        self._put_values(values)
+        self._n = self._nf
+
+    def _attach(self, axis: Axis, row: int) -> None:
+        """Share ``axis`` (a run's key group) from ``row`` on; the series must be empty."""
+        self._axis, self._off, self._own = axis, row, False
+        axis.users += 1
+
+    def _detach(self) -> None:
+        """Take a private copy of this series' rows of a shared axis."""
+        shared, off, n = self._axis, self._off, self._n
+        shared.flush()
+        own = Axis(max(INITIAL_CAPACITY, n + n // 2))
+        own.steps[:n] = shared.steps[off : off + n]
+        own.times[:n] = shared.times[off : off + n]
+        own.breaks = [r - off for r in shared.breaks if off < r < off + n]
+        own.nf = own.n = n
+        shared.users -= 1
+        self._axis, self._off, self._own = own, 0, True
+
+    def _flush(self) -> None:
+        """Move pending points into the numpy columns and update the running stats."""
+        self._axis.flush()
+        if self._pv:
+            values = np.array(self._pv, dtype=np.float64)
+            self._pv.clear()
+            self._put_values(values)
+
+    def _put_values(self, values: np.ndarray) -> None:
+        k, nf = len(values), self._nf
+        self._values = grown(self._values, nf, nf + k)
+        self._values[nf : nf + k] = values
+        self._nf = nf + k
+        finite = np.isfinite(values)
+        nfin = int(np.count_nonzero(finite))
+        self._nonfinite += k - nfin
+        if nfin:
+            fv = values[finite] if nfin < k else values
+            self._vmin = min(self._vmin, float(fv.min()))
+            self._vmax = max(self._vmax, float(fv.max()))
+            self._last_finite = float(fv[-1])
+
+    # -- reading ---------------------------------------------------------------------------
 
     @property
     def steps(self) -> np.ndarray:
         """Steps (a read-only view; valid until the next append)."""
-        return self._steps[: self._n]
+        self._flush()
+        return readonly(self._axis.steps[self._off : self._off + self._n])
 
     @property
     def values(self) -> np.ndarray:
         """Values (a read-only view; valid until the next append)."""
-        return self._values[: self._n]
+        self._flush()
+        return readonly(self._values[: self._n])
 
     @property
     def times(self) -> np.ndarray:
-        """Wall times, NaN where unknown (a view; valid until the next append)."""
-        return self._times[: self._n]
+        """Wall times, NaN where unknown (a read-only view; valid until the next append)."""
+        self._flush()
+        return readonly(self._axis.times[self._off : self._off + self._n])
+
+    @property
+    def nonfinite(self) -> int:
+        """How many values are NaN or +/-inf."""
+        self._flush()
+        return self._nonfinite
+
+    @property
+    def vmin(self) -> float | None:
+        """Smallest finite value (the best loss so far), ``None`` when there is none."""
+        self._flush()
+        return self._vmin if self._vmin <= self._vmax else None
+
+    @property
+    def vmax(self) -> float | None:
+        """Largest finite value, ``None`` when there is none."""
+        self._flush()
+        return self._vmax if self._vmin <= self._vmax else None
+
+    @property
+    def last_finite(self) -> float | None:
+        """The most recent finite value, ``None`` when there is none."""
+        self._flush()
+        return None if math.isnan(self._last_finite) else self._last_finite
+
+    @property
+    def monotonic(self) -> bool:
+        """True when steps never go backwards (one segment)."""
+        return len(self._segments()) == 1
 
     def finite_values(self) -> np.ndarray:
+        """The finite values, in order (a copy)."""
         v = self.values
         return v[np.isfinite(v)]
 
     def summary(self) -> dict[str, float | int | None]:
-        """count / first / last / min / max (finite) / nonfinite, as used by ``inspect``."""
+        """count / first / last / min / max (finite) / nonfinite / last_finite, for ``inspect``."""
         v = self.values
-        fin = self.finite_values()
+        n = self._n
         return {
-            "count": self._n,
-            "first": float(v[0]) if self._n else None,
-            "last": float(v[-1]) if self._n else None,
-            "min": float(fin.min()) if len(fin) else None,
-            "max": float(fin.max()) if len(fin) else None,
-            "nonfinite": self.nonfinite,
+            "count": n,
+            "first": float(v[0]) if n else None,
+            "last": float(v[-1]) if n else None,
+            "min": self.vmin,
+            "max": self.vmax,
+            "nonfinite": self._nonfinite,
+            "last_finite": self.last_finite,
         }
+
+    def _segments(self) -> list[int]:
+        """Start index of each monotonic run of steps, then ``len(self)``."""
+        self._flush()
+        off, n = self._off, self._n
+        inner = [r - off for r in self._axis.breaks if off < r < off + n]
+        return [0, *inner, n]
 
     def reduce(self, columns: int, lo: int | None = None, hi: int | None = None) -> Reduced:
         """Min/max/first/last per column over steps in [lo, hi], at most ``columns`` columns.
 
         Columns split the step range evenly, so several series reduced over the same range
-        line up column for column.
+        line up column for column. Equal to :func:`reduce_points` on the points stably sorted
+        by step, in O(columns · log n + points appended since the last reduce).
         """
-        return reduce_points(self.steps, self.values, columns, lo, hi)
+        bounds = self._segments()
+        n = self._n
+        if n == 0 or columns <= 0:
+            return empty_reduced()
+        steps = self._axis.steps[self._off : self._off + n]
+        values = self._values[:n]
+        if len(bounds) - 1 > _MAX_SEGMENTS:
+            order = self._sort_order(steps)
+            return reduce_points(steps[order], values[order], columns, lo, hi)
+        lo = int(min(steps[bounds[:-1]])) if lo is None else int(lo)
+        hi = int(max(steps[np.asarray(bounds[1:]) - 1])) if hi is None else int(hi)
+        if hi < lo:
+            return empty_reduced()
+        span = hi - lo + 1
+        edges = lo + (np.arange(columns + 1, dtype=np.int64) * span + columns - 1) // columns
+        idx = np.stack([s0 + np.searchsorted(steps[s0:s1], edges) for s0, s1 in pairwise(bounds)])
+        a, e = idx[:, :-1], idx[:, 1:]
+        if self._pyramid is None:
+            self._pyramid = Pyramid()
+        mn, mx, fl = self._pyramid.query(values, a.ravel(), e.ravel())
+        parts = column_parts(steps, values, a, e, mn, mx, fl)
+        return merge_segments(*parts)
 
-
-def reduce_points(
-    steps: np.ndarray,
-    values: np.ndarray,
-    columns: int,
-    lo: int | None = None,
-    hi: int | None = None,
-) -> Reduced:
-    """M4 reduction of (steps, values) sorted by step to at most ``columns`` step buckets."""
-    if len(steps) == 0 or columns <= 0:
-        return _empty_reduced()
-    lo = int(steps[0]) if lo is None else lo
-    hi = int(steps[-1]) if hi is None else hi
-    i0 = int(np.searchsorted(steps, lo, side="left"))
-    i1 = int(np.searchsorted(steps, hi, side="right"))
-    s, v = steps[i0:i1], values[i0:i1]
-    if len(s) == 0:
-        return _empty_reduced()
-    span = max(hi - lo + 1, 1)
-    bucket = ((s - lo) * columns // span).astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
-    ends = np.r_[starts[1:], len(s)] - 1
-    finite = np.isfinite(v)
-    vmin = np.where(finite, v, np.inf)
-    vmax = np.where(finite, v, -np.inf)
-    ymin = np.minimum.reduceat(vmin, starts)
-    ymax = np.maximum.reduceat(vmax, starts)
-    ymin[np.isinf(ymin) & (ymin > 0)] = np.nan
-    ymax[np.isinf(ymax) & (ymax < 0)] = np.nan
-    isnan = np.isnan(v)
-    isinf = np.isinf(v)
-    return Reduced(
-        x0=s[starts],
-        x1=s[ends],
-        ymin=ymin,
-        ymax=ymax,
-        first=v[starts],
-        last=v[ends],
-        nan=np.logical_or.reduceat(isnan, starts),
-        inf=np.logical_or.reduceat(isinf, starts),
-        count=ends - starts + 1,
-    )
-
-
-def _empty_reduced() -> Reduced:
-    f = np.empty(0, dtype=np.float64)
-    i = np.empty(0, dtype=np.int64)
-    b = np.empty(0, dtype=bool)
-    return Reduced(i, i, f, f, f, f, b, b, i)
+    def _sort_order(self, steps: np.ndarray) -> np.ndarray:
+        if self._sorted is None or self._sorted[0] != self._n:
+            self._sorted = (self._n, np.argsort(steps, kind="stable"))
+        return self._sorted[1]
 
 
 @dataclass
@@ -200,6 +293,8 @@ class RunData:
     first_step: int | None = None
     last_step: int | None = None
     last_time: float | None = None
+    #: Shared step/time columns per key set of the metric records (see module docstring).
+    _axes: dict[tuple[str, ...], Axis] = field(default_factory=dict, init=False, repr=False)
 
     def metric(self, name: str) -> Series:
         """The series ``name``, created empty when absent."""
@@ -221,17 +316,56 @@ class RunData:
         return n
 
     def _add_metrics(self, rec: Metrics) -> None:
-        step = rec.step
-        for key, value in rec.values.items():
-            self.metric(key).append(step, value, rec.t)
+        step, values, t = rec.step, rec.values, rec.t
+        if values:
+            keys = tuple(values)
+            axis = self._axes.get(keys)
+            if axis is None:
+                axis = self._axes[keys] = Axis()
+            if axis.dead:
+                for key, value in values.items():
+                    self.metric(key).append(step, value, t)
+            else:
+                self._add_grouped(axis, step, values, t)
         if self.first_step is None:
             self.first_step = step
         if self.last_step is None or step > self.last_step:
             self.last_step = step
-        if rec.t is not None:
-            self.last_time = rec.t
+        if t is not None:
+            self.last_time = t
         if rec.step_inferred:
             self.steps_inferred = True
+
+    def _add_grouped(
+        self, axis: Axis, step: int, values: dict[str, float], t: float | None
+    ) -> None:
+        """Append one record to the series of its key group, sharing the group's step/time row."""
+        row = axis.n
+        axis.ps.append(step)
+        axis.pt.append(t)
+        axis.n = row + 1
+        series = self.series
+        for key, value in values.items():
+            s = series.get(key)
+            if s is None:
+                s = series[key] = Series(key)
+                s._attach(axis, row)
+            elif s._axis is not axis or s._off + s._n != row:
+                if s._n == 0 and s._own:
+                    s._attach(axis, row)
+                else:
+                    s.append(step, value, t)
+                    continue
+            s._pv.append(value)
+            s._n += 1
+            if len(s._pv) >= _FLUSH:
+                s._flush()
+        if axis.users == 0:
+            # Every series of this key set went its own way: stop keeping rows for it.
+            axis.dead = True
+            axis.steps = axis.times = np.empty(0, dtype=np.int64)
+            axis.ps.clear()
+            axis.pt.clear()
 
     def _add_event(self, rec: Event) -> None:
         if rec.kind == "run" and self.header is None:

@@ -1,0 +1,288 @@
+"""MetricStore / Series: storage, running stats, and the incremental min/max reduction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lrwatch.records import Event, Metrics
+from lrwatch.store import MetricStore, Reduced, RunData, Series, reduce_points
+
+FIELDS = ("x0", "x1", "ymin", "ymax", "first", "last", "nan", "inf", "count")
+
+
+def brute(series: Series, columns: int, lo: int | None = None, hi: int | None = None) -> Reduced:
+    """The reference: reduce_points on the points stably sorted by step."""
+    order = np.argsort(series.steps, kind="stable")
+    return reduce_points(series.steps[order], series.values[order], columns, lo, hi)
+
+
+def assert_same(got: Reduced, want: Reduced) -> None:
+    for name in FIELDS:
+        a, b = getattr(got, name), getattr(want, name)
+        assert a.dtype == b.dtype, name
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, a, b)
+
+
+def test_reduce_exact_values() -> None:
+    s = Series("loss")
+    s.extend(np.arange(10), [5.0, 1.0, math.nan, 3.0, 4.0, math.inf, 2.0, 8.0, 0.5, 9.0])
+    r = s.reduce(5)
+    assert r.x0.tolist() == [0, 2, 4, 6, 8]
+    assert r.x1.tolist() == [1, 3, 5, 7, 9]
+    assert r.ymin.tolist() == [1.0, 3.0, 4.0, 2.0, 0.5]
+    assert r.ymax.tolist() == [5.0, 3.0, 4.0, 8.0, 9.0]
+    assert r.nan.tolist() == [False, True, False, False, False]
+    assert r.inf.tolist() == [False, False, True, False, False]
+    assert r.count.tolist() == [2, 2, 2, 2, 2]
+    assert math.isnan(r.first[1]) and r.last[2] == math.inf
+
+
+def test_reduce_column_of_only_nan_has_nan_min_max() -> None:
+    s = Series()
+    s.extend([0, 1, 2, 3], [1.0, math.nan, math.nan, 2.0])
+    r = s.reduce(4)
+    assert math.isnan(r.ymin[1]) and math.isnan(r.ymax[1]) and r.nan[1]
+    assert r.count.tolist() == [1, 1, 1, 1]
+
+
+def test_reduce_empty_and_out_of_range() -> None:
+    s = Series()
+    assert len(s.reduce(10)) == 0
+    s.extend(np.arange(100), np.ones(100))
+    assert len(s.reduce(0)) == 0
+    assert len(s.reduce(10, 200, 300)) == 0
+    assert len(s.reduce(10, 50, 40)) == 0
+    assert s.reduce(10, 95, 200).count.sum() == 5
+
+
+values_st = st.one_of(
+    st.floats(-1e6, 1e6),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+)
+
+
+@st.composite
+def series_cases(draw: st.DrawFn) -> tuple[list[int], list[float], str]:
+    n = draw(st.integers(0, 3000))
+    kind = draw(st.sampled_from(["sorted", "resumed", "random", "dense"]))
+    rnd = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "sorted":
+        steps = np.sort(rnd.integers(-50, 5000, n))
+    elif kind == "dense":
+        steps = np.arange(n) * draw(st.integers(1, 5))
+    elif kind == "resumed":
+        cut = n // 2
+        steps = np.r_[np.arange(cut), np.arange(n - cut) + cut // 3]
+    else:
+        steps = rnd.integers(0, 100, n)
+    values = rnd.normal(size=n)
+    values[rnd.random(n) < draw(st.sampled_from([0.0, 0.01, 0.3]))] = math.nan
+    values[rnd.random(n) < 0.01] = math.inf
+    values[rnd.random(n) < 0.01] = -math.inf
+    # A few hand-picked values at random places, so hypothesis can shrink towards them.
+    for v in draw(st.lists(values_st, max_size=3)):
+        if n:
+            values[rnd.integers(0, n)] = v
+    return steps.tolist(), values.tolist(), draw(st.sampled_from(["append", "extend", "run"]))
+
+
+def build(steps: list[int], values: list[float], how: str) -> Series:
+    if how == "run":
+        run = RunData("r")
+        run.add(
+            Metrics(step, {"loss": v, "lr": 1.0}) for step, v in zip(steps, values, strict=True)
+        )
+        return run.metric("loss")
+    s = Series("loss")
+    if how == "append":
+        for step, v in zip(steps, values, strict=True):
+            s.append(step, v)
+    else:
+        s.extend(steps, values)
+    return s
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    case=series_cases(),
+    columns=st.integers(1, 300),
+    lo=st.one_of(st.none(), st.integers(-100, 5000)),
+    hi=st.one_of(st.none(), st.integers(-100, 6000)),
+)
+def test_reduce_equals_brute_force(
+    case: tuple[list[int], list[float], str], columns: int, lo: int | None, hi: int | None
+) -> None:
+    steps, values, how = case
+    s = build(steps, values, how)
+    assert s.steps.tolist() == steps
+    assert np.array_equal(s.values, np.array(values, dtype=np.float64), equal_nan=True)
+    assert_same(s.reduce(columns, lo, hi), brute(s, columns, lo, hi))
+    # Grow it (the pyramid catches up lazily) and reduce again.
+    s.extend(np.asarray(steps[-5:], dtype=np.int64) + 7, values[:5])
+    for k in range(200):
+        s.append((steps[-1] if steps else 0) + k, float(k % 7) if k != 50 else math.nan)
+    assert_same(s.reduce(columns, lo, hi), brute(s, columns, lo, hi))
+    assert_same(s.reduce(columns), brute(s, columns))
+
+
+def test_growth_one_by_one_keeps_every_point() -> None:
+    s = Series("x")
+    n = 100_000
+    for i in range(n):
+        s.append(i * 2, float(i), 1000.0 + i)
+        if i in (0, 255, 256, 4095, 4096, 70_000):
+            assert len(s) == i + 1 and s.values[-1] == float(i) and s.steps[-1] == 2 * i
+    assert len(s) == n
+    assert np.array_equal(s.steps, np.arange(n) * 2)
+    assert np.array_equal(s.values, np.arange(n, dtype=np.float64))
+    assert np.array_equal(s.times, 1000.0 + np.arange(n))
+    assert s.reduce(100).count.sum() == n
+    with pytest.raises(ValueError):
+        s.values[0] = 1.0  # views are read-only: steps/times may be shared between series
+
+
+def test_times_default_to_nan() -> None:
+    s = Series()
+    s.append(1, 1.0)
+    s.append(2, 2.0, 5.0)
+    s.extend([3], [3.0])
+    assert np.isnan(s.times[0]) and s.times[1] == 5.0 and np.isnan(s.times[2])
+
+
+def test_single_nan_and_spike_among_ten_million_points_are_visible() -> None:
+    n = 10_000_000
+    rng = np.random.default_rng(1)
+    values = rng.normal(1.0, 0.01, n)
+    values[3_141_592] = math.nan
+    values[8_000_001] = 1e6
+    s = Series("loss")
+    s.extend(np.arange(n), values)
+    del values
+    r = s.reduce(200)
+    assert len(r) == 200 and r.count.sum() == n
+    assert np.flatnonzero(r.nan).tolist() == [3_141_592 * 200 // n]
+    assert np.flatnonzero(r.ymax > 100).tolist() == [8_000_001 * 200 // n]
+    assert s.nonfinite == 1 and s.vmax == 1e6
+    # A live update: the new NaN shows up in the last column.
+    s.append(n, math.inf)
+    r = s.reduce(200)
+    assert r.inf[-1] and not r.inf[:-1].any()
+
+
+def test_columns_line_up_across_series() -> None:
+    a, b = Series("loss"), Series("val_loss")
+    a.extend(np.arange(0, 10_000), np.ones(10_000))
+    b.extend(np.arange(0, 10_000, 500) + 250, np.ones(20))
+    lo, hi, cols = 0, 9_999, 40
+    ra, rb = a.reduce(cols, lo, hi), b.reduce(cols, lo, hi)
+    span = hi - lo + 1
+
+    def col(x: np.ndarray) -> np.ndarray:
+        return (x - lo) * cols // span
+
+    assert np.array_equal(col(ra.x0), col(ra.x1)) and np.array_equal(col(rb.x0), col(rb.x1))
+    assert set(col(rb.x0).tolist()) <= set(col(ra.x0).tolist())
+    assert col(rb.x0).tolist() == [(250 + 500 * k) * cols // span for k in range(20)]
+
+
+def test_resumed_run_keeps_both_passes() -> None:
+    s = Series("loss")
+    s.extend(np.arange(0, 1000), np.full(1000, 2.0))
+    s.extend(np.arange(500, 1500), np.full(1000, 1.0))
+    assert not s.monotonic
+    r = s.reduce(3, 0, 1499)
+    assert r.count.tolist() == [500, 1000, 500]
+    assert r.ymin.tolist() == [2.0, 1.0, 1.0] and r.ymax.tolist() == [2.0, 2.0, 1.0]
+    assert r.first[1] == 2.0 and r.last[1] == 1.0
+    assert_same(r, brute(s, 3, 0, 1499))
+
+
+def test_many_segments_fall_back_to_sorting() -> None:
+    rng = np.random.default_rng(3)
+    s = Series()
+    s.extend(rng.integers(0, 1000, 5000), rng.normal(size=5000))
+    assert not s.monotonic
+    assert_same(s.reduce(77), brute(s, 77))
+    s.append(2000, math.nan)
+    assert_same(s.reduce(77), brute(s, 77))
+
+
+def test_running_stats() -> None:
+    s = Series()
+    assert s.vmin is None and s.last_finite is None and s.summary()["first"] is None
+    for v in [3.0, math.nan, 1.0, 7.0, math.inf]:
+        s.append(len(s), v)
+    assert (s.vmin, s.vmax, s.last_finite, s.nonfinite) == (1.0, 7.0, 7.0, 2)
+    summ = s.summary()
+    assert summ["count"] == 5 and summ["first"] == 3.0 and summ["last"] == math.inf
+    assert summ["min"] == 1.0 and summ["max"] == 7.0 and summ["last_finite"] == 7.0
+    s.extend([9, 10], [-2.0, math.nan])
+    assert (s.vmin, s.last_finite, s.nonfinite) == (-2.0, -2.0, 3)
+    assert s.finite_values().tolist() == [3.0, 1.0, 7.0, -2.0]
+
+
+def test_rundata_add_metrics_and_events() -> None:
+    run = MetricStore().run("r1", path="/tmp/x.jsonl", format="jsonl")
+    header = Event("run", {"run": "r1", "control": "unix:/tmp/s.sock", "lr": [0.1]}, t=1.0)
+    recs = [
+        header,
+        Event("run", {"run": "second header is not the header"}),
+        *(Metrics(i, {"loss": 1.0 / (i + 1), "lr": 0.1}, t=2.0 + i) for i in range(10)),
+        Event("lr_change", {"old": [0.1], "new": [0.05]}, step=10),
+        Metrics(10, {"loss": 0.05, "lr": 0.05}, t=13.0, step_inferred=True),
+        Event("end", {"status": "finished"}, t=14.0),
+    ]
+    assert run.add(recs) == len(recs)
+    assert run.header == header.data and run.header is not header.data
+    assert run.records == len(recs) and (run.first_step, run.last_step) == (0, 10)
+    assert run.last_time == 14.0 and run.steps_inferred
+    assert run.ended is not None and run.ended.data["status"] == "finished"
+    assert [e.kind for e in run.events] == ["run", "run", "lr_change", "end"]
+    loss, lr = run.series["loss"], run.series["lr"]
+    assert loss.steps.tolist() == list(range(11)) and lr.values[-1] == 0.05
+    assert loss.times.tolist() == [2.0 + i for i in range(10)] + [13.0]
+    # Metrics that always arrive together share one step/time column.
+    assert np.shares_memory(loss.steps, lr.steps)
+
+
+def test_rundata_sparse_and_mixed_key_sets() -> None:
+    """HF-style: train records, eval records, a key in both, a record missing a key."""
+    run = RunData("hf")
+    expected: dict[str, list[tuple[int, float]]] = {}
+
+    def add(step: int, values: dict[str, float]) -> None:
+        run.add([Metrics(step, values, t=float(step))])
+        for k, v in values.items():
+            expected.setdefault(k, []).append((step, v))
+
+    for step in range(1, 400):
+        add(step, {"loss": 1.0 / step, "lr": 1e-3, "epoch": step / 100})
+        if step % 50 == 0:
+            add(step, {"val_loss": 2.0 / step, "epoch": step / 100})
+        if step % 97 == 0:
+            add(step, {"loss": 0.5})  # a record without lr and epoch
+    run.add([Metrics(400, {})])
+    assert run.last_step == 400
+    for name, pts in expected.items():
+        s = run.series[name]
+        assert s.steps.tolist() == [p[0] for p in pts], name
+        assert s.values.tolist() == [p[1] for p in pts], name
+        assert s.times.tolist() == [float(p[0]) for p in pts], name
+        assert_same(s.reduce(33), brute(s, 33))
+
+
+def test_series_of_one_run_reduce_independently_of_shared_columns() -> None:
+    run = RunData("r")
+    run.add(Metrics(i, {"a": float(i), "b": -float(i)}) for i in range(5000))
+    a, b = run.series["a"], run.series["b"]
+    a.append(5000, math.nan)  # a direct append takes a private copy of the shared columns
+    run.add([Metrics(5001, {"a": 1.0, "b": 2.0})])
+    assert len(a) == 5002 and len(b) == 5001
+    assert a.steps[-2:].tolist() == [5000, 5001] and b.steps[-1] == 5001
+    assert a.reduce(10).nan.tolist() == [False] * 9 + [True]
+    assert_same(b.reduce(10), brute(b, 10))
