@@ -1,0 +1,61 @@
+"""``lrwatch watch PATH... | -``: the live UI over log files, directories, globs or stdin."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``watch`` subcommand."""
+    p = subparsers.add_parser(
+        "watch",
+        help="watch training logs live in the terminal UI",
+        description="Follow logs (files, directories, globs, or - for stdin) and chart them live. "
+        "When a log names a control socket, LR changes can be made from the UI.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="log file, directory, glob, or -")
+    p.add_argument(
+        "--format", dest="fmt", default=None, help="force a log format (default: detect)"
+    )
+    p.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+    p.add_argument(
+        "--no-follow", action="store_true", help="read the logs once instead of following them"
+    )
+    p.set_defaults(func=run)
+
+
+def load_rules(path: str | None) -> Any:
+    """The rule config from ``--rules`` (None: the engine's defaults)."""
+    if not path:
+        return None
+    from lrwatch.rules import load_config
+
+    return load_config(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the UI on ``args.paths``; returns the exit code."""
+    paths: list[str] = list(args.paths)
+    if "-" in paths and not sys.stdin.isatty():
+        # The UI needs the terminal for keys: read the pipe from a duplicate descriptor.
+        paths = [p if p != "-" else f"/dev/fd/{os.dup(0)}" for p in paths]
+        _reopen_tty()
+    from lrwatch.tui.app import LRWatchApp
+
+    app = LRWatchApp(
+        paths=paths, fmt=args.fmt, follow=not args.no_follow, rules_config=load_rules(args.rules)
+    )
+    app.run()
+    return int(app.return_code or 0)
+
+
+def _reopen_tty() -> None:
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY)
+    except OSError:
+        return
+    os.dup2(tty, 0)
+    os.close(tty)

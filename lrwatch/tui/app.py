@@ -1,0 +1,288 @@
+"""The lrwatch terminal app: layout, key bindings and message handlers.
+
+Workers (see :mod:`lrwatch.tui.feeds`) fill the store and post batched messages; widgets draw
+from the store through pure renderers. LR control lives in :mod:`lrwatch.tui.lr_actions`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from lrwatch.store import MetricStore, RunData
+from lrwatch.tui import messages as msg
+from lrwatch.tui.chart import ChartSpec
+from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
+from lrwatch.tui.lr_actions import LRActions
+from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
+from lrwatch.tui.summary import ControlInfo, render_header, summarize
+from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_spec
+from lrwatch.tui.widgets.charts import ChartPanel
+from lrwatch.tui.widgets.dialogs import HelpScreen
+from lrwatch.tui.widgets.findings import FindingsPanel
+from lrwatch.tui.widgets.header import RunHeader, StatusLine
+
+
+class LRWatchApp(LRActions, App[int]):
+    """Watch runs live; ``paths`` are followed, or ``attach`` names a control socket to stream."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lrwatch"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("l", "log_y", "Log-y"),
+        Binding("s", "smooth(1)", "Smooth+"),
+        Binding("S", "smooth(-1)", "Smooth-", show=False),
+        Binding("w", "window", "Window"),
+        Binding("f", "follow", "Follow"),
+        Binding("n", "next_run(1)", "Next run"),
+        Binding("N", "next_run(-1)", "Prev run", show=False),
+        Binding("o", "overlay", "Overlay", show=False),
+        Binding("g", "findings_panel", "Findings", show=False),
+        Binding("j,down", "select(1)", "Select", show=False),
+        Binding("k,up", "select(-1)", "Select", show=False),
+        Binding("a", "apply_finding", "Apply fix"),
+        Binding("e", "set_lr", "Set LR"),
+        Binding("minus", "scale(0.5)", "×0.5"),
+        Binding("plus,equals_sign", "scale(2.0)", "×2"),
+        Binding("slash", "scale(0.1)", "÷10"),
+        Binding("m", "mode", "Mode", show=False),
+        Binding("p", "pause", "Pause"),
+    ]
+
+    def __init__(
+        self,
+        store: MetricStore | None = None,
+        *,
+        paths: list[str] | None = None,
+        fmt: str | None = None,
+        attach: str | None = None,
+        token: str | None = None,
+        follow: bool = True,
+        rules_config: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.store = store if store is not None else MetricStore()
+        self.lock = threading.Lock()
+        self.view = ViewState()
+        self.ema = EmaCache()
+        self.paths, self.fmt, self.follow_files = paths or [], fmt, follow
+        self.attach_target, self.token = attach, token
+        self.rules_config = rules_config
+        self.clock = clock
+        self.current = 0
+        self.findings: dict[str, list[Any]] = {}
+        self.controls: dict[str, ControlInfo] = {}
+        self.clients: dict[str, Any] = {}
+        self.arrivals: dict[str, float] = {}
+        self.stop_event = threading.Event()
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="body"):
+            with Vertical(id="charts"):
+                yield ChartPanel(self._spec(self._loss), self.lock, id="loss")
+                yield ChartPanel(self._spec(self._lr), self.lock, id="lr")
+                yield ChartPanel(self._spec(self._grad), self.lock, id="grad")
+            yield FindingsPanel(id="findings")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for name in self.store.runs:
+            self.arrivals[name] = self.clock()
+        self._ingest = Ingest(self.store, self.lock, self.post_message, self.rules_config)
+        if self.paths:
+            self._follow_files()
+        if self.attach_target:
+            self._follow_stream()
+        self.set_interval(1.0, self._tick)
+        self.query_one(StatusLine).show(self.view.describe())
+        self._data_changed()
+
+    def on_unmount(self) -> None:
+        self.stop_event.set()
+        for client in self.clients.values():
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+
+    # ---- workers --------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="files")
+    def _follow_files(self) -> None:
+        follow_files(self.paths, self.fmt, self._ingest, self.stop_event, self.follow_files)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="stream")
+    def _follow_stream(self) -> None:
+        assert self.attach_target is not None
+        follow_stream(self.attach_target, self.token, self._ingest, self.stop_event)
+
+    # ---- what is shown --------------------------------------------------------------------
+
+    @property
+    def run_names(self) -> list[str]:
+        """Runs in the order they were found."""
+        return list(self.store.runs)
+
+    @property
+    def current_run(self) -> RunData | None:
+        """The run the header, findings and LR keys are about."""
+        names = self.run_names
+        return self.store.runs[names[self.current % len(names)]] if names else None
+
+    def shown_runs(self) -> list[RunData]:
+        """Runs drawn on the charts: the current one, or all when overlaid."""
+        if self.view.overlay:
+            return list(self.store.runs.values())
+        run = self.current_run
+        return [run] if run is not None else []
+
+    def _spec(self, build: Callable[[list[RunData]], ChartSpec | None]) -> Callable[[], Any]:
+        return lambda: build(self.shown_runs())
+
+    def _loss(self, runs: list[RunData]) -> ChartSpec | None:
+        return loss_spec(runs, self.view, self.ema) if runs else None
+
+    def _lr(self, runs: list[RunData]) -> ChartSpec | None:
+        return lr_spec(runs, self.view) if runs else None
+
+    def _grad(self, runs: list[RunData]) -> ChartSpec | None:
+        return grad_spec(runs, self.view) if runs else None
+
+    def control_info(self, name: str) -> ControlInfo:
+        """The control state of run ``name`` (created from its header on first use)."""
+        info = self.controls.get(name)
+        if info is None:
+            info = self.controls[name] = ControlInfo()
+        if info.endpoint is None:
+            run = self.store.runs.get(name)
+            header = (run.header if run else None) or {}
+            if header.get("control"):
+                info.endpoint = str(header["control"])
+            elif self.attach_target:
+                info.endpoint = self.attach_target
+        return info
+
+    def _refresh_header(self) -> None:
+        run = self.current_run
+        header = self.query_one(RunHeader)
+        if run is None:
+            header.update(" waiting for records…")
+            return
+        with self.lock:
+            s = summarize(
+                run, self.clock(), self.arrivals.get(run.name), self.control_info(run.name)
+            )
+        header.update(render_header(s, self.current, len(self.store.runs)))
+
+    def _data_changed(self) -> None:
+        with self.lock:
+            has_grad = any(len(r.series.get("grad_norm", ())) for r in self.shown_runs())
+        self.query_one("#grad").display = has_grad
+        for panel in self.query(ChartPanel):
+            panel.refresh()
+        self._refresh_header()
+        run = self.current_run
+        if run is not None:
+            self.query_one(FindingsPanel).set_findings(self.findings.get(run.name, []))
+
+    def _tick(self) -> None:
+        self._refresh_header()
+        for name in self.run_names:
+            self._maybe_connect(name)
+
+    # ---- messages from workers ------------------------------------------------------------
+
+    def on_data_arrived(self, message: msg.DataArrived) -> None:
+        now = self.clock()
+        for name, n in message.counts.items():
+            if n or name not in self.arrivals:
+                self.arrivals[name] = now
+            self._maybe_connect(name)
+        self._data_changed()
+
+    def on_findings_changed(self, message: msg.FindingsChanged) -> None:
+        self.findings[message.run] = message.findings
+        run = self.current_run
+        if run is not None and run.name == message.run:
+            self.query_one(FindingsPanel).set_findings(message.findings)
+
+    def on_source_problem(self, message: msg.SourceProblem) -> None:
+        self.query_one(StatusLine).show(f"✗ {message.text}", error=True)
+        self.notify(message.text, severity="error", timeout=8)
+
+    # ---- view keys ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show the key bindings."""
+        self.push_screen(HelpScreen())
+
+    def _view_changed(self) -> None:
+        self.query_one(StatusLine).show(self.view.describe())
+        self._data_changed()
+
+    def action_log_y(self) -> None:
+        """Toggle a log y axis on the loss and grad-norm charts."""
+        self.view.log_y = not self.view.log_y
+        self._view_changed()
+
+    def action_smooth(self, direction: int) -> None:
+        """Step the EMA smoothing up or down."""
+        levels = SMOOTHING_LEVELS
+        i = min(range(len(levels)), key=lambda k: abs(levels[k] - self.view.smoothing))
+        self.view.smoothing = levels[max(0, min(len(levels) - 1, i + direction))]
+        self._view_changed()
+
+    def action_window(self) -> None:
+        """Cycle the step window: all, last 100, 1k, 10k, 100k."""
+        i = WINDOWS.index(self.view.window) if self.view.window in WINDOWS else 0
+        self.view.window = WINDOWS[(i + 1) % len(WINDOWS)]
+        self._view_changed()
+
+    def action_follow(self) -> None:
+        """Freeze the view at the current right edge, or follow new steps again."""
+        self.view.follow = not self.view.follow
+        if not self.view.follow:
+            lasts = [r.last_step for r in self.shown_runs() if r.last_step is not None]
+            self.view.frozen_hi = max(lasts) if lasts else None
+        self._view_changed()
+
+    def action_next_run(self, delta: int) -> None:
+        """Switch to the next / previous run."""
+        if self.store.runs:
+            self.current = (self.current + delta) % len(self.store.runs)
+            self._view_changed()
+
+    def action_overlay(self) -> None:
+        """Draw all runs on the same charts (smoothed loss and LR per run)."""
+        self.view.overlay = not self.view.overlay
+        self._view_changed()
+
+    def action_findings_panel(self) -> None:
+        """Show or hide the findings panel (more room for the charts)."""
+        self.query_one(FindingsPanel).toggle_class("-hidden")
+
+    def action_select(self, delta: int) -> None:
+        """Move the finding selection."""
+        self.query_one(FindingsPanel).move(delta)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.action not in ("quit",):
+                cb = lambda a=b.action: self.run_action(a)
+                yield SystemCommand(f"lrwatch: {b.description}", f"key {b.key}", cb)

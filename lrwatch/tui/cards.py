@@ -1,0 +1,148 @@
+"""Finding cards and LR-action wording (pure; the findings widget draws these).
+
+Findings come from :mod:`lrwatch.rules`; only their public attributes are read here
+(``symptom severity step evidence message suggestion action confidence resolved``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.text import Text
+
+from lrwatch.tui.scale import fmt_num
+
+SEVERITY_STYLES = {"error": "red", "warning": "yellow", "info": "blue"}
+_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def sort_findings(findings: Sequence[Any]) -> list[Any]:
+    """Open findings first, then by severity, newest first."""
+    return sorted(
+        findings,
+        key=lambda f: (
+            bool(getattr(f, "resolved", False)),
+            _ORDER.get(getattr(f, "severity", "info"), 3),
+            -(getattr(f, "step", 0) or 0),
+        ),
+    )
+
+
+def new_lrs(action: dict[str, Any] | None, old: Sequence[float]) -> list[float] | None:
+    """The LRs per group that ``action`` would give, from the current ``old`` ones."""
+    if not action or not old:
+        return None
+    if action.get("op") == "scale_lr":
+        return [x * float(action["factor"]) for x in old]
+    if action.get("op") == "set_lr":
+        return [
+            float(action["value"]) * (x / old[0]) if old[0] else float(action["value"]) for x in old
+        ]
+    return None
+
+
+def describe_action(action: dict[str, Any] | None) -> str:
+    """``×0.1``, ``set 3e-3``, ``pause`` …: an action in a few characters."""
+    if not action:
+        return ""
+    op = action.get("op")
+    if op == "scale_lr":
+        f = float(action["factor"])
+        return f"÷{fmt_num(1 / f)}" if 0 < f < 1 and (1 / f).is_integer() else f"×{fmt_num(f)}"
+    if op == "set_lr":
+        return f"set {fmt_num(float(action['value']))}"
+    return str(op)
+
+
+def change_text(old: Sequence[float], new: Sequence[float]) -> str:
+    """``3e-3 → 3e-4`` (one group) or ``g0 3e-3 → 3e-4, g1 …``."""
+    if len(old) == 1 and len(new) == 1:
+        return f"{fmt_num(old[0])} → {fmt_num(new[0])}"
+    return ", ".join(
+        f"g{i} {fmt_num(a)} → {fmt_num(b)}" for i, (a, b) in enumerate(zip(old, new, strict=False))
+    )
+
+
+def render_card(f: Any, selected: bool, width: int) -> Text:
+    """One finding as a few lines: severity bar, symptom, since-step, evidence, fix."""
+    sev = getattr(f, "severity", "info")
+    colour = SEVERITY_STYLES.get(sev, "white")
+    resolved = bool(getattr(f, "resolved", False))
+    bar_style = f"bold {colour}" if not resolved else "dim"
+    inner = max(width - 2, 8)
+    t = Text()
+    head = Text()
+    head.append(f"{sev.upper()} " if not resolved else "resolved ", style=bar_style)
+    head.append(str(getattr(f, "symptom", "?")), style="bold" if not resolved else "dim")
+    step = getattr(f, "step", None)
+    if step is not None:
+        head.append(f" since {step:,}", style="dim")
+    lines = [head]
+    msg = getattr(f, "message", "")
+    if msg:
+        lines.append(Text(str(msg)))
+    ev = getattr(f, "evidence", None)
+    if ev:
+        lines.append(Text(_evidence(ev), style="dim"))
+    fix = getattr(f, "suggestion", "")
+    act = describe_action(getattr(f, "action", None))
+    if fix or act:
+        line = Text("fix: ", style="dim")
+        line.append(str(fix or act))
+        if act and not resolved:
+            line.append(f"  [a] {act}", style="bold reverse" if selected else "bold")
+        lines.append(line)
+    marker = "▶" if selected else "▌"
+    for i, ln in enumerate(lines):
+        for j, part in enumerate(ln.wrap(_console(), inner)):
+            t.append(marker if (i == 0 and j == 0) else "▌", style=bar_style)
+            t.append(" ")
+            t.append_text(part)
+            t.append("\n")
+    return t
+
+
+def _evidence(ev: Any) -> str:
+    if isinstance(ev, dict):
+        return " · ".join(
+            f"{k} {fmt_num(v) if isinstance(v, float) else v}" for k, v in list(ev.items())[:4]
+        )
+    return str(ev)
+
+
+_CONSOLE: Any = None
+
+
+def _console() -> Any:
+    # Text.wrap needs a Console only for measuring; one quiet instance is enough.
+    global _CONSOLE
+    if _CONSOLE is None:
+        import io
+
+        from rich.console import Console
+
+        _CONSOLE = Console(width=200, no_color=True, file=io.StringIO())
+    return _CONSOLE
+
+
+def render_cards(findings: Sequence[Any], selected: int, width: int, height: int) -> Text:
+    """The cards that fit in ``height`` lines, scrolled so the selected one is visible."""
+    if not findings:
+        return Text(" no findings: the LR looks healthy so far", style="dim italic")
+    cards = [render_card(f, i == selected, width) for i, f in enumerate(findings)]
+    sizes = [len(c.plain.splitlines()) + 1 for c in cards]
+    start = 0
+    while start < selected and sum(sizes[start : selected + 1]) > height:
+        start += 1
+    out = Text()
+    used = 0
+    for card, size in zip(cards[start:], sizes[start:], strict=True):
+        if used + size > height and used:
+            break
+        out.append_text(card)
+        out.append("\n")
+        used += size
+    if start:
+        out = Text(f" ↑ {start} more", style="dim") + Text("\n") + out
+    return out

@@ -1,0 +1,245 @@
+"""A pure braille chart renderer: series in, lines of Rich ``Text`` out.
+
+Every trace is reduced by the store to min/max per braille dot column (M4), so a frame costs
+O(width x height) whatever the number of points. A column is drawn as the vertical run from
+its min to its max joined to the previous column's last value, which keeps spikes, and the
+columns where a NaN or an infinity fell get a ``×`` mark. Widgets call :func:`render_chart`;
+tests call it directly. docs/architecture.md says why this is not textual-plot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.text import Text
+
+from lrwatch.store import Reduced, Series
+from lrwatch.tui.scale import fmt_num, fmt_step, log_ticks, nice_ticks, robust_range
+
+GUTTER = 8  # y tick labels (7) + the axis line
+# Braille dot bits by (row within cell, column within cell).
+_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint16)
+
+
+@dataclass
+class Trace:
+    """One line on a chart."""
+
+    series: Series
+    style: str
+    label: str = ""
+    robust: bool = True  #: takes part in the y-range
+    marks: bool = True  #: its NaN/Inf columns are marked
+
+
+@dataclass
+class Marker:
+    """A vertical marker at a step (an LR change), with a short label."""
+
+    step: int
+    label: str
+    style: str = "yellow"
+
+
+@dataclass
+class ChartSpec:
+    """What to draw: traces over the step range [lo, hi], optional log-y, markers."""
+
+    title: str
+    traces: list[Trace]
+    lo: int
+    hi: int
+    log_y: bool = False
+    markers: list[Marker] = field(default_factory=list)
+    empty_note: str = "no data yet"
+
+
+def _transform(y: np.ndarray, log_y: bool) -> np.ndarray:
+    if not log_y:
+        return y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y > 0, np.log10(np.where(y > 0, y, 1.0)), np.nan)
+
+
+def _columns(red: Reduced, lo: int, span: int, ncols: int) -> np.ndarray:
+    return np.clip((red.x0 - lo) * ncols // span, 0, ncols - 1).astype(np.int64)
+
+
+def _dots_for(
+    red: Reduced, cols: np.ndarray, ymap: tuple[float, float], log_y: bool, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dot mask of one trace, and the dot columns clipped above / below the range."""
+    dots_h, dots_w = shape
+    y_lo, y_hi = ymap
+    scale = (dots_h - 1) / (y_hi - y_lo)
+    top_v = _transform(red.ymax, log_y)
+    bot_v = _transform(red.ymin, log_y)
+    last_v = _transform(np.where(np.isfinite(red.last), red.last, np.nan), log_y)
+    ok = np.isfinite(top_v) & np.isfinite(bot_v)
+    top = np.full(dots_w, dots_h, dtype=np.int64)
+    bot = np.full(dots_w, -1, dtype=np.int64)
+    clip_hi = np.zeros(dots_w, dtype=bool)
+    clip_lo = np.zeros(dots_w, dtype=bool)
+    prev_row: int | None = None
+    prev_col = -2
+    for i in np.flatnonzero(ok):
+        c = int(cols[i])
+        r_top = int(round((y_hi - top_v[i]) * scale))
+        r_bot = int(round((y_hi - bot_v[i]) * scale))
+        lo_r, hi_r = r_top, r_bot
+        if prev_row is not None and c - prev_col <= 2:
+            lo_r, hi_r = min(lo_r, prev_row), max(hi_r, prev_row)
+        clip_hi[c] |= r_top < 0
+        clip_lo[c] |= r_bot > dots_h - 1
+        top[c] = min(top[c], max(lo_r, 0))
+        bot[c] = max(bot[c], min(hi_r, dots_h - 1))
+        lv = last_v[i]
+        prev_row = int(round((y_hi - lv) * scale)) if math.isfinite(lv) else r_bot
+        prev_row = min(max(prev_row, 0), dots_h - 1)
+        prev_col = c
+    rows = np.arange(dots_h)[:, None]
+    mask = (rows >= top[None, :]) & (rows <= bot[None, :])
+    return mask, clip_hi, clip_lo
+
+
+def _cell_bits(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    m = mask.reshape(h, 4, w, 2).astype(np.uint16)
+    return np.einsum("rawb,ab->rw", m, _BITS)
+
+
+def _ytick_rows(lo: float, hi: float, h: int, log_y: bool) -> dict[int, str]:
+    ticks = log_ticks(lo, hi, max(2, h // 3)) if log_y else nice_ticks(lo, hi, max(2, h // 3))
+    out: dict[int, str] = {}
+    for t in ticks:
+        row = int(round((hi - t) / (hi - lo) * (h - 1)))
+        if 0 <= row < h and row not in out:
+            out[row] = fmt_num(10**t if log_y else t)
+    return out
+
+
+def _x_axis(lo: int, hi: int, w: int) -> Text:
+    line = [" "] * w
+    span = max(hi - lo, 1)
+    for t in nice_ticks(lo, hi, max(2, w // 12)):
+        label = fmt_step(t)
+        c = int(round((t - lo) / span * (w - 1)))
+        start = min(max(c - len(label) // 2, 0), w - len(label))
+        if start < 0 or any(ch != " " for ch in line[max(start - 1, 0) : start + len(label) + 1]):
+            continue
+        line[start : start + len(label)] = list(label)
+    return Text(" " * GUTTER + "".join(line), style="dim")
+
+
+def _title(spec: ChartSpec, width: int) -> Text:
+    t = Text(spec.title, style="bold")
+    if spec.log_y:
+        t.append(" (log)", style="dim")
+    for tr in spec.traces:
+        if tr.label:
+            t.append("  ━ ", style=tr.style)
+            t.append(tr.label)
+    if any(tr.series.nonfinite for tr in spec.traces if tr.marks):
+        t.append("  × NaN/Inf", style="bold red")
+    t.truncate(width)
+    return t
+
+
+def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
+    """Render ``spec`` into ``height`` lines of ``width`` cells (title, plot rows, x axis)."""
+    lines = [_title(spec, width)]
+    plot_w, plot_h = width - GUTTER, height - 2
+    if plot_w < 4 or plot_h < 1:
+        return lines[:height]
+    dots_w, dots_h = plot_w * 2, plot_h * 4
+    lo, hi = spec.lo, max(spec.hi, spec.lo)
+    span = hi - lo + 1
+    reds = [tr.series.reduce(dots_w, lo, hi) for tr in spec.traces]
+    ranges = [
+        (_transform(r.ymin, spec.log_y), _transform(r.ymax, spec.log_y))
+        for r, tr in zip(reds, spec.traces, strict=True)
+        if tr.robust
+    ]
+    yr = robust_range([a for a, _ in ranges], [b for _, b in ranges])
+    if yr is None:
+        note = Text(" " * GUTTER + spec.empty_note, style="dim italic")
+        return [*lines, note, *[Text("") for _ in range(plot_h - 1)], Text("")][:height]
+    bits = np.zeros((plot_h, plot_w), dtype=np.uint16)
+    owner = np.full((plot_h, plot_w), -1, dtype=np.int64)
+    overlay: dict[tuple[int, int], tuple[str, str]] = {}
+    for k, (tr, red) in enumerate(zip(spec.traces, reds, strict=True)):
+        if len(red) == 0:
+            continue
+        cols = _columns(red, lo, span, dots_w)
+        mask, clip_hi, clip_lo = _dots_for(red, cols, yr, spec.log_y, (dots_h, dots_w))
+        cb = _cell_bits(mask, plot_h, plot_w)
+        bits |= cb
+        owner[cb > 0] = k
+        for c in np.flatnonzero(clip_hi):
+            overlay[(0, int(c) // 2)] = ("▲", tr.style)
+        for c in np.flatnonzero(clip_lo):
+            overlay[(plot_h - 1, int(c) // 2)] = ("▼", tr.style)
+        if tr.marks:
+            for c in np.unique(cols[red.nan | red.inf]):
+                overlay[(plot_h - 1, int(c) // 2)] = ("×", "bold red")
+    _place_markers(spec.markers, lo, span, plot_w, bits, overlay)
+    ticks = _ytick_rows(yr[0], yr[1], plot_h, spec.log_y)
+    styles = [tr.style for tr in spec.traces]
+    for r in range(plot_h):
+        line = Text(f"{ticks.get(r, ''):>7}", style="dim")
+        line.append("┤" if r in ticks else "│", style="dim")
+        _append_row(line, r, bits, owner, overlay, styles)
+        lines.append(line)
+    lines.append(_x_axis(lo, hi, plot_w))
+    return lines
+
+
+def _place_markers(
+    markers: list[Marker],
+    lo: int,
+    span: int,
+    plot_w: int,
+    bits: np.ndarray,
+    overlay: dict[tuple[int, int], tuple[str, str]],
+) -> None:
+    plot_h = bits.shape[0]
+    label_end = -1
+    for mk in sorted(markers, key=lambda m: m.step):
+        c = (mk.step - lo) * plot_w // span
+        if not 0 <= c < plot_w:
+            continue
+        for r in range(plot_h):
+            if bits[r, c] == 0 and (r, c) not in overlay:
+                overlay[(r, c)] = ("│", mk.style)
+        label = mk.label[: max(plot_w - c - 1, 0)]
+        if label and c > label_end and plot_h > 1:
+            for i, ch in enumerate(label):
+                overlay[(0, c + 1 + i)] = (ch, f"bold {mk.style}")
+            label_end = c + len(label) + 1
+
+
+def _append_row(
+    line: Text,
+    r: int,
+    bits: np.ndarray,
+    owner: np.ndarray,
+    overlay: dict[tuple[int, int], tuple[str, str]],
+    styles: list[str],
+) -> None:
+    run_style: str | None = None
+    run: list[str] = []
+    for c in range(bits.shape[1]):
+        if (r, c) in overlay:
+            ch, st = overlay[(r, c)]
+        elif bits[r, c]:
+            ch, st = chr(0x2800 + int(bits[r, c])), styles[owner[r, c]]
+        else:
+            ch, st = " ", ""
+        if st != run_style and run:
+            line.append("".join(run), style=run_style or None)
+            run = []
+        run_style = st
+        run.append(ch)
+    if run:
+        line.append("".join(run), style=run_style or None)

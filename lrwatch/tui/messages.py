@@ -1,0 +1,51 @@
+"""Messages workers post to the app: small dataclasses, batched by time, never per record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class DataArrived(Message):
+    """New records were added to the store: run name -> how many (≤10 per second)."""
+
+    counts: dict[str, int]
+
+
+@dataclass
+class FindingsChanged(Message):
+    """The rule engine of run ``run`` has new or changed findings (the full current list)."""
+
+    run: str
+    findings: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class SourceProblem(Message):
+    """A reader or stream failed or lost its connection; ``text`` says what and where."""
+
+    text: str
+    fatal: bool = False
+
+
+@dataclass
+class ControlState(Message):
+    """The control connection of ``run`` connected, failed or was lost."""
+
+    run: str
+    connected: bool
+    error: str = ""
+
+
+@dataclass
+class ControlReply(Message):
+    """The run answered a command (``ok`` false: refused or failed, ``error`` says why)."""
+
+    run: str
+    op: str
+    ok: bool
+    reply: dict[str, Any] = field(default_factory=dict)
+    error: str = ""

@@ -1,0 +1,110 @@
+"""Axis maths for the charts: robust y-ranges, nice ticks and compact number labels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def fmt_num(x: float, width: int = 7) -> str:
+    """A compact label for ``x`` that fits in ``width`` characters (``3e-4``, ``2.31``, ``12k``)."""
+    if not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if ax >= 1e4 or ax < 1e-2:
+        mant, exp = f"{x:.1e}".split("e")
+        mant = mant.rstrip("0").rstrip(".")
+        s = f"{mant}e{int(exp)}"
+        return s if len(s) <= width else f"{x:.0e}"
+    for digits in (3, 2, 1, 0):
+        s = f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
+        if len(s) <= width:
+            return s
+    return f"{x:.0e}"
+
+
+def fmt_step(step: float) -> str:
+    """A step count as ``950``, ``12k``, ``1.5M``."""
+    s = abs(step)
+    if s >= 1e6:
+        v, suffix = step / 1e6, "M"
+    elif s >= 1e4:
+        v, suffix = step / 1e3, "k"
+    else:
+        return f"{step:.0f}"
+    txt = f"{v:.1f}".rstrip("0").rstrip(".")
+    return txt + suffix
+
+
+def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Ticks at 1/2/5 x 10^k inside [lo, hi], at most ``max_ticks`` of them."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo or max_ticks < 1:
+        return []
+    raw = (hi - lo) / max(max_ticks, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    for mult in (1, 2, 5, 10):
+        step = mult * mag
+        if (hi - lo) / step <= max_ticks:
+            break
+    first = math.ceil(lo / step - 1e-9) * step
+    ticks = []
+    t = first
+    while t <= hi + step * 1e-9 and len(ticks) < max_ticks + 1:
+        ticks.append(round(t, 12))
+        t += step
+    return ticks
+
+
+def log_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
+    """Ticks for a log10 axis, given and returned in log space: decades, else 1/2/5 x 10^k."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo or max_ticks < 1:
+        return []
+    decades = [float(k) for k in range(math.ceil(lo - 1e-9), math.floor(hi + 1e-9) + 1)]
+    if len(decades) >= 2:
+        stride = max(1, math.ceil(len(decades) / max_ticks))
+        return decades[::stride]
+    cands = [
+        math.log10(m) + k
+        for k in range(math.floor(lo) - 1, math.ceil(hi) + 1)
+        for m in (1, 2, 5)
+        if lo - 1e-9 <= math.log10(m) + k <= hi + 1e-9
+    ]
+    if len(cands) <= max_ticks:
+        return cands
+    stride = math.ceil(len(cands) / max_ticks)
+    return cands[::stride]
+
+
+def robust_range(
+    mins: Sequence[np.ndarray], maxs: Sequence[np.ndarray], q: float = 0.02
+) -> tuple[float, float] | None:
+    """A y-range from per-column minima/maxima that one outlier cannot squash.
+
+    Takes the ``q`` / ``1-q`` quantiles of the column extremes; the true extreme is kept when
+    it lies close to that (so ordinary curves are not clipped), otherwise it is cut off and
+    the chart marks the clipped columns. Costs O(columns), not O(points).
+    """
+    lo_all = np.concatenate([m[np.isfinite(m)] for m in mins] or [np.empty(0)])
+    hi_all = np.concatenate([m[np.isfinite(m)] for m in maxs] or [np.empty(0)])
+    if len(lo_all) == 0 or len(hi_all) == 0:
+        return None
+    true_lo, true_hi = float(lo_all.min()), float(hi_all.max())
+    if len(lo_all) < 20:  # too few columns for quantiles to mean anything
+        lo, hi = true_lo, true_hi
+    else:
+        lo = float(np.quantile(lo_all, q))
+        hi = float(np.quantile(hi_all, 1 - q))
+        span = max(hi - lo, abs(hi) * 1e-9, 1e-300)
+        if true_lo >= lo - 0.5 * span:
+            lo = true_lo
+        if true_hi <= hi + 0.5 * span:
+            hi = true_hi
+    if hi <= lo:
+        pad = abs(lo) * 0.05 or 1.0
+        return lo - pad, hi + pad
+    pad = (hi - lo) * 0.04
+    return lo - pad, hi + pad

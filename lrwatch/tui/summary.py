@@ -1,0 +1,167 @@
+"""The header line: a run's state, pace and LR, computed from its data (pure functions)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.text import Text
+
+from lrwatch.store import RunData
+from lrwatch.tui.scale import fmt_num
+from lrwatch.tui.view import lr_names
+
+#: Seconds without new records before a run that has not ended counts as stalled.
+STALL_AFTER = 60.0
+
+STATE_STYLES = {
+    "live": "bold green",
+    "paused": "bold yellow",
+    "finished": "bold blue",
+    "crashed": "bold red",
+    "stalled": "bold magenta",
+    "waiting": "dim",
+}
+
+
+@dataclass
+class ControlInfo:
+    """What the UI knows about a run's control socket."""
+
+    endpoint: str | None = None
+    connected: bool = False
+    error: str = ""
+    mode: str = "rescale"
+
+
+@dataclass
+class RunSummary:
+    """Everything the header shows for one run."""
+
+    name: str
+    state: str
+    step: int | None
+    steps_per_s: float | None
+    elapsed: float | None
+    last_loss: float | None
+    best_loss: float | None
+    lrs: list[float] = field(default_factory=list)
+    control: ControlInfo = field(default_factory=ControlInfo)
+    skipped: int = 0
+
+
+def run_state(run: RunData, now: float, last_arrival: float | None) -> str:
+    """live / paused / finished / crashed / stalled (waiting before any record)."""
+    end = run.ended
+    if end is not None:
+        return "crashed" if end.data.get("status") == "crashed" else "finished"
+    for ev in reversed(run.events):
+        if ev.kind in ("pause", "resume"):
+            if ev.kind == "pause":
+                return "paused"
+            break
+    if run.records == 0:
+        return "waiting"
+    if last_arrival is not None and now - last_arrival > STALL_AFTER:
+        return "stalled"
+    return "live"
+
+
+def steps_per_second(run: RunData, k: int = 50) -> float | None:
+    """Pace over the last ``k`` timed points of the most-logged series."""
+    if not run.series:
+        return None
+    s = max(run.series.values(), key=len)
+    t, st = s.times[-k:], s.steps[-k:]
+    ok = np.isfinite(t)
+    if ok.sum() < 2:
+        return None
+    t, st = t[ok], st[ok]
+    dt = float(t[-1] - t[0])
+    return float(st[-1] - st[0]) / dt if dt > 0 else None
+
+
+def _last_best(run: RunData) -> tuple[float | None, float | None]:
+    s = run.series.get("loss")
+    if s is None or not len(s):
+        return None, None
+    fin = s.values[np.isfinite(s.values)]
+    last = float(s.values[-1])
+    return last, (float(fin.min()) if len(fin) else None)
+
+
+def summarize(
+    run: RunData, now: float, last_arrival: float | None, control: ControlInfo
+) -> RunSummary:
+    """The header data of ``run`` at wall time ``now``."""
+    state = run_state(run, now, last_arrival)
+    start = (run.header or {}).get("t")
+    if not isinstance(start, int | float):
+        times = [s.times[0] for s in run.series.values() if len(s) and math.isfinite(s.times[0])]
+        start = min(times) if times else None
+    end_t = now if state in ("live", "paused", "stalled") else run.last_time
+    elapsed = end_t - start if start is not None and end_t is not None else None
+    last, best = _last_best(run)
+    lrs = [float(run.series[n].values[-1]) for n in lr_names(run) if len(run.series[n])]
+    return RunSummary(
+        run.name,
+        state,
+        run.last_step,
+        steps_per_second(run),
+        elapsed,
+        last,
+        best,
+        lrs,
+        control,
+        run.skipped,
+    )
+
+
+def fmt_duration(sec: float | None) -> str:
+    """``1h02m``, ``3m05s``, ``12s``."""
+    if sec is None or not math.isfinite(sec) or sec < 0:
+        return "-"
+    s = int(sec)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+def _field(t: Text, label: str, value: str, style: str = "bold") -> None:
+    t.append(f"  {label} ", style="dim")
+    t.append(value, style=style)
+
+
+def render_header(s: RunSummary, index: int = 0, count: int = 1) -> Text:
+    """Two lines: run/state/pace/loss, then LR per group and the control connection."""
+    t = Text()
+    t.append(f" {s.name}", style="bold reverse")
+    if count > 1:
+        t.append(f" {index + 1}/{count}", style="dim")
+    t.append(f"  ● {s.state}", style=STATE_STYLES.get(s.state, "bold"))
+    _field(t, "step", f"{s.step:,}" if s.step is not None else "-")
+    _field(t, "steps/s", f"{s.steps_per_s:.1f}" if s.steps_per_s else "-")
+    _field(t, "elapsed", fmt_duration(s.elapsed))
+    _field(t, "loss", fmt_num(s.last_loss) if s.last_loss is not None else "-")
+    _field(t, "best", fmt_num(s.best_loss) if s.best_loss is not None else "-")
+    t.append("\n")
+    lr = " ".join(fmt_num(x) for x in s.lrs) if s.lrs else "-"
+    t.append(" lr ", style="dim")
+    t.append(lr, style="bold magenta")
+    c = s.control
+    if c.endpoint is None:
+        t.append("  read-only", style="bold yellow")
+        t.append(" (no control socket: use lrwatch.Monitor or `lrwatch run -- CMD`)", style="dim")
+    elif c.connected:
+        t.append("  control ", style="dim")
+        t.append(f"✓ {c.endpoint}", style="bold green")
+        t.append(f"  mode {c.mode}", style="dim")
+    else:
+        t.append("  control ", style="dim")
+        t.append(f"✗ {c.error or 'connecting'} ({c.endpoint})", style="bold red")
+    if s.skipped:
+        t.append(f"  {s.skipped} unreadable lines", style="bold yellow")
+    return t

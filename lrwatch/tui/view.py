@@ -1,0 +1,132 @@
+"""Chart settings and the pure functions that turn runs into chart specs.
+
+The chart widgets only hold a :class:`ViewState` and call these; tests call them with a
+hand-filled :class:`~lrwatch.store.MetricStore` and no app.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lrwatch.store import RunData, Series
+from lrwatch.tui.chart import ChartSpec, Marker, Trace
+from lrwatch.tui.scale import fmt_num
+from lrwatch.tui.smooth import EmaCache
+
+#: Step windows the UI cycles through (None = the whole run).
+WINDOWS: tuple[int | None, ...] = (None, 100, 1_000, 10_000, 100_000)
+#: Colours of overlaid runs, in order.
+RUN_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red")
+
+
+@dataclass
+class ViewState:
+    """What the user chose: log-y, smoothing, step window, follow-live, overlay."""
+
+    log_y: bool = False
+    smoothing: float = 0.9
+    window: int | None = None
+    follow: bool = True
+    frozen_hi: int | None = None  #: right edge kept while follow is off
+    overlay: bool = False
+
+    def describe(self) -> str:
+        """A one-line summary for the status bar."""
+        win = "all" if self.window is None else f"last {self.window:,}"
+        return (
+            f"smooth {self.smoothing:g} · window {win} · {'log' if self.log_y else 'lin'}-y"
+            f" · {'following' if self.follow else 'paused view'}"
+            + (" · overlay" if self.overlay else "")
+        )
+
+
+def lr_names(run: RunData) -> list[str]:
+    """The run's LR series, group 0 first (``lr``, ``lr/pg1``, ...)."""
+    names = [n for n in run.series if n == "lr" or n.startswith("lr/")]
+    return sorted(names, key=lambda n: (n != "lr", len(n), n))
+
+
+def step_range(runs: list[RunData], view: ViewState) -> tuple[int, int]:
+    """The step range to draw: the window ending at the last step (or the frozen edge)."""
+    firsts = [r.first_step for r in runs if r.first_step is not None]
+    lasts = [r.last_step for r in runs if r.last_step is not None]
+    if not lasts:
+        return 0, 1
+    hi = max(lasts)
+    if not view.follow and view.frozen_hi is not None:
+        hi = view.frozen_hi
+    lo = min(firsts) if view.window is None else max(hi - view.window + 1, min(firsts))
+    return lo, max(hi, lo + 1)
+
+
+def lr_markers(run: RunData, style: str = "yellow") -> list[Marker]:
+    """One marker per ``lr_change`` event the run wrote, labelled ``old→new`` (group 0)."""
+    out = []
+    for ev in run.events:
+        if ev.kind != "lr_change" or ev.step is None:
+            continue
+        old, new = _first(ev.data.get("old")), _first(ev.data.get("new"))
+        label = f"{fmt_num(old)}→{fmt_num(new)}" if old is not None and new is not None else "lr"
+        out.append(Marker(int(ev.step), label, style))
+    return out
+
+
+def _first(v: object) -> float | None:
+    if isinstance(v, list | tuple):
+        v = v[0] if v else None
+    return float(v) if isinstance(v, int | float) else None
+
+
+def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
+    """Train loss (raw faint, smoothed bright) and val loss; one colour per run in overlay."""
+    lo, hi = step_range(runs, view)
+    traces: list[Trace] = []
+    overlay = len(runs) > 1
+    for i, run in enumerate(runs):
+        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+        loss = run.series.get("loss")
+        tag = f"{run.name} " if overlay else ""
+        if loss is not None and len(loss):
+            if not overlay:
+                traces.append(Trace(loss, "grey42", "raw"))
+            smooth = loss
+            if view.smoothing > 0:
+                smooth = ema.smoothed((run.name, "loss"), loss, view.smoothing)
+            label = f"{tag}loss" if overlay else f"smoothed {view.smoothing:g}"
+            # The raw trace sets the range; an EMA dragged up by a spike must not squash it.
+            traces.append(Trace(smooth, f"bold {colour}", label, robust=overlay, marks=False))
+        val = run.series.get("val_loss")
+        if val is not None and len(val):
+            traces.append(Trace(val, "bold yellow" if not overlay else colour, f"{tag}val"))
+    markers = [] if overlay else lr_markers(runs[0]) if runs else []
+    return ChartSpec("loss", traces, lo, hi, view.log_y, markers, "no loss logged yet")
+
+
+def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
+    """The LR per group on a log scale, with markers where it was changed."""
+    lo, hi = step_range(runs, view)
+    traces = []
+    overlay = len(runs) > 1
+    for i, run in enumerate(runs):
+        for g, name in enumerate(lr_names(run)):
+            colour = RUN_COLOURS[(i if overlay else g + 1) % len(RUN_COLOURS)]
+            label = f"{run.name} {name}" if overlay else name
+            traces.append(Trace(run.series[name], colour, label))
+    markers = [] if overlay else lr_markers(runs[0]) if runs else []
+    return ChartSpec("lr", traces, lo, hi, True, markers, "no learning rate logged")
+
+
+def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
+    """Grad norm when any run logs it (None otherwise)."""
+    series: list[tuple[RunData, Series]] = [
+        (r, r.series["grad_norm"]) for r in runs if len(r.series.get("grad_norm", ()))
+    ]
+    if not series:
+        return None
+    lo, hi = step_range(runs, view)
+    overlay = len(runs) > 1
+    traces = [
+        Trace(s, RUN_COLOURS[(i if overlay else 2) % len(RUN_COLOURS)], r.name if overlay else "")
+        for i, (r, s) in enumerate(series)
+    ]
+    return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "")

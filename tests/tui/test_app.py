@@ -1,0 +1,86 @@
+"""Pilot tests: keys in, what the app did out (fixed data, no control socket)."""
+
+from __future__ import annotations
+
+from lrwatch.rules.finding import Finding
+from lrwatch.store import MetricStore
+from lrwatch.tui.app import LRWatchApp
+from lrwatch.tui.messages import FindingsChanged, SourceProblem
+from lrwatch.tui.widgets.dialogs import HelpScreen
+
+
+def _text(app: LRWatchApp, selector: str) -> str:
+    return app.query_one(selector).render().plain  # type: ignore[union-attr]
+
+
+def _finding(step: int, sev: str = "error") -> Finding:
+    return Finding(
+        "lr_too_high",
+        sev,
+        step,
+        step,
+        {"ratio": 4.0},
+        "loss diverging",
+        "reduce LR 10×",
+        {"op": "scale_lr", "factor": 0.1},
+        0.8,
+        id=f"f{step}",
+    )
+
+
+async def test_view_keys_change_the_charts(store: MetricStore) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "loss" in _text(app, "#loss") and "(log)" not in _text(app, "#loss").splitlines()[0]
+        await pilot.press("l")
+        assert app.view.log_y and "(log)" in _text(app, "#loss").splitlines()[0]
+        await pilot.press("w")
+        assert app.view.window == 100
+        assert "last 100" in _text(app, "#status")
+        await pilot.press("s")
+        assert app.view.smoothing == 0.95 and "smoothed 0.95" in _text(app, "#loss")
+        await pilot.press("f")
+        assert not app.view.follow and app.view.frozen_hi == 599
+        header = _text(app, "#header")
+        assert "exp1" in header and "live" in header and "599" in header
+
+
+async def test_lr_keys_on_a_read_only_run_say_how_to_fix_it(store: MetricStore) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("minus")
+        status = _text(app, "#status")
+        assert "read-only" in status and "lrwatch.Monitor()" in status
+        assert app.query_one("#status").has_class("error")
+        assert "read-only" in _text(app, "#header")
+
+
+async def test_findings_select_and_errors_are_visible(store: MetricStore) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(FindingsChanged("exp1", [_finding(100, "warning"), _finding(200)]))
+        await pilot.pause()
+        panel = _text(app, "#findings")
+        assert "findings (2)" in panel and panel.index("ERROR") < panel.index("WARNING")
+        await pilot.press("j")
+        assert app.query_one("#findings").current.id == "f100"  # type: ignore[attr-defined]
+        app.post_message(SourceProblem("lost connection to unix:/x.sock"))
+        await pilot.pause()
+        assert "lost connection" in _text(app, "#status")
+
+
+async def test_help_and_run_switching(store: MetricStore) -> None:
+    store.add("exp2", [])
+    store.runs["exp2"].metric("loss").extend(range(10), [1.0] * 10)
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("n")
+        assert app.current_run is not None and app.current_run.name == "exp2"
+        assert "2/2" in _text(app, "#header")
+        await pilot.press("o")
+        assert "exp1 loss" in _text(app, "#loss") and "exp2 loss" in _text(app, "#loss")

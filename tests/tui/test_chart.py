@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import numpy as np
+
+from lrwatch.store import MetricStore, Series
+from lrwatch.tui.chart import ChartSpec, Marker, Trace, render_chart
+from lrwatch.tui.scale import fmt_num, log_ticks, nice_ticks, robust_range
+
+
+def _series(values: np.ndarray) -> Series:
+    s = Series("y")
+    s.extend(np.arange(len(values)), values)
+    return s
+
+
+def test_render_has_requested_size_axes_and_legend() -> None:
+    s = _series(np.linspace(1, 2, 500))
+    lines = render_chart(ChartSpec("loss", [Trace(s, "cyan", "raw")], 0, 499), 60, 10)
+    assert len(lines) == 10
+    assert all(len(line.plain) <= 60 for line in lines)
+    assert lines[0].plain.startswith("loss") and "raw" in lines[0].plain
+    assert "0" in lines[-1].plain and "400" in lines[-1].plain  # x tick labels
+    assert any("┤" in line.plain for line in lines[1:-1])  # y ticks
+    assert any(ch in line.plain for line in lines for ch in "⠁⠂⠄⡀⢀⣀⠉⠒⠤")
+
+
+def test_one_outlier_does_not_squash_the_range() -> None:
+    v = np.linspace(2.0, 1.0, 1000)
+    v[500] = 1e6
+    lines = render_chart(ChartSpec("loss", [Trace(_series(v), "c")], 0, 999), 80, 12)
+    labels = " ".join(line.plain[:7] for line in lines[1:-1])
+    assert "1e6" not in labels and "5e5" not in labels
+    assert "▲" in lines[1].plain  # the clipped spike is marked at the top edge
+
+
+def test_robust_range_keeps_ordinary_extremes() -> None:
+    mins = [np.linspace(1, 2, 100)]
+    lo, hi = robust_range(mins, [m + 0.1 for m in mins]) or (0, 0)
+    assert lo <= 1.0 and hi >= 2.1
+
+
+def test_nan_and_inf_are_marked_and_lr_change_labelled() -> None:
+    v = np.ones(300)
+    v[100] = np.nan
+    v[200] = np.inf
+    spec = ChartSpec("loss", [Trace(_series(v), "c")], 0, 299, markers=[Marker(150, "3e-3→3e-4")])
+    lines = render_chart(spec, 70, 8)
+    text = "\n".join(line.plain for line in lines)
+    assert text.count("×") >= 2 + 1  # two marks plus the legend's "× NaN/Inf"
+    assert "3e-3→3e-4" in lines[1].plain
+    assert any("│" in line.plain[8:] for line in lines[1:-1])
+
+
+def test_log_scale_ticks_are_decades() -> None:
+    s = _series(np.logspace(-5, -2, 400))
+    lines = render_chart(ChartSpec("lr", [Trace(s, "m")], 0, 399, log_y=True), 60, 10)
+    labels = [line.plain[:7].strip() for line in lines[1:-1] if line.plain[:7].strip()]
+    assert {"1e-5", "1e-4", "1e-3"} & set(labels)
+    assert "(log)" in lines[0].plain
+
+
+def test_redraw_cost_does_not_depend_on_points_drawn() -> None:
+    """10k and 1M points render to the same-size output and both show the whole curve."""
+    st = MetricStore()
+    for name, n in (("small", 10_000), ("big", 1_000_000)):
+        st.run(name).metric("loss").extend(np.arange(n), np.linspace(5, 1, n))
+        lines = render_chart(
+            ChartSpec("loss", [Trace(st.runs[name].series["loss"], "c")], 0, n - 1), 60, 8
+        )
+        assert len(lines) == 8
+        assert lines[1].plain[8] != " " and lines[-2].plain[-1] != " "
+
+
+def test_empty_chart_says_so() -> None:
+    lines = render_chart(
+        ChartSpec("loss", [Trace(Series("l"), "c")], 0, 1, empty_note="no loss"), 40, 6
+    )
+    assert "no loss" in lines[1].plain
+
+
+def test_ticks_and_labels() -> None:
+    assert nice_ticks(0, 1000, 5) == [0, 200, 400, 600, 800, 1000]
+    assert log_ticks(-4.5, -1.2, 5) == [-4.0, -3.0, -2.0]
+    assert fmt_num(0.0003) == "3e-4" and fmt_num(2.3456) == "2.346" and fmt_num(12345) == "1.2e4"

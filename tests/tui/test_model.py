@@ -1,0 +1,118 @@
+"""Pure functions behind the header, findings cards, chart specs and LR commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from lrwatch.records import Event
+from lrwatch.rules.finding import Finding
+from lrwatch.store import MetricStore
+from lrwatch.tui.cards import describe_action, render_cards, sort_findings
+from lrwatch.tui.control import ack_text, error_text, parse_lr, plan_action, plan_scale, plan_set
+from lrwatch.tui.smooth import EmaCache
+from lrwatch.tui.summary import ControlInfo, render_header, run_state, summarize
+from lrwatch.tui.view import ViewState, loss_spec, lr_markers, lr_spec, step_range
+
+
+def test_summary_of_a_live_run(store: MetricStore) -> None:
+    run = store.runs["exp1"]
+    s = summarize(run, now=1700.0, last_arrival=1690.0, control=ControlInfo())
+    assert (s.state, s.step, s.lrs) == ("live", 599, [3e-4])
+    assert s.steps_per_s == pytest.approx(1.0)
+    assert s.best_loss is not None and s.best_loss < s.last_loss + 0.2  # type: ignore[operator]
+    text = render_header(s).plain
+    assert "live" in text and "599" in text and "read-only" in text and "lrwatch run" in text
+
+
+def test_states(store: MetricStore) -> None:
+    run = store.runs["exp1"]
+    assert run_state(run, now=5000.0, last_arrival=1000.0) == "stalled"
+    run.add([Event("pause", {}, 600)])
+    assert run_state(run, 1700.0, 1700.0) == "paused"
+    run.add([Event("resume", {}, 600)])
+    assert run_state(run, 1700.0, 1700.0) == "live"
+    run.add([Event("end", {"status": "crashed"}, 600)])
+    assert run_state(run, 1700.0, 1700.0) == "crashed"
+
+
+def test_header_shows_control_state() -> None:
+    from lrwatch.tui.summary import RunSummary
+
+    s = RunSummary("r", "live", 1, None, None, None, None, [1e-3, 2e-3])
+    s.control = ControlInfo("unix:/x.sock", True)
+    assert "✓ unix:/x.sock" in render_header(s).plain and "1e-3 2e-3" in render_header(s).plain
+    s.control = ControlInfo("unix:/x.sock", False, "connection refused")
+    assert "✗ connection refused" in render_header(s).plain
+
+
+def test_specs_window_markers_and_overlay(store: MetricStore) -> None:
+    run = store.runs["exp1"]
+    view = ViewState(window=100)
+    assert step_range([run], view) == (500, 599)
+    assert [m.label for m in lr_markers(run)] == ["3e-3→3e-4"]
+    spec = loss_spec([run], ViewState(), EmaCache())
+    assert [t.label for t in spec.traces] == ["raw", "smoothed 0.9", "val"]
+    assert lr_spec([run], ViewState()).log_y
+    store.add("exp2", [])
+    store.runs["exp2"].metric("loss").extend([0, 1], [1.0, 2.0])
+    both = loss_spec(list(store.runs.values()), ViewState(), EmaCache())
+    assert {t.label for t in both.traces} >= {"exp1 loss", "exp2 loss"}
+
+
+def test_follow_off_freezes_the_right_edge(store: MetricStore) -> None:
+    view = ViewState(follow=False, frozen_hi=300, window=100)
+    assert step_range([store.runs["exp1"]], view) == (201, 300)
+
+
+def _finding(sev: str, step: int, **kw: object) -> Finding:
+    return Finding(
+        "lr_too_high",
+        sev,
+        step,
+        step,
+        {"ratio": 4.0},
+        "loss is diverging",
+        "reduce LR 10×",
+        {"op": "scale_lr", "factor": 0.1},
+        0.8,
+        id=f"f{step}",
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_cards_sorted_coloured_and_actionable() -> None:
+    fs = sort_findings(
+        [_finding("info", 5), _finding("error", 9), _finding("warning", 7, resolved=True)]
+    )
+    assert [f.severity for f in fs] == ["error", "info", "warning"]
+    text = render_cards(fs, 0, 34, 40)
+    assert "ERROR lr_too_high since 9" in text.plain
+    assert "[a] ÷10" in text.plain and "resolved" in text.plain
+    assert any("red" in str(span.style) for span in text.spans)
+    assert "no findings" in render_cards([], 0, 30, 10).plain
+
+
+def test_lr_commands_are_planned_with_old_and_new() -> None:
+    cmd = plan_scale(0.5, [3e-3, 6e-3], "pin")
+    assert cmd.args == {"factor": 0.5, "mode": "pin"} and cmd.new == [1.5e-3, 3e-3]
+    assert "g0 3e-3 → 1.5e-3" in cmd.prompt("exp1") and "pin" in cmd.prompt("exp1")
+    cmd = plan_set(1e-4, [1e-3], "rescale")
+    assert cmd.op == "set_lr" and "1e-3 → 1e-4" in cmd.prompt("exp1")
+    cmd = plan_action({"op": "scale_lr", "factor": 0.1}, [3e-3], "rescale")
+    assert cmd is not None and cmd.new == pytest.approx([3e-4])
+    assert describe_action({"op": "scale_lr", "factor": 0.1}) == "÷10"
+    reply = {"ok": True, "step": 130, "old": [3e-3], "new": [3e-4]}
+    assert ack_text(cmd, reply) == "scale_lr applied at step 130: 3e-3 → 3e-4"
+    assert "out_of_range" in error_text(
+        {"ok": False, "error": {"code": "out_of_range", "message": "x"}}
+    )
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "0", "nan", "inf", "100"])
+def test_bad_lr_input_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_lr(text)
+
+
+def test_good_lr_input() -> None:
+    assert parse_lr(" 3e-4 ") == 3e-4
