@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -37,7 +37,7 @@ class LRWatchApp(LRActions, App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "lrwatch"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("l", "log_y", "Log-y"),
@@ -284,5 +284,12 @@ class LRWatchApp(LRActions, App[int]):
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             if isinstance(b, Binding) and b.action not in ("quit",):
-                cb = lambda a=b.action: self.run_action(a)
-                yield SystemCommand(f"lrwatch: {b.description}", f"key {b.key}", cb)
+                yield SystemCommand(
+                    f"lrwatch: {b.description}", f"key {b.key}", self._palette_callback(b.action)
+                )
+
+    def _palette_callback(self, action: str) -> Callable[[], Any]:
+        def run() -> None:
+            self.run_action(action)
+
+        return run

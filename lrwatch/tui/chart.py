@@ -86,8 +86,8 @@ def _dots_for(
     prev_col = -2
     for i in np.flatnonzero(ok):
         c = int(cols[i])
-        r_top = int(round((y_hi - top_v[i]) * scale))
-        r_bot = int(round((y_hi - bot_v[i]) * scale))
+        r_top = round((y_hi - top_v[i]) * scale)
+        r_bot = round((y_hi - bot_v[i]) * scale)
         lo_r, hi_r = r_top, r_bot
         if prev_row is not None and c - prev_col <= 2:
             lo_r, hi_r = min(lo_r, prev_row), max(hi_r, prev_row)
@@ -96,7 +96,7 @@ def _dots_for(
         top[c] = min(top[c], max(lo_r, 0))
         bot[c] = max(bot[c], min(hi_r, dots_h - 1))
         lv = last_v[i]
-        prev_row = int(round((y_hi - lv) * scale)) if math.isfinite(lv) else r_bot
+        prev_row = round((y_hi - lv) * scale) if math.isfinite(lv) else r_bot
         prev_row = min(max(prev_row, 0), dots_h - 1)
         prev_col = c
     rows = np.arange(dots_h)[:, None]
@@ -113,7 +113,7 @@ def _ytick_rows(lo: float, hi: float, h: int, log_y: bool) -> dict[int, str]:
     ticks = log_ticks(lo, hi, max(2, h // 3)) if log_y else nice_ticks(lo, hi, max(2, h // 3))
     out: dict[int, str] = {}
     for t in ticks:
-        row = int(round((hi - t) / (hi - lo) * (h - 1)))
+        row = round((hi - t) / (hi - lo) * (h - 1))
         if 0 <= row < h and row not in out:
             out[row] = fmt_num(10**t if log_y else t)
     return out
@@ -124,7 +124,7 @@ def _x_axis(lo: int, hi: int, w: int) -> Text:
     span = max(hi - lo, 1)
     for t in nice_ticks(lo, hi, max(2, w // 12)):
         label = fmt_step(t)
-        c = int(round((t - lo) / span * (w - 1)))
+        c = round((t - lo) / span * (w - 1))
         start = min(max(c - len(label) // 2, 0), w - len(label))
         if start < 0 or any(ch != " " for ch in line[max(start - 1, 0) : start + len(label) + 1]):
             continue

@@ -11,9 +11,8 @@ from lrwatch.tui.smooth import EmaCache, ema_debiased
 
 
 def reference(values: list[float], beta: float) -> list[float]:
-    m, out, t = 0.0, [], 0
-    for x in values:
-        t += 1
+    m, out = 0.0, []
+    for t, x in enumerate(values, start=1):
         m = beta * m + (1 - beta) * x
         out.append(m / (1 - beta**t))
     return out

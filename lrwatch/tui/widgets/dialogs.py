@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
@@ -26,7 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
     """Ask yes/no before a change reaches a live run; ``y``/``enter`` confirm, ``n``/``esc`` cancel."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmScreen")
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
@@ -58,7 +60,7 @@ class LRInputScreen(ModalScreen[float | None]):
     """Type an exact LR; the value is validated before the dialog closes."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="LRInputScreen")
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, current: str) -> None:
         super().__init__()
@@ -117,7 +119,9 @@ class HelpScreen(ModalScreen[None]):
     """The key bindings."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="HelpScreen")
-    BINDINGS = [Binding("escape,q,question_mark", "app.pop_screen", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "app.pop_screen", "Close")
+    ]
 
     def compose(self) -> ComposeResult:
         with Vertical():
