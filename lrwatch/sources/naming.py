@@ -20,8 +20,6 @@ GENERIC_STEMS = frozenset(
         "trainer_state",
         "log",
         "logs",
-        "train",
-        "training",
         "output",
         "stdout",
         "stderr",
@@ -29,7 +27,6 @@ GENERIC_STEMS = frozenset(
         "events",
         "progress",
         "history",
-        "results",
         "nohup",
     }
 )

@@ -225,3 +225,50 @@ def test_binary_garbage_never_raises(tmp_path: Path) -> None:
     while not src.done:
         out += src.poll()
     assert src.skipped > 0
+
+
+def test_small_poll_budgets_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "big.log"
+    path.write_bytes(lines(0, 5000))
+    src = make_source(str(path), follow=False)
+    out: list[Record] = []
+    polls = 0
+    while not src.done:
+        out += src.poll(budget=1000)
+        polls += 1
+    assert steps_of(out) == list(range(5000))
+    assert polls > 40
+
+
+class _Recorder:
+    """Keeps every byte it is fed (a stand-in for a binary format's parser)."""
+
+    skipped = 0
+    steps_inferred = False
+
+    def __init__(self, names: object = None) -> None:
+        self.data = b""
+
+    def feed(self, data: bytes) -> list[Record]:
+        self.data += data
+        return []
+
+    def flush(self) -> list[Record]:
+        return []
+
+    def restart(self) -> None:
+        self.data = b""
+
+
+def test_nul_bytes_are_data_in_binary_formats_and_padding_in_text(tmp_path: Path) -> None:
+    raw = b"\0\0\x18\0\0\0abc\0def\n\0"
+    path = tmp_path / "x.bin"
+    path.write_bytes(raw)
+    binary = make_source(
+        str(path), fmt="tfevents", parser_factory=lambda f, names=None: _Recorder()
+    )
+    text = make_source(str(path), fmt="steps", parser_factory=lambda f, names=None: _Recorder())
+    binary.poll()
+    text.poll()
+    assert parser_of(binary).data == raw
+    assert parser_of(text).data == b"\x18abcdef\n"

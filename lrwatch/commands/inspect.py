@@ -1,0 +1,145 @@
+"""``lrwatch inspect PATH...``: a headless summary of what lrwatch reads from logs.
+
+Like ``tensorboard --inspect``: per run its path, detected format, records, step range,
+skipped lines, control endpoint, and per metric count / first / last / min / max /
+non-finite. ``--json`` prints one JSON object (non-finite floats as "nan"/"inf"/"-inf").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+from lrwatch.records import CANONICAL
+
+#: Per-metric keys of the summary, in output order.
+METRIC_KEYS = ("count", "first", "last", "min", "max", "nonfinite")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``inspect`` subcommand."""
+    p = subparsers.add_parser(
+        "inspect",
+        help="summarize what lrwatch reads from logs (no UI)",
+        description="Read logs once to the end and summarize each run and metric.",
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="log files, directories, globs, or - for stdin"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--format",
+        "-f",
+        dest="format",
+        default=None,
+        metavar="F",
+        help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the runs and print their summary; exit 2 for a missing path or unknown format."""
+    from lrwatch.sources import SourceError, read_runs
+
+    try:
+        store = read_runs(list(args.paths), args.format)
+    except SourceError as exc:
+        print(f"lrwatch inspect: error: {exc}", file=sys.stderr)
+        return 2
+    runs = [summarize(run) for run in store.runs.values()]
+    if args.json:
+        print(json.dumps({"runs": runs}, allow_nan=False))
+    else:
+        print(render(runs))
+    return 0
+
+
+def summarize(run: Any) -> dict[str, Any]:
+    """The JSON-ready summary of one :class:`~lrwatch.store.RunData`."""
+    header = run.header or {}
+    steps = None if run.first_step is None else [run.first_step, run.last_step]
+    events: dict[str, int] = {}
+    for ev in run.events:
+        events[ev.kind] = events.get(ev.kind, 0) + 1
+    metrics = {}
+    for name in _metric_order(run.series):
+        summary = run.series[name].summary()
+        metrics[name] = {key: _json_value(summary.get(key)) for key in METRIC_KEYS}
+    return {
+        "name": run.name,
+        "path": run.path,
+        "format": run.format,
+        "records": run.records,
+        "steps": steps,
+        "steps_inferred": bool(run.steps_inferred),
+        "skipped_lines": run.skipped,
+        "control": header.get("control"),
+        "events": events,
+        "metrics": metrics,
+    }
+
+
+def _metric_order(series: dict[str, Any]) -> list[str]:
+    """Canonical metrics first (loss, val_loss, lr, grad_norm), then the rest by name."""
+    first = [n for n in CANONICAL if n in series]
+    return first + sorted(n for n in series if n not in CANONICAL)
+
+
+def _json_value(value: Any) -> Any:
+    """Floats that JSON cannot hold become the strings "nan", "inf", "-inf"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def render(runs: list[dict[str, Any]]) -> str:
+    """Plain aligned text for a terminal or a log (no colour, no rich)."""
+    return "\n\n".join(_render_run(r) for r in runs)
+
+
+def _render_run(r: dict[str, Any]) -> str:
+    steps = r["steps"]
+    step_text = "-" if steps is None else f"{steps[0]} .. {steps[1]}"
+    if r["steps_inferred"]:
+        step_text += " (inferred: the log carries no step)"
+    events = ", ".join(f"{k} {v}" for k, v in sorted(r["events"].items())) or "-"
+    lines = [
+        f"run {r['name']}",
+        f"  path     {r['path']}",
+        f"  format   {r['format']}",
+        f"  records  {r['records']}",
+        f"  steps    {step_text}",
+        f"  skipped  {r['skipped_lines']} lines",
+        f"  events   {events}",
+    ]
+    if r["control"]:
+        lines.append(f"  control  {r['control']}")
+    lines += _metric_table(r["metrics"])
+    return "\n".join(lines)
+
+
+def _metric_table(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    if not metrics:
+        return ["  (no metrics)"]
+    rows = [["metric", *METRIC_KEYS]]
+    rows += [[name, *(_cell(m[k]) for k in METRIC_KEYS)] for name, m in metrics.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for row in rows:
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=False)
+        ]
+        out.append("  " + "  ".join(cells).rstrip())
+    return out
