@@ -6,6 +6,8 @@ from the store through pure renderers. LR control lives in :mod:`lrwatch.tui.lr_
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -71,6 +73,8 @@ class LRWatchApp(LRActions, App[int]):
         follow: bool = True,
         rules_config: Any = None,
         clock: Callable[[], float] = time.time,
+        child: subprocess.Popen[bytes] | None = None,
+        prefer_path: str | None = None,
     ) -> None:
         super().__init__()
         self.store = store if store is not None else MetricStore()
@@ -87,6 +91,11 @@ class LRWatchApp(LRActions, App[int]):
         self.clients: dict[str, Any] = {}
         self.arrivals: dict[str, float] = {}
         self.stop_event = threading.Event()
+        self.client_lock = threading.Lock()
+        self._ticks = 0
+        self._stream_client: Any = None
+        self.child = child
+        self.prefer_path = prefer_path  # switch to this log's run once it has records
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -109,16 +118,17 @@ class LRWatchApp(LRActions, App[int]):
             self._follow_files()
         if self.attach_target:
             self._follow_stream()
+        if self.child is not None:
+            self._wait_child()
         self.set_interval(1.0, self._tick)
         self.query_one(StatusLine).show(self.view.describe())
         self._data_changed()
 
     def on_unmount(self) -> None:
         self.stop_event.set()
-        for client in self.clients.values():
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()
+        for client in [*self.clients.values(), self._stream_client]:
+            if client is not None:
+                client.close()
 
     # ---- workers --------------------------------------------------------------------------
 
@@ -129,7 +139,24 @@ class LRWatchApp(LRActions, App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="stream")
     def _follow_stream(self) -> None:
         assert self.attach_target is not None
-        follow_stream(self.attach_target, self.token, self._ingest, self.stop_event)
+        follow_stream(
+            self.attach_target, self.token, self._ingest, self.stop_event, self._stream_opened
+        )
+
+    def _stream_opened(self, client: Any) -> None:
+        self._stream_client = client
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="child")
+    def _wait_child(self) -> None:
+        assert self.child is not None
+        self.post_message(msg.ChildExited(self.child.wait()))
+
+    def on_child_exited(self, message: msg.ChildExited) -> None:
+        text = f"the training command exited with code {message.code}"
+        self.query_one(StatusLine).show(
+            ("✓ " if message.code == 0 else "✗ ") + text, message.code != 0
+        )
+        self.notify(text, severity="information" if message.code == 0 else "error", timeout=10)
 
     # ---- what is shown --------------------------------------------------------------------
 
@@ -204,6 +231,9 @@ class LRWatchApp(LRActions, App[int]):
         self._refresh_header()
         for name in self.run_names:
             self._maybe_connect(name)
+        self._ticks += 1
+        if self.clients and self._ticks % 5 == 0:
+            self._ping()
 
     # ---- messages from workers ------------------------------------------------------------
 
@@ -213,7 +243,17 @@ class LRWatchApp(LRActions, App[int]):
             if n or name not in self.arrivals:
                 self.arrivals[name] = now
             self._maybe_connect(name)
+        self._switch_to_preferred()
         self._data_changed()
+
+    def _switch_to_preferred(self) -> None:
+        if self.prefer_path is None:
+            return
+        target = os.path.realpath(self.prefer_path)
+        for i, run in enumerate(self.store.runs.values()):
+            if run.records and run.path and os.path.realpath(run.path) == target:
+                self.current, self.prefer_path = i, None
+                return
 
     def on_findings_changed(self, message: msg.FindingsChanged) -> None:
         self.findings[message.run] = message.findings

@@ -126,9 +126,17 @@ def follow_files(
 
 
 def follow_stream(
-    target: str, token: str | None, ingest: Ingest, stop: threading.Event, backlog: int = 100_000
+    target: str,
+    token: str | None,
+    ingest: Ingest,
+    stop: threading.Event,
+    on_client: Callable[[Any], Any] = lambda c: None,
+    backlog: int = 100_000,
 ) -> None:
-    """Feed the store from a control socket's ``subscribe`` stream (``lrwatch attach``)."""
+    """Feed the store from a control socket's ``subscribe`` stream (``lrwatch attach``).
+
+    ``on_client`` receives the streaming client so the app can close it to unblock this thread.
+    """
     from lrwatch.control.client import ControlClient, ControlError
     from lrwatch.formats.jsonl import JsonlParser
 
@@ -136,6 +144,7 @@ def follow_stream(
     name = target
     try:
         client = ControlClient(target, token=token)
+        on_client(client)
         for obj in client.subscribe(backlog):
             if stop.is_set():
                 break
@@ -146,8 +155,10 @@ def follow_stream(
             if recs:
                 ingest.add(name, recs)
             ingest.flush()
-        ingest.post(SourceProblem(f"stream from {target} ended"))
+        if not stop.is_set():
+            ingest.post(SourceProblem(f"stream from {target} ended"))
     except (ControlError, OSError) as exc:
-        ingest.post(SourceProblem(f"lost connection to {target}: {exc}", fatal=False))
+        if not stop.is_set():
+            ingest.post(SourceProblem(f"lost connection to {target}: {exc}"))
     finally:
         ingest.flush(force=True)

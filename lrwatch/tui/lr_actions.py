@@ -23,6 +23,7 @@ from lrwatch.tui.control import (
     send,
 )
 from lrwatch.tui.scale import fmt_num
+from lrwatch.tui.summary import run_state
 from lrwatch.tui.view import lr_names
 from lrwatch.tui.widgets.dialogs import ConfirmScreen, LRInputScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
@@ -75,6 +76,17 @@ class LRActions(_Base):
             self.post_message(msg.ControlState(name, True))
         except Exception as exc:
             self.post_message(msg.ControlState(name, False, str(exc) or type(exc).__name__))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping")
+    def _ping(self) -> None:
+        """Ask every connected run for its status, so a dead socket shows up as lost."""
+        for name, client in list(self.clients.items()):
+            try:
+                with self.client_lock:
+                    client.request("status", timeout=2.0)
+            except Exception as exc:
+                client.close()
+                self.post_message(msg.ControlState(name, False, f"lost: {exc}"))
 
     def on_control_state(self, message: msg.ControlState) -> None:
         info = self.control_info(message.run)
@@ -173,7 +185,7 @@ class LRActions(_Base):
         """Pause or resume training (confirmed)."""
         name = self._controllable()
         if name:
-            paused = any(e.kind == "pause" for e in self.store.runs[name].events[-1:])
+            paused = run_state(self.store.runs[name], 0.0, None) == "paused"
             self._confirm_and_send(name, Command("resume" if paused else "pause"))
 
     # ---- sending --------------------------------------------------------------------------
@@ -185,7 +197,8 @@ class LRActions(_Base):
             self.post_message(msg.ControlReply(name, cmd.op, False, error="not connected"))
             return
         try:
-            reply: dict[str, Any] = send(client, cmd)
+            with self.client_lock:  # one request at a time on a client's socket
+                reply: dict[str, Any] = send(client, cmd)
         except Exception as exc:
             self.post_message(msg.ControlReply(name, cmd.op, False, error=str(exc)))
             self.post_message(msg.ControlState(name, False, f"lost: {exc}"))

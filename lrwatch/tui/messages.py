@@ -49,3 +49,10 @@ class ControlReply(Message):
     ok: bool
     reply: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+
+
+@dataclass
+class ChildExited(Message):
+    """The training command started by ``lrwatch run`` exited with ``code``."""
+
+    code: int

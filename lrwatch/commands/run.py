@@ -1,0 +1,127 @@
+"""``lrwatch run -- CMD ARGS...``: start a training command and watch it in the UI.
+
+The child writes its stdout and stderr straight into ``DIR/NAME.out`` (so nothing is lost if
+the UI dies) and gets ``LRWATCH_LOG`` / ``LRWATCH_CONTROL`` / ``LRWATCH_RUN`` so that a
+``lrwatch.Monitor()`` inside it logs to ``DIR/NAME.jsonl`` and opens its control socket next
+to it. The UI follows both files: the console output through the text formats (HF, nanoGPT,
+…) and the Monitor's log, which it prefers and controls once it appears.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: Seconds the child gets to stop after SIGINT when the UI quits, before SIGTERM.
+STOP_GRACE = 10.0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    p = subparsers.add_parser(
+        "run",
+        help="run a training command and watch (and steer) it live",
+        description="Run CMD with its output teed to DIR/NAME.out and an environment that "
+        "makes lrwatch.Monitor() log and open its control socket where the UI looks.",
+    )
+    p.add_argument("--dir", default="runs", help="where the output and log go (default: runs)")
+    p.add_argument("--name", default=None, help="run name (default: the script's name)")
+    p.add_argument("--format", dest="fmt", default=None, help="format of the console output")
+    p.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+    p.add_argument(
+        "--keep", action="store_true", help="leave the command running when the UI quits"
+    )
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    p.set_defaults(func=run)
+
+
+def run_name(cmd: list[str]) -> str:
+    """A name from the command: the script for ``python train.py``, else the program."""
+    words = [w for w in cmd if not w.startswith("-")]
+    pick = words[1] if len(words) > 1 and Path(words[0]).name.startswith("python") else words[0]
+    return Path(pick).stem or "run"
+
+
+def child_env(log: Path, name: str) -> dict[str, str]:
+    """The child's environment: where its Monitor logs, opens its socket, and its name."""
+    env = dict(os.environ)
+    env.update(
+        LRWATCH_LOG=str(log),
+        LRWATCH_CONTROL="unix",
+        LRWATCH_RUN=name,
+        # Output goes to a file: without this Python block-buffers it and the UI lags.
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start(cmd: list[str], out: Path, log: Path, name: str) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` with stdout+stderr into ``out`` (its own session: the UI owns the tty)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "ab") as fh:
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=child_env(log, name),
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE) -> int:
+    """Interrupt the child's process group like Ctrl+C would; SIGTERM it after ``grace``."""
+    if proc.poll() is not None:
+        return proc.returncode
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.poll() is not None:
+            break
+    return proc.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the command, open the UI on its output and log; returns the child's exit code."""
+    cmd = [c for c in args.cmd if c != "--"] if args.cmd[:1] == ["--"] else list(args.cmd)
+    if not cmd:
+        print(
+            "lrwatch run: give the command after --, e.g. lrwatch run -- python train.py",
+            file=sys.stderr,
+        )
+        return 2
+    name = args.name or run_name(cmd)
+    out, log = Path(args.dir) / f"{name}.out", Path(args.dir) / f"{name}.jsonl"
+    try:
+        proc = start(cmd, out, log, name)
+    except OSError as exc:
+        print(f"lrwatch run: cannot start {cmd[0]}: {exc}", file=sys.stderr)
+        return 127
+    from lrwatch.commands.watch import load_rules
+    from lrwatch.tui.app import LRWatchApp
+
+    app = LRWatchApp(
+        paths=[str(out), str(log)],
+        fmt=args.fmt,
+        rules_config=load_rules(args.rules),
+        child=proc,
+        prefer_path=str(log),
+    )
+    try:
+        app.run()
+    finally:
+        code = proc.poll() if args.keep else stop(proc)
+    state = "still running" if code is None else f"exited with code {code}"
+    print(f"lrwatch run: {name} {state}; output {out}, log {log}")
+    return 0 if code is None else code
