@@ -1,0 +1,131 @@
+"""What every rule builds on: the Rule base class, shared loss statistics, progress tracking."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from lrwatch.rules.finding import Finding
+from lrwatch.rules.stats import Ema, Window
+
+if TYPE_CHECKING:
+    from lrwatch.rules.engine import Engine
+
+
+class Rule:
+    """One detector. The engine calls the hooks for each record, in stream order.
+
+    A rule keeps at most one open finding (``active``): while the symptom persists it updates
+    that finding (escalating it if needed) instead of opening a new one.
+    """
+
+    symptom = ""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.active: Finding | None = None
+
+    def on_loss(self, step: int, x: float) -> None:
+        """A finite train loss (after the shared statistics were updated)."""
+
+    def on_val(self, step: int, x: float) -> None:
+        """A val loss (may be non-finite)."""
+
+    def on_grad(self, step: int, x: float) -> None:
+        """A grad norm (may be non-finite)."""
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        """The LR jumped (direction +1/-1) or was changed through an lr_change (explicit)."""
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def report(self, step: int, severity: str, onset: int | None = None, **fields: Any) -> Finding:
+        """Open a finding (onset ``onset`` or ``step``) or update the open one."""
+        self.active = self.engine.report(self, self.symptom, step, severity, onset, fields)
+        return self.active
+
+    def resolve(self, step: int, why: str = "") -> None:
+        """Mark the open finding resolved at ``step``."""
+        if self.active is not None:
+            self.engine.resolve(self.active, step, why)
+            self.active = None
+
+    @property
+    def open(self) -> bool:
+        return self.active is not None
+
+
+class LossStats:
+    """Train-loss statistics shared by the loss rules, reset when the LR jumps.
+
+    After a reset the first ``grace`` points only warm up the smoother (a loss bump right after
+    an LR jump is expected); then ``start`` and ``best`` are taken from the smoothed loss.
+    """
+
+    def __init__(self, beta: float, window: int, grace: int) -> None:
+        self.ema = Ema(beta)
+        self.win = Window(window)
+        self.n = 0  #: finite points in this segment
+        self.grace_left = grace
+        self.start = math.nan  #: smoothed loss when baselines were taken
+        self.best = math.nan  #: lowest smoothed loss since then
+        self.best_step = 0
+        self.positive = True  #: every finite loss of the run so far was > 0
+        self.cur = math.nan  #: despiked current loss: median of the last 3 points
+
+    def reset(self, grace: int) -> None:
+        beta, size, positive = self.ema.beta, self.win.size, self.positive
+        self.__init__(beta, size, grace)  # type: ignore[misc]
+        self.positive = positive
+
+    def add(self, step: int, x: float) -> None:
+        self.n += 1
+        self.positive = self.positive and x > 0
+        smooth = self.ema.add(x)
+        self.win.add(x)
+        self.cur = self.win.recent_median(3)
+        if self.grace_left > 0:
+            self.grace_left -= 1
+            if self.grace_left == 0:
+                self.start = self.best = smooth
+                self.best_step = step
+        elif smooth < self.best:
+            self.best, self.best_step = smooth, step
+
+    @property
+    def baselined(self) -> bool:
+        """Baselines (start, best) are set: the rules may judge."""
+        return self.grace_left == 0
+
+    @property
+    def noise(self) -> float:
+        """Robust standard deviation of the raw loss over the window."""
+        return self.win.sigma
+
+
+class Progress:
+    """ReduceLROnPlateau's notion of progress: a new best beats the old by ``threshold`` (rel).
+
+    ``since`` counts points since the last such improvement.
+    """
+
+    __slots__ = ("best", "best_step", "since", "threshold")
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.best = math.inf
+        self.best_step = 0
+        self.since = 0
+
+    def add(self, step: int, v: float) -> bool:
+        """Add a value; True when it is a significant improvement."""
+        if self.best == math.inf or v < self.best - self.threshold * abs(self.best):
+            self.best, self.best_step, self.since = v, step, 0
+            return True
+        self.since += 1
+        return False
+
+
+def rel(x: float, ref: float) -> float:
+    """``x / |ref|``, or inf when ref is 0 (no scale to compare with)."""
+    return x / abs(ref) if ref else math.inf

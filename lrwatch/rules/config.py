@@ -1,0 +1,215 @@
+"""Rule thresholds: documented defaults, overridable from a TOML file.
+
+A TOML file has one table per rule, named by its symptom id, plus ``[engine]``::
+
+    [divergence]
+    factor = 4.0
+    [plateau]
+    enabled = false
+
+Window sizes and patiences count *logged points* (one per metric record), not optimizer
+steps, so they mean the same whether a run logs every step or every 50 steps. Defaults and
+where they come from are in docs/rules.md.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A rules file that cannot be used; the message names the file, table and key."""
+
+
+@dataclass
+class EngineConfig:
+    """Shared settings: when an LR change resets the baselines."""
+
+    jump_ratio: float = 1.5  #: LR ratio between consecutive points that counts as a jump
+    grace: int = 10  #: points after an LR jump before baselines are taken again
+    start_grace: int = 3  #: points at the very start before baselines are taken
+
+
+@dataclass
+class NanInfConfig:
+    enabled: bool = True
+    grad_patience: int = 3  #: consecutive non-finite grad norms (AMP skips single steps)
+    resolve_after: int = 3  #: consecutive finite losses that clear the finding
+
+
+@dataclass
+class ValNanConfig:
+    enabled: bool = True
+
+
+@dataclass
+class DivergenceConfig:
+    enabled: bool = True
+    factor: float = 4.0  #: smoothed loss ≥ factor × best smoothed loss (fastai LR finder: 4)
+    patience: int = 2  #: consecutive points over the line before it is reported
+    warn_factor: float = 2.0  #: warning: smoothed loss ≥ this × best ...
+    lost_fraction: float = 0.5  #: ... or this much of the progress since the start was lost ...
+    rise_patience: int = 10  #: ... for this many consecutive points
+    beta: float = 0.9  #: EMA weight per point for the baseline (best) loss
+    resolve_after: int = 5
+
+
+@dataclass
+class LossSpikeConfig:
+    enabled: bool = True
+    window: int = 50  #: rolling window for the robust z-score
+    min_points: int = 20  #: points in the window before spikes are judged (warm-up)
+    z: float = 8.0  #: robust z (vs median, IQR) of a spike
+    min_jump: float = 0.3  #: and at least this fraction of |median| above the median
+    repeat: int = 3  #: spikes in one episode that make it a warning
+    cooldown: int = 50  #: points without a spike that end an episode
+
+
+@dataclass
+class OscillationConfig:
+    enabled: bool = True
+    window: int = 64  #: points for the autocorrelation
+    autocorr: float = -0.45  #: lag-1 autocorrelation at or below this: swings up/down
+    min_spread: float = 0.05  #: robust spread ≥ this fraction of |median|
+    threshold: float = 0.01  #: relative improvement of the best that counts as progress
+    patience: int = 10  #: consecutive points meeting all conditions (and not, to resolve)
+
+
+@dataclass
+class SlowProgressConfig:
+    enabled: bool = True
+    window: int = 100  #: points judged (and the least before judging)
+    max_progress: float = 0.05  #: the loss fell less than this fraction since the start
+    flat_progress: float = 0.01  #: or less than this: not moving at all
+    linearity: float = 0.6  #: second-half drop ≥ this × first-half drop (not saturating)
+    max_noise: float = 0.5  #: robust spread / |median| above this: noisy, not slow
+    min_lr_fraction: float = 0.5  #: LR ≥ this × the run's peak LR (not a decayed tail)
+    factor: float = 10.0  #: suggested LR increase
+
+
+@dataclass
+class PlateauConfig:
+    enabled: bool = True
+    patience: int = 200  #: train-loss points without improvement
+    threshold: float = 0.01  #: relative improvement that counts (train loss, smoothed)
+    beta: float = 0.98  #: EMA weight per point for the train loss
+    val_patience: int = 10  #: evaluations without improvement (ReduceLROnPlateau: 10)
+    val_threshold: float = 1e-3  #: relative improvement that counts (val loss)
+    factor: float = 0.1  #: suggested LR decay (ReduceLROnPlateau: 0.1)
+    cooldown: int = 50  #: points after a finding resolves before a new one
+    resolve_factor: float = 3.0  #: an open plateau ends on an improvement of this × threshold
+
+
+@dataclass
+class OverfittingConfig:
+    enabled: bool = True
+    min_evals: int = 3  #: evaluations before judging
+    rise: float = 0.03  #: val loss ≥ best × (1 + rise) ...
+    patience: int = 3  #: ... for this many consecutive evaluations, while train loss falls
+
+
+@dataclass
+class GradExplosionConfig:
+    enabled: bool = True
+    window: int = 50
+    min_points: int = 10
+    spike_factor: float = 10.0  #: one grad norm ≥ this × the rolling median
+    growth: float = 10.0  #: smoothed grad norm ≥ this × its smoothed minimum (warning)
+    error_growth: float = 100.0  #: ... ≥ this × (error)
+    patience: int = 3
+    beta: float = 0.9
+    cooldown: int = 50
+
+
+@dataclass
+class StalledConfig:
+    enabled: bool = True
+    min_seconds: float = 120.0  #: never report a stall sooner than this
+    factor: float = 20.0  #: or this × the typical interval between records
+
+
+_SECTIONS: dict[str, type] = {
+    "engine": EngineConfig,
+    "nan_inf": NanInfConfig,
+    "val_nan": ValNanConfig,
+    "divergence": DivergenceConfig,
+    "loss_spike": LossSpikeConfig,
+    "oscillation": OscillationConfig,
+    "slow_progress": SlowProgressConfig,
+    "plateau": PlateauConfig,
+    "overfitting": OverfittingConfig,
+    "grad_explosion": GradExplosionConfig,
+    "stalled": StalledConfig,
+}
+
+
+@dataclass
+class RuleConfig:
+    """All thresholds, one table per rule (attribute names = symptom ids)."""
+
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    nan_inf: NanInfConfig = field(default_factory=NanInfConfig)
+    val_nan: ValNanConfig = field(default_factory=ValNanConfig)
+    divergence: DivergenceConfig = field(default_factory=DivergenceConfig)
+    loss_spike: LossSpikeConfig = field(default_factory=LossSpikeConfig)
+    oscillation: OscillationConfig = field(default_factory=OscillationConfig)
+    slow_progress: SlowProgressConfig = field(default_factory=SlowProgressConfig)
+    plateau: PlateauConfig = field(default_factory=PlateauConfig)
+    overfitting: OverfittingConfig = field(default_factory=OverfittingConfig)
+    grad_explosion: GradExplosionConfig = field(default_factory=GradExplosionConfig)
+    stalled: StalledConfig = field(default_factory=StalledConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<rules>") -> RuleConfig:
+        """Build from parsed TOML; unknown tables/keys and wrong types raise ConfigError."""
+        cfg = cls()
+        for section, table in data.items():
+            if section not in _SECTIONS:
+                known = ", ".join(sorted(_SECTIONS))
+                raise ConfigError(f"{source}: unknown section [{section}] (known: {known})")
+            if not isinstance(table, dict):
+                raise ConfigError(f"{source}: [{section}] must be a table")
+            _apply(getattr(cfg, section), section, table, source)
+        return cfg
+
+
+def _apply(target: Any, section: str, table: dict[str, Any], source: str) -> None:
+    types = {f.name: f.type for f in fields(target)}
+    for key, value in table.items():
+        where = f"{source}: [{section}] {key}"
+        if key not in types:
+            raise ConfigError(f"{where}: unknown key (known: {', '.join(sorted(types))})")
+        setattr(target, key, _coerce(value, str(types[key]), where))
+
+
+def _coerce(value: Any, kind: str, where: str) -> Any:
+    got = type(value).__name__
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false, got {got} {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: expected a number ({kind}), got {got} {value!r}")
+    if kind == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def load_config(path: str | None) -> RuleConfig:
+    """Defaults when ``path`` is None, else the TOML file's overrides on top of them."""
+    if path is None:
+        return RuleConfig()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such rules file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror or exc}") from exc
+    return RuleConfig.from_dict(data, source=path)

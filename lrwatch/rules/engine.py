@@ -1,0 +1,269 @@
+"""The incremental rule engine: records in, findings out, O(1) amortized per record.
+
+The engine tracks the learning rate (``lr`` metric, run header, ``lr_change`` events),
+notices warmup (LR rising) and jumps (step decay, warm restarts, manual changes) and resets
+the rules' baselines on jumps, so the loss bump that follows an LR jump is not a problem.
+Rules report through :meth:`Engine.report`, which keeps one finding per ongoing problem.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from lrwatch.records import Event, Metrics, Record
+from lrwatch.rules.base import LossStats, Rule
+from lrwatch.rules.config import RuleConfig
+from lrwatch.rules.finding import Finding, clamp01, severity_rank
+from lrwatch.rules.loss_rules import (
+    Divergence,
+    LossSpike,
+    Oscillation,
+    SlowProgress,
+    TrainPlateau,
+    ValPlateau,
+)
+from lrwatch.rules.other_rules import GradExplosion, NanInf, Overfitting, ValNan
+
+
+class Engine:
+    """Feeds records of one run through the rules; keeps the findings."""
+
+    def __init__(self, config: RuleConfig | None = None, *, run: str = "") -> None:
+        """``run`` prefixes finding ids, so ids stay unique across runs in one UI."""
+        self.config = config or RuleConfig()
+        self.run = run
+        cfg = self.config
+        self.lr: float | None = None  #: current LR (group 0)
+        self.lr_max: float | None = None  #: highest LR seen
+        self.lr_rising = False  #: the LR went up at the last change (warmup, cyclic rise)
+        self.saw_warmup = False
+        self.step = 0  #: newest step seen
+        self.points = 0  #: finite train-loss points seen
+        self.ended = False
+        self.loss = LossStats(cfg.divergence.beta, cfg.loss_spike.window, cfg.engine.start_grace)
+        self._findings: list[Finding] = []
+        self._ids: set[str] = set()
+        self._changed: dict[int, Finding] = {}
+        self._arrival: float | None = None  # wall time of the last feed with records
+        self._last_t: float | None = None
+        self._gap: float | None = None  # smoothed interval between record times
+        self._stalled: Finding | None = None
+        self._spike = LossSpike(self) if cfg.loss_spike.enabled else None
+        self.nan_rule = self._nan = NanInf(self) if cfg.nan_inf.enabled else None
+        self._rules: list[Rule] = [
+            rule(self)
+            for rule, on in (
+                (Divergence, cfg.divergence.enabled),
+                (Oscillation, cfg.oscillation.enabled),
+                (SlowProgress, cfg.slow_progress.enabled),
+                (TrainPlateau, cfg.plateau.enabled),
+                (ValPlateau, cfg.plateau.enabled),
+                (Overfitting, cfg.overfitting.enabled),
+                (ValNan, cfg.val_nan.enabled),
+                (GradExplosion, cfg.grad_explosion.enabled),
+            )
+            if on
+        ]
+        if self._spike:
+            self._rules.append(self._spike)
+        if self._nan:
+            self._rules.append(self._nan)
+
+    # -- public API -------------------------------------------------------------------------
+
+    def feed(self, records: Iterable[Record]) -> list[Finding]:
+        """Process a batch; returns the findings opened or changed (escalated, resolved) by it."""
+        self._changed = {}
+        any_record = False
+        for rec in records:
+            any_record = True
+            if isinstance(rec, Metrics):
+                self._on_metrics(rec)
+            else:
+                self._on_event(rec)
+        if any_record:
+            self._arrival = time.time()
+            if self._stalled is not None:
+                self.resolve(self._stalled, self.step, "records arrived again")
+                self._stalled = None
+        return sorted(self._changed.values(), key=_onset_key)
+
+    def check_stalled(self, now: float) -> list[Finding]:
+        """For live use: a ``stalled`` finding when nothing arrived for a while (``now``: time.time())."""
+        cfg = self.config.stalled
+        if not cfg.enabled or self.ended or self._arrival is None or self._stalled is not None:
+            return []
+        limit = max(cfg.min_seconds, cfg.factor * (self._gap or 0.0))
+        quiet = now - self._arrival
+        if quiet < limit:
+            return []
+        self._changed = {}
+        self._stalled = f = self._new(
+            "stalled",
+            "warning",
+            self.step,
+            {
+                "seconds_quiet": round(quiet, 1),
+                "limit_seconds": round(limit, 1),
+                "typical_interval_s": None if self._gap is None else round(self._gap, 3),
+                "last_step": self.step,
+            },
+        )
+        f.message = f"No new records for {quiet:.0f} s (usually one every {self._gap or 0:.1f} s) and no end record."
+        f.suggestion = "Check that the training process is alive (OOM kill, hung data loader or collective, full disk)."
+        f.confidence = clamp01(0.5 + 0.1 * quiet / limit)
+        return [f]
+
+    def is_open(self, symptom: str) -> bool:
+        """Whether an unresolved finding of ``symptom`` exists."""
+        return any(r.symptom == symptom and r.active is not None for r in self._rules)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """All findings, open and resolved, in onset order."""
+        return sorted(self._findings, key=_onset_key)
+
+    # -- what rules call --------------------------------------------------------------------
+
+    def report(
+        self,
+        rule: Rule,
+        symptom: str,
+        step: int,
+        severity: str,
+        onset: int | None,
+        fields: dict[str, Any],
+    ) -> Finding:
+        """Open a finding for ``rule`` or update its open one (escalating, never demoting)."""
+        f = rule.active
+        if f is None:
+            f = self._new(symptom, severity, step if onset is None else onset, {})
+        elif severity_rank(severity) > severity_rank(f.severity):
+            f.severity = severity
+            self._changed[id(f)] = f
+        f.last_step = max(f.last_step, step)
+        for key, value in fields.items():
+            setattr(f, key, value)
+        return f
+
+    def resolve(self, f: Finding, step: int, why: str = "") -> None:
+        """Mark ``f`` resolved at ``step``."""
+        if f.resolved:
+            return
+        f.resolved = True
+        f.resolved_step = step
+        if why:
+            f.evidence = {**f.evidence, "resolved_because": why}
+        self._changed[id(f)] = f
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _new(self, symptom: str, severity: str, onset: int, evidence: dict[str, Any]) -> Finding:
+        base = f"{self.run}/{symptom}@{onset}" if self.run else f"{symptom}@{onset}"
+        fid, k = base, 1
+        while fid in self._ids:
+            k += 1
+            fid = f"{base}.{k}"
+        self._ids.add(fid)
+        f = Finding(symptom, severity, onset, onset, evidence=evidence, id=fid)
+        self._findings.append(f)
+        self._changed[id(f)] = f
+        return f
+
+    def _on_metrics(self, rec: Metrics) -> None:
+        step = rec.step
+        if step < self.step:
+            # The step went back: a resumed or restarted run; judge it afresh.
+            self._reset(step, 0, explicit=False)
+        self.step = step
+        self._note_time(rec.t)
+        values = rec.values
+        lr = values.get("lr")
+        if lr is not None and math.isfinite(lr) and lr > 0:
+            self._set_lr(step, lr, explicit=False)
+        loss = values.get("loss")
+        if loss is not None:
+            self._on_loss(step, loss)
+        val = values.get("val_loss")
+        if val is not None:
+            for rule in self._rules:
+                rule.on_val(step, val)
+        grad = values.get("grad_norm")
+        if grad is not None:
+            for rule in self._rules:
+                rule.on_grad(step, grad)
+
+    def _on_loss(self, step: int, x: float) -> None:
+        if self._nan is not None:
+            self._nan.on_any_loss(step, x)
+        if not math.isfinite(x):
+            return
+        self.points += 1
+        if self._spike is not None:
+            self._spike.check(step, x)  # judged against the window before x joins it
+        self.loss.add(step, x)
+        for rule in self._rules:
+            rule.on_loss(step, x)
+
+    def _on_event(self, ev: Event) -> None:
+        if ev.step is not None and ev.step > self.step:
+            self.step = ev.step
+        self._note_time(ev.t)
+        data = ev.data
+        if ev.kind == "run":
+            lr = _first_lr(data.get("lr"))
+            if lr is not None and self.lr is None:
+                self.lr = self.lr_max = lr
+        elif ev.kind == "lr_change":
+            lr = _first_lr(data.get("new"))
+            if lr is not None:
+                self._set_lr(self.step, lr, explicit=True)
+        elif ev.kind == "end":
+            self.ended = True
+            if self._stalled is not None:
+                self.resolve(self._stalled, self.step, "the run ended")
+                self._stalled = None
+
+    def _set_lr(self, step: int, lr: float, explicit: bool) -> None:
+        prev = self.lr
+        self.lr = lr
+        self.lr_max = lr if self.lr_max is None else max(self.lr_max, lr)
+        if prev is None or prev <= 0:
+            return
+        ratio = lr / prev
+        if not explicit:
+            self.lr_rising = ratio > 1.0 + 1e-6
+            self.saw_warmup = self.saw_warmup or (self.lr_rising and self.points < 1000)
+        jump = self.config.engine.jump_ratio
+        if explicit or ratio >= jump or ratio <= 1.0 / jump:
+            self._reset(step, 1 if ratio > 1 else -1 if ratio < 1 else 0, explicit)
+
+    def _reset(self, step: int, direction: int, explicit: bool) -> None:
+        self.loss.reset(self.config.engine.grace)
+        for rule in self._rules:
+            rule.on_reset(step, direction, explicit)
+
+    def _note_time(self, t: float | None) -> None:
+        if t is None or not math.isfinite(t):
+            return
+        if self._last_t is not None and t > self._last_t:
+            gap = t - self._last_t
+            self._gap = gap if self._gap is None else 0.9 * self._gap + 0.1 * gap
+        if self._last_t is None or t > self._last_t:
+            self._last_t = t
+
+
+def _onset_key(f: Finding) -> tuple[int, str]:
+    return (f.step, f.id)
+
+
+def _first_lr(value: Any) -> float | None:
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        v = float(value)
+        return v if math.isfinite(v) and v > 0 else None
+    return None

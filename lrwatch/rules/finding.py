@@ -1,0 +1,118 @@
+"""The Finding record the engine reports, and the wording helpers for concrete LR fixes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Severity names in increasing order; a finding only ever escalates along this list.
+SEVERITIES = ("info", "warning", "error")
+
+
+def severity_rank(severity: str) -> int:
+    """0 for info, 1 for warning, 2 for error (unknown names rank as info)."""
+    try:
+        return SEVERITIES.index(severity)
+    except ValueError:
+        return 0
+
+
+@dataclass
+class Finding:
+    """One diagnosed problem of one run, updated in place while it is ongoing.
+
+    ``step`` is the onset, ``last_step`` the newest step that still showed the symptom.
+    ``action`` is machine-readable for one-key apply: ``{"op": "scale_lr", "factor": 0.1}``,
+    ``{"op": "set_lr", "value": 3e-3}`` or ``None``. ``id`` is stable for one run, symptom and
+    onset, so a UI can keep its selection while the finding escalates or resolves.
+    """
+
+    symptom: str
+    severity: str
+    step: int
+    last_step: int
+    evidence: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    suggestion: str = ""
+    action: dict[str, Any] | None = None
+    confidence: float = 0.5
+    resolved: bool = False
+    resolved_step: int | None = None
+    id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (non-finite floats become the strings "NaN", "Infinity")."""
+        return {
+            "id": self.id,
+            "symptom": self.symptom,
+            "severity": self.severity,
+            "step": self.step,
+            "last_step": self.last_step,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "action": _json_safe(self.action),
+            "evidence": _json_safe(self.evidence),
+            "confidence": round(float(self.confidence), 3),
+            "resolved": self.resolved,
+            "resolved_step": self.resolved_step,
+        }
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        if math.isnan(value):
+            return "NaN"
+        return "Infinity" if value > 0 else "-Infinity"
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def fmt_lr(lr: float) -> str:
+    """An LR as users write it in configs: ``3.0e-03``."""
+    return f"{lr:.1e}"
+
+
+def fmt_num(x: float) -> str:
+    """A metric value with 4 significant digits (NaN/inf spelled out)."""
+    if not math.isfinite(x):
+        return str(x)
+    return f"{x:.4g}"
+
+
+def times(factor: float) -> str:
+    """``10×`` for 10 or 0.1: the size of a change, either way."""
+    k = factor if factor >= 1 else 1.0 / factor
+    return f"{k:.3g}×"
+
+
+def lr_change_text(lr: float | None, factor: float) -> str:
+    """'reduce LR 10×: 3.0e-02 → 3.0e-03', or relative wording when the LR is unknown."""
+    verb = "reduce" if factor < 1 else "raise"
+    if lr is None or not math.isfinite(lr) or lr <= 0:
+        return f"{verb} the learning rate {times(factor)}"
+    return f"{verb} LR {times(factor)}: {fmt_lr(lr)} → {fmt_lr(lr * factor)}"
+
+
+def scale_action(factor: float) -> dict[str, Any]:
+    """The machine action for a relative LR change (works whether or not the LR is known)."""
+    return {"op": "scale_lr", "factor": round(factor, 6)}
+
+
+def set_action(lr: float | None, factor: float) -> dict[str, Any]:
+    """``set_lr`` to ``lr * factor`` when the LR is known, else a ``scale_lr`` action."""
+    if lr is None or not math.isfinite(lr) or lr <= 0:
+        return scale_action(factor)
+    return {"op": "set_lr", "value": float(f"{lr * factor:.3g}")}
+
+
+def clamp01(x: float) -> float:
+    """Clamp a confidence into [0.05, 0.99] (NaN becomes 0.5)."""
+    if math.isnan(x):
+        return 0.5
+    return max(0.05, min(0.99, x))

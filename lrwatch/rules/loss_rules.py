@@ -1,0 +1,428 @@
+"""Rules on the train loss: divergence, spikes, oscillation, slow progress, plateaus."""
+
+from __future__ import annotations
+
+import math
+
+from lrwatch.rules.base import Progress, Rule, rel
+from lrwatch.rules.finding import (
+    clamp01,
+    fmt_lr,
+    fmt_num,
+    lr_change_text,
+    scale_action,
+    set_action,
+)
+from lrwatch.rules.stats import Autocorr, Ema, Lagged
+
+
+class Divergence(Rule):
+    """Smoothed loss far above its best (error) or most of the progress lost (warning)."""
+
+    symptom = "divergence"
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.cfg = engine.config.divergence
+        self.hot = self.warm = self.calm = 0
+        self.hot_onset = self.warm_onset = 0
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        self.hot = self.warm = 0
+        if direction < 0 or (explicit and direction <= 0):
+            self.resolve(step, "the LR was lowered")
+
+    def on_loss(self, step: int, x: float) -> None:
+        s, eng, cfg = self.engine.loss, self.engine, self.cfg
+        if not s.baselined or eng.lr_rising:
+            return  # warmup: rising loss is expected while the LR climbs
+        cur, best, progress = s.cur, s.best, s.start - s.best
+        if s.positive and best > 0:
+            ratio = cur / best
+            over = ratio >= cfg.factor
+            high = ratio >= cfg.warn_factor
+        else:  # losses that can be <= 0: compare with the progress made instead
+            ratio = rel(cur - best, progress) + 1.0 if progress > 0 else math.nan
+            over = progress > 0 and cur - best >= (cfg.factor - 1.0) * progress
+            high = False
+        significant = progress > 3.0 * s.noise and progress > 0
+        lost = (cur - best) / progress if significant else 0.0
+        self.hot = self.hot + 1 if over else 0
+        self.warm = self.warm + 1 if high or lost >= cfg.lost_fraction else 0
+        if self.hot == 1:
+            self.hot_onset = step
+        if self.warm == 1:
+            self.warm_onset = step
+        if self.hot >= cfg.patience:
+            self._report(step, "error", self.hot_onset, cur, best, ratio, lost)
+        elif self.warm >= cfg.rise_patience:
+            self._report(step, "warning", self.warm_onset, cur, best, ratio, lost)
+        elif self.active is not None:
+            # Hysteresis: resolve only well below the warning line, or the finding flaps.
+            low = not s.positive or best <= 0 or ratio < 1.0 + 0.5 * (cfg.warn_factor - 1.0)
+            clear = low and lost < 0.5 * cfg.lost_fraction and not over
+            self.calm = self.calm + 1 if clear else 0
+            if self.calm >= cfg.resolve_after:
+                self.resolve(step, "the loss came back down")
+
+    def _report(
+        self, step: int, sev: str, onset: int, cur: float, best: float, ratio: float, lost: float
+    ) -> None:
+        s, lr = self.engine.loss, self.engine.lr
+        self.calm = 0
+        if sev == "error":
+            what = f"{ratio:.1f}× its best ({fmt_num(best)} at step {s.best_step})"
+        else:
+            what = (
+                f"{ratio:.1f}× its best, {lost:.0%} of the progress since the last LR change lost"
+            )
+        self.report(
+            step,
+            sev,
+            onset,
+            evidence={
+                "loss_smoothed": cur,
+                "best_loss": best,
+                "best_step": s.best_step,
+                "start_loss": s.start,
+                "ratio_to_best": ratio,
+                "progress_lost": lost,
+                "factor": self.cfg.factor,
+                "lr": lr,
+            },
+            message=f"Loss is diverging: {fmt_num(cur)}, {what}.",
+            suggestion=f"The LR is too high; {lr_change_text(lr, 0.1)} (restart from a "
+            f"checkpoint near step {s.best_step} if the loss does not recover).",
+            action=scale_action(0.1),
+            confidence=clamp01(0.6 + 0.1 * (ratio / self.cfg.factor if sev == "error" else lost)),
+        )
+
+
+class LossSpike(Rule):
+    """A point far above the rolling median (robust z-score), grouped into episodes."""
+
+    symptom = "loss_spike"
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.cfg = engine.config.loss_spike
+        self.count = 0
+        self.quiet = 0
+        self.biggest = 0.0
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        if direction < 0 and self.active is not None:
+            self.resolve(step, "the LR was lowered")
+
+    def check(self, step: int, x: float) -> None:
+        """Judge ``x`` against the window before it joins (called before the stats update)."""
+        cfg, w = self.cfg, self.engine.loss.win
+        if len(w) < cfg.min_points:
+            return
+        med = w.median
+        sigma = max(w.sigma, 1e-9 * max(1.0, abs(med)))
+        z = (x - med) / sigma
+        if z >= cfg.z and x - med >= cfg.min_jump * abs(med):
+            self._spike(step, x, med, z)
+            return
+        self.quiet += 1
+        f = self.active
+        if f is not None:
+            if self.quiet == 1 and "recovered" in f.evidence:
+                f.evidence["recovered"] = x < med + 3.0 * sigma
+            if self.quiet > cfg.cooldown:
+                self.resolve(step, f"no spike for {cfg.cooldown} points")
+
+    def _spike(self, step: int, x: float, med: float, z: float) -> None:
+        cfg, eng = self.cfg, self.engine
+        if self.active is None:
+            self.count, self.biggest = 0, 0.0
+        self.count += 1
+        self.quiet = 0
+        ratio = x / med if med > 0 else math.inf
+        self.biggest = max(self.biggest, ratio if eng.loss.positive else z)
+        # One spike that recovers needs no action; an episode of several does.
+        sev = "warning" if self.count >= cfg.repeat else "info"
+        early = eng.points <= 200 and not eng.saw_warmup
+        fixes = "add an LR warmup (e.g. 5% of steps), " if early else ""
+        self.report(
+            step,
+            sev,
+            evidence={
+                "loss": x,
+                "median": med,
+                "robust_z": round(z, 2),
+                "ratio_to_median": ratio,
+                "spikes": self.count,
+                "window": cfg.window,
+                "recovered": False,
+                "lr": eng.lr,
+            },
+            message=f"Loss spiked to {fmt_num(x)} ({fmt_num(ratio)}× the recent median "
+            f"{fmt_num(med)}, z={z:.0f}); {self.count} spike(s) in this episode.",
+            suggestion=f"Instability: {fixes}clip gradients (max_norm=1.0), or "
+            f"{lr_change_text(eng.lr, 0.5)}; skip bad batches if it is data.",
+            action=scale_action(0.5),
+            confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
+        )
+
+
+class Oscillation(Rule):
+    """Loss swings up and down (negative lag-1 autocorrelation) while its best stalls."""
+
+    symptom = "oscillation"
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.cfg = engine.config.oscillation
+        self.ac = Autocorr(self.cfg.window)
+        self.progress = Progress(self.cfg.threshold)
+        self.hot = self.calm = 0
+        self.onset = 0
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        self.ac.clear()
+        self.progress = Progress(self.cfg.threshold)
+        self.hot = 0
+        if direction < 0:
+            self.resolve(step, "the LR was lowered")
+
+    def on_loss(self, step: int, x: float) -> None:
+        cfg, s = self.cfg, self.engine.loss
+        self.ac.add(x)
+        self.progress.add(step, s.ema.value)
+        if len(self.ac) < cfg.window or self.engine.lr_rising:
+            return
+        r = self.ac.value
+        med, spread = s.win.median, s.noise
+        stuck = self.progress.since >= cfg.window
+        cond = r <= cfg.autocorr and stuck and spread >= cfg.min_spread * abs(med)
+        self.hot = self.hot + 1 if cond else 0
+        self.calm = self.calm + 1 if r > cfg.autocorr / 2 else 0
+        if self.hot == 1:
+            self.onset = step
+        if self.hot >= cfg.patience:
+            lr = self.engine.lr
+            self.report(
+                step,
+                "warning",
+                self.onset,
+                evidence={
+                    "lag1_autocorr": round(r, 3),
+                    "spread": spread,
+                    "median": med,
+                    "points_without_progress": self.progress.since,
+                    "best_loss": self.progress.best,
+                    "lr": lr,
+                },
+                message=f"Loss oscillates (lag-1 autocorrelation {r:.2f}, swings of "
+                f"±{fmt_num(spread)} around {fmt_num(med)}) with no new best for "
+                f"{self.progress.since} points.",
+                suggestion=f"The LR is slightly too high; {lr_change_text(lr, 1 / 3)} "
+                "(2–10× range), or use a decay schedule.",
+                action=scale_action(round(1 / 3, 4)),
+                confidence=clamp01(0.5 + (cfg.autocorr - r)),
+            )
+        elif self.active is not None and self.calm >= cfg.patience:
+            self.resolve(step, "the swings stopped")
+
+
+class SlowProgress(Rule):
+    """Loss falls steadily but far too slowly (or not at all) for an LR at its peak."""
+
+    symptom = "slow_progress"
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.cfg = engine.config.slow_progress
+        self.lag = Lagged(self.cfg.window)
+        self.run_start = math.nan
+        self.run_best = math.inf
+        self.done = False
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        # Warm restarts and step decay keep the run's start: slow progress is judged since the
+        # start of training, so later (small) relative progress is never mistaken for it.
+        if explicit or direction > 0:
+            self.lag.clear()
+        if explicit:
+            self.run_start = math.nan
+            self.run_best = math.inf
+            self.done = False
+        if direction > 0:
+            self.resolve(step, "the LR was raised")
+
+    def on_loss(self, step: int, x: float) -> None:
+        cfg, eng, s = self.cfg, self.engine, self.engine.loss
+        if not s.baselined:
+            return
+        if math.isnan(self.run_start):
+            self.run_start = s.start
+        c = s.ema.value
+        self.run_best = min(self.run_best, c)
+        self.lag.add(c)
+        if not self.lag.full or eng.lr_rising or not s.positive or self.run_start <= 0:
+            return
+        progress = (self.run_start - c) / self.run_start
+        if self.run_best < self.run_start * (1.0 - 3.0 * cfg.max_progress):
+            return  # it learned earlier: what follows is divergence's or plateau's business
+        if self.active is not None:
+            if progress >= 2 * cfg.max_progress or self.run_best < self.run_start * (
+                1.0 - 3.0 * cfg.max_progress
+            ):
+                self.resolve(step, "the loss is falling faster now")
+            return
+        if self.done or progress >= cfg.max_progress:
+            return
+        if eng.lr is not None and eng.lr_max and eng.lr < cfg.min_lr_fraction * eng.lr_max:
+            return  # the schedule has decayed the LR: slow progress is expected
+        a, b = self.lag.ago(cfg.window), self.lag.ago(cfg.window // 2)
+        d1, d2 = a - b, b - c
+        steady = progress > 0 and d1 > 0 and d2 > 0 and d2 >= cfg.linearity * d1
+        flat = progress < cfg.flat_progress and abs(a - c) <= cfg.flat_progress * self.run_start
+        noise = rel(s.noise, s.win.median)
+        if (steady or flat) and noise <= cfg.max_noise:
+            self._report(step, progress, d1, d2, flat)
+
+    def _report(self, step: int, progress: float, d1: float, d2: float, flat: bool) -> None:
+        cfg, lr = self.cfg, self.engine.lr
+        self.done = True
+        how = "has not moved" if flat else "falls slowly and steadily"
+        self.report(
+            step,
+            "warning",
+            evidence={
+                "start_loss": self.run_start,
+                "loss_smoothed": self.engine.loss.ema.value,
+                "progress": progress,
+                "drop_first_half": d1,
+                "drop_second_half": d2,
+                "window": cfg.window,
+                "lr": lr,
+            },
+            message=f"Loss {how}: {progress:.1%} lower than at the start after "
+            f"{cfg.window}+ points.",
+            suggestion=f"The LR looks too low; {lr_change_text(lr, cfg.factor)}, or run an "
+            "LR range test (lrwatch find-lr).",
+            action=set_action(lr, cfg.factor),
+            confidence=clamp01(0.5 + (cfg.max_progress - progress) * 5),
+        )
+
+
+class TrainPlateau(Rule):
+    """No improvement of the smoothed train loss for ``patience`` points (info)."""
+
+    symptom = "plateau"
+    metric = "loss"
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.cfg = engine.config.plateau
+        self.ema = Ema(self.cfg.beta)
+        self.progress = Progress(self._threshold())
+        self.cooldown = 0
+
+    def _threshold(self) -> float:
+        return self.cfg.threshold
+
+    def _patience(self) -> int:
+        return self.cfg.patience
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        self.ema = Ema(self.cfg.beta)
+        self.progress = Progress(self._threshold())
+        if direction != 0 or explicit:
+            self.resolve(step, "the LR changed")
+            self.cooldown = self.cfg.cooldown
+
+    def on_loss(self, step: int, x: float) -> None:
+        if self.engine.loss.baselined:
+            self.observe(step, self.ema.add(x))
+        else:
+            self.ema.add(x)
+
+    def observe(self, step: int, v: float) -> None:
+        if self.engine.lr_rising:
+            return
+        before = self.progress.best
+        improved = self.progress.add(step, v)
+        if improved and self.active is not None:
+            # Hysteresis: noise makes small new bests; only a clear one ends the plateau.
+            if v < before - self.cfg.resolve_factor * self._threshold() * abs(before):
+                self.resolve(step, "the loss improved again")
+                self.cooldown = self.cfg.cooldown
+            else:
+                self.progress.since = self._patience()
+        if self.cooldown > 0:
+            self.cooldown -= 1
+            return
+        if self.progress.since >= self._patience():
+            self._report(step)
+
+    def _report(self, step: int) -> None:
+        eng, p = self.engine, self.progress
+        if self.active is None and eng.is_open(self._superseded_by()):
+            return  # a more specific finding already explains it
+        decayed = eng.lr is not None and eng.lr_max is not None and eng.lr < 0.5 * eng.lr_max
+        if decayed:
+            sev = "info"
+            suggestion = (
+                f"The LR is already decaying ({fmt_lr(eng.lr or 0)}); consider stopping early."
+            )
+            action = None
+        else:
+            sev = self._severity()
+            suggestion = (
+                f"Decay the LR (ReduceLROnPlateau-style): {lr_change_text(eng.lr, self.cfg.factor)};"
+                " or stop if it has converged."
+            )
+            action = scale_action(self.cfg.factor)
+        self.report(
+            step,
+            sev,
+            p.best_step,
+            evidence={
+                "metric": self.metric,
+                "best": p.best,
+                "best_step": p.best_step,
+                "points_without_improvement": p.since,
+                "threshold": self._threshold(),
+                "lr": eng.lr,
+            },
+            message=f"{self.metric} has not improved by {self._threshold():.1%} for {p.since} "
+            f"points (best {fmt_num(p.best)} at step {p.best_step}).",
+            suggestion=suggestion,
+            action=action,
+            confidence=clamp01(0.5 + 0.1 * p.since / self._patience()),
+        )
+
+    def _severity(self) -> str:
+        return "info"
+
+    def _superseded_by(self) -> str:
+        return "slow_progress"
+
+
+class ValPlateau(TrainPlateau):
+    """No improvement of the val loss for ``val_patience`` evaluations (warning at full LR)."""
+
+    metric = "val_loss"
+
+    def _threshold(self) -> float:
+        return self.cfg.val_threshold
+
+    def _patience(self) -> int:
+        return self.cfg.val_patience
+
+    def on_loss(self, step: int, x: float) -> None:
+        return
+
+    def on_val(self, step: int, x: float) -> None:
+        if math.isfinite(x):
+            self.observe(step, x)
+
+    def _severity(self) -> str:
+        return "warning"
+
+    def _superseded_by(self) -> str:
+        return "overfitting"

@@ -1,0 +1,194 @@
+"""Incremental statistics the rules share: O(1) amortized per value, bounded memory.
+
+Every structure here holds a fixed number of values (a window), so the engine can run on a
+10-million-record log or on every live batch without ever rescanning history.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from collections import deque
+
+
+class Ema:
+    """Bias-corrected exponential moving average (as Adam and fastai's LR finder smooth).
+
+    ``beta`` is the weight of the past per logged point: 0.9 remembers about 10 points.
+    """
+
+    __slots__ = ("_avg", "_corr", "beta", "n")
+
+    def __init__(self, beta: float) -> None:
+        self.beta = beta
+        self._avg = 0.0
+        self._corr = 1.0
+        self.n = 0
+
+    def add(self, x: float) -> float:
+        """Add one value; returns the new smoothed value."""
+        self._avg = self.beta * self._avg + (1.0 - self.beta) * x
+        self._corr *= self.beta
+        self.n += 1
+        return self.value
+
+    @property
+    def value(self) -> float:
+        """The smoothed value (NaN before the first value)."""
+        if self.n == 0:
+            return math.nan
+        return self._avg / (1.0 - self._corr) if self._corr < 1.0 else self._avg
+
+
+class Window:
+    """The last ``size`` values, also kept sorted: median and quartiles in O(1) reads.
+
+    Insertion and removal are ``O(size)`` memmoves in C (size is a small constant), which is
+    cheaper in practice than a two-heap median for windows of tens of points.
+    """
+
+    __slots__ = ("_fifo", "_sorted", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self._fifo: deque[float] = deque()
+        self._sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._fifo)
+
+    def add(self, x: float) -> None:
+        """Add a finite value, dropping the oldest when full."""
+        if len(self._fifo) == self.size:
+            old = self._fifo.popleft()
+            del self._sorted[bisect_left(self._sorted, old)]
+        self._fifo.append(x)
+        insort(self._sorted, x)
+
+    def clear(self) -> None:
+        self._fifo.clear()
+        self._sorted.clear()
+
+    def quantile(self, q: float) -> float:
+        """Linear-interpolated quantile ``q`` in [0, 1] (NaN when empty)."""
+        s = self._sorted
+        if not s:
+            return math.nan
+        pos = q * (len(s) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    @property
+    def median(self) -> float:
+        return self.quantile(0.5)
+
+    @property
+    def sigma(self) -> float:
+        """Robust standard deviation: inter-quartile range / 1.349 (exact for a normal)."""
+        return (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+
+    @property
+    def last(self) -> float:
+        return self._fifo[-1] if self._fifo else math.nan
+
+    def recent_median(self, k: int) -> float:
+        """Median of the ``k`` newest values (k small: a short despiking filter)."""
+        k = min(k, len(self._fifo))
+        if k == 0:
+            return math.nan
+        vals = sorted(self._fifo[-i] for i in range(1, k + 1))
+        mid = k // 2
+        return vals[mid] if k % 2 else 0.5 * (vals[mid - 1] + vals[mid])
+
+
+class Autocorr:
+    """Rolling lag-1 autocorrelation over the last ``size`` values.
+
+    Running sums make each update O(1); they are rebuilt from the window every ``size * 16``
+    updates so float cancellation cannot build up over millions of points. Values are shifted
+    by the first value seen so large offsets (a loss near 10) do not cost precision.
+    """
+
+    __slots__ = ("_count", "_pairs", "_prev", "_shift", "_sp", "_sx", "_sxx", "_vals", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = max(3, int(size))
+        self._vals: deque[float] = deque()
+        self._pairs: deque[float] = deque()
+        self._shift: float | None = None
+        self._sx = self._sxx = self._sp = 0.0
+        self._count = 0
+
+    def __len__(self) -> int:
+        return len(self._vals)
+
+    def add(self, x: float) -> None:
+        if self._shift is None:
+            self._shift = x
+        x -= self._shift
+        if self._vals:
+            p = self._vals[-1] * x
+            self._pairs.append(p)
+            self._sp += p
+        self._vals.append(x)
+        self._sx += x
+        self._sxx += x * x
+        if len(self._vals) > self.size:
+            old = self._vals.popleft()
+            self._sx -= old
+            self._sxx -= old * old
+            self._sp -= self._pairs.popleft()
+        self._count += 1
+        if self._count % (self.size * 16) == 0:
+            self._sx = math.fsum(self._vals)
+            self._sxx = math.fsum(v * v for v in self._vals)
+            self._sp = math.fsum(self._pairs)
+
+    def clear(self) -> None:
+        self._vals.clear()
+        self._pairs.clear()
+        self._shift = None
+        self._sx = self._sxx = self._sp = 0.0
+
+    @property
+    def value(self) -> float:
+        """Lag-1 autocorrelation (NaN with fewer than 3 values or zero variance)."""
+        n = len(self._vals)
+        if n < 3:
+            return math.nan
+        mean = self._sx / n
+        var = self._sxx / n - mean * mean
+        if var <= 1e-300:
+            return math.nan
+        cov = self._sp / (n - 1) - mean * mean
+        return max(-1.0, min(1.0, cov / var))
+
+
+class Lagged:
+    """A fixed-length delay line: the value added ``size`` points ago."""
+
+    __slots__ = ("_buf", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, int(size))
+        self._buf: deque[float] = deque(maxlen=self.size + 1)
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def add(self, x: float) -> None:
+        self._buf.append(x)
+
+    def clear(self) -> None:
+        self._buf.clear()
+
+    def ago(self, k: int) -> float:
+        """The value ``k`` points before the newest (NaN when not that old yet)."""
+        if k >= len(self._buf):
+            return math.nan
+        return self._buf[-1 - k]
+
+    @property
+    def full(self) -> bool:
+        return len(self._buf) > self.size

@@ -1,0 +1,199 @@
+"""One test per symptom, on synthetic but realistic curves (seeded noise)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from rules_synth import constant, curve, records
+
+from lrwatch.records import Event, Metrics
+from lrwatch.rules import Engine, Finding
+
+
+def run(recs: list) -> Engine:
+    engine = Engine()
+    engine.feed(recs)
+    return engine
+
+
+def of(engine: Engine, symptom: str) -> list[Finding]:
+    return [f for f in engine.findings if f.symptom == symptom]
+
+
+@pytest.fixture
+def base() -> tuple[np.ndarray, np.ndarray]:
+    return curve(1500, constant(0.1), seed=1)
+
+
+def test_nan_inf_is_an_error_with_the_lr_cut_from_the_last_finite_point(base) -> None:
+    lrs, loss = base
+    loss = loss.copy()
+    loss[700] = np.inf
+    loss[701:] = np.nan
+    (f,) = of(run(records(lrs, loss)), "nan_inf")
+    assert (f.severity, f.step, f.resolved) == ("error", 700, False)
+    assert f.action == {"op": "set_lr", "value": 0.01}
+    assert "1.0e-01 → 1.0e-02" in f.suggestion
+    assert f.evidence["last_finite_step"] == 699
+
+
+def test_single_nonfinite_grad_norm_is_tolerated_but_a_run_of_them_is_not(base) -> None:
+    lrs, loss = base
+    grad = np.ones_like(loss)
+    grad[300] = np.inf  # one AMP-skipped step: normal
+    assert of(run(records(lrs, loss, grad=grad)), "nan_inf") == []
+    grad[900:905] = np.nan
+    (f,) = of(run(records(lrs, loss, grad=grad)), "nan_inf")
+    assert f.severity == "warning" and f.evidence["metric"] == "grad_norm"
+
+
+def test_divergence_error_with_a_tenfold_cut(base) -> None:
+    lrs, loss = base
+    loss = loss.copy()
+    loss[400:] *= np.exp(np.minimum(np.arange(1100) * 0.02, 5))
+    (f,) = of(run(records(lrs, loss)), "divergence")
+    assert f.severity == "error"
+    assert 400 <= f.step <= 480
+    assert f.action == {"op": "scale_lr", "factor": 0.1}
+    assert "1.0e-01 → 1.0e-02" in f.suggestion
+    assert f.evidence["ratio_to_best"] >= 4
+
+
+def test_sustained_rise_is_one_divergence_warning(base) -> None:
+    lrs, loss = base
+    loss = loss.copy()
+    loss[400:] *= np.minimum(1 + np.arange(1100) * 0.01, 3)
+    found = of(run(records(lrs, loss)), "divergence")
+    assert [f.severity for f in found] == ["warning"]
+
+
+def test_divergence_resolves_after_the_lr_is_lowered(base) -> None:
+    lrs, loss = base
+    loss = loss.copy()
+    loss[400:600] *= np.exp(np.minimum(np.arange(200) * 0.05, 4))
+    recs = records(lrs[:600], loss[:600])
+    recs.append(Event("lr_change", {"old": [0.1], "new": [0.01], "mode": "rescale"}, step=600))
+    recs += records(lrs[600:] * 0.1, loss[600:], header=False)
+    engine = Engine()
+    engine.feed(recs[:601])
+    (f,) = of(engine, "divergence")
+    assert f.severity == "error" and not f.resolved
+    changed = engine.feed(recs[601:])
+    assert f in changed and f.resolved and f.resolved_step == 600
+
+
+def test_warmup_holds_back_divergence() -> None:
+    lrs = np.linspace(1e-4, 0.1, 400)
+    loss = 2.0 + np.linspace(0, 8, 400)  # the loss climbs while the LR ramps up
+    assert of(run(records(lrs, loss)), "divergence") == []
+
+
+def test_lr_shock_is_a_spike_warning_and_a_lone_spike_is_info(base) -> None:
+    lrs, loss = base
+    shock = loss.copy()
+    shock[800:805] *= np.array([3, 6, 4, 2.5, 1.8])
+    (f,) = of(run(records(lrs, shock)), "loss_spike")
+    assert f.severity == "warning" and f.step == 800 and f.evidence["spikes"] >= 3
+    assert f.action == {"op": "scale_lr", "factor": 0.5}
+    lone = loss.copy()
+    lone[800] *= 4
+    (g,) = of(run(records(lrs, lone)), "loss_spike")
+    assert g.severity == "info" and g.resolved
+
+
+def test_oscillation(base) -> None:
+    lrs, loss = base
+    rng = np.random.default_rng(1)
+    t = np.arange(1500)
+    swing = 1.0 + 0.3 * (-1.0) ** t * (1 + 0.2 * rng.standard_normal(1500))
+    loss = loss.copy()
+    loss[300:] = swing[300:] * loss[300]
+    found = of(run(records(lrs, loss)), "oscillation")
+    assert len(found) == 1 and found[0].severity == "warning"
+    assert found[0].evidence["lag1_autocorr"] < -0.45
+    assert found[0].action["op"] == "scale_lr" and found[0].action["factor"] < 1
+
+
+@pytest.mark.parametrize("lr", [5e-4, 1e-5])
+def test_slow_progress_suggests_ten_times_the_lr(lr: float) -> None:
+    lrs, loss = curve(1500, constant(lr), seed=2)
+    engine = run(records(lrs, loss))
+    (f,) = of(engine, "slow_progress")
+    assert f.severity == "warning" and f.step <= 150
+    assert f.action == {"op": "set_lr", "value": pytest.approx(lr * 10)}
+    assert of(engine, "plateau") == []  # the more specific finding explains it
+
+
+def test_val_plateau_at_full_lr_is_a_warning_to_decay() -> None:
+    lrs, loss = curve(3000, constant(0.1), seed=3)
+    t = np.arange(3000)
+    val = 0.8 + 1.5 / (1 + np.minimum(t, 800) / 100)
+    val = val + 0.005 * np.random.default_rng(0).standard_normal(3000)
+    found = [f for f in of(run(records(lrs, loss, val=val, val_every=100)), "plateau")]
+    (f,) = [f for f in found if f.evidence["metric"] == "val_loss"]
+    assert f.severity == "warning" and f.action == {"op": "scale_lr", "factor": 0.1}
+
+
+def test_train_plateau_is_info_and_one_finding() -> None:
+    lrs, loss = curve(5000, constant(0.1), seed=0, noise=0.4)
+    found = of(run(records(lrs, loss)), "plateau")
+    assert len(found) == 1 and found[0].severity == "info"
+
+
+def test_overfitting(base) -> None:
+    lrs, loss = curve(3000, constant(0.1), seed=3)
+    t = np.arange(3000)
+    val = 0.8 + 1.5 / (1 + t / 100) + np.maximum(0, (t - 1200) / 1000) ** 2 * 0.8
+    engine = run(records(lrs, loss, val=val, val_every=100))
+    (f,) = of(engine, "overfitting")
+    best = f.evidence["best_step"]
+    assert f.severity == "warning" and 1100 <= best <= 1500
+    assert f"step {best}" in f.suggestion
+    assert [p for p in of(engine, "plateau") if p.evidence["metric"] == "val_loss"] == []
+
+
+def test_label_smoothing_val_below_train_is_not_overfitting() -> None:
+    lrs, loss = curve(3000, constant(0.1), seed=4)
+    val = loss * 0.0 + np.linspace(1.5, 0.4, 3000)  # val well below train, both falling
+    assert of(run(records(lrs, loss + 0.5, val=val, val_every=100)), "overfitting") == []
+
+
+def test_grad_norm_spike_and_growth() -> None:
+    lrs, loss = curve(3000, constant(0.1), seed=3)
+    g = np.exp(0.1 * np.random.default_rng(5).standard_normal(3000))
+    spike = g.copy()
+    spike[1500] = 80
+    (f,) = of(run(records(lrs, loss, grad=spike)), "grad_explosion")
+    assert f.severity == "warning" and f.step == 1500
+    grow = g.copy()
+    grow[1000:] *= np.exp(np.minimum(np.arange(2000) * 0.01, 6))
+    (h,) = of(run(records(lrs, loss, grad=grow)), "grad_explosion")
+    assert h.severity == "error" and 1000 < h.step < 1400
+
+
+def test_stalled_and_resolved_when_records_come_back() -> None:
+    engine = Engine()
+    engine.feed([Metrics(1, {"loss": 1.0}, t=100.0), Metrics(2, {"loss": 0.9}, t=101.0)])
+    assert engine.check_stalled(time.time() + 5) == []
+    (f,) = engine.check_stalled(time.time() + 1000)
+    assert f.symptom == "stalled" and f.severity == "warning" and f.step == 2
+    assert engine.check_stalled(time.time() + 2000) == []  # one finding, not one per check
+    changed = engine.feed([Metrics(3, {"loss": 0.8}, t=2000.0)])
+    assert changed == [f] and f.resolved
+
+
+def test_ended_run_is_never_stalled() -> None:
+    engine = Engine()
+    engine.feed([Metrics(1, {"loss": 1.0}), Event("end", {"status": "finished"}, step=1)])
+    assert engine.check_stalled(time.time() + 10_000) == []
+
+
+def test_to_dict_is_json_safe() -> None:
+    import json
+
+    f = Finding("nan_inf", "error", 3, 3, evidence={"value": float("nan"), "x": [float("inf")]})
+    d = f.to_dict()
+    assert d["evidence"] == {"value": "NaN", "x": ["Infinity"]}
+    json.dumps(d, allow_nan=False)
