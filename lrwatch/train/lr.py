@@ -123,6 +123,8 @@ class LRController:
         self._loop_detected = False
         self._saved: list[Any] | None = None  # LRs the pre-hook replaced, for the post-hook
         self._handles: list[Any] = []
+        self._active = False  # whether the step hooks have work to do
+        self._install_hooks()
 
     # -- queries -------------------------------------------------------------------------
 
@@ -258,6 +260,7 @@ class LRController:
         for h in self._handles:
             h.remove()
         self._handles = []
+        self._active = False
 
     # -- internals -----------------------------------------------------------------------
 
@@ -346,16 +349,25 @@ class LRController:
         )
 
     def _sync_hooks(self) -> None:
-        """Install the step hooks only while something needs them (zero cost otherwise)."""
-        if self._hooks_needed() and not self._handles:
+        """Turn the step hooks' work on only while something needs it."""
+        self._active = self._hooks_needed()
+
+    def _install_hooks(self) -> None:
+        """Register the step hooks now, so they run before hooks registered later.
+
+        A hook that records "the LR this step used" (the Monitor's) must see the pinned or
+        multiplied LR, and torch runs pre-hooks in registration order. While no pin,
+        multiplier or guard is active the hooks return at once.
+        """
+        if not self._handles and hasattr(self.optimizer, "register_step_pre_hook"):
             self._handles = [
                 self.optimizer.register_step_pre_hook(self._pre_step),
                 self.optimizer.register_step_post_hook(self._post_step),
             ]
-        elif not self._hooks_needed() and self._handles:
-            self.close()
 
     def _pre_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if not self._active:
+            return
         groups = optimizer.param_groups
         if self._saved is not None:  # a step raised (or nested): put the schedule's LR back
             self._post_step(optimizer, args, kwargs)

@@ -268,7 +268,7 @@ def test_bad_input_raises_and_changes_nothing(bad: Callable[[LRController], Any]
     before = ctl.current()
     with pytest.raises(ValueError):
         bad(ctl)
-    assert ctl.current() == before and ctl.history == [] and not ctl._handles
+    assert ctl.current() == before and ctl.history == [] and not ctl._active
 
 
 def test_set_refuses_a_zero_current_lr():
@@ -288,15 +288,18 @@ def test_hooks_only_while_needed_and_real_sgd_trains_with_the_pinned_lr():
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     ctl = LRController(opt, S.StepLR(opt, 2))
     ctl.scale(2.0)
-    assert not ctl._handles  # re-anchoring needs no per-step work
+    assert not ctl._active  # re-anchoring needs no per-step work
     ctl.set(0.25, mode="pin")
+    seen = []  # a hook registered later (the Monitor's LR capture) sees the pinned LR
+    opt.register_step_pre_hook(lambda o, a, k: seen.append(o.param_groups[0]["lr"]))
     w0 = model.weight.detach().clone()
     model(torch.ones(1, 3)).sum().backward()
     opt.step()
     assert torch.equal(model.weight.detach(), w0 - 0.25 * torch.ones(1, 3))
+    assert seen == [0.25]
     assert opt.param_groups[0]["lr"] == 1.0  # the schedule's value is back after the step
     ctl.unpin()
-    assert not ctl._handles
+    assert not ctl._active
 
 
 def test_import_without_torch_in_sys_modules():
