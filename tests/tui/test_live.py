@@ -1,0 +1,92 @@
+"""End to end: a real training subprocess with a Monitor, steered from the UI over its socket.
+
+The UI's LR change must reach the trainer over the real Unix socket and come back as an
+``lr_change`` record in the stream, with the LR series showing the new value from that step.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lrwatch.tui.app import LRWatchApp
+from lrwatch.tui.messages import ControlReply
+from lrwatch.tui.widgets.dialogs import ConfirmScreen
+
+SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
+
+
+async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+@pytest.fixture(scope="module")
+def trainer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    tmp_path = tmp_path_factory.mktemp("live")
+    log = tmp_path / "tiny.jsonl"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(log), "5000", "0.02"])
+    deadline = time.monotonic() + 60
+    while not (log.exists() and log.stat().st_size and (tmp_path / "tiny.sock").exists()):
+        assert proc.poll() is None, "trainer died"
+        assert time.monotonic() < deadline, "trainer did not start"
+        time.sleep(0.05)
+    yield log, proc
+    proc.terminate()
+    proc.wait(10)
+
+
+async def test_lr_change_from_the_ui_reaches_the_run_and_comes_back(trainer) -> None:  # type: ignore[no-untyped-def]
+    log, _ = trainer
+    replies: list[ControlReply] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, ControlReply):
+            replies.append(message)
+
+    app = LRWatchApp(attach=f"unix:{log.with_suffix('.sock')}")
+    async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+        await _until(pilot, lambda: "tiny" in app.store.runs and app.store.runs["tiny"].last_step)
+        await _until(pilot, lambda: "tiny" in app.clients)
+        assert "✓" in app.query_one("#header").render().plain  # type: ignore[attr-defined]
+        await pilot.press("slash")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "0.05 → 5e-3" in app.screen.question
+        await pilot.press("y")
+        await _until(pilot, lambda: bool(replies))
+        assert replies[0].ok, replies[0].error
+        applied = replies[0].reply["step"]
+        status = app.query_one("#status").render().plain  # type: ignore[attr-defined]
+        assert f"applied at step {applied:,}" in status and "0.05 → 5e-3" in status
+
+        def lr_after() -> list[float]:
+            with app.lock:
+                lr = app.store.runs["tiny"].series["lr"]
+                return [float(v) for s, v in zip(lr.steps, lr.values, strict=True) if s >= applied]
+
+        await _until(pilot, lambda: len(lr_after()) >= 3)
+        assert all(v == pytest.approx(0.005) for v in lr_after())
+        with app.lock:
+            changes = [e for e in app.store.runs["tiny"].events if e.kind == "lr_change"]
+        assert [(c.step, c.data["new"]) for c in changes] == [(applied, [pytest.approx(0.005)])]
+        assert "5e-3" in app.query_one("#lr").render().plain  # type: ignore[attr-defined]
+
+
+async def test_a_refused_command_is_shown(trainer) -> None:  # type: ignore[no-untyped-def]
+    log, _ = trainer
+    app = LRWatchApp(attach=f"unix:{log.with_suffix('.sock')}")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _until(pilot, lambda: "tiny" in app.clients and app.store.runs["tiny"].last_step)
+        await pilot.press("e")
+        await pilot.press(*"9.5", "enter")  # above the run's ceiling of max(1, 100 × 0.05)
+        await pilot.press("y")
+        status = app.query_one("#status")
+        await _until(pilot, lambda: "refused" in status.render().plain)  # type: ignore[attr-defined]
+        assert "out_of_range" in status.render().plain and status.has_class("error")  # type: ignore[attr-defined]
