@@ -78,7 +78,8 @@ class NanInf(Rule):
                 "good_step": good,
                 "lr": lr,
             },
-            message=f"{metric} is {x}{where}.",
+            message=f"{'Train loss' if metric == 'loss' else 'Grad norm'} became {x} at step "
+            f"{step}{where}.",
             suggestion=f"Restart from a checkpoint from around step {good} and "
             f"{lr_change_text(lr, 0.1)}; clip gradients (max_norm=1.0); check for fp16 "
             "overflow or bad inputs.",

@@ -1,0 +1,194 @@
+"""``lrwatch diagnose PATH...``: run the rule engine over logs and report, CI-friendly.
+
+Per run: the findings in step order with their evidence and the fix, then a one-line verdict.
+Exit 0 when nothing reached ``--fail-on`` (default: error), 1 when something did, 2 on usage or
+input errors (missing path, unknown format, bad rules file). ``--json`` prints one object:
+``{"runs": [{"name", "path", "format", "verdict", "findings": [...]}]}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+#: Exit codes.
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``diagnose`` subcommand."""
+    p = subparsers.add_parser(
+        "diagnose",
+        help="diagnose learning-rate problems in logs (no UI; exit 1 on problems)",
+        description="Read logs to the end, run the rule engine and report findings with fixes.",
+    )
+    p.add_argument(
+        "paths", nargs="+", metavar="PATH", help="log files, directories, globs, or - for stdin"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--rules", metavar="FILE", default=None, help="TOML file of rule thresholds")
+    p.add_argument(
+        "--fail-on",
+        choices=("info", "warning", "error"),
+        default="error",
+        help="exit 1 when a finding reaches this severity (default: error)",
+    )
+    p.add_argument(
+        "--format",
+        "-f",
+        dest="format",
+        default=None,
+        metavar="F",
+        help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Diagnose every run; see the module docstring for exit codes."""
+    from lrwatch.rules import ConfigError, load_config
+    from lrwatch.sources import SourceError
+
+    try:
+        config = load_config(args.rules)
+        results = diagnose_paths(list(args.paths), args.format, config)
+    except (ConfigError, SourceError) as exc:
+        print(f"lrwatch diagnose: error: {exc}", file=sys.stderr)
+        return USAGE
+    if args.json:
+        print(json.dumps({"runs": results}, allow_nan=False))
+    else:
+        render(results)
+    return FAILED if failing(results, args.fail_on) else OK
+
+
+def diagnose_paths(
+    paths: list[str], fmt: str | None, config: Any, **source_options: Any
+) -> list[dict[str, Any]]:
+    """Read every run once to its end, feeding records to one engine per run, in order.
+
+    ``source_options`` go to :func:`lrwatch.sources.open_runs` (``stdin_fd``...).
+    """
+    from lrwatch.rules import Engine
+    from lrwatch.sources import open_runs
+
+    runset = open_runs(paths, fmt, follow=False, **source_options)
+    engines: dict[str, Engine] = {}
+    counts: dict[str, int] = {}
+    try:
+        while True:
+            batch = runset.poll()
+            for name, records in batch.items():
+                engine = engines.get(name)
+                if engine is None:
+                    engine = engines[name] = Engine(config, run=name)
+                engine.feed(records)
+                counts[name] = counts.get(name, 0) + len(records)
+            if runset.done:
+                break
+            if not any(batch.values()):
+                runset.wait(0.05)
+        results = []
+        for name, src in runset.sources.items():
+            engine = engines.get(name) or Engine(config, run=name)
+            results.append(_result(name, src, engine, counts.get(name, 0)))
+    finally:
+        runset.close()
+    return results
+
+
+def _result(name: str, src: Any, engine: Any, records: int) -> dict[str, Any]:
+    findings = [f.to_dict() for f in engine.findings]
+    return {
+        "name": name,
+        "path": src.path,
+        "format": src.format,
+        "records": records,
+        "skipped_lines": src.skipped,
+        "verdict": verdict(findings, records),
+        "findings": findings,
+    }
+
+
+def _rank(severity: str) -> int:
+    from lrwatch.rules import severity_rank
+
+    return severity_rank(severity)
+
+
+def failing(results: list[dict[str, Any]], fail_on: str) -> bool:
+    """Whether any finding (resolved or not: it happened) reaches ``fail_on``."""
+    line = _rank(fail_on)
+    return any(_rank(f["severity"]) >= line for r in results for f in r["findings"])
+
+
+def verdict(findings: list[dict[str, Any]], records: int) -> str:
+    """One line: the worst problem, or that the run looks healthy."""
+    if records == 0:
+        return "no records read: nothing to diagnose"
+    if not findings:
+        return "healthy: no problems found"
+    worst = max(findings, key=lambda f: (_rank(f["severity"]), -f["step"]))
+    by_sev: dict[str, int] = {}
+    for f in findings:
+        by_sev[f["severity"]] = by_sev.get(f["severity"], 0) + 1
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(by_sev.items(), key=lambda kv: -_rank(kv[0])))
+    if _rank(worst["severity"]) == 0:
+        return f"healthy ({counts}): nothing needs action"
+    return f"{worst['severity']}: {worst['symptom']} from step {worst['step']} ({counts})"
+
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_ICON = {"error": "✗", "warning": "!", "info": "i"}
+
+
+def render(results: list[dict[str, Any]]) -> None:
+    """The human report, with Rich (imported here: headless modules stay rich-free)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    # Piped (CI logs, grep): no hard wrapping at 80 columns.
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    for i, r in enumerate(results):
+        if i:
+            console.print()
+        fmt = f", {r['format']}" if r["format"] else ""
+        console.print(f"[bold]{escape(r['name'])}[/]  [dim]{escape(r['path'])}{fmt}[/]")
+        for f in r["findings"]:
+            _render_finding(console, f)
+        worst = max((_rank(f["severity"]) for f in r["findings"]), default=-1)
+        style = {2: "bold red", 1: "yellow"}.get(worst, "green")
+        console.print(f"  [{style}]verdict: {escape(r['verdict'])}[/]")
+
+
+def _render_finding(console: Any, f: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    sev = f["severity"]
+    span = f"step {f['step']}"
+    if f["last_step"] != f["step"]:
+        span += f"–{f['last_step']}"
+    status = f"  [green]resolved at step {f['resolved_step']}[/]" if f["resolved"] else ""
+    console.print(
+        f"  [{_STYLE[sev]}]{_ICON[sev]} {sev:<7}[/] [bold]{f['symptom']}[/]  {span}{status}"
+    )
+    console.print(f"      {escape(f['message'])}")
+    evidence = _evidence_text(f["evidence"])
+    if evidence:
+        console.print(f"      [dim]evidence: {escape(evidence)}[/]")
+    if f["suggestion"]:
+        console.print(f"      [bold]fix:[/] {escape(f['suggestion'])}")
+
+
+def _evidence_text(evidence: dict[str, Any]) -> str:
+    parts = []
+    for key, value in evidence.items():
+        if value is None:
+            continue
+        if isinstance(value, float):
+            value = f"{value:.4g}" if math.isfinite(value) else str(value)
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
