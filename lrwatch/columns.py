@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
+
+
+class ValueSink(Protocol):
+    """What a group member must offer: take a column of values appended in bulk."""
+
+    def _take_values(self, values: np.ndarray) -> None: ...
+
 
 INITIAL_CAPACITY = 256
 
@@ -24,9 +33,27 @@ def readonly(view: np.ndarray) -> np.ndarray:
 
 
 class Axis:
-    """Step and wall-time columns, owned by one series or shared by a group of series."""
+    """Step and wall-time columns, owned by one series or shared by a group of series.
 
-    __slots__ = ("breaks", "dead", "n", "nf", "ps", "pt", "steps", "times", "users")
+    In group mode (``members`` set) the series of one key set are strictly in step: each
+    record adds one row and one tuple of values (``rows``), and flushing hands each member its
+    column in bulk, so ingest costs a few list appends per record, not per value.
+    """
+
+    __slots__ = (
+        "breaks",
+        "dead",
+        "loose",
+        "members",
+        "n",
+        "nf",
+        "ps",
+        "pt",
+        "rows",
+        "steps",
+        "times",
+        "users",
+    )
 
     def __init__(self, capacity: int = INITIAL_CAPACITY) -> None:
         self.steps = np.empty(capacity, dtype=np.int64)
@@ -38,8 +65,24 @@ class Axis:
         self.breaks: list[int] = []  # rows whose step is below the previous row's
         self.users = 0
         self.dead = False
+        # Group mode: one member per key of the key set, None once that member went its own way.
+        self.members: list[ValueSink | None] | None = None
+        self.loose: tuple[int, ...] = ()  # positions of the keys whose member left
+        self.rows: list[tuple[Any, ...]] = []
+
+    def release(self, member: ValueSink) -> None:
+        """``member`` leaves the group (it took a copy of its rows); flush first."""
+        if self.members is None:
+            return
+        j = self.members.index(member)
+        self.members[j] = None
+        self.loose = (*self.loose, j)
+        if all(m is None for m in self.members):
+            self.members = None
+            self.loose = ()
 
     def flush(self) -> None:
+        """Move pending rows (and a group's pending values) into the numpy columns."""
         if not self.ps:
             return
         steps = np.array(self.ps, dtype=np.int64)
@@ -47,6 +90,12 @@ class Axis:
         self.ps.clear()
         self.pt.clear()
         self.put(steps, times)
+        if self.rows:
+            block = np.array(self.rows, dtype=np.float64).reshape(len(self.rows), -1)
+            self.rows.clear()
+            for j, member in enumerate(self.members or ()):
+                if member is not None:
+                    member._take_values(block[:, j])
 
     def put(self, steps: np.ndarray, times: np.ndarray | float) -> None:
         """Append numpy rows (no rows may be pending)."""

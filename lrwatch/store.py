@@ -8,9 +8,12 @@ float64). Appends go to small Python lists first and are moved into the numpy co
 doubles, but pages of a large numpy array are only resident once written, so the slack costs
 address space, not memory. Within a run, the metrics that arrive together in the same records
 (same key set, e.g. ``loss, lr, grad_norm`` on every line) share one step column and one time
-column: a 3-metric log costs 8 + 8 + 3 × 8 bytes per record instead of 3 × 24. A series that
-stops matching its group (a record without it, then one with it) gets its own copy of its steps
-and times once and continues on its own.
+column: a 3-metric log costs 8 + 8 + 3 × 8 bytes per record instead of 3 × 24. While all the
+metrics of a key set are new to the run, the group takes one tuple of values per record
+(``RunData.add`` then costs a few list appends per record). A series that stops matching its
+group (a record of another key set carries it, or it is appended to directly) gets its own
+copy of its steps and times once and continues on its own; the rest of the group keeps
+sharing.
 
 Reduction. :meth:`Series.reduce` gives, per column of a step range, the same result as the
 brute-force :func:`reduce_points` (M4: min/max of the finite values, first/last value, NaN and
@@ -96,6 +99,9 @@ class Series:
         self._sorted: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
+        ax = self._axis
+        if ax.members is not None and ax.ps:
+            ax.flush()  # group mode: this series' count moves on when the group flushes
         return self._n
 
     # -- appending -------------------------------------------------------------------------
@@ -134,8 +140,10 @@ class Series:
 
     def _detach(self) -> None:
         """Take a private copy of this series' rows of a shared axis."""
-        shared, off, n = self._axis, self._off, self._n
+        shared = self._axis
         shared.flush()
+        shared.release(self)
+        off, n = self._off, self._n
         own = Axis(max(INITIAL_CAPACITY, n + n // 2))
         own.steps[:n] = shared.steps[off : off + n]
         own.times[:n] = shared.times[off : off + n]
@@ -151,6 +159,11 @@ class Series:
             values = np.array(self._pv, dtype=np.float64)
             self._pv.clear()
             self._put_values(values)
+
+    def _take_values(self, values: np.ndarray) -> None:
+        """Bulk values from this series' group (its axis rows were added already)."""
+        self._put_values(values)
+        self._n = self._nf
 
     def _put_values(self, values: np.ndarray) -> None:
         k, nf = len(values), self._nf
@@ -305,36 +318,85 @@ class RunData:
 
     def add(self, records: Iterable[Record]) -> int:
         """Add a batch of records; returns how many were added."""
+        # The ingest hot loop (millions of records): locals only, one row per record.
         n = 0
+        first, last, last_t = self.first_step, self.last_step, self.last_time
+        inferred = self.steps_inferred
+        axes = self._axes
+        cur: tuple[str, ...] | None = None
+        axis: Axis | None = None
         for rec in records:
             n += 1
-            if isinstance(rec, Metrics):
-                self._add_metrics(rec)
-            else:
+            if not isinstance(rec, Metrics):
                 self._add_event(rec)
+                last_t = self.last_time
+                continue
+            step, values, t = rec.step, rec.values, rec.t
+            if values:
+                keys = tuple(values)
+                if keys != cur or axis is None:
+                    axis = axes.get(keys)
+                    if axis is None:
+                        axis = axes[keys] = self._new_group(keys)
+                    cur = keys
+                if axis.members is not None and not axis.loose:
+                    axis.ps.append(step)
+                    axis.pt.append(t)
+                    axis.rows.append(tuple(values.values()))
+                    axis.n += 1
+                    if len(axis.rows) >= _FLUSH:
+                        axis.flush()
+                else:
+                    self._add_slow(axis, keys, step, values, t)
+            if first is None:
+                first = step
+            if last is None or step > last:
+                last = step
+            if t is not None:
+                last_t = t
+            if rec.step_inferred:
+                inferred = True
+        self.first_step, self.last_step, self.last_time = first, last, last_t
+        self.steps_inferred = inferred
         self.records += n
         return n
 
-    def _add_metrics(self, rec: Metrics) -> None:
-        step, values, t = rec.step, rec.values, rec.t
-        if values:
-            keys = tuple(values)
-            axis = self._axes.get(keys)
-            if axis is None:
-                axis = self._axes[keys] = Axis()
-            if axis.dead:
-                for key, value in values.items():
-                    self.metric(key).append(step, value, t)
-            else:
-                self._add_grouped(axis, step, values, t)
-        if self.first_step is None:
-            self.first_step = step
-        if self.last_step is None or step > self.last_step:
-            self.last_step = step
-        if t is not None:
-            self.last_time = t
-        if rec.step_inferred:
-            self.steps_inferred = True
+    def _add_slow(
+        self,
+        axis: Axis,
+        keys: tuple[str, ...],
+        step: int,
+        values: dict[str, float],
+        t: float | None,
+    ) -> None:
+        """A record whose key group is not (or no longer wholly) in group mode."""
+        if axis.members is not None:
+            row = tuple(values.values())
+            axis.ps.append(step)
+            axis.pt.append(t)
+            axis.rows.append(row)
+            axis.n += 1
+            for j in axis.loose:  # members that left the group take their value one by one
+                self.series[keys[j]].append(step, row[j], t)
+            if len(axis.rows) >= _FLUSH:
+                axis.flush()
+        elif axis.dead:
+            for key, value in values.items():
+                self.metric(key).append(step, value, t)
+        else:
+            self._add_grouped(axis, step, values, t)
+
+    def _new_group(self, keys: tuple[str, ...]) -> Axis:
+        """Columns for a new key set; in group mode when all its metrics are new."""
+        axis = Axis()
+        if not any(k in self.series for k in keys):
+            members = []
+            for key in keys:
+                s = self.series[key] = Series(key)
+                s._attach(axis, 0)
+                members.append(s)
+            axis.members = members
+        return axis
 
     def _add_grouped(
         self, axis: Axis, step: int, values: dict[str, float], t: float | None

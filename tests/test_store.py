@@ -286,3 +286,16 @@ def test_series_of_one_run_reduce_independently_of_shared_columns() -> None:
     assert a.steps[-2:].tolist() == [5000, 5001] and b.steps[-1] == 5001
     assert a.reduce(10).nan.tolist() == [False] * 9 + [True]
     assert_same(b.reduce(10), brute(b, 10))
+
+
+def test_group_keeps_sharing_when_one_member_leaves() -> None:
+    run = RunData("hf")
+    for step in range(1, 301):
+        run.add([Metrics(step, {"loss": 1.0 / step, "lr": 1e-3 * step, "epoch": step / 100})])
+        if step % 100 == 0:
+            run.add([Metrics(step, {"val_loss": 3.0 / step, "epoch": step / 100})])
+    loss, lr, epoch = run.series["loss"], run.series["lr"], run.series["epoch"]
+    assert np.shares_memory(loss.steps, lr.steps) and not np.shares_memory(loss.steps, epoch.steps)
+    assert len(epoch) == 303 and epoch.steps[99:102].tolist() == [100, 100, 101]
+    assert lr.values.tolist() == [1e-3 * s for s in range(1, 301)]
+    assert run.series["val_loss"].steps.tolist() == [100, 200, 300]
