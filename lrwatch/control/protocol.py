@@ -1,0 +1,228 @@
+"""The lrwatch control protocol (version 1): messages, validation and replies.
+
+One module shared by every transport (Unix socket, TCP, command file), so a request is judged
+the same way whichever way it arrives. Requests and replies are newline-delimited JSON objects;
+docs/protocol.md documents every op. Nothing here imports torch: the server thread only
+validates and queues, the training thread applies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+PROTOCOL_VERSION = 1
+
+#: Longest request line accepted, in bytes (newline excluded).
+MAX_LINE = 64 * 1024
+
+#: Ops answered on the server thread from a snapshot (no training-thread round trip).
+READ_OPS = ("hello", "status", "history", "subscribe")
+#: Ops queued to the training thread and answered once applied at a step boundary.
+CHANGE_OPS = ("set_lr", "scale_lr", "pause", "resume")
+OPS = READ_OPS + CHANGE_OPS
+
+MODES = ("rescale", "pin")
+
+# Error codes (docs/protocol.md lists them with their meaning).
+BAD_JSON = "bad_json"
+BAD_REQUEST = "bad_request"
+UNKNOWN_OP = "unknown_op"
+BAD_TYPE = "bad_type"
+BAD_VALUE = "bad_value"
+OUT_OF_RANGE = "out_of_range"
+TOO_LONG = "too_long"
+TOO_MANY_CLIENTS = "too_many_clients"
+UNAUTHORIZED = "unauthorized"
+BUSY = "busy"
+TIMEOUT = "timeout"
+CLOSED = "closed"
+UNSUPPORTED = "unsupported"
+REFUSED = "refused"
+
+
+class ProtocolError(Exception):
+    """A request that must be answered with an error reply (and change nothing)."""
+
+    def __init__(self, code: str, message: str, req_id: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.req_id = req_id
+
+    def reply(self) -> dict[str, Any]:
+        """The error reply for this failure."""
+        return error_reply(self.req_id, self.code, self.message)
+
+
+@dataclass(slots=True)
+class Limits:
+    """What the run accepts: LR ceiling, factor range, number of param groups."""
+
+    lr_ceiling: float = 10.0
+    factor_min: float = 1e-3
+    factor_max: float = 1e3
+    n_groups: int = 1
+
+
+@dataclass(slots=True)
+class Request:
+    """A validated request: ``op`` plus its normalised arguments."""
+
+    id: Any
+    op: str
+    args: dict[str, Any] = field(default_factory=dict)
+    token: str | None = None
+
+
+def ok_reply(req_id: Any, **data: Any) -> dict[str, Any]:
+    """A success reply."""
+    return {"id": req_id, "ok": True, **data}
+
+
+def error_reply(req_id: Any, code: str, message: str) -> dict[str, Any]:
+    """An error reply: ``{"id", "ok": false, "error": {"code", "message"}}``."""
+    return {"id": req_id, "ok": False, "error": {"code": code, "message": message}}
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One protocol line (with newline); NaN/Inf written as JSON tokens, never raising."""
+    return (json.dumps(message, separators=(",", ":"), default=str) + "\n").encode()
+
+
+def decode_line(line: bytes | str) -> dict[str, Any]:
+    """Parse one line into a JSON object; :class:`ProtocolError` on anything else."""
+    if len(line) > MAX_LINE:
+        raise ProtocolError(TOO_LONG, f"request line longer than {MAX_LINE} bytes")
+    try:
+        text = line.decode() if isinstance(line, bytes) else line
+        obj = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers too long to convert.
+        raise ProtocolError(BAD_JSON, f"invalid JSON: {str(exc)[:120]}") from None
+    if not isinstance(obj, dict):
+        raise ProtocolError(BAD_REQUEST, "a request must be a JSON object")
+    return obj
+
+
+def parse_request(line: bytes | str, limits: Limits) -> Request:
+    """Decode and validate one request line against ``limits``."""
+    return validate(decode_line(line), limits)
+
+
+def validate(obj: dict[str, Any], limits: Limits) -> Request:
+    """Validate a decoded request object; raises :class:`ProtocolError` with the reason."""
+    req_id = obj.get("id")
+    if not _valid_id(req_id):
+        raise ProtocolError(BAD_REQUEST, "'id' must be a string (≤128 chars) or an integer")
+    op = obj.get("op")
+    if not isinstance(op, str):
+        raise ProtocolError(BAD_REQUEST, "'op' must be a string", req_id)
+    if op not in OPS:
+        raise ProtocolError(UNKNOWN_OP, f"unknown op {op[:40]!r}; ops: {', '.join(OPS)}", req_id)
+    token = obj.get("token")
+    if token is not None and not isinstance(token, str):
+        raise ProtocolError(BAD_TYPE, "'token' must be a string", req_id)
+    try:
+        args = _ARGS[op](obj, limits)
+    except ProtocolError as exc:
+        exc.req_id = req_id
+        raise
+    return Request(id=req_id, op=op, args=args, token=token)
+
+
+def _valid_id(req_id: Any) -> bool:
+    if isinstance(req_id, bool):
+        return False
+    if isinstance(req_id, int):
+        return abs(req_id) < 2**63
+    return isinstance(req_id, str) and len(req_id) <= 128
+
+
+def _number(obj: dict[str, Any], key: str) -> float:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProtocolError(BAD_TYPE, f"'{key}' must be a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ProtocolError(BAD_VALUE, f"'{key}' must be finite")
+    if value <= 0:
+        raise ProtocolError(BAD_VALUE, f"'{key}' must be > 0")
+    return value
+
+
+def _group(obj: dict[str, Any], limits: Limits) -> int | None:
+    group = obj.get("group")
+    if group is None:
+        return None
+    if isinstance(group, bool) or not isinstance(group, int):
+        raise ProtocolError(BAD_TYPE, "'group' must be an integer or null")
+    if not 0 <= group < limits.n_groups:
+        raise ProtocolError(
+            OUT_OF_RANGE, f"group {group} out of range: the optimizer has {limits.n_groups}"
+        )
+    return group
+
+
+def _mode(obj: dict[str, Any]) -> str:
+    mode = obj.get("mode", "rescale")
+    if not isinstance(mode, str):
+        raise ProtocolError(BAD_TYPE, "'mode' must be a string")
+    if mode not in MODES:
+        raise ProtocolError(BAD_VALUE, f"'mode' must be one of {', '.join(MODES)}")
+    return mode
+
+
+def _set_lr(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    value = _number(obj, "value")
+    if value > limits.lr_ceiling:
+        raise ProtocolError(
+            OUT_OF_RANGE, f"lr {value:g} is above this run's ceiling {limits.lr_ceiling:g}"
+        )
+    return {"value": value, "group": _group(obj, limits), "mode": _mode(obj)}
+
+
+def _scale_lr(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    factor = _number(obj, "factor")
+    if not limits.factor_min <= factor <= limits.factor_max:
+        raise ProtocolError(
+            OUT_OF_RANGE,
+            f"factor {factor:g} outside this run's range "
+            f"[{limits.factor_min:g}, {limits.factor_max:g}]",
+        )
+    return {"factor": factor, "group": _group(obj, limits), "mode": _mode(obj)}
+
+
+def _subscribe(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    backlog = obj.get("backlog", 1000)
+    if isinstance(backlog, bool) or not isinstance(backlog, int):
+        raise ProtocolError(BAD_TYPE, "'backlog' must be an integer")
+    if backlog < 0:
+        raise ProtocolError(BAD_VALUE, "'backlog' must be ≥ 0")
+    return {"backlog": backlog}
+
+
+def _hello(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    version = obj.get("v", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise ProtocolError(BAD_VALUE, f"protocol version {version!r} not supported (want 1)")
+    client = obj.get("client")
+    return {"client": client[:80] if isinstance(client, str) else None}
+
+
+def _no_args(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    return {}
+
+
+_ARGS = {
+    "hello": _hello,
+    "status": _no_args,
+    "history": _no_args,
+    "subscribe": _subscribe,
+    "set_lr": _set_lr,
+    "scale_lr": _scale_lr,
+    "pause": _no_args,
+    "resume": _no_args,
+}

@@ -1,0 +1,464 @@
+"""``lrwatch.Monitor``: the hook a training script adds to log its run and accept LR changes.
+
+::
+
+    mon = lrwatch.Monitor(optimizer, scheduler, log="runs/exp1.jsonl")
+    for batch in data:
+        loss = ...; loss.backward(); optimizer.step(); scheduler.step()
+        mon.step(loss=loss)          # after optimizer.step(): a step boundary
+    mon.close()
+
+``step()`` writes a metrics record, then applies queued control commands (so they take effect
+from the next optimizer step on) and blocks while the run is paused. Control commands arrive on
+a server thread and are only queued there; they are applied here, on the training thread.
+torch is never imported by this module: the optimizer is used duck-typed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from lrwatch import __version__
+from lrwatch.control import protocol as P
+from lrwatch.control.dispatch import Reply, dispatch
+from lrwatch.control.service import Service
+from lrwatch.records import SCHEMA_VERSION, encode_metrics
+from lrwatch.train.writer import JsonlWriter
+
+#: Environment variables that steer a Monitor left at its defaults (``lrwatch run`` sets them).
+ENV_LOG, ENV_CONTROL, ENV_RUN = "LRWATCH_LOG", "LRWATCH_CONTROL", "LRWATCH_RUN"
+
+_MAX_QUEUE = 64
+
+
+class Monitor:
+    """Log a training run as lrwatch JSONL and let ``lrwatch ctl`` / the UI steer its LR.
+
+    Args:
+        optimizer: a ``torch.optim.Optimizer`` (or attach it later with :meth:`attach`).
+        scheduler: its LR scheduler, if any; changes re-anchor it so the schedule keeps its shape.
+        log: JSONL path; default ``$LRWATCH_LOG`` or ``runs/<run>.jsonl``.
+        control: ``"unix"`` (default, socket next to the log), ``"unix:PATH"``,
+            ``"tcp://127.0.0.1:PORT"`` (0 picks a port; token required), ``"file"`` or ``"none"``;
+            default ``$LRWATCH_CONTROL`` or ``"unix"``. The command-file transport is on too
+            unless ``file_commands=False``.
+        run: run name; default ``$LRWATCH_RUN``, the log's stem, or a timestamp.
+        lr_ceiling: highest LR a command may set; default ``max(1, 100 × largest initial LR)``.
+        factor_range: accepted ``scale_lr`` factors.
+        loop_sets_lr: the loop assigns the LR itself every step (nanoGPT): changes become a
+            multiplier on top of what the loop sets.
+    """
+
+    def __init__(
+        self,
+        optimizer: Any = None,
+        scheduler: Any = None,
+        log: str | os.PathLike[str] | None = None,
+        control: str | None = None,
+        run: str | None = None,
+        *,
+        lr_ceiling: float | None = None,
+        factor_range: tuple[float, float] = (1e-3, 1e3),
+        loop_sets_lr: bool = False,
+        allow_remote: bool = False,
+        file_commands: bool = True,
+        auto_lr: bool = True,
+        ring: int = 10_000,
+        flush_interval: float = 0.1,
+        max_clients: int = 16,
+        handle_signals: bool = True,
+    ) -> None:
+        self.run = run or os.environ.get(ENV_RUN) or _default_run(log)
+        log = log or os.environ.get(ENV_LOG) or Path("runs") / f"{self.run}.jsonl"
+        self.log_path = Path(log)
+        self.control = control or os.environ.get(ENV_CONTROL) or "unix"
+        self.endpoint: str | None = None
+        self.limits = P.Limits(factor_min=factor_range[0], factor_max=factor_range[1])
+        self._lr_ceiling = lr_ceiling
+        self._opts = dict(
+            allow_remote=allow_remote,
+            file_commands=file_commands,
+            ring=ring,
+            flush_interval=flush_interval,
+            max_clients=max_clients,
+        )
+        self._loop_sets_lr = loop_sets_lr
+        self._auto_lr = auto_lr
+        self._handle_signals = handle_signals
+        self.rank, self.world_size = _dist_rank()
+        self._optimizer: Any = None
+        self._lr: Any = None  # LRController
+        self._lr_used: list[float] = []
+        self._lr_keys: list[str] = []
+        self._hook: Any = None
+        self._step = 0
+        self._paused = False
+        self._last_metrics: dict[str, float] = {}
+        self._history: list[dict[str, Any]] = []
+        self._cmds: collections.deque[tuple[P.Request, Reply, str]] = collections.deque()
+        self._wake = threading.Event()
+        self._writer: JsonlWriter | None = None
+        self._service: Service | None = None
+        self._started = False
+        self._closed = False
+        self._lock = threading.Lock()
+        if optimizer is not None:
+            self.attach(optimizer, scheduler)
+
+    # -- public API --------------------------------------------------------------------
+
+    def attach(self, optimizer: Any, scheduler: Any = None) -> Monitor:
+        """Bind the optimizer (and scheduler) late, e.g. when a framework creates them."""
+        if self._lr is not None and optimizer is self._optimizer:
+            if scheduler is not None:
+                self._lr.attach_scheduler(scheduler)
+            return self
+        self._optimizer = optimizer
+        self._lr = _make_controller(optimizer, scheduler, self._loop_sets_lr)
+        self._lr_used = [float(g["lr"]) for g in optimizer.param_groups]
+        self._lr_keys = ["lr"] + [f"lr/pg{i}" for i in range(1, len(self._lr_used))]
+        self.limits.n_groups = len(self._lr_used)
+        self.limits.lr_ceiling = self._lr_ceiling or max(1.0, 100 * max(self._lr_used))
+        if self._hook is None and hasattr(optimizer, "register_step_pre_hook"):
+            # Record the LR each optimizer step really used (scheduler.step() runs before
+            # mon.step() and would otherwise make us log the next step's LR).
+            self._hook = optimizer.register_step_pre_hook(self._capture_lr)
+        self._start()
+        return self
+
+    def step(self, step: int | None = None, **metrics: Any) -> None:
+        """Mark the end of one training step: log ``metrics``, apply queued commands, pause."""
+        self._step = self._step + 1 if step is None else int(step)
+        if self._closed:
+            return
+        if not self._started:
+            self._start()
+        self._write_metrics(self._step, metrics)
+        if self._cmds or self._paused or (self._service and self._service.file_due()):
+            self._boundary()
+
+    def log(self, step: int | None = None, **metrics: Any) -> None:
+        """Write metrics (e.g. eval ``val_loss``) without being a step boundary."""
+        if self._closed:
+            return
+        if not self._started:
+            self._start()
+        self._write_metrics(self._step if step is None else int(step), metrics, auto_lr=False)
+
+    def close(self, status: str = "finished") -> None:
+        """Write the ``end`` record, stop the server, flush and close the log. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        while self._cmds:
+            req, reply, _ = self._cmds.popleft()
+            reply(P.error_reply(req.id, P.CLOSED, f"run ended ({status})"))
+        self._emit({"kind": "end", "status": status, "step": self._step, "t": time.time()})
+        if self._service is not None:
+            self._service.close()
+        if self._writer is not None:
+            self._writer.close()
+        if self._hook is not None:
+            self._hook.remove()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Step, applied changes and LR controller state, for checkpoints."""
+        return {
+            "v": 1,
+            "step": self._step,
+            "history": [dict(h) for h in self._history],
+            "lr": self._lr.state_dict() if self._lr is not None else None,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (after :meth:`attach`, for the LR part)."""
+        self._step = int(state.get("step", 0))
+        self._history = [dict(h) for h in state.get("history", [])]
+        if state.get("lr") is not None and self._lr is not None:
+            self._lr.load_state_dict(state["lr"])
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close("finished" if exc_type is None else "crashed")
+
+    @property
+    def paused(self) -> bool:
+        """True while a ``pause`` command holds training at a step boundary."""
+        return self._paused
+
+    # -- the control handler (server thread reads, training thread applies) -------------
+
+    def info(self) -> dict[str, Any]:
+        """``hello`` payload."""
+        return {
+            "run": self.run,
+            "server": {"name": "lrwatch", "version": __version__, "pid": os.getpid()},
+            "host": socket.gethostname(),
+            "log": str(self.log_path.absolute()),
+            "ops": list(P.OPS),
+            "groups": self.limits.n_groups,
+            "lr_ceiling": self.limits.lr_ceiling,
+            "factor_range": [self.limits.factor_min, self.limits.factor_max],
+        }
+
+    def status(self) -> dict[str, Any]:
+        """``status`` payload: a consistent-enough snapshot read without locking."""
+        opt = self._optimizer
+        lr = [float(g["lr"]) for g in opt.param_groups] if opt is not None else []
+        return {
+            "run": self.run,
+            "step": self._step,
+            "lr": lr,
+            "paused": self._paused,
+            "metrics": dict(self._last_metrics),
+            "world_size": self.world_size,
+            "closed": self._closed,
+        }
+
+    def history(self) -> list[dict[str, Any]]:
+        """Applied LR changes, oldest first."""
+        return [dict(h) for h in self._history]
+
+    def submit(self, req: P.Request, reply: Reply, by: str) -> bool:
+        """Queue a change op; it is applied at the next step boundary."""
+        if self._closed:
+            reply(P.error_reply(req.id, P.CLOSED, "run has ended"))
+            return True
+        if len(self._cmds) >= _MAX_QUEUE:
+            return False
+        self._cmds.append((req, reply, by))
+        self._wake.set()
+        return True
+
+    def records_since(self, seq: int | None, backlog: int) -> tuple[list[str], int]:
+        """Recent log lines for ``subscribe``."""
+        if self._writer is None:
+            return [], 0
+        return self._writer.since(seq, backlog)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self.rank != 0:
+            return  # other ranks write nothing and open no socket
+        self._writer = JsonlWriter(
+            self.log_path, ring=self._opts["ring"], interval=self._opts["flush_interval"]
+        )
+        self._service = Service.open(self, self.log_path, self.control, self._emit, self._opts)
+        self.endpoint = self._service.endpoint
+        self._emit(self._header())
+        self._writer.flush()  # clients find the endpoint in the header right away
+        atexit.register(self._atexit)
+        if self._handle_signals:
+            _install_sigterm(self)
+
+    def _header(self) -> dict[str, Any]:
+        opt = self._optimizer
+        return {
+            "kind": "run",
+            "v": SCHEMA_VERSION,
+            "run": self.run,
+            "t": round(time.time(), 3),
+            "control": self.endpoint,
+            "cmd": str(self._service.cmd_path) if self._service and self._service.cmd else None,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "optimizer": type(opt).__name__ if opt is not None else None,
+            "lr": list(self._lr_used),
+            "world_size": self.world_size,
+        }
+
+    def _capture_lr(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self._lr_used = [g["lr"] for g in optimizer.param_groups]
+
+    def _write_metrics(self, step: int, metrics: dict[str, Any], auto_lr: bool = True) -> None:
+        values: dict[str, float] = {}
+        for key, value in metrics.items():
+            number = _to_float(value)
+            if number is not None:
+                values[key] = number
+        if auto_lr and self._auto_lr and self._lr_used and "lr" not in values:
+            for key, lr in zip(self._lr_keys, self._lr_used, strict=False):
+                values[key] = float(lr)
+        self._last_metrics = values
+        if self._writer is not None:
+            self._writer.write(encode_metrics(step, values, time.time()))
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self._writer is not None:
+            self._writer.write(P.encode(record).decode().rstrip("\n"))
+
+    def _boundary(self) -> None:
+        """Apply commands (and file-transport requests); block here while paused."""
+        while True:
+            if self._service is not None:
+                for req, reply in self._service.poll_file():
+                    dispatch(self, req, reply, "file")
+            while self._cmds:
+                req, reply, by = self._cmds.popleft()
+                try:
+                    reply(self._apply(req, by))
+                except Exception as exc:  # a refused change must never stop training
+                    reply(P.error_reply(req.id, P.REFUSED, f"{type(exc).__name__}: {exc}"))
+            if not self._paused or self._closed:
+                return
+            self._wake.wait(0.05)
+            self._wake.clear()
+
+    def _apply(self, req: P.Request, by: str) -> dict[str, Any]:
+        if req.op == "pause":
+            if not self._paused:
+                self._paused = True
+                self._emit({"kind": "pause", "step": self._step, "t": time.time(), "by": by})
+                if self._writer is not None:
+                    self._writer.flush()
+            return P.ok_reply(req.id, op="pause", step=self._step, paused=True)
+        if req.op == "resume":
+            was = self._paused
+            if was:
+                self._paused = False
+                self._emit({"kind": "resume", "step": self._step, "t": time.time(), "by": by})
+            return P.ok_reply(req.id, op="resume", step=self._step, paused=False, was_paused=was)
+        return self._change_lr(req, by)
+
+    def _change_lr(self, req: P.Request, by: str) -> dict[str, Any]:
+        if self._lr is None:
+            return P.error_reply(req.id, P.REFUSED, "no optimizer attached yet")
+        args = req.args
+        old = [float(x) for x in self._lr.current()]
+        group, mode = args["group"], args["mode"]
+        ref = old[group if group is not None else 0]
+        factor = args["factor"] if req.op == "scale_lr" else args["value"] / ref
+        targets = range(len(old)) if group is None else [group]
+        if any(not math.isfinite(old[g] * factor) for g in targets):
+            return P.error_reply(req.id, P.BAD_VALUE, "resulting LR is not finite")
+        over = [g for g in targets if old[g] * factor > self.limits.lr_ceiling * (1 + 1e-12)]
+        if over:
+            msg = f"new LR of group {over[0]} would exceed the ceiling {self.limits.lr_ceiling:g}"
+            return P.error_reply(req.id, P.OUT_OF_RANGE, msg)
+        if req.op == "set_lr":
+            self._lr.set(args["value"], group=group, mode=mode)
+        else:
+            self._lr.scale(factor, group=group, mode=mode)
+        new = [float(x) for x in self._lr.current()]
+        change = {
+            "step": self._step + 1,  # the first optimizer step that runs with the new LR
+            "t": round(time.time(), 3),
+            "old": old,
+            "new": new,
+            "mode": mode,
+            "by": by,
+            "id": req.id,
+            "op": req.op,
+        }
+        self._history.append(change)
+        self._emit({"kind": "lr_change", **change})
+        return P.ok_reply(req.id, **change)
+
+    def _atexit(self) -> None:
+        crashed = getattr(sys, "last_value", None) is not None
+        self.close("crashed" if crashed else "finished")
+
+
+def _to_float(value: Any) -> float | None:
+    if type(value) is float:
+        return value
+    try:
+        if hasattr(value, "item"):
+            value = value.item()  # tensors / numpy scalars: the only sync, and only here
+        if isinstance(value, bool):
+            return float(value)
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _default_run(log: str | os.PathLike[str] | None) -> str:
+    log = log or os.environ.get(ENV_LOG)
+    if log:
+        return Path(log).stem
+    return time.strftime("run-%Y%m%d-%H%M%S")
+
+
+def _dist_rank() -> tuple[int, int]:
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _make_controller(optimizer: Any, scheduler: Any, loop_sets_lr: bool) -> Any:
+    try:
+        from lrwatch.train.lr import LRController
+    except ImportError:
+        return _FallbackLR(optimizer)
+    return LRController(optimizer, scheduler)
+
+
+def _install_sigterm(mon: Monitor) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: Any) -> None:
+        mon.close("crashed")
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+class _FallbackLR:
+    """Scales ``param_groups[i]['lr']`` until :mod:`lrwatch.train.lr` is available."""
+
+    def __init__(self, optimizer: Any) -> None:
+        self.optimizer = optimizer
+        self.history: list[tuple[list[float], list[float]]] = []
+
+    def current(self) -> list[float]:
+        return [float(g["lr"]) for g in self.optimizer.param_groups]
+
+    def scale(
+        self, factor: float, group: int | None = None, mode: str = "rescale"
+    ) -> tuple[list[float], list[float]]:
+        old = self.current()
+        for i, g in enumerate(self.optimizer.param_groups):
+            if group is None or i == group:
+                g["lr"] = g["lr"] * factor
+                if "initial_lr" in g:
+                    g["initial_lr"] = g["initial_lr"] * factor
+        self.history.append((old, self.current()))
+        return old, self.current()
+
+    def set(
+        self, value: float, group: int | None = None, mode: str = "rescale"
+    ) -> tuple[list[float], list[float]]:
+        return self.scale(value / self.current()[group or 0], group, mode)
+
+    def attach_scheduler(self, scheduler: Any) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.history = list(state.get("history", []))
