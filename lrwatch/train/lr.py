@@ -32,7 +32,7 @@ _GROUP_KEYS = ("lr", "initial_lr", "max_lr", "min_lr", "base_lr")
 _SCHED_LISTS = ("base_lrs", "max_lrs", "min_lrs", "_last_lr")
 
 
-def _unwrap_optimizer(optimizer: Any) -> Any:
+def unwrap_optimizer(optimizer: Any) -> Any:
     """The torch optimizer under framework wrappers (accelerate's ``AcceleratedOptimizer``...).
 
     Step hooks must sit on the object whose ``step`` torch decorates, not on a wrapper.
@@ -44,7 +44,7 @@ def _unwrap_optimizer(optimizer: Any) -> Any:
     return optimizer
 
 
-def _unwrap_scheduler(scheduler: Any) -> Any:
+def unwrap_scheduler(scheduler: Any) -> Any:
     """The torch scheduler under wrappers such as accelerate's ``AcceleratedScheduler``."""
     while scheduler is not None and not hasattr(scheduler, "optimizer"):
         inner = getattr(scheduler, "scheduler", None)
@@ -111,8 +111,8 @@ class LRController:
     def __init__(
         self, optimizer: Any, scheduler: Any = None, *, loop_sets_lr: bool | None = None
     ) -> None:
-        self.optimizer = _unwrap_optimizer(optimizer)
-        self.scheduler = _unwrap_scheduler(scheduler)
+        self.optimizer = unwrap_optimizer(optimizer)
+        self.scheduler = unwrap_scheduler(scheduler)
         self.loop_sets_lr = loop_sets_lr
         self.history: list[dict[str, Any]] = []
         n = len(self.optimizer.param_groups)
@@ -223,7 +223,7 @@ class LRController:
 
     def attach_scheduler(self, scheduler: Any) -> None:
         """Bind a scheduler created after the controller (HF creates it after the optimizer)."""
-        self.scheduler = _unwrap_scheduler(scheduler)
+        self.scheduler = unwrap_scheduler(scheduler)
         self._sync_hooks()
 
     # -- checkpoints ---------------------------------------------------------------------

@@ -1,0 +1,115 @@
+"""Hugging Face ``Trainer`` integration: log the run and accept live LR changes.
+
+::
+
+    from lrwatch.integrations.hf import LRWatchCallback
+    trainer = Trainer(..., callbacks=[LRWatchCallback(log="runs/exp1.jsonl")])
+
+The callback creates an :class:`lrwatch.Monitor` when training begins, binds it to the
+Trainer's optimizer and LR scheduler (HF's schedules are ``LambdaLR``; changes re-anchor its
+base LRs so warmup/decay keep their shape), marks each optimizer step as a step boundary where
+queued ``lrwatch ctl`` commands apply, and forwards the Trainer's logs (``eval_loss`` becomes
+``val_loss``). Pins and multipliers are saved next to each checkpoint (``lrwatch_state.json``)
+and restored when training resumes from it; re-anchored changes travel in the optimizer and
+scheduler state the Trainer saves anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from lrwatch.train.lr import unwrap_optimizer, unwrap_scheduler
+from lrwatch.train.monitor import Monitor
+
+STATE_FILE = "lrwatch_state.json"
+# HF logs the scheduler's *next* LR as learning_rate; the Monitor records the LR each optimizer
+# step really used, so the Trainer's copy would only add a second, shifted lr series.
+_DROP = {"learning_rate"}
+_RENAME = {"eval_loss": "val_loss"}
+
+
+def hf_metrics(logs: dict[str, Any]) -> dict[str, float]:
+    """The numeric entries of a Trainer ``logs`` dict, under lrwatch's canonical names."""
+    out: dict[str, float] = {}
+    for key, value in logs.items():
+        if key in _DROP or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        out[_RENAME.get(key, key)] = float(value)
+    return out
+
+
+class LRWatchCallback(TrainerCallback):
+    """A ``TrainerCallback`` that runs an :class:`lrwatch.Monitor` for the Trainer.
+
+    Args:
+        monitor: an existing Monitor to use; by default one is created at train begin from
+            ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`).
+    """
+
+    def __init__(
+        self,
+        log: str | None = None,
+        control: str | None = None,
+        run: str | None = None,
+        monitor: Monitor | None = None,
+        **opts: Any,
+    ) -> None:
+        self.monitor = monitor
+        self._args = {"log": log, "control": control, "run": run, **opts}
+
+    def on_train_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        optimizer: Any = None,
+        lr_scheduler: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Create the Monitor, bind the optimizer/scheduler, restore a resumed run's state."""
+        if self.monitor is None:
+            self.monitor = Monitor(**self._args)
+        # accelerate wraps both; step hooks only work on the real torch optimizer.
+        self.monitor.attach(unwrap_optimizer(optimizer), unwrap_scheduler(lr_scheduler))
+        saved = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
+        if state.global_step > 0 and saved.is_file():
+            self.monitor.load_state_dict(json.loads(saved.read_text()))
+
+    def on_step_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        """After optimizer.step() and scheduler.step(): the boundary where commands apply."""
+        if self.monitor is not None:
+            self.monitor.step(step=state.global_step)
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Forward the Trainer's loss/grad_norm/eval metrics (not a step boundary)."""
+        if self.monitor is not None and logs:
+            self.monitor.log(step=state.global_step, **hf_metrics(logs))
+
+    def on_save(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        """Save pins/multipliers/history next to the checkpoint the Trainer just wrote."""
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if self.monitor is not None and state.is_world_process_zero and folder.is_dir():
+            text = json.dumps(self.monitor.state_dict())
+            (folder / STATE_FILE).write_text(text)
+
+    def on_train_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
+        """Write the ``end`` record and stop the control server."""
+        if self.monitor is not None:
+            self.monitor.close("finished")
