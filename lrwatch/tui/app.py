@@ -100,14 +100,22 @@ class LRWatchApp(LRActions, App[int]):
     # ---- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield RunHeader(id="header")
+        # Kept as attributes: app.query_one() searches the active screen, which is a dialog
+        # while a change waits for confirmation, and batches keep arriving meanwhile.
+        self.header_w = RunHeader(id="header")
+        self.charts_w = [
+            ChartPanel(self._spec(self._loss), self.lock, id="loss"),
+            ChartPanel(self._spec(self._lr), self.lock, id="lr"),
+            ChartPanel(self._spec(self._grad), self.lock, id="grad"),
+        ]
+        self.findings_w = FindingsPanel(id="findings")
+        self.status_w = StatusLine(id="status")
+        yield self.header_w
         with Horizontal(id="body"):
             with Vertical(id="charts"):
-                yield ChartPanel(self._spec(self._loss), self.lock, id="loss")
-                yield ChartPanel(self._spec(self._lr), self.lock, id="lr")
-                yield ChartPanel(self._spec(self._grad), self.lock, id="grad")
-            yield FindingsPanel(id="findings")
-        yield StatusLine(id="status")
+                yield from self.charts_w
+            yield self.findings_w
+        yield self.status_w
         yield Footer()
 
     def on_mount(self) -> None:
@@ -121,7 +129,7 @@ class LRWatchApp(LRActions, App[int]):
         if self.child is not None:
             self._wait_child()
         self.set_interval(1.0, self._tick)
-        self.query_one(StatusLine).show(self.view.describe())
+        self.status_w.show(self.view.describe())
         self._data_changed()
 
     def on_unmount(self) -> None:
@@ -153,9 +161,7 @@ class LRWatchApp(LRActions, App[int]):
 
     def on_child_exited(self, message: msg.ChildExited) -> None:
         text = f"the training command exited with code {message.code}"
-        self.query_one(StatusLine).show(
-            ("✓ " if message.code == 0 else "✗ ") + text, message.code != 0
-        )
+        self.status_w.show(("✓ " if message.code == 0 else "✗ ") + text, message.code != 0)
         self.notify(text, severity="information" if message.code == 0 else "error", timeout=10)
 
     # ---- what is shown --------------------------------------------------------------------
@@ -206,7 +212,9 @@ class LRWatchApp(LRActions, App[int]):
 
     def _refresh_header(self) -> None:
         run = self.current_run
-        header = self.query_one(RunHeader)
+        header = self.header_w
+        if not header.is_attached:
+            return
         if run is None:
             header.update(" waiting for records…")
             return
@@ -217,15 +225,17 @@ class LRWatchApp(LRActions, App[int]):
         header.update(render_header(s, self.current, len(self.store.runs)))
 
     def _data_changed(self) -> None:
+        if not self.header_w.is_attached:
+            return  # a batch that arrives while the app shuts down
         with self.lock:
             has_grad = any(len(r.series.get("grad_norm", ())) for r in self.shown_runs())
-        self.query_one("#grad").display = has_grad
-        for panel in self.query(ChartPanel):
+        self.charts_w[2].display = has_grad
+        for panel in self.charts_w:
             panel.refresh()
         self._refresh_header()
         run = self.current_run
         if run is not None:
-            self.query_one(FindingsPanel).set_findings(self.findings.get(run.name, []))
+            self.findings_w.set_findings(self.findings.get(run.name, []))
 
     def _tick(self) -> None:
         self._refresh_header()
@@ -259,10 +269,10 @@ class LRWatchApp(LRActions, App[int]):
         self.findings[message.run] = message.findings
         run = self.current_run
         if run is not None and run.name == message.run:
-            self.query_one(FindingsPanel).set_findings(message.findings)
+            self.findings_w.set_findings(message.findings)
 
     def on_source_problem(self, message: msg.SourceProblem) -> None:
-        self.query_one(StatusLine).show(f"✗ {message.text}", error=True)
+        self.status_w.show(f"✗ {message.text}", error=True)
         self.notify(message.text, severity="error", timeout=8)
 
     # ---- view keys ------------------------------------------------------------------------
@@ -272,7 +282,7 @@ class LRWatchApp(LRActions, App[int]):
         self.push_screen(HelpScreen())
 
     def _view_changed(self) -> None:
-        self.query_one(StatusLine).show(self.view.describe())
+        self.status_w.show(self.view.describe())
         self._data_changed()
 
     def action_log_y(self) -> None:
@@ -314,11 +324,11 @@ class LRWatchApp(LRActions, App[int]):
 
     def action_findings_panel(self) -> None:
         """Show or hide the findings panel (more room for the charts)."""
-        self.query_one(FindingsPanel).toggle_class("-hidden")
+        self.findings_w.toggle_class("-hidden")
 
     def action_select(self, delta: int) -> None:
         """Move the finding selection."""
-        self.query_one(FindingsPanel).move(delta)
+        self.findings_w.move(delta)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

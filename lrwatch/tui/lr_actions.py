@@ -26,8 +26,6 @@ from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.summary import run_state
 from lrwatch.tui.view import lr_names
 from lrwatch.tui.widgets.dialogs import ConfirmScreen, LRInputScreen
-from lrwatch.tui.widgets.findings import FindingsPanel
-from lrwatch.tui.widgets.header import StatusLine
 
 if TYPE_CHECKING:
     from lrwatch.tui.app import LRWatchApp
@@ -97,9 +95,7 @@ class LRActions(_Base):
             # Retry on the next tick; say so once rather than on every failed retry.
             self.set_timer(5.0, lambda: self._connecting.discard(message.run))
             if was or message.error:
-                self.query_one(StatusLine).show(
-                    f"✗ control of {message.run}: {message.error}", error=True
-                )
+                self.status_w.show(f"✗ control of {message.run}: {message.error}", error=True)
         self._refresh_header()
 
     # ---- planning and confirming ----------------------------------------------------------
@@ -118,23 +114,21 @@ class LRActions(_Base):
             return None
         info = self.control_info(run.name)
         if info.endpoint is None:
-            self.query_one(StatusLine).show(READ_ONLY_HINT.format(run=run.name), error=True)
+            self.status_w.show(READ_ONLY_HINT.format(run=run.name), error=True)
             return None
         if run.name not in self.clients:
             why = info.error or "not connected yet"
-            self.query_one(StatusLine).show(f"✗ control of {run.name}: {why}", error=True)
+            self.status_w.show(f"✗ control of {run.name}: {why}", error=True)
             return None
         return run.name
 
     def _confirm_and_send(self, name: str, cmd: Command) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
-                self.query_one(StatusLine).show(
-                    f"… {cmd.describe()} sent to {name}, waiting for the run"
-                )
+                self.status_w.show(f"… {cmd.describe()} sent to {name}, waiting for the run")
                 self._send(name, cmd)
             else:
-                self.query_one(StatusLine).show("cancelled")
+                self.status_w.show("cancelled")
 
         self.push_screen(ConfirmScreen(cmd.prompt(name)), answered)
 
@@ -161,10 +155,10 @@ class LRActions(_Base):
 
     def action_apply_finding(self) -> None:
         """Apply the selected finding's suggested fix, after confirmation."""
-        finding = self.query_one(FindingsPanel).current
+        finding = self.findings_w.current
         action = getattr(finding, "action", None) if finding is not None else None
         if not action:
-            self.query_one(StatusLine).show("the selected finding has no one-key fix", error=True)
+            self.status_w.show("the selected finding has no one-key fix", error=True)
             return
         name = self._controllable()
         if name:
@@ -178,7 +172,7 @@ class LRActions(_Base):
         if run is not None:
             info = self.control_info(run.name)
             info.mode = "pin" if info.mode == "rescale" else "rescale"
-            self.query_one(StatusLine).show(f"LR changes now use mode {info.mode}")
+            self.status_w.show(f"LR changes now use mode {info.mode}")
             self._refresh_header()
 
     def action_pause(self) -> None:
@@ -208,7 +202,7 @@ class LRActions(_Base):
         self.post_message(msg.ControlReply(name, cmd.op, ok, reply, "" if ok else text))
 
     def on_control_reply(self, message: msg.ControlReply) -> None:
-        status = self.query_one(StatusLine)
+        status = self.status_w
         if message.ok:
             text = ack_text(Command(message.op), message.reply)
             status.show(f"✓ {message.run}: {text}")

@@ -54,7 +54,7 @@ async def test_lr_change_from_the_ui_reaches_the_run_and_comes_back(trainer) -> 
     app = LRWatchApp(attach=f"unix:{log.with_suffix('.sock')}")
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
         await _until(pilot, lambda: "tiny" in app.store.runs and app.store.runs["tiny"].last_step)
-        await _until(pilot, lambda: "tiny" in app.clients)
+        await _until(pilot, lambda: app.control_info("tiny").connected)
         assert "✓" in app.query_one("#header").render().plain  # type: ignore[attr-defined]
         await pilot.press("slash")
         assert isinstance(app.screen, ConfirmScreen)
@@ -83,7 +83,7 @@ async def test_a_refused_command_is_shown(trainer) -> None:  # type: ignore[no-u
     log, _ = trainer
     app = LRWatchApp(attach=f"unix:{log.with_suffix('.sock')}")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _until(pilot, lambda: "tiny" in app.clients and app.store.runs["tiny"].last_step)
+        await _until(pilot, lambda: app.control_info("tiny").connected)
         await pilot.press("e")
         await pilot.press(*"9.5", "enter")  # above the run's ceiling of max(1, 100 × 0.05)
         await pilot.press("y")
