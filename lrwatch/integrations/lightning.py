@@ -1,0 +1,118 @@
+"""Lightning integration: log the run and accept live LR changes.
+
+::
+
+    from lrwatch.integrations.lightning import LRWatchCallback
+    trainer = L.Trainer(..., callbacks=[LRWatchCallback(log="runs/exp1.jsonl")])
+
+At ``on_train_start`` the callback creates an :class:`lrwatch.Monitor` and binds it to the
+trainer's first optimizer and its LR scheduler (``configure_optimizers``); each optimizer step
+(``on_train_batch_end`` after the scheduler's per-step update) is a step boundary where queued
+``lrwatch ctl`` commands apply, with the batch loss logged; validation ends log
+``callback_metrics`` (``val_loss`` and friends). Pins and multipliers ride in Lightning's
+checkpoints through the callback's ``state_dict``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+
+from lrwatch.train.lr import unwrap_optimizer, unwrap_scheduler
+from lrwatch.train.monitor import Monitor
+
+
+def _scalar(value: Any) -> float | None:
+    """A float from a tensor/number, None for anything else (e.g. dicts of outputs)."""
+    if hasattr(value, "numel") and value.numel() == 1:
+        return float(value.detach().item())
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+class LRWatchCallback(pl.Callback):
+    """A Lightning ``Callback`` that runs an :class:`lrwatch.Monitor` for the trainer.
+
+    Args:
+        monitor: an existing Monitor to use; by default one is created at train start from
+            ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`).
+    """
+
+    def __init__(
+        self,
+        log: str | None = None,
+        control: str | None = None,
+        run: str | None = None,
+        monitor: Monitor | None = None,
+        **opts: Any,
+    ) -> None:
+        self.monitor = monitor
+        self._args = {"log": log, "control": control, "run": run, **opts}
+        self._restored: dict[str, Any] | None = None
+        self._last_step = -1
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Create the Monitor and bind the first optimizer and its scheduler."""
+        if self.monitor is None:
+            self.monitor = Monitor(**self._args)
+        configs = trainer.lr_scheduler_configs
+        scheduler = configs[0].scheduler if configs else None
+        optimizer = unwrap_optimizer(trainer.optimizers[0])
+        self.monitor.attach(optimizer, unwrap_scheduler(scheduler))
+        if self._restored is not None:  # a checkpoint was loaded before training started
+            self.monitor.load_state_dict(self._restored)
+            self._restored = None
+        self._last_step = trainer.global_step
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        """After an optimizer step (and the scheduler's step): the command boundary."""
+        if self.monitor is None or trainer.global_step == self._last_step:
+            return  # gradient accumulation: no optimizer step in this batch
+        self._last_step = trainer.global_step
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        value = _scalar(loss)
+        metrics = {} if value is None else {"loss": value}
+        self.monitor.step(step=trainer.global_step, **metrics)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Log validation metrics (not a step boundary)."""
+        if self.monitor is None or trainer.sanity_checking:
+            return
+        metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val")}
+        values = {k: s for k, v in metrics.items() if (s := _scalar(v)) is not None}
+        if values:
+            self.monitor.log(step=trainer.global_step, **values)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Write the ``end`` record and stop the control server."""
+        if self.monitor is not None:
+            self.monitor.close("finished")
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        """Mark the run crashed in the log."""
+        if self.monitor is not None:
+            self.monitor.close("crashed")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Pins, multipliers and change history, saved in Lightning checkpoints."""
+        return self.monitor.state_dict() if self.monitor is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore on resume (Lightning calls this before ``on_train_start``)."""
+        if not state_dict:
+            return
+        if self.monitor is not None and self._last_step >= 0:  # already attached
+            self.monitor.load_state_dict(state_dict)
+        else:
+            self._restored = state_dict
