@@ -37,257 +37,18 @@ its non-finite count, so headers and ``inspect`` never scan the whole series.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from lrwatch.columns import INITIAL_CAPACITY, Axis, grown, readonly
-from lrwatch.pyramid import Pyramid
+from lrwatch.columns import Axis
 from lrwatch.records import Event, Metrics, Record
-from lrwatch.reduction import (
-    Reduced,
-    column_parts,
-    empty_reduced,
-    merge_segments,
-    reduce_points,
-)
+from lrwatch.reduction import Reduced, reduce_points
+from lrwatch.series import FLUSH_EVERY, Series
 
 __all__ = ["MetricStore", "Reduced", "RunData", "Series", "reduce_points"]
-#: Pending Python-list points moved into numpy at a time.
-_FLUSH = 4096
-#: Monotonic segments reduced one by one; more than this and reduce() sorts instead.
-_MAX_SEGMENTS = 32
-
-
-class Series:
-    """One metric of one run: parallel step / value / wall-time columns."""
-
-    __slots__ = (
-        "_axis",
-        "_last_finite",
-        "_n",
-        "_nf",
-        "_nonfinite",
-        "_off",
-        "_own",
-        "_pv",
-        "_pyramid",
-        "_sorted",
-        "_values",
-        "_vmax",
-        "_vmin",
-        "name",
-    )
-
-    def __init__(self, name: str = "") -> None:
-        self.name = name
-        self._axis = Axis()
-        self._own = True  # False while the axis is shared with a run's key group
-        self._off = 0  # row of this series' first point in the axis
-        self._n = 0  # points, pending included
-        self._nf = 0  # points in the numpy value column
-        self._values = np.empty(INITIAL_CAPACITY, dtype=np.float64)
-        self._pv: list[float] = []
-        self._nonfinite = 0
-        self._vmin = math.inf
-        self._vmax = -math.inf
-        self._last_finite = math.nan
-        self._pyramid: Pyramid | None = None
-        self._sorted: tuple[int, np.ndarray] | None = None
-
-    def __len__(self) -> int:
-        ax = self._axis
-        if ax.members is not None and ax.ps:
-            ax.flush()  # group mode: this series' count moves on when the group flushes
-        return self._n
-
-    # -- appending -------------------------------------------------------------------------
-
-    def append(self, step: int, value: float, t: float | None = None) -> None:
-        """Append one point (O(1) amortized)."""
-        if not self._own:
-            self._detach()
-        ax = self._axis
-        ax.ps.append(step)
-        ax.pt.append(t)
-        ax.n += 1
-        self._pv.append(value)
-        self._n += 1
-        if len(self._pv) >= _FLUSH:
-            self._flush()
-
-    def extend(self, steps: Any, values: Any, times: Any = None) -> None:
-        """Append many points at once from array-likes of equal length."""
-        steps = np.asarray(steps, dtype=np.int64)
-        values = np.asarray(values, dtype=np.float64)
-        if len(steps) == 0:
-            return
-        if not self._own:
-            self._detach()
-        self._flush()
-        ts = math.nan if times is None else np.asarray(times, dtype=np.float64)
-        self._axis.put(steps, ts)
-        self._put_values(values)
-        self._n = self._nf
-
-    def _attach(self, axis: Axis, row: int) -> None:
-        """Share ``axis`` (a run's key group) from ``row`` on; the series must be empty."""
-        self._axis, self._off, self._own = axis, row, False
-        axis.users += 1
-
-    def _detach(self) -> None:
-        """Take a private copy of this series' rows of a shared axis."""
-        shared = self._axis
-        shared.flush()
-        shared.release(self)
-        off, n = self._off, self._n
-        own = Axis(max(INITIAL_CAPACITY, n + n // 2))
-        own.steps[:n] = shared.steps[off : off + n]
-        own.times[:n] = shared.times[off : off + n]
-        own.breaks = [r - off for r in shared.breaks if off < r < off + n]
-        own.nf = own.n = n
-        shared.users -= 1
-        self._axis, self._off, self._own = own, 0, True
-
-    def _flush(self) -> None:
-        """Move pending points into the numpy columns and update the running stats."""
-        self._axis.flush()
-        if self._pv:
-            values = np.array(self._pv, dtype=np.float64)
-            self._pv.clear()
-            self._put_values(values)
-
-    def _take_values(self, values: np.ndarray) -> None:
-        """Bulk values from this series' group (its axis rows were added already)."""
-        self._put_values(values)
-        self._n = self._nf
-
-    def _put_values(self, values: np.ndarray) -> None:
-        k, nf = len(values), self._nf
-        self._values = grown(self._values, nf, nf + k)
-        self._values[nf : nf + k] = values
-        self._nf = nf + k
-        finite = np.isfinite(values)
-        nfin = int(np.count_nonzero(finite))
-        self._nonfinite += k - nfin
-        if nfin:
-            fv = values[finite] if nfin < k else values
-            self._vmin = min(self._vmin, float(fv.min()))
-            self._vmax = max(self._vmax, float(fv.max()))
-            self._last_finite = float(fv[-1])
-
-    # -- reading ---------------------------------------------------------------------------
-
-    @property
-    def steps(self) -> np.ndarray:
-        """Steps (a read-only view; valid until the next append)."""
-        self._flush()
-        return readonly(self._axis.steps[self._off : self._off + self._n])
-
-    @property
-    def values(self) -> np.ndarray:
-        """Values (a read-only view; valid until the next append)."""
-        self._flush()
-        return readonly(self._values[: self._n])
-
-    @property
-    def times(self) -> np.ndarray:
-        """Wall times, NaN where unknown (a read-only view; valid until the next append)."""
-        self._flush()
-        return readonly(self._axis.times[self._off : self._off + self._n])
-
-    @property
-    def nonfinite(self) -> int:
-        """How many values are NaN or +/-inf."""
-        self._flush()
-        return self._nonfinite
-
-    @property
-    def vmin(self) -> float | None:
-        """Smallest finite value (the best loss so far), ``None`` when there is none."""
-        self._flush()
-        return self._vmin if self._vmin <= self._vmax else None
-
-    @property
-    def vmax(self) -> float | None:
-        """Largest finite value, ``None`` when there is none."""
-        self._flush()
-        return self._vmax if self._vmin <= self._vmax else None
-
-    @property
-    def last_finite(self) -> float | None:
-        """The most recent finite value, ``None`` when there is none."""
-        self._flush()
-        return None if math.isnan(self._last_finite) else self._last_finite
-
-    @property
-    def monotonic(self) -> bool:
-        """True when steps never go backwards (one segment)."""
-        return len(self._segments()) == 1
-
-    def finite_values(self) -> np.ndarray:
-        """The finite values, in order (a copy)."""
-        v = self.values
-        return v[np.isfinite(v)]
-
-    def summary(self) -> dict[str, float | int | None]:
-        """count / first / last / min / max (finite) / nonfinite / last_finite, for ``inspect``."""
-        v = self.values
-        n = self._n
-        return {
-            "count": n,
-            "first": float(v[0]) if n else None,
-            "last": float(v[-1]) if n else None,
-            "min": self.vmin,
-            "max": self.vmax,
-            "nonfinite": self._nonfinite,
-            "last_finite": self.last_finite,
-        }
-
-    def _segments(self) -> list[int]:
-        """Start index of each monotonic run of steps, then ``len(self)``."""
-        self._flush()
-        off, n = self._off, self._n
-        inner = [r - off for r in self._axis.breaks if off < r < off + n]
-        return [0, *inner, n]
-
-    def reduce(self, columns: int, lo: int | None = None, hi: int | None = None) -> Reduced:
-        """Min/max/first/last per column over steps in [lo, hi], at most ``columns`` columns.
-
-        Columns split the step range evenly, so several series reduced over the same range
-        line up column for column. Equal to :func:`reduce_points` on the points stably sorted
-        by step, in O(columns · log n + points appended since the last reduce).
-        """
-        bounds = self._segments()
-        n = self._n
-        if n == 0 or columns <= 0:
-            return empty_reduced()
-        steps = self._axis.steps[self._off : self._off + n]
-        values = self._values[:n]
-        if len(bounds) - 1 > _MAX_SEGMENTS:
-            order = self._sort_order(steps)
-            return reduce_points(steps[order], values[order], columns, lo, hi)
-        lo = int(min(steps[bounds[:-1]])) if lo is None else int(lo)
-        hi = int(max(steps[np.asarray(bounds[1:]) - 1])) if hi is None else int(hi)
-        if hi < lo:
-            return empty_reduced()
-        span = hi - lo + 1
-        edges = lo + (np.arange(columns + 1, dtype=np.int64) * span + columns - 1) // columns
-        idx = np.stack([s0 + np.searchsorted(steps[s0:s1], edges) for s0, s1 in pairwise(bounds)])
-        a, e = idx[:, :-1], idx[:, 1:]
-        if self._pyramid is None:
-            self._pyramid = Pyramid()
-        mn, mx, fl = self._pyramid.query(values, a.ravel(), e.ravel())
-        parts = column_parts(steps, values, a, e, mn, mx, fl)
-        return merge_segments(*parts)
-
-    def _sort_order(self, steps: np.ndarray) -> np.ndarray:
-        if self._sorted is None or self._sorted[0] != self._n:
-            self._sorted = (self._n, np.argsort(steps, kind="stable"))
-        return self._sorted[1]
 
 
 @dataclass
@@ -344,7 +105,7 @@ class RunData:
                     axis.pt.append(t)
                     axis.rows.append(tuple(values.values()))
                     axis.n += 1
-                    if len(axis.rows) >= _FLUSH:
+                    if len(axis.rows) >= FLUSH_EVERY:
                         axis.flush()
                 else:
                     self._add_slow(axis, keys, step, values, t)
@@ -360,6 +121,46 @@ class RunData:
         self.steps_inferred = inferred
         self.records += n
         return n
+
+    def add_columns(
+        self,
+        steps: Any,
+        columns: Mapping[str, Any],
+        times: Any = None,
+        step_inferred: bool = False,
+    ) -> int:
+        """Add a dense block of metric records given as columns; returns how many were added.
+
+        ``columns`` maps metric name to values (equal lengths, every record has every
+        metric); ``times`` is a column or ``None``. Equivalent to :meth:`add` of the same
+        Metrics records, without a Python object per record: a parser that decodes a block
+        of same-shaped lines into columns can hand them over at numpy speed.
+        """
+        steps = np.asarray(steps, dtype=np.int64)
+        k = len(steps)
+        if k == 0:
+            return 0
+        ts = None if times is None else np.asarray(times, dtype=np.float64)
+        keys = tuple(columns)
+        axis = self._axes.get(keys) if keys else None
+        if keys and axis is None:
+            axis = self._axes[keys] = self._new_group(keys)
+        if axis is not None and axis.members is not None and not axis.loose:
+            axis.flush()
+            axis.put(steps, math.nan if ts is None else ts)
+            for key, member in zip(keys, axis.members, strict=True):
+                member._take_values(np.asarray(columns[key], dtype=np.float64))
+        else:
+            for key in keys:
+                self.metric(key).extend(steps, columns[key], ts)
+        lo, hi = int(steps[0]), int(steps.max())
+        self.first_step = lo if self.first_step is None else self.first_step
+        self.last_step = hi if self.last_step is None else max(self.last_step, hi)
+        if ts is not None and not math.isnan(ts[-1]):
+            self.last_time = float(ts[-1])
+        self.steps_inferred = self.steps_inferred or step_inferred
+        self.records += k
+        return k
 
     def _add_slow(
         self,
@@ -378,7 +179,7 @@ class RunData:
             axis.n += 1
             for j in axis.loose:  # members that left the group take their value one by one
                 self.series[keys[j]].append(step, row[j], t)
-            if len(axis.rows) >= _FLUSH:
+            if len(axis.rows) >= FLUSH_EVERY:
                 axis.flush()
         elif axis.dead:
             for key, value in values.items():
@@ -420,7 +221,7 @@ class RunData:
                     continue
             s._pv.append(value)
             s._n += 1
-            if len(s._pv) >= _FLUSH:
+            if len(s._pv) >= FLUSH_EVERY:
                 s._flush()
         if axis.users == 0:
             # Every series of this key set went its own way: stop keeping rows for it.

@@ -299,3 +299,46 @@ def test_group_keeps_sharing_when_one_member_leaves() -> None:
     assert len(epoch) == 303 and epoch.steps[99:102].tolist() == [100, 100, 101]
     assert lr.values.tolist() == [1e-3 * s for s in range(1, 301)]
     assert run.series["val_loss"].steps.tolist() == [100, 200, 300]
+
+
+def test_add_columns_equals_add_of_records() -> None:
+    rng = np.random.default_rng(5)
+    n = 10_000
+    steps = np.arange(n) + 100
+    cols = {"loss": rng.normal(size=n), "lr": np.full(n, 1e-3), "grad_norm": rng.random(n)}
+    cols["loss"][[7, 4000]] = math.nan
+    times = 1e9 + np.arange(n) * 0.1
+    by_rows, by_cols = RunData("a"), RunData("b")
+    half = n // 2
+
+    def recs(lo: int, hi: int) -> list[Metrics]:
+        return [
+            Metrics(int(steps[i]), {k: float(v[i]) for k, v in cols.items()}, float(times[i]))
+            for i in range(lo, hi)
+        ]
+
+    by_rows.add(recs(0, n))
+    # Records, then a block, then records again: the group stays consistent.
+    by_cols.add(recs(0, 100))
+    sl = slice(100, half)
+    assert (
+        by_cols.add_columns(steps[sl], {k: v[sl] for k, v in cols.items()}, times[sl]) == half - 100
+    )
+    by_cols.add(recs(half, n))
+    for run in (by_rows, by_cols):
+        assert run.records == n and (run.first_step, run.last_step) == (100, n + 99)
+        assert run.last_time == times[-1]
+    for name in cols:
+        a, b = by_rows.series[name], by_cols.series[name]
+        assert np.array_equal(a.steps, b.steps) and np.array_equal(a.times, b.times)
+        assert np.array_equal(a.values, b.values, equal_nan=True)
+        assert a.summary() == b.summary() or name == "loss"
+        assert_same(b.reduce(50), brute(b, 50))
+    assert by_cols.series["loss"].nonfinite == 2
+    # A block whose key set overlaps an existing group goes series by series.
+    by_cols.add_columns([n + 100, n + 101], {"loss": [1.0, 2.0], "val_loss": [3.0, 4.0]})
+    assert by_cols.series["loss"].values[-2:].tolist() == [1.0, 2.0]
+    assert len(by_cols.series["lr"]) == n and by_cols.series["val_loss"].steps.tolist() == [
+        n + 100,
+        n + 101,
+    ]
