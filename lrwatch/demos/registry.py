@@ -1,0 +1,157 @@
+"""The built-in demo scenarios: what each shows, what to try, and what the rules should flag.
+
+This module is metadata only (no torch), so ``lrwatch demo --list`` answers instantly; the
+training code of a scenario lives in ``lrwatch.demos.scenarios.<module>`` and is imported
+when the scenario runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One demo: its runs train side by side in one process, one log (and socket) per run."""
+
+    name: str
+    description: str  #: one line for ``--list``
+    symptom: str  #: the symptom it shows, in words
+    try_this: str  #: what to do while it runs
+    module: str  #: ``lrwatch.demos.scenarios.<module>``
+    steps: int  #: default number of steps
+    fast_steps: int  #: steps of a ``--fast`` run (tests, CI)
+    pace: float  #: default steps per second when paced for a person
+    #: run label -> symptom ids the rule engine must flag on that run in a ``--fast`` run
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: runs that must finish without any error-level finding
+    healthy: tuple[str, ...] = ()
+
+    def build(self, seed: int, steps: int) -> list[Any]:
+        """Import the scenario's module and build its runs (``DemoRun`` objects)."""
+        mod = importlib.import_module(f"lrwatch.demos.scenarios.{self.module}")
+        return mod.build(seed, steps)
+
+
+_ALL = [
+    Scenario(
+        name="quadratic",
+        description="(x−2)² from x=0 under SGD at LR 0.1, 1.5 and 0.01, side by side",
+        symptom="1.5 diverges (the error doubles every step), 0.01 crawls, 0.1 converges",
+        try_this="compare the three curves; the loss after t steps is exactly 4·(1−2·lr)^(2t)",
+        module="quadratic",
+        steps=100,
+        fast_steps=100,
+        pace=10.0,
+        flags={"lr=1.5": ("divergence",)},
+        healthy=("lr=0.1",),
+    ),
+    Scenario(
+        name="too-high",
+        description="a linear model trained just past the stability limit lr = 2/λmax",
+        symptom="divergence: the loss falls, then climbs exponentially",
+        try_this="apply the suggested LR ÷10 while it climbs and watch the loss come back down",
+        module="too_high",
+        steps=400,
+        fast_steps=200,
+        pace=15.0,
+        flags={"lr-too-high": ("divergence",)},
+    ),
+    Scenario(
+        name="too-low",
+        description="a small MLP under SGD at a learning rate 100× too small",
+        symptom="slow progress: the loss creeps down",
+        try_this="apply the suggested LR ×10 (twice) and watch the slope steepen",
+        module="too_low",
+        steps=600,
+        fast_steps=300,
+        pace=20.0,
+        flags={"lr-too-low": ("slow_progress",)},
+    ),
+    Scenario(
+        name="oscillation",
+        description="a small MLP under mini-batch SGD slightly too hot, next to a calm run",
+        symptom="oscillation: the loss jumps up and down instead of settling",
+        try_this="apply LR ÷2 (or ÷10) on the hot run and watch the loss settle",
+        module="oscillation",
+        steps=400,
+        fast_steps=300,
+        pace=20.0,
+        flags={"lr-hot": ("oscillation",)},
+        healthy=("lr-ok",),
+    ),
+    Scenario(
+        name="schedules",
+        description="step, exponential, cosine, warmup+cosine, one-cycle and cyclical LR, overlaid",
+        symptom="none (healthy runs): compare how each schedule shapes LR and loss",
+        try_this="watch the LR chart; change one run's LR live and see its schedule keep its shape",
+        module="schedules",
+        steps=400,
+        fast_steps=200,
+        pace=20.0,
+        healthy=("step", "exponential", "cosine", "warmup-cosine", "one-cycle", "cyclical"),
+    ),
+    Scenario(
+        name="optimizers",
+        description="SGD, momentum, Adam, RMSprop and AdaGrad at their usual LRs and at LR 1.0",
+        symptom="the adaptive optimizers blow up at LR 1.0; their usual LRs train fine",
+        try_this="compare each optimizer's default-LR run with its LR-1.0 run",
+        module="optimizers",
+        steps=300,
+        fast_steps=150,
+        pace=15.0,
+        flags={"adam-lr1": ("divergence",), "rmsprop-lr1": ("divergence",)},
+        healthy=("sgd-0.1", "momentum-0.01", "adam-0.001", "rmsprop-0.001", "adagrad-0.01"),
+    ),
+    Scenario(
+        name="warmup",
+        description="a tiny character-level transformer at a high Adam LR, with and without warmup",
+        symptom="loss spike: without warmup the first updates blow the loss up",
+        try_this="compare the two curves over the first 50 steps",
+        module="warmup",
+        steps=300,
+        fast_steps=120,
+        pace=10.0,
+        flags={"no-warmup": ("loss_spike",)},
+        healthy=("warmup",),
+    ),
+    Scenario(
+        name="batch-size",
+        description="batch size × LR: the linear scaling rule on the same model",
+        symptom="a 4× batch at the same LR learns slower per sample; scaling the LR 4× catches up",
+        try_this="compare the loss of the runs against samples seen (the `samples` metric)",
+        module="batch_size",
+        steps=300,
+        fast_steps=150,
+        pace=20.0,
+        healthy=("bs32-lr0.05", "bs128-lr0.05", "bs128-lr0.2"),
+    ),
+    Scenario(
+        name="range-test",
+        description="the LR range test: an exponential LR sweep on a small network",
+        symptom="the loss falls, bottoms out, then diverges as the LR grows (loss vs LR, log x)",
+        try_this="read the suggested LR (steepest descent) printed at the start; compare the valley one",
+        module="range_test",
+        steps=100,
+        fast_steps=100,
+        pace=10.0,
+        flags={"range-test": ("divergence",)},
+    ),
+]
+
+#: Scenarios by name, in the order ``--list`` prints them.
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in _ALL}
+
+#: What ``lrwatch demo`` runs when no name is given.
+DEFAULT = "too-high"
+
+
+def get(name: str) -> Scenario:
+    """The scenario called ``name``; ``KeyError`` with the known names otherwise."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        known = ", ".join(SCENARIOS)
+        raise KeyError(f"unknown demo {name!r} (known: {known})") from None

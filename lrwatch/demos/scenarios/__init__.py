@@ -1,0 +1,1 @@
+"""One module per demo scenario; each exposes ``build(seed, steps) -> list[DemoRun]``."""
