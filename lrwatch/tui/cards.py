@@ -94,8 +94,16 @@ def render_card(f: Any, selected: bool, width: int) -> Text:
             line.append(f"  [a] {act}", style="bold reverse" if selected else "bold")
         lines.append(line)
     marker = "▶" if selected else "▌"
+    # Narrow panels (80 columns) get the gist; the selected card is shown in full.
+    caps = [99, 99, 99, 99] if selected else [2, 2, 1, 2]
     for i, ln in enumerate(lines):
-        for j, part in enumerate(ln.wrap(_console(), inner)):
+        parts = list(ln.wrap(_console(), inner))
+        cap = caps[min(i, 3)] if i else 99
+        if len(parts) > cap:
+            parts = parts[:cap]
+            parts[-1].truncate(inner - 1)
+            parts[-1].append("…")
+        for j, part in enumerate(parts):
             t.append(marker if (i == 0 and j == 0) else "▌", style=bar_style)
             t.append(" ")
             t.append_text(part)

@@ -92,17 +92,15 @@ def robust_range(
     hi_all = np.concatenate([m[np.isfinite(m)] for m in maxs] or [np.empty(0)])
     if len(lo_all) == 0 or len(hi_all) == 0:
         return None
-    true_lo, true_hi = float(lo_all.min()), float(hi_all.max())
     if len(lo_all) < 20:  # too few columns for quantiles to mean anything
-        lo, hi = true_lo, true_hi
+        lo, hi = float(lo_all.min()), float(hi_all.max())
     else:
         lo = float(np.quantile(lo_all, q))
         hi = float(np.quantile(hi_all, 1 - q))
         span = max(hi - lo, abs(hi) * 1e-9, 1e-300)
-        if true_lo >= lo - 0.5 * span:
-            lo = true_lo
-        if true_hi <= hi + 0.5 * span:
-            hi = true_hi
+        # Keep every column extreme near the quantile range; only far outliers are cut.
+        lo = float(lo_all[lo_all >= lo - 0.5 * span].min())
+        hi = float(hi_all[hi_all <= hi + 0.5 * span].max())
     if hi <= lo:
         pad = abs(lo) * 0.05 or 1.0
         return lo - pad, hi + pad

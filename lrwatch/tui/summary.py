@@ -154,7 +154,7 @@ def render_header(s: RunSummary, index: int = 0, count: int = 1) -> Text:
     c = s.control
     if c.endpoint is None:
         t.append("  read-only", style="bold yellow")
-        t.append(" (no control socket: use lrwatch.Monitor or `lrwatch run -- CMD`)", style="dim")
+        t.append(" · to steer it: lrwatch.Monitor() or `lrwatch run -- CMD`", style="dim")
     elif c.connected:
         t.append("  control ", style="dim")
         t.append(f"✓ {c.endpoint}", style="bold green")

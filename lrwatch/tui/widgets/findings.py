@@ -15,7 +15,7 @@ class FindingsPanel(Widget):
     """Findings of the current run, open ones first; ``selected`` indexes the sorted list."""
 
     DEFAULT_CSS = """
-    FindingsPanel { width: 34; border-left: vkey $primary 50%; padding: 0 0 0 1; }
+    FindingsPanel { width: 25%; min-width: 30; border-left: vkey $primary 50%; padding: 0 0 0 1; }
     FindingsPanel.-hidden { display: none; }
     """
 
