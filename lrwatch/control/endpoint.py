@@ -142,7 +142,7 @@ def bind_unix(path: Path) -> tuple[socket.socket, Path]:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         os.rmdir(tmpdir)
-    sock.listen(16)
+    sock.listen(128)
     sock.setblocking(False)
     return sock, path
 
@@ -172,7 +172,7 @@ def bind_tcp(host: str, port: int, allow_remote: bool = False) -> tuple[socket.s
     except OSError as exc:
         sock.close()
         raise EndpointError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(16)
+    sock.listen(128)
     sock.setblocking(False)
     return sock, sock.getsockname()[1]
 

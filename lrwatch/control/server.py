@@ -142,10 +142,14 @@ class ControlServer:
         self._reap()
 
     def _accept(self, lsock: socket.socket, needs_token: bool, name: str) -> None:
-        try:
-            sock, _ = lsock.accept()
-        except OSError:
-            return
+        for _ in range(64):  # drain the backlog: a burst must not fill it
+            try:
+                sock, _ = lsock.accept()
+            except OSError:
+                return
+            self._admit(sock, needs_token, name)
+
+    def _admit(self, sock: socket.socket, needs_token: bool, name: str) -> None:
         sock.setblocking(False)
         conn = _Conn(sock, needs_token, name)
         if len(self._conns) >= self.limits.max_clients:
