@@ -1,0 +1,131 @@
+"""Shared helpers for the benchmarks: timing, machine description, generated data, results."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+
+
+def out_dir() -> Path:
+    """benchmarks/out/ (gitignored), created on demand: generated logs and results go here."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    return OUT
+
+
+def machine() -> dict[str, Any]:
+    """nproc, CPU model, Python and numpy versions (what docs/benchmarks.md records)."""
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 3) -> float:
+    """Best wall time of ``repeat`` calls (seconds): the least disturbed by a shared machine."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def median_of(fn: Callable[[], Any], repeat: int) -> float:
+    """Median wall time of ``repeat`` calls (seconds)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def jsonl_metrics_lines(n: int, start: int = 0, nan_every: int = 997, seed: int = 0) -> bytes:
+    """``n`` lrwatch JSONL metric records (step, t, loss, lr, grad_norm), some NaN."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(start, start + n)
+    loss = 3.0 * np.exp(-steps / 2e5) + rng.normal(0, 0.02, n)
+    lr = 3e-4 * np.minimum(1.0, (steps + 1) / 2000)
+    gn = np.abs(rng.normal(1.0, 0.3, n))
+    t0 = 1_732_890_000.0
+    lines = []
+    for i in range(n):
+        s = int(steps[i])
+        lo = "NaN" if s % nan_every == 0 else repr(float(loss[i]))
+        g = "NaN" if s % (nan_every * 7) == 3 else repr(float(gn[i]))
+        lines.append(
+            f'{{"step": {s}, "t": {t0 + s * 0.05:.3f}, "loss": {lo}, "lr": {float(lr[i])!r}, '
+            f'"grad_norm": {g}}}\n'
+        )
+    return "".join(lines).encode()
+
+
+def write_jsonl_log(path: Path, n: int, chunk: int = 500_000) -> Path:
+    """Write an ``n``-record lrwatch JSONL log (run header first) unless it already exists."""
+    if path.exists() and path.stat().st_size > 0:
+        return path
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(b'{"kind": "run", "v": 1, "run": "bench", "t": 1732890000.0}\n')
+        for start in range(0, n, chunk):
+            fh.write(jsonl_metrics_lines(min(chunk, n - start), start=start))
+    tmp.rename(path)
+    return path
+
+
+def fmt_rate(x: float) -> str:
+    """1234567.0 -> '1.23 M'."""
+    if not math.isfinite(x):
+        return str(x)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f} {unit}"
+    return f"{x:.0f}"
+
+
+def emit(name: str, results: dict[str, Any]) -> None:
+    """Print results as JSON on the last line (run_all.py reads it) and save them to out/."""
+    payload = {"bench": name, "machine": machine(), **results}
+    (out_dir() / f"{name}.json").write_text(json.dumps(payload, indent=2))
+    print(json.dumps(payload))
+
+
+def read_runs_kwargs() -> tuple[str | None, dict[str, Any]]:
+    """(fmt, options) for ``read_runs``: auto-detection, or the JSONL parser directly while
+    the formats registry (``lrwatch.formats.make_parser``) is not there yet."""
+    try:
+        from lrwatch.formats import make_parser  # noqa: F401
+
+        return None, {}
+    except ImportError:
+        from lrwatch.formats.jsonl import JsonlParser
+
+        def factory(fmt: str, names: Any = None) -> Any:
+            return JsonlParser(names)
+
+        return "jsonl", {"parser_factory": factory}
