@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from lrwatch.rules.finding import Finding
+from lrwatch.rules.finding import Finding, severity_rank
 from lrwatch.rules.stats import Ema, Window
 
 if TYPE_CHECKING:
@@ -38,6 +38,21 @@ class Rule:
         """The LR jumped (direction +1/-1) or was changed through an lr_change (explicit)."""
 
     # -- helpers ------------------------------------------------------------------------
+
+    #: While a finding is open, its text is rebuilt at most once per this many points
+    #: (formatting is the costliest part of a rule); ``last_step`` is kept exact.
+    REFRESH = 25
+
+    def touch(self, step: int, severity: str) -> bool:
+        """Cheap update of the open finding; False when a full report is due."""
+        f = self.active
+        if f is None or severity_rank(severity) > severity_rank(f.severity):
+            return False
+        if step - getattr(self, "_refreshed", -(10**18)) >= self.REFRESH:
+            self._refreshed = step
+            return False
+        f.last_step = max(f.last_step, step)
+        return True
 
     def report(self, step: int, severity: str, onset: int | None = None, **fields: Any) -> Finding:
         """Open a finding (onset ``onset`` or ``step``) or update the open one."""

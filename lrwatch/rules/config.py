@@ -71,10 +71,10 @@ class LossSpikeConfig:
 class OscillationConfig:
     enabled: bool = True
     window: int = 64  #: points for the autocorrelation
-    autocorr: float = -0.45  #: lag-1 autocorrelation at or below this: swings up/down
+    autocorr: float = -0.55  #: lag-1 autocorrelation at or below this: swings up/down
     min_spread: float = 0.05  #: robust spread ≥ this fraction of |median|
     threshold: float = 0.01  #: relative improvement of the best that counts as progress
-    patience: int = 10  #: consecutive points meeting all conditions (and not, to resolve)
+    patience: int = 20  #: consecutive points meeting all conditions (and not, to resolve)
 
 
 @dataclass

@@ -68,8 +68,10 @@ class Divergence(Rule):
     def _report(
         self, step: int, sev: str, onset: int, cur: float, best: float, ratio: float, lost: float
     ) -> None:
-        s, lr = self.engine.loss, self.engine.lr
         self.calm = 0
+        if self.touch(step, sev):
+            return
+        s, lr = self.engine.loss, self.engine.lr
         if sev == "error":
             what = f"{ratio:.1f}× its best ({fmt_num(best)} at step {s.best_step})"
         else:
@@ -202,6 +204,8 @@ class Oscillation(Rule):
         if self.hot == 1:
             self.onset = step
         if self.hot >= cfg.patience:
+            if self.touch(step, "warning"):
+                return
             lr = self.engine.lr
             self.report(
                 step,
@@ -366,12 +370,16 @@ class TrainPlateau(Rule):
         decayed = eng.lr is not None and eng.lr_max is not None and eng.lr < 0.5 * eng.lr_max
         if decayed:
             sev = "info"
+            if self.touch(step, sev):
+                return
             suggestion = (
                 f"The LR is already decaying ({fmt_lr(eng.lr or 0)}); consider stopping early."
             )
             action = None
         else:
             sev = self._severity()
+            if self.touch(step, sev):
+                return
             suggestion = (
                 f"Decay the LR (ReduceLROnPlateau-style): {lr_change_text(eng.lr, self.cfg.factor)};"
                 " or stop if it has converged."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from lrwatch.rules.base import Rule
 from lrwatch.rules.finding import (
@@ -59,6 +60,8 @@ class NanInf(Rule):
             self.resolve(step, "values are finite again")
 
     def _report(self, step: int, metric: str, x: float, severity: str) -> None:
+        if self.touch(step, severity):
+            return
         lr = self.lr_at_finite if self.lr_at_finite is not None else self.engine.lr
         last = self.last_finite
         where = f" (last finite {fmt_num(last[1])} at step {last[0]})" if last else ""
@@ -122,6 +125,7 @@ class Overfitting(Rule):
         self.cfg = engine.config.overfitting
         self.train = Ema(0.9)
         self.evals = 0
+        self.recent: deque[float] = deque(maxlen=3)
         self.best = math.inf
         self.best_step = 0
         self.train_at_best = math.nan
@@ -136,6 +140,10 @@ class Overfitting(Rule):
             return
         self.evals += 1
         train = self.train.value
+        # Judge the median of the last 3 evaluations: one lucky (noisy) low eval must not
+        # become a "best" that every later evaluation seems to rise above.
+        self.recent.append(x)
+        x = sorted(self.recent)[len(self.recent) // 2]
         if x < self.best:
             self.best, self.best_step, self.train_at_best = x, step, train
             self.hot = 0
@@ -224,6 +232,8 @@ class GradExplosion(Rule):
     def _report(
         self, step: int, x: float, med: float, smooth: float, growth: float, sev: str
     ) -> None:
+        if self.touch(step, sev):
+            return
         lr = self.engine.lr
         if self.hot >= self.cfg.patience:
             what = f"grad norm grew {growth:.0f}× (smoothed {fmt_num(smooth)})"

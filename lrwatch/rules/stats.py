@@ -6,6 +6,7 @@ Every structure here holds a fixed number of values (a window), so the engine ca
 
 from __future__ import annotations
 
+import itertools
 import math
 from bisect import bisect_left, insort
 from collections import deque
@@ -47,12 +48,14 @@ class Window:
     cheaper in practice than a two-heap median for windows of tens of points.
     """
 
-    __slots__ = ("_fifo", "_sorted", "size")
+    __slots__ = ("_fifo", "_median", "_sigma", "_sorted", "size")
 
     def __init__(self, size: int) -> None:
         self.size = max(1, int(size))
         self._fifo: deque[float] = deque()
         self._sorted: list[float] = []
+        self._median: float | None = None  # cached until the next add
+        self._sigma: float | None = None
 
     def __len__(self) -> int:
         return len(self._fifo)
@@ -64,10 +67,12 @@ class Window:
             del self._sorted[bisect_left(self._sorted, old)]
         self._fifo.append(x)
         insort(self._sorted, x)
+        self._median = self._sigma = None
 
     def clear(self) -> None:
         self._fifo.clear()
         self._sorted.clear()
+        self._median = self._sigma = None
 
     def quantile(self, q: float) -> float:
         """Linear-interpolated quantile ``q`` in [0, 1] (NaN when empty)."""
@@ -81,12 +86,21 @@ class Window:
 
     @property
     def median(self) -> float:
-        return self.quantile(0.5)
+        if self._median is None:
+            s = self._sorted
+            n = len(s)
+            if n % 2:
+                self._median = s[n // 2]
+            else:
+                self._median = 0.5 * (s[n // 2 - 1] + s[n // 2]) if n else math.nan
+        return self._median
 
     @property
     def sigma(self) -> float:
         """Robust standard deviation: inter-quartile range / 1.349 (exact for a normal)."""
-        return (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+        if self._sigma is None:
+            self._sigma = (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+        return self._sigma
 
     @property
     def last(self) -> float:
@@ -140,10 +154,21 @@ class Autocorr:
             self._sxx -= old * old
             self._sp -= self._pairs.popleft()
         self._count += 1
-        if self._count % (self.size * 16) == 0:
-            self._sx = math.fsum(self._vals)
-            self._sxx = math.fsum(v * v for v in self._vals)
-            self._sp = math.fsum(self._pairs)
+        if self._count % (self.size * 4) == 0:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        # Re-centre on the window mean (a loss drifts from 10 to 2: a stale shift would make
+        # the sums large and their differences imprecise) and recompute the sums exactly.
+        vals = self._vals
+        mean = math.fsum(vals) / len(vals)
+        self._shift = (self._shift or 0.0) + mean
+        centred = [v - mean for v in vals]
+        self._vals = deque(centred)
+        self._pairs = deque(a * b for a, b in itertools.pairwise(centred))
+        self._sx = math.fsum(centred)
+        self._sxx = math.fsum(v * v for v in centred)
+        self._sp = math.fsum(self._pairs)
 
     def clear(self) -> None:
         self._vals.clear()
@@ -161,7 +186,11 @@ class Autocorr:
         var = self._sxx / n - mean * mean
         if var <= 1e-300:
             return math.nan
-        cov = self._sp / (n - 1) - mean * mean
+        # Means of the leading and lagging n-1 values: using the full mean for both would
+        # add an error proportional to (first - last) * offset, large on a trending loss.
+        m_lag = (self._sx - self._vals[-1]) / (n - 1)
+        m_lead = (self._sx - self._vals[0]) / (n - 1)
+        cov = self._sp / (n - 1) - m_lag * m_lead
         return max(-1.0, min(1.0, cov / var))
 
 
