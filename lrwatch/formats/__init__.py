@@ -1,1 +1,32 @@
-"""formats."""
+"""Log format parsers: one incremental, never-raising parser per format, and detection.
+
+Every parser turns appended bytes into :class:`~lrwatch.records.Metrics` and
+:class:`~lrwatch.records.Event` records (see :mod:`lrwatch.formats.base` for the interface).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lrwatch.formats.base import Parser
+from lrwatch.formats.detect import detect
+from lrwatch.formats.jsonl import JsonlParser
+from lrwatch.records import NameMap
+
+#: Format name -> parser class.
+FORMATS: dict[str, type[Parser]] = {
+    JsonlParser.name: JsonlParser,
+}
+
+
+def make_parser(fmt: str, names: NameMap | None = None, **options: Any) -> Parser:
+    """A new parser for format ``fmt``; ``ValueError`` naming the valid formats otherwise."""
+    try:
+        cls = FORMATS[fmt]
+    except KeyError:
+        valid = ", ".join(sorted(FORMATS))
+        raise ValueError(f"unknown format {fmt!r} (valid formats: {valid})") from None
+    return cls(names, **options)
+
+
+__all__ = ["FORMATS", "Parser", "detect", "make_parser"]

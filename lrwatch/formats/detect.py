@@ -1,0 +1,59 @@
+"""Guess a log's format from its name and its first bytes."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_TQDM = re.compile(rb"\d+/\d+ \[\d")
+_HF_DICT = re.compile(rb"\{'[\w/.-]+': ")
+_CSV_HEADER = re.compile(rb"^[\w./ -]+(,[\w./ -]+)+\r?$")
+
+
+def detect(path: str, head: bytes) -> str | None:
+    """The format name of the file at ``path`` whose first bytes are ``head``.
+
+    Returns ``None`` when nothing fits (the caller reads it as ``text``). The file name decides
+    first (``*.tfevents*``, ``trainer_state.json``, ``*.csv``, ``*.jsonl``), then the content.
+    """
+    base = os.path.basename(path).lower()
+    if "tfevents" in base:
+        return "tfevents"
+    if base == "trainer_state.json" or base.endswith("trainer_state.json"):
+        return "hf_state"
+    if base.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if base.endswith(".csv"):
+        return "csv"
+    return sniff(head)
+
+
+def sniff(head: bytes) -> str | None:
+    """The format of a log from its first bytes alone, or ``None``."""
+    if _is_tfrecord(head):
+        return "tfevents"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"{") and b'"log_history"' in head:
+        return "hf_state"
+    lines = [ln.strip() for ln in head.split(b"\n")[:200] if ln.strip()]
+    if lines and len(head) == 65536 and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off by the 64 KiB limit
+    objects = sum(ln.startswith((b'{"', b'{ "')) and ln.endswith(b"}") for ln in lines)
+    if lines and objects * 2 > len(lines):
+        return "jsonl"
+    if _HF_DICT.search(head) or (_TQDM.search(head) and b"{'" in head):
+        return "hf"
+    if lines and _CSV_HEADER.match(lines[0]) and len(lines) > 1:
+        width = lines[0].count(b",")
+        if all(ln.count(b",") == width for ln in lines[1:20]):
+            return "csv"
+    return None
+
+
+def _is_tfrecord(head: bytes) -> bool:
+    """TFRecord framing: little-endian uint64 length, 4-byte CRC, then an Event protobuf."""
+    if len(head) < 16:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    # An Event starts with field 1 (wall_time, fixed64): tag byte 0x09.
+    return 0 < length < 1 << 24 and head[12] == 0x09

@@ -1,0 +1,213 @@
+"""lrwatch JSONL and generic JSONL: schema, NaN tokens, inferred steps, fast and slow paths."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lrwatch.formats import make_parser
+from lrwatch.formats.jsonl import JsonlParser, patch_tokens
+from lrwatch.records import NameMap, encode_metrics
+
+from .helpers import canon, events, feed_all, metrics, random_sizes, series
+
+HEADER = (
+    b'{"kind": "run", "v": 1, "run": "demo", "t": 1732890000.0, "control": "unix:/tmp/x.sock",'
+    b' "pid": 42, "host": "h", "optimizer": "AdamW", "lr": [0.001, 0.0001], "world_size": 1}\n'
+)
+
+
+def _log(n: int, t0: float = 1732890000.0) -> bytes:
+    lines = [encode_metrics(i, {"loss": 1.0 / (i + 1), "lr": 1e-3}, t0 + i) for i in range(n)]
+    return HEADER + ("\n".join(lines) + "\n").encode()
+
+
+def test_lrwatch_log_header_metrics_events() -> None:
+    data = _log(3) + (
+        b'{"kind": "lr_change", "step": 3, "old": [0.001], "new": [0.0005], "mode": "rescale",'
+        b' "by": "cli", "id": "c1", "t": 1732890003.5}\n'
+        b'{"kind": "end", "status": "finished", "t": 1732890004.0}\n'
+    )
+    p = JsonlParser()
+    recs = feed_all(p, data)
+    run = events(recs, "run")[0]
+    assert run.data["control"] == "unix:/tmp/x.sock" and run.data["lr"] == [0.001, 0.0001]
+    assert run.t == 1732890000.0
+    assert series(recs, "loss") == [(0, 1.0), (1, 0.5), (2, 1.0 / 3)]
+    assert [m.t for m in metrics(recs)] == [1732890000.0, 1732890001.0, 1732890002.0]
+    change = events(recs, "lr_change")[0]
+    assert change.step == 3 and change.data["new"] == [0.0005] and change.data["id"] == "c1"
+    assert events(recs, "end")[0].data["status"] == "finished"
+    assert p.skipped == 0 and not p.steps_inferred
+
+
+def test_nan_infinity_and_null_keep_the_record() -> None:
+    data = (
+        b'{"step": 1, "loss": NaN, "lr": 0.1}\n'
+        b'{"step": 2, "loss": Infinity, "grad_norm": -Infinity}\n'
+        b'{"step": 3, "loss": null, "lr": 0.1}\n'
+        b'{"step": 4, "loss": nan, "grad_norm": -inf}\n'
+        b'{"step": 5, "loss": 1.5, "note": "NaN seen at step 4"}\n'
+    )
+    recs = feed_all(JsonlParser(), data)
+    ms = metrics(recs)
+    assert [m.step for m in ms] == [1, 2, 3, 4, 5]
+    assert math.isnan(ms[0].values["loss"]) and ms[0].values["lr"] == 0.1
+    assert ms[1].values == {"loss": math.inf, "grad_norm": -math.inf}
+    assert math.isnan(ms[2].values["loss"])
+    assert math.isnan(ms[3].values["loss"]) and ms[3].values["grad_norm"] == -math.inf
+    assert ms[4].values == {"loss": 1.5}
+
+
+def test_nan_tokens_in_a_big_block_take_the_fast_path_after_patching() -> None:
+    lines = [encode_metrics(i, {"loss": math.nan if i % 3 else 1.0}) for i in range(5000)]
+    p = JsonlParser()
+    recs = feed_all(p, ("\n".join(lines) + "\n").encode(), [70_000])
+    assert len(recs) == 5000 and p.skipped == 0
+    assert sum(math.isnan(m.values["loss"]) for m in metrics(recs)) == 3333
+
+
+def test_patch_tokens_touches_only_bare_tokens() -> None:
+    line = b'{"a": NaN, "b": -Infinity, "c": "NaN inside", "nanx": 1}'
+    assert patch_tokens(line) == b'{"a": "NaN", "b": "-Infinity", "c": "NaN inside", "nanx": 1}'
+    assert patch_tokens(b'{"a": 1}') == b'{"a": 1}'
+
+
+def test_generic_jsonl_step_keys_and_inferred_steps() -> None:
+    data = (
+        b'{"global_step": 10, "train_loss": 2.0, "learning_rate": 0.01}\n'
+        b'{"iter": 11, "train/loss": 1.9, "time": 21.5}\n'
+        b'{"loss": 1.8}\n'
+        b'{"loss": 1.7, "phase": "train"}\n'
+    )
+    p = JsonlParser()
+    recs = feed_all(p, data)
+    ms = metrics(recs)
+    assert [(m.step, m.step_inferred) for m in ms] == [
+        (10, False),
+        (11, False),
+        (12, True),
+        (13, True),
+    ]
+    assert ms[0].values == {"loss": 2.0, "lr": 0.01}
+    # "time" of 21.5 is a duration (ms per step), not a wall time: it stays a metric.
+    assert ms[1].values == {"loss": 1.9, "time": 21.5} and ms[1].t is None
+    assert p.steps_inferred
+
+
+def test_file_with_no_steps_numbers_records_from_zero() -> None:
+    p = JsonlParser()
+    recs = feed_all(p, b'{"loss": 3}\n{"loss": 2}\n{"loss": 1}\n')
+    assert series(recs, "loss") == [(0, 3.0), (1, 2.0), (2, 1.0)]
+    assert all(m.step_inferred for m in metrics(recs))
+
+
+def test_nested_objects_are_flattened_and_user_aliases_apply() -> None:
+    names = NameMap({"objective": "loss"})
+    recs = feed_all(
+        JsonlParser(names), b'{"step": 1, "train": {"loss": 2.5}, "objective": 9, "ok": true}\n'
+    )
+    # "objective" comes after "train/loss" and wins the canonical name; bools are not metrics.
+    assert metrics(recs)[0].values == {"loss": 9.0}
+
+
+def test_malformed_lines_are_counted_not_raised() -> None:
+    data = (
+        b'{"step": 1, "loss": 1.0}\n'
+        b"not json at all\n"
+        b"[1, 2, 3]\n"
+        b'{"step": 2, "loss": \n'
+        b'{"msg": "no numbers here"}\n'
+        b'{"kind": 5}\n'
+        b"\xff\xfe\x00garbage\n"
+        b"\n"
+        b'{"step": 3, "loss": 0.5}\n'
+    )
+    p = JsonlParser()
+    recs = feed_all(p, data)
+    assert series(recs, "loss") == [(1, 1.0), (3, 0.5)]
+    assert p.skipped == 6
+
+
+def test_partial_last_line_is_held_until_flush() -> None:
+    p = JsonlParser()
+    assert p.feed(b'{"step": 1, "loss": 1.0}\n{"step": 2, "lo') != []
+    assert p.feed(b'ss": 0.5}') == []
+    recs = p.flush()
+    assert series(recs, "loss") == [(2, 0.5)]
+
+
+def test_megabyte_line_is_skipped_in_any_chunking() -> None:
+    big = b'{"step": 5, "x": "' + b"a" * (1 << 20) + b'"}\n'
+    data = b'{"step": 1, "loss": 1.0}\n' + big + b'{"step": 2, "loss": 2.0}\n'
+    for sizes in (None, [4096], [1 << 19], random_sizes(3, hi=300_000)):
+        p = JsonlParser()
+        recs = feed_all(p, data, sizes)
+        assert series(recs, "loss") == [(1, 1.0), (2, 2.0)], sizes
+        assert p.skipped == 1, sizes
+
+
+def test_restart_resets_inferred_steps() -> None:
+    p = JsonlParser()
+    feed_all(p, b'{"loss": 1}\n{"loss": 2}\n')
+    p.restart()
+    recs = p.feed(b'{"loss": 5}\n')
+    assert series(recs, "loss") == [(0, 5.0)]
+
+
+def test_fast_path_and_general_path_agree() -> None:
+    data = _log(3000)
+    mixed = data + b'{"step": 3000, "loss": 1, "extra": null}\n' + _log(50)[len(HEADER) :]
+    whole = feed_all(JsonlParser(), mixed)
+    tiny = feed_all(JsonlParser(), mixed, random_sizes(1, hi=90))
+    assert canon(whole) == canon(tiny)
+    assert len(metrics(whole)) == 3051
+
+
+def test_make_parser_names_valid_formats() -> None:
+    assert isinstance(make_parser("jsonl"), JsonlParser)
+    try:
+        make_parser("yaml")
+    except ValueError as exc:
+        assert "jsonl" in str(exc) and "yaml" in str(exc)
+    else:
+        raise AssertionError("unknown format accepted")
+
+
+_values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.integers(-(10**6), 10**6),
+    st.none(),
+)
+_records = st.lists(
+    st.dictionaries(st.sampled_from(["loss", "lr", "val_loss", "acc"]), _values, min_size=1),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_records, st.lists(st.integers(1, 64), min_size=1, max_size=20))
+def test_chunking_never_changes_records(rows: list[dict], sizes: list[int]) -> None:
+    data = (
+        "\n".join(
+            encode_metrics(i, {k: math.nan if v is None else v for k, v in r.items()})
+            for i, r in enumerate(rows)
+        )
+        + "\n"
+    ).encode()
+    assert canon(feed_all(JsonlParser(), data)) == canon(feed_all(JsonlParser(), data, sizes))
+    assert len(feed_all(JsonlParser(), data, sizes)) == len(rows)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=400), st.lists(st.integers(1, 50), min_size=1, max_size=10))
+def test_arbitrary_bytes_never_raise(data: bytes, sizes: list[int]) -> None:
+    p = JsonlParser(max_line=64)
+    recs = feed_all(p, data, sizes)
+    again = JsonlParser(max_line=64)
+    assert canon(feed_all(again, data)) == canon(recs)
+    assert p.skipped == again.skipped
+    assert p.skipped >= 0 and all(hasattr(r, "step") for r in recs)
