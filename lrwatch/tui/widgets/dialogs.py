@@ -118,7 +118,7 @@ A run is controllable when its script uses lrwatch.Monitor() or runs under `lrwa
 class HelpScreen(ModalScreen[None]):
     """The key bindings."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="HelpScreen")
+    DEFAULT_CSS = _DIALOG_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 84; }"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "app.pop_screen", "Close")
     ]

@@ -1,0 +1,93 @@
+"""Smoke test: the real ``lrwatch`` command in a real terminal (tmux), driven by keys."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def _screen(session: str) -> str:
+    return _tmux("capture-pane", "-p", "-t", session)
+
+
+def _wait_for(session: str, *needles: str, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _screen(session)
+        if all(n in screen for n in needles):
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{needles} not on screen:\n{screen}")
+
+
+@pytest.fixture
+def trainer(tmp_path: Path) -> Iterator[Path]:
+    log = tmp_path / "tiny.jsonl"
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(log), "20000", "0.02"])
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "tiny.sock").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "trainer did not start"
+        time.sleep(0.05)
+    yield log
+    proc.terminate()
+    proc.wait(10)
+
+
+def _start(cmd: str, cols: int = 120, rows: int = 40) -> str:
+    session = f"lrw-{uuid.uuid4().hex[:8]}"
+    env = f"cd {shlex.quote(os.getcwd())} && TERM=xterm-256color {shlex.quote(sys.executable)} -m lrwatch"
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            str(cols),
+            "-y",
+            str(rows),
+            f"{env} {cmd}",
+        ],
+        check=True,
+    )
+    return session
+
+
+def test_attach_in_a_real_terminal(trainer: Path) -> None:
+    session = _start(f"attach unix:{trainer.with_suffix('.sock')}")
+    try:
+        screen = _wait_for(session, "tiny", "● live", "control ✓", "Quit")
+        assert "loss" in screen and "lr (log)" in screen
+        _tmux("send-keys", "-t", session, "l")
+        _wait_for(session, "loss (log)")
+        _tmux("send-keys", "-t", session, "?")
+        _wait_for(session, "lrwatch keys", "set an exact LR")
+        _tmux("send-keys", "-t", session, "Escape")
+        time.sleep(0.5)  # a key right after ESC would read as alt+key
+        _tmux("send-keys", "-t", session, "/")
+        _wait_for(session, "Change the LR of run tiny", "0.05 → 5e-3")
+        _tmux("send-keys", "-t", session, "y")
+        _wait_for(session, "scale_lr applied at step")
+        _tmux("send-keys", "-t", session, "q")
+        deadline = time.monotonic() + 10
+        while session in _tmux("ls") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert session not in _tmux("ls"), "q did not quit"
+    finally:
+        _tmux("kill-session", "-t", session)
