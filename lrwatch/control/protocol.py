@@ -21,7 +21,7 @@ MAX_LINE = 64 * 1024
 #: Ops answered on the server thread from a snapshot (no training-thread round trip).
 READ_OPS = ("hello", "status", "history", "subscribe")
 #: Ops queued to the training thread and answered once applied at a step boundary.
-CHANGE_OPS = ("set_lr", "scale_lr", "pause", "resume")
+CHANGE_OPS = ("set_lr", "scale_lr", "unpin", "pause", "resume")
 OPS = READ_OPS + CHANGE_OPS
 
 MODES = ("rescale", "pin")
@@ -212,6 +212,10 @@ def _hello(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
     return {"client": client[:80] if isinstance(client, str) else None}
 
 
+def _unpin(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    return {"group": _group(obj, limits), "mode": "unpin"}
+
+
 def _no_args(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
     return {}
 
@@ -223,6 +227,7 @@ _ARGS = {
     "subscribe": _subscribe,
     "set_lr": _set_lr,
     "scale_lr": _scale_lr,
+    "unpin": _unpin,
     "pause": _no_args,
     "resume": _no_args,
 }

@@ -17,8 +17,6 @@ torch is never imported by this module: the optimizer is used duck-typed.
 from __future__ import annotations
 
 import atexit
-import collections
-import math
 import os
 import signal
 import socket
@@ -33,12 +31,11 @@ from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Reply, dispatch
 from lrwatch.control.service import Service
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
+from lrwatch.train.boundary import Boundary
 from lrwatch.train.writer import JsonlWriter
 
 #: Environment variables that steer a Monitor left at its defaults (``lrwatch run`` sets them).
 ENV_LOG, ENV_CONTROL, ENV_RUN = "LRWATCH_LOG", "LRWATCH_CONTROL", "LRWATCH_RUN"
-
-_MAX_QUEUE = 64
 
 
 class Monitor:
@@ -56,7 +53,10 @@ class Monitor:
         lr_ceiling: highest LR a command may set; default ``max(1, 100 × largest initial LR)``.
         factor_range: accepted ``scale_lr`` factors.
         loop_sets_lr: the loop assigns the LR itself every step (nanoGPT): changes become a
-            multiplier on top of what the loop sets.
+            multiplier on top of what the loop sets. None (default) detects it when there is
+            no scheduler; False never uses the multiplier.
+        dist_every: under torch.distributed, sync rank 0's changes every N steps (1: a tiny
+            blocking broadcast each step; N > 1: asynchronous, applied up to 2N-1 steps later).
     """
 
     def __init__(
@@ -69,7 +69,7 @@ class Monitor:
         *,
         lr_ceiling: float | None = None,
         factor_range: tuple[float, float] = (1e-3, 1e3),
-        loop_sets_lr: bool = False,
+        loop_sets_lr: bool | None = None,
         allow_remote: bool = False,
         file_commands: bool = True,
         auto_lr: bool = True,
@@ -77,6 +77,7 @@ class Monitor:
         flush_interval: float = 0.1,
         max_clients: int = 16,
         handle_signals: bool = True,
+        dist_every: int = 1,
     ) -> None:
         self.run = run or os.environ.get(ENV_RUN) or _default_run(log)
         log = log or os.environ.get(ENV_LOG) or Path("runs") / f"{self.run}.jsonl"
@@ -93,6 +94,7 @@ class Monitor:
             max_clients=max_clients,
         )
         self._loop_sets_lr = loop_sets_lr
+        self._dist_every = dist_every
         self._auto_lr = auto_lr
         self._handle_signals = handle_signals
         self.rank, self.world_size = _dist_rank()
@@ -102,11 +104,9 @@ class Monitor:
         self._lr_keys: list[str] = []
         self._hook: Any = None
         self._step = 0
-        self._paused = False
         self._last_metrics: dict[str, float] = {}
-        self._history: list[dict[str, Any]] = []
-        self._cmds: collections.deque[tuple[P.Request, Reply, str]] = collections.deque()
-        self._wake = threading.Event()
+        self._boundary = Boundary(self.limits, self._emit, self._flush)
+        self._boundary.rank = self.rank
         self._writer: JsonlWriter | None = None
         self._service: Service | None = None
         self._started = False
@@ -119,20 +119,35 @@ class Monitor:
 
     def attach(self, optimizer: Any, scheduler: Any = None) -> Monitor:
         """Bind the optimizer (and scheduler) late, e.g. when a framework creates them."""
+        from lrwatch.train.lr import LRController, unwrap_optimizer
+
+        optimizer = unwrap_optimizer(optimizer)
         if self._lr is not None and optimizer is self._optimizer:
             if scheduler is not None:
                 self._lr.attach_scheduler(scheduler)
             return self
+        if self._lr is not None:
+            self._lr.close()
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
         self._optimizer = optimizer
-        self._lr = _make_controller(optimizer, scheduler, self._loop_sets_lr)
+        self._lr = LRController(optimizer, scheduler, loop_sets_lr=self._loop_sets_lr)
+        self._boundary.lr = self._lr
         self._lr_used = [float(g["lr"]) for g in optimizer.param_groups]
         self._lr_keys = ["lr"] + [f"lr/pg{i}" for i in range(1, len(self._lr_used))]
         self.limits.n_groups = len(self._lr_used)
         self.limits.lr_ceiling = self._lr_ceiling or max(1.0, 100 * max(self._lr_used))
-        if self._hook is None and hasattr(optimizer, "register_step_pre_hook"):
-            # Record the LR each optimizer step really used (scheduler.step() runs before
-            # mon.step() and would otherwise make us log the next step's LR).
+        if hasattr(optimizer, "register_step_pre_hook"):
+            # Record the LR each optimizer step really used: scheduler.step() runs before
+            # mon.step() and would otherwise make us log the next step's LR. Registered after
+            # the controller's hooks, so it sees pinned / multiplied LRs.
             self._hook = optimizer.register_step_pre_hook(self._capture_lr)
+        if self.world_size > 1 and self._boundary.sync is None:
+            from lrwatch.train.dist import DistSync
+
+            sync = DistSync(every=self._dist_every)
+            self._boundary.sync = sync if sync.active else None
         self._start()
         return self
 
@@ -144,8 +159,8 @@ class Monitor:
         if not self._started:
             self._start()
         self._write_metrics(self._step, metrics)
-        if self._cmds or self._paused or (self._service and self._service.file_due()):
-            self._boundary()
+        if self._boundary.due() or (self._service is not None and self._service.file_due()):
+            self._boundary.run(self._step, self._poll_file)
 
     def log(self, step: int | None = None, **metrics: Any) -> None:
         """Write metrics (e.g. eval ``val_loss``) without being a step boundary."""
@@ -161,9 +176,7 @@ class Monitor:
             if self._closed:
                 return
             self._closed = True
-        while self._cmds:
-            req, reply, _ = self._cmds.popleft()
-            reply(P.error_reply(req.id, P.CLOSED, f"run ended ({status})"))
+        self._boundary.cancel(status)
         self._emit({"kind": "end", "status": status, "step": self._step, "t": time.time()})
         if self._service is not None:
             self._service.close()
@@ -171,20 +184,22 @@ class Monitor:
             self._writer.close()
         if self._hook is not None:
             self._hook.remove()
+        if self._boundary.sync is not None:
+            self._boundary.sync.close()
 
     def state_dict(self) -> dict[str, Any]:
         """Step, applied changes and LR controller state, for checkpoints."""
         return {
             "v": 1,
             "step": self._step,
-            "history": [dict(h) for h in self._history],
+            "history": self.history(),
             "lr": self._lr.state_dict() if self._lr is not None else None,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved (after :meth:`attach`, for the LR part)."""
         self._step = int(state.get("step", 0))
-        self._history = [dict(h) for h in state.get("history", [])]
+        self._boundary.history = [dict(h) for h in state.get("history", [])]
         if state.get("lr") is not None and self._lr is not None:
             self._lr.load_state_dict(state["lr"])
 
@@ -197,7 +212,7 @@ class Monitor:
     @property
     def paused(self) -> bool:
         """True while a ``pause`` command holds training at a step boundary."""
-        return self._paused
+        return self._boundary.paused
 
     # -- the control handler (server thread reads, training thread applies) -------------
 
@@ -222,26 +237,20 @@ class Monitor:
             "run": self.run,
             "step": self._step,
             "lr": lr,
-            "paused": self._paused,
+            "paused": self._boundary.paused,
             "metrics": dict(self._last_metrics),
             "world_size": self.world_size,
             "closed": self._closed,
+            "pinned": self._lr.pinned if self._lr is not None else [],
         }
 
     def history(self) -> list[dict[str, Any]]:
         """Applied LR changes, oldest first."""
-        return [dict(h) for h in self._history]
+        return [dict(h) for h in self._boundary.history]
 
     def submit(self, req: P.Request, reply: Reply, by: str) -> bool:
         """Queue a change op; it is applied at the next step boundary."""
-        if self._closed:
-            reply(P.error_reply(req.id, P.CLOSED, "run has ended"))
-            return True
-        if len(self._cmds) >= _MAX_QUEUE:
-            return False
-        self._cmds.append((req, reply, by))
-        self._wake.set()
-        return True
+        return self._boundary.submit(req, reply, by)
 
     def records_since(self, seq: int | None, backlog: int) -> tuple[list[str], int]:
         """Recent log lines for ``subscribe``."""
@@ -304,72 +313,14 @@ class Monitor:
         if self._writer is not None:
             self._writer.write(P.encode(record).decode().rstrip("\n"))
 
-    def _boundary(self) -> None:
-        """Apply commands (and file-transport requests); block here while paused."""
-        while True:
-            if self._service is not None:
-                for req, reply in self._service.poll_file():
-                    dispatch(self, req, reply, "file")
-            while self._cmds:
-                req, reply, by = self._cmds.popleft()
-                try:
-                    reply(self._apply(req, by))
-                except Exception as exc:  # a refused change must never stop training
-                    reply(P.error_reply(req.id, P.REFUSED, f"{type(exc).__name__}: {exc}"))
-            if not self._paused or self._closed:
-                return
-            self._wake.wait(0.05)
-            self._wake.clear()
+    def _flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
 
-    def _apply(self, req: P.Request, by: str) -> dict[str, Any]:
-        if req.op == "pause":
-            if not self._paused:
-                self._paused = True
-                self._emit({"kind": "pause", "step": self._step, "t": time.time(), "by": by})
-                if self._writer is not None:
-                    self._writer.flush()
-            return P.ok_reply(req.id, op="pause", step=self._step, paused=True)
-        if req.op == "resume":
-            was = self._paused
-            if was:
-                self._paused = False
-                self._emit({"kind": "resume", "step": self._step, "t": time.time(), "by": by})
-            return P.ok_reply(req.id, op="resume", step=self._step, paused=False, was_paused=was)
-        return self._change_lr(req, by)
-
-    def _change_lr(self, req: P.Request, by: str) -> dict[str, Any]:
-        if self._lr is None:
-            return P.error_reply(req.id, P.REFUSED, "no optimizer attached yet")
-        args = req.args
-        old = [float(x) for x in self._lr.current()]
-        group, mode = args["group"], args["mode"]
-        ref = old[group if group is not None else 0]
-        factor = args["factor"] if req.op == "scale_lr" else args["value"] / ref
-        targets = range(len(old)) if group is None else [group]
-        if any(not math.isfinite(old[g] * factor) for g in targets):
-            return P.error_reply(req.id, P.BAD_VALUE, "resulting LR is not finite")
-        over = [g for g in targets if old[g] * factor > self.limits.lr_ceiling * (1 + 1e-12)]
-        if over:
-            msg = f"new LR of group {over[0]} would exceed the ceiling {self.limits.lr_ceiling:g}"
-            return P.error_reply(req.id, P.OUT_OF_RANGE, msg)
-        if req.op == "set_lr":
-            self._lr.set(args["value"], group=group, mode=mode)
-        else:
-            self._lr.scale(factor, group=group, mode=mode)
-        new = [float(x) for x in self._lr.current()]
-        change = {
-            "step": self._step + 1,  # the first optimizer step that runs with the new LR
-            "t": round(time.time(), 3),
-            "old": old,
-            "new": new,
-            "mode": mode,
-            "by": by,
-            "id": req.id,
-            "op": req.op,
-        }
-        self._history.append(change)
-        self._emit({"kind": "lr_change", **change})
-        return P.ok_reply(req.id, **change)
+    def _poll_file(self) -> None:
+        if self._service is not None:
+            for req, reply in self._service.poll_file():
+                dispatch(self, req, reply, "file")
 
     def _atexit(self) -> None:
         crashed = getattr(sys, "last_value", None) is not None
@@ -403,14 +354,6 @@ def _dist_rank() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-def _make_controller(optimizer: Any, scheduler: Any, loop_sets_lr: bool) -> Any:
-    try:
-        from lrwatch.train.lr import LRController
-    except ImportError:
-        return _FallbackLR(optimizer)
-    return LRController(optimizer, scheduler)
-
-
 def _install_sigterm(mon: Monitor) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
@@ -425,40 +368,3 @@ def _install_sigterm(mon: Monitor) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, handler)
-
-
-class _FallbackLR:
-    """Scales ``param_groups[i]['lr']`` until :mod:`lrwatch.train.lr` is available."""
-
-    def __init__(self, optimizer: Any) -> None:
-        self.optimizer = optimizer
-        self.history: list[tuple[list[float], list[float]]] = []
-
-    def current(self) -> list[float]:
-        return [float(g["lr"]) for g in self.optimizer.param_groups]
-
-    def scale(
-        self, factor: float, group: int | None = None, mode: str = "rescale"
-    ) -> tuple[list[float], list[float]]:
-        old = self.current()
-        for i, g in enumerate(self.optimizer.param_groups):
-            if group is None or i == group:
-                g["lr"] = g["lr"] * factor
-                if "initial_lr" in g:
-                    g["initial_lr"] = g["initial_lr"] * factor
-        self.history.append((old, self.current()))
-        return old, self.current()
-
-    def set(
-        self, value: float, group: int | None = None, mode: str = "rescale"
-    ) -> tuple[list[float], list[float]]:
-        return self.scale(value / self.current()[group or 0], group, mode)
-
-    def attach_scheduler(self, scheduler: Any) -> None:
-        pass
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"history": list(self.history)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.history = list(state.get("history", []))
