@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
     s.add_argument("factor", type=float)
     s.add_argument("--group", type=int, default=None, help="only this param group")
     s.add_argument("--pin", action="store_true", help="hold the result instead of rescaling")
+    s = add("unpin", "release pinned LRs: follow the (re-anchored) schedule again")
+    s.add_argument("--group", type=int, default=None, help="only this param group")
     add("pause", "block training at the next step boundary")
     add("resume", "let a paused run continue")
     add("history", "LR changes applied so far")
@@ -89,6 +91,8 @@ def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any], float]:
         return "set_lr", {"value": args.value, "group": args.group, "mode": mode}, 60.0
     if cmd == "scale-lr":
         return "scale_lr", {"factor": args.factor, "group": args.group, "mode": mode}, 60.0
+    if cmd == "unpin":
+        return "unpin", {"group": args.group}, 60.0
     if cmd in ("pause", "resume"):
         return cmd, {}, 60.0
     return cmd, {}, 5.0
@@ -129,7 +133,7 @@ def describe(op: str, reply: dict[str, Any]) -> str:
     if not reply.get("ok"):
         err = reply.get("error", {})
         return f"refused ({err.get('code')}): {err.get('message')}"
-    if op in ("set_lr", "scale_lr"):
+    if op in ("set_lr", "scale_lr", "unpin"):
         return (
             f"{op} applied from step {reply['step']} ({reply['mode']}): "
             f"lr [{_lrs(reply['old'])}] -> [{_lrs(reply['new'])}]"

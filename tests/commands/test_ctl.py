@@ -56,9 +56,14 @@ def test_human_output_status_history_and_refusal(live) -> None:
     assert res.returncode == 1 and "ceiling" in res.stderr
     res = ctl(str(live.log), "set-lr", "0.1", "--group", "3")
     assert res.returncode == 1 and "out_of_range" in res.stderr
-    # Nothing refused changed anything: exactly one lr_change.
+    res = ctl(str(live.log), "set-lr", "0.01", "--pin")
+    assert res.returncode == 0 and "(pin)" in res.stdout and "-> [0.01]" in res.stdout
+    res = ctl(str(live.log), "unpin", "--json")  # back to the (rescaled) schedule
+    assert res.returncode == 0 and json.loads(res.stdout)["new"] == [0.025]
+    # Nothing refused changed anything: only the three accepted changes were recorded.
     assert live.stop() == 0
-    assert [r["new"] for r in records(live.log) if r.get("kind") == "lr_change"] == [[0.025]]
+    news = [r["new"] for r in records(live.log) if r.get("kind") == "lr_change"]
+    assert news == [[0.025], [0.01], [0.025]]
 
 
 def test_socket_target_pause_resume(live) -> None:

@@ -208,3 +208,75 @@ def test_subprocess_env_for_lrwatch_run(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     head = records(tmp_path / "x.jsonl")[0]
     assert head["control"] == f"file:{tmp_path / 'x.jsonl'}" and head["cmd"].endswith("x.cmd")
+
+
+def dist_worker(rank: int, init: str, log: str, stop: str, out: str) -> None:
+    """One gloo rank of a DDP run with a Monitor (the test below runs two)."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init}", rank=rank, world_size=2)
+    torch.manual_seed(0)
+    model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(4, 1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.99**s)
+    mon = lrwatch.Monitor(opt, sched, log=log)
+    lrs: list[float] = []
+    while True:
+        # Stopping is collective too: rank 0 decides and tells the other rank.
+        flag = torch.tensor([float(rank == 0 and os.path.exists(stop) and len(lrs) >= 10)])
+        dist.broadcast(flag, 0)
+        if flag.item():
+            break
+        model(torch.randn(8, 4)).pow(2).mean().backward()
+        opt.step()
+        opt.zero_grad()
+        sched.step()
+        mon.step()
+        lrs.append(opt.param_groups[0]["lr"])
+        time.sleep(0.005)
+    mon.close()
+    dist.destroy_process_group()
+    Path(out).write_text(json.dumps({"lrs": lrs, "endpoint": mon.endpoint}))
+
+
+def test_two_gloo_ranks_change_at_the_same_step(tmp_path: Path) -> None:
+    e = env() | {"GLOO_SOCKET_IFNAME": "lo"}
+    log, stop = tmp_path / "ddp.jsonl", tmp_path / "stop"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                str(r),
+                *map(str, (tmp_path / "init", log, stop)),
+                str(tmp_path / f"r{r}.json"),
+            ],
+            env=e,
+        )
+        for r in (0, 1)
+    ]
+    try:
+        endpoint = header(log)["control"]
+        wait_for(lambda: metric_steps(log) >= 5, what="ddp steps")
+        reply = ControlClient(endpoint, timeout=60).request("scale_lr", factor=2.0)
+        assert reply["ok"], reply
+        stop.touch()
+        assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    r0, r1 = (json.loads((tmp_path / f"r{r}.json").read_text()) for r in (0, 1))
+    assert r0["lrs"] == r1["lrs"]  # the same LR on both ranks at every step
+    assert r0["endpoint"] == endpoint and r1["endpoint"] is None  # rank 1 opened no socket
+    assert sorted(p.name for p in tmp_path.glob("ddp*")) == ["ddp.cmd", "ddp.jsonl"]
+    at = reply["step"]
+    metrics = [r for r in records(log) if "kind" not in r]
+    for r in metrics:  # re-anchored: the LambdaLR schedule continues, doubled, from `at` on
+        expected = 0.1 * 0.99 ** (r["step"] - 1) * (2.0 if r["step"] >= at else 1.0)
+        assert r["lr"] == pytest.approx(expected, rel=1e-9)
+    assert metrics[-1]["step"] > at
+
+
+if __name__ == "__main__":
+    dist_worker(int(sys.argv[1]), *sys.argv[2:6])
