@@ -19,10 +19,10 @@ SMOOTHING_LEVELS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995)
 
 
 def _chunk_len(beta: float) -> int:
-    # Within a chunk we scale by beta**-j; keep that below ~1e100 so float64 stays exact enough.
+    # Within a chunk we scale by beta**-j; keep that below ~1e250, inside float64 range.
     if beta <= 0.0:
         return 1 << 30
-    return max(1, min(4096, int(100 / -math.log10(beta))))
+    return max(1, min(16384, int(250 / -math.log10(beta))))
 
 
 def ema_debiased(
