@@ -9,13 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from lrwatch.formats.base import Parser
+from lrwatch.formats.csvlog import CsvParser
 from lrwatch.formats.detect import detect
+from lrwatch.formats.hf import HfParser
+from lrwatch.formats.hf_state import HfStateParser
 from lrwatch.formats.jsonl import JsonlParser
+from lrwatch.formats.text import TextParser
+from lrwatch.formats.tfevents import TfeventsParser
 from lrwatch.records import NameMap
 
 #: Format name -> parser class.
 FORMATS: dict[str, type[Parser]] = {
     JsonlParser.name: JsonlParser,
+    HfParser.name: HfParser,
+    TextParser.name: TextParser,
+    HfStateParser.name: HfStateParser,
+    CsvParser.name: CsvParser,
+    TfeventsParser.name: TfeventsParser,
 }
 
 

@@ -1,0 +1,119 @@
+"""Just enough protobuf and TFRecord to read TensorBoard scalars, with no tensorflow import.
+
+A TFRecord is ``uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)``.
+CRC32C is computed by ``google_crc32c`` or ``crc32c`` when one of them happens to be installed
+(C speed), else by a table-driven pure-Python loop: event records are tens of bytes, so even
+that reads some hundred thousand records a second, and no dependency is needed.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+
+_POLY = 0x82F63B78
+
+
+def _make_table() -> list[int]:
+    table = []
+    for n in range(256):
+        crc = n
+        for _ in range(8):
+            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _make_table()
+
+
+def crc32c_py(data: bytes) -> int:
+    """CRC32C (Castagnoli) of ``data``, pure Python."""
+    crc = 0xFFFFFFFF
+    table = _TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _fast_crc() -> Callable[[bytes], int]:
+    try:
+        import google_crc32c  # type: ignore[import-not-found]
+
+        return lambda data: google_crc32c.value(bytes(data))
+    except ImportError:
+        pass
+    try:
+        import crc32c  # type: ignore[import-not-found]
+
+        return lambda data: crc32c.crc32c(bytes(data))
+    except ImportError:
+        return crc32c_py
+
+
+crc32c = _fast_crc()
+
+
+def masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC32C."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """Read a base-128 varint at ``pos``: (value, next position). IndexError/ValueError if bad."""
+    result = 0
+    shift = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+Field = tuple[int, int, "int | bytes"]
+
+
+def fields(buf: bytes) -> Iterator[Field]:
+    """(field number, wire type, value) of each field of a message.
+
+    Varints give ints; fixed64/fixed32 and length-delimited fields give their raw bytes.
+    Malformed input raises ValueError (or IndexError); callers catch it.
+    """
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = varint(buf, pos)
+            yield number, wire, value
+        elif wire == 1:
+            yield number, wire, buf[pos : pos + 8]
+            pos += 8
+        elif wire == 2:
+            size, pos = varint(buf, pos)
+            if pos + size > end:
+                raise ValueError("field past end of message")
+            yield number, wire, buf[pos : pos + size]
+            pos += size
+        elif wire == 5:
+            yield number, wire, buf[pos : pos + 4]
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+        if pos > end:
+            raise ValueError("truncated field")
+
+
+def double(raw: bytes) -> float:
+    """A little-endian fixed64 double."""
+    return struct.unpack("<d", raw)[0]
+
+
+def float32(raw: bytes) -> float:
+    """A little-endian fixed32 float."""
+    return struct.unpack("<f", raw)[0]

@@ -1,0 +1,161 @@
+"""Hugging Face Trainer console output: Python-repr dicts between tqdm redraws.
+
+``{'loss': 2.31, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': 0.1}`` (4.x floats) or
+``{'loss': '2.31', ...}`` (5.x strings), bare ``nan``, mixed with tqdm ``\\r`` redraws and ANSI
+escapes. The dicts carry no step. The trainer prints a dict with ``tqdm.write``, which redraws
+the bar right after it showing the exact global step; the counter drawn *before* the dict can
+lag behind (tqdm's refresh interval). So a dict's step is the main bar's counter on the first
+redraw after it, else the nearest one before it, else the records are numbered from 0 and
+marked inferred. Nested bars (evaluation, drawn with a cursor-up escape) and bars with a
+smaller total than the training bar never give steps.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from lrwatch.formats.base import LineParser
+from lrwatch.records import Event, Metrics, NameMap, Record, to_float
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_TQDM = re.compile(r"(?:^|\|\s*|\s)(\d+)/(\d+)\s*\[")
+_DICT = re.compile(r"\{\s*'.*\}")
+# Bare nan/inf as values: quote them so literal_eval accepts the dict.
+_BARE = re.compile(r"(?<=[:\[,(\s])(-?(?:nan|inf|NaN|Infinity))(?=\s*[,}\])])")
+#: Keys of the trainer's final summary dict; its train_loss is a run average, not a point.
+SUMMARY_KEYS = frozenset({"train_runtime", "train_samples_per_second", "train_steps_per_second"})
+_MAX_DICT = 64 << 10
+
+
+def parse_repr_dict(text: str) -> dict[str, Any] | None:
+    """A Python-repr dict (single quotes, bare ``nan``) -> dict, safely; ``None`` if broken."""
+    if len(text) > _MAX_DICT:
+        return None
+    try:
+        obj = ast.literal_eval(_BARE.sub(r"'\1'", text))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def is_junk(raw: bytes, text: str) -> bool:
+    """Binary garbage rather than a log line: NUL bytes or mostly undecodable bytes."""
+    return b"\x00" in raw or text.count("\ufffd") * 4 > len(text)
+
+
+class HfParser(LineParser):
+    """Hugging Face Trainer console logs (stdout/stderr captured to a file)."""
+
+    name = "hf"
+    cr_is_newline = True
+
+    def __init__(self, names: NameMap | None = None, **options: Any) -> None:
+        super().__init__(names, **options)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._main_total = 0  # total of the training bar (the largest non-nested total)
+        self._counter: int | None = None  # its last counter
+        self._pending: list[tuple[dict[str, Any], int | None]] = []  # dicts awaiting a redraw
+        self._last_step: int | None = None
+        self._next_inferred = 0
+
+    def restart(self) -> None:
+        """Start over: forget counters, numbering and dicts awaiting a step."""
+        super().restart()
+        self._reset()
+
+    def flush(self) -> list[Record]:
+        """Parse the last line and settle dicts that never saw a redraw."""
+        out = super().flush()
+        self._settle(None, out)
+        return out
+
+    def _parse_block(self, block: bytes) -> list[Record]:
+        out: list[Record] = []
+        for raw in block.split(b"\n"):
+            if raw.strip():
+                try:
+                    self._segment(raw, out)
+                except Exception:  # never raise: one odd line must not stop the run
+                    self.skipped += 1
+        return out
+
+    def _segment(self, raw: bytes, out: list[Record]) -> None:
+        text = raw.decode("utf-8", "replace")
+        if is_junk(raw, text):
+            self.skipped += 1
+            return
+        nested = "\x1b[A" in text
+        if "\x1b" in text:
+            text = _ANSI.sub("", text)
+        if self._hf_segment(text, nested, out):
+            return
+        self._other_line(text, out)
+
+    def _hf_segment(self, text: str, nested: bool, out: list[Record]) -> bool:
+        """Handle a tqdm redraw or a metrics dict; False when the line is neither."""
+        if "{'" in text:
+            m = _DICT.search(text)
+            if m:
+                obj = parse_repr_dict(m.group(0))
+                if obj is None:
+                    self.skipped += 1
+                else:
+                    self._settle(None, out)
+                    self._pending.append((obj, self._counter))
+                return True
+        if "/" in text and "[" in text:
+            for m in _TQDM.finditer(text):
+                self._counter_seen(int(m.group(1)), int(m.group(2)), nested, out)
+            return bool(_TQDM.search(text))
+        return False
+
+    def _other_line(self, text: str, out: list[Record]) -> None:
+        """A line that is neither a bar nor a dict: prose. (The text parser reads more.)"""
+
+    def _counter_seen(self, n: int, total: int, nested: bool, out: list[Record]) -> None:
+        if nested or total < self._main_total or n > total:
+            return
+        if total > self._main_total:
+            self._main_total = total
+        self._counter = n
+        self._settle(n, out)
+
+    def _settle(self, redraw: int | None, out: list[Record]) -> None:
+        """Emit dicts awaiting a step: the redraw's counter, else the one before them."""
+        for obj, before in self._pending:
+            self._emit(obj, redraw if redraw is not None else before, out)
+        self._pending.clear()
+
+    def _emit(self, obj: dict[str, Any], step: int | None, out: list[Record]) -> None:
+        values: dict[str, float] = {}
+        for key, value in obj.items():
+            f = to_float(value)
+            if f is not None and isinstance(key, str):
+                values[key] = f
+        if not values:
+            return
+        inferred = step is None
+        if step is None:
+            step = self._infer_step(values)
+        if SUMMARY_KEYS & values.keys():
+            out.append(Event("summary", values, step))
+            return
+        self._last_step = step
+        canon = {self.names(k): v for k, v in values.items()}
+        out.append(Metrics(step, canon, None, inferred))
+
+    def _infer_step(self, values: dict[str, float]) -> int:
+        """Number the records: an eval or summary dict shares the last training step."""
+        self.steps_inferred = True
+        is_train = not any(k.startswith("eval_") for k in values) and not (
+            SUMMARY_KEYS & values.keys()
+        )
+        if is_train or self._last_step is None:
+            step = self._next_inferred
+            self._next_inferred += 1
+            return step
+        return self._last_step
