@@ -164,4 +164,5 @@ def render_header(s: RunSummary, index: int = 0, count: int = 1) -> Text:
         t.append(f"✗ {c.error or 'connecting'} ({c.endpoint})", style="bold red")
     if s.skipped:
         t.append(f"  {s.skipped} unreadable lines", style="bold yellow")
+    t.no_wrap, t.overflow = True, "ellipsis"  # two lines, whatever the width
     return t

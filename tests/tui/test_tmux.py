@@ -91,3 +91,17 @@ def test_attach_in_a_real_terminal(trainer: Path) -> None:
         assert session not in _tmux("ls"), "q did not quit"
     finally:
         _tmux("kill-session", "-t", session)
+
+
+def test_watch_a_log_file_in_a_real_terminal() -> None:
+    fixture = Path(__file__).parent.parent / "fixtures" / "nanogpt_healthy.log"
+    session = _start(f"watch {shlex.quote(str(fixture))}", cols=80, rows=24)
+    try:
+        screen = _wait_for(session, "nanogpt_healthy", "loss", "Quit")
+        assert "read-only" in screen and "lr (log)" in screen
+        _tmux("send-keys", "-t", session, "w")
+        _wait_for(session, "window last 100")
+        _tmux("send-keys", "-t", session, "-")
+        _wait_for(session, "is read-only")
+    finally:
+        _tmux("kill-session", "-t", session)
