@@ -107,6 +107,9 @@ class HfParser(LineParser):
                     self._settle(None, out)
                     self._pending.append((obj, self._counter))
                 return True
+            if text.lstrip().startswith("{'"):
+                self.skipped += 1  # a metrics dict cut short
+                return True
         if "/" in text and "[" in text:
             for m in _TQDM.finditer(text):
                 self._counter_seen(int(m.group(1)), int(m.group(2)), nested, out)

@@ -1,0 +1,90 @@
+"""Text logs: nanoGPT, torchtune, litgpt, generic key=value, custom regexes, the skip rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from lrwatch.formats import make_parser
+from lrwatch.formats.text import TextParser
+from lrwatch.records import NameMap
+
+from .helpers import canon, feed_all, fixture, metrics, random_sizes, series
+
+
+def test_nanogpt_fixture() -> None:
+    p = TextParser()
+    recs = feed_all(p, fixture("nanogpt_healthy.log"))
+    loss = series(recs, "loss")
+    assert len(loss) == 301 and loss[0] == (0, 4.4608) and loss[-1] == (300, 2.544)
+    assert series(recs, "val_loss") == [
+        (0, 4.4687),
+        (50, 3.0481),
+        (100, 2.7777),
+        (150, 2.5947),
+        (200, 2.583),
+        (250, 2.5036),
+        (300, 2.4844),
+    ]
+    assert series(recs, "train_loss_eval")[1] == (50, 3.04)
+    first_iter = next(m for m in metrics(recs) if "loss" in m.values)
+    assert first_iter.values == {"loss": 4.4608, "time_ms": 140.76, "mfu": -100.0}
+    # "Overriding: learning_rate = 0.001" and other prose are not records, nor skipped.
+    assert len(recs) == 308 and p.skipped == 0 and not p.steps_inferred
+
+
+def test_torchtune_litgpt_and_generic_lines() -> None:
+    data = (
+        b"Step 7 | loss:2.3456 lr:2e-05 tokens_per_second_per_gpu:1234.5\n"
+        b"Epoch 1 | iter 10 step 5 | loss train: 2.345, val: n/a | iter time: 120.45 ms"
+        b" remaining time: 0:10:00\n"
+        b"Epoch 1 | iter 12 step 6 | loss train: 2.1, val: 2.25 | iter time: 110.00 ms\n"
+        b"step=3 loss=0.25 lr=1e-3 grad_norm=0.5\n"
+        b"epoch: 2, loss: 0.5, val_loss: 0.6\n"
+    )
+    ms = metrics(feed_all(TextParser(), data))
+    assert ms[0].step == 7 and ms[0].values["loss"] == 2.3456 and ms[0].values["lr"] == 2e-05
+    assert ms[1].step == 5 and ms[1].values["loss"] == 2.345 and "val_loss" not in ms[1].values
+    assert ms[1].values["iter_time_ms"] == 120.45 and ms[1].values["epoch"] == 1.0
+    assert ms[2].step == 6 and ms[2].values["val_loss"] == 2.25
+    assert ms[3].step == 3 and ms[3].values == {"loss": 0.25, "lr": 1e-3, "grad_norm": 0.5}
+    assert ms[4].step == 2 and ms[4].values == {"loss": 0.5, "val_loss": 0.6}
+
+
+def test_skip_rule_prose_is_not_skipped_broken_metric_lines_are() -> None:
+    data = (
+        b"Loading checkpoint from disk: done\n"
+        b"Overriding: learning_rate = 0.001\n"
+        b"iter 5: loss oops, time 1ms\n"
+        b"step 50: train loss ??, val loss ??\n"
+        b"{'loss': 1.0, 'x': \n"
+        b"\x00\x00\x00\x01\x02binary\n"
+        b"iter 6: loss 1.5, time 20.00ms, mfu 1.00%\n"
+    )
+    p = TextParser()
+    recs = feed_all(p, data)
+    assert series(recs, "loss") == [(6, 1.5)]
+    assert p.skipped == 4
+
+
+def test_custom_regex_and_user_aliases() -> None:
+    p = make_parser(
+        "text",
+        names=NameMap({"objective": "loss"}),
+        regex=r"it=(?P<step>\d+) obj=(?P<objective>\S+) lrate=(?P<learning_rate>\S+)",
+    )
+    recs = feed_all(p, b"it=4 obj=1.5 lrate=0.01\nit=5 obj=bad lrate=x\nsome prose\n")
+    assert [(m.step, m.values) for m in metrics(recs)] == [(4, {"loss": 1.5, "lr": 0.01})]
+    assert p.skipped == 1
+
+
+def test_carriage_returns_split_lines() -> None:
+    recs = feed_all(TextParser(), b"progress 1%\riter 1: loss 2.0, time 1.0ms\rprogress 2%\n")
+    assert series(recs, "loss") == [(1, 2.0)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_chunking_does_not_change_records(seed: int) -> None:
+    data = fixture("nanogpt_healthy.log")
+    assert canon(feed_all(TextParser(), data, random_sizes(seed, hi=70))) == canon(
+        feed_all(TextParser(), data)
+    )
