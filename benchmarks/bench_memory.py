@@ -84,8 +84,12 @@ def main() -> None:
     numeric = n * NUMERIC_COLUMNS * 8
     res["numeric_columns_mb"] = numeric / 2**20
     try:
-        rss, wall, _ = run_child([py, "-m", "lrwatch", "inspect", "--json", str(path)])
+        rss, wall, out = run_child([py, "-m", "lrwatch", "inspect", "--json", str(path)])
         res["command"] = "lrwatch inspect --json"
+        counts = {k: m["count"] for k, m in json.loads(out)["runs"][0]["metrics"].items()}
+        res["inspect_counts"] = counts
+        if counts.get("loss") != n:
+            raise SystemExit(f"inspect read {counts} metric points, expected {n} each")
     except RuntimeError as exc:
         print(f"inspect unavailable ({str(exc)[-200:].strip()}); measuring read_runs instead")
         try:

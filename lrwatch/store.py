@@ -79,13 +79,15 @@ class RunData:
 
     def add(self, records: Iterable[Record]) -> int:
         """Add a batch of records; returns how many were added."""
-        # The ingest hot loop (millions of records): locals only, one row per record.
+        # The ingest hot loop (millions of records): locals only, and while records keep the
+        # key set of a group in group mode, three list appends per record.
         n = 0
         first, last, last_t = self.first_step, self.last_step, self.last_time
         inferred = self.steps_inferred
-        axes = self._axes
-        cur: tuple[str, ...] | None = None
+        cur: tuple[str, ...] | None = None  # key set of the group bound below
         axis: Axis | None = None
+        ps_add = pt_add = rows_add = None
+        room = 0  # rows the bound group takes before it must flush
         for rec in records:
             n += 1
             if not isinstance(rec, Metrics):
@@ -95,20 +97,24 @@ class RunData:
             step, values, t = rec.step, rec.values, rec.t
             if values:
                 keys = tuple(values)
-                if keys != cur or axis is None:
-                    axis = axes.get(keys)
-                    if axis is None:
-                        axis = axes[keys] = self._new_group(keys)
-                    cur = keys
-                if axis.members is not None and not axis.loose:
-                    axis.ps.append(step)
-                    axis.pt.append(t)
-                    axis.rows.append(tuple(values.values()))
-                    axis.n += 1
-                    if len(axis.rows) >= FLUSH_EVERY:
-                        axis.flush()
+                if keys != cur:
+                    cur, axis = None, self._group_for(keys)
+                    if axis.members is not None and not axis.loose:
+                        cur = keys
+                        ps_add, pt_add, rows_add = axis.ps.append, axis.pt.append, axis.rows.append
+                        room = FLUSH_EVERY - len(axis.rows)
+                if cur is not None:
+                    ps_add(step)  # type: ignore[misc]
+                    pt_add(t)  # type: ignore[misc]
+                    rows_add(tuple(values.values()))  # type: ignore[misc]
+                    axis.n += 1  # type: ignore[union-attr]
+                    room -= 1
+                    if room <= 0:
+                        axis.flush()  # type: ignore[union-attr]
+                        room = FLUSH_EVERY
                 else:
-                    self._add_slow(axis, keys, step, values, t)
+                    # A slow-path record may move series between groups: re-check next time.
+                    self._add_slow(axis, keys, step, values, t)  # type: ignore[arg-type]
             if first is None:
                 first = step
             if last is None or step > last:
@@ -121,6 +127,12 @@ class RunData:
         self.steps_inferred = inferred
         self.records += n
         return n
+
+    def _group_for(self, keys: tuple[str, ...]) -> Axis:
+        axis = self._axes.get(keys)
+        if axis is None:
+            axis = self._axes[keys] = self._new_group(keys)
+        return axis
 
     def add_columns(
         self,
