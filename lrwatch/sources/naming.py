@@ -76,8 +76,11 @@ def is_log_name(filename: str) -> bool:
     """Whether a file found in a watched directory should become a run."""
     if filename.startswith("."):
         return False
-    if "tfevents" in filename or filename == "trainer_state.json":
+    if "tfevents" in filename:
         return True
+    if filename.endswith(".json"):
+        return "trainer_state" in filename  # HF's; other JSON is config, not a log
+
     return os.path.splitext(filename)[1].lower() in LOG_SUFFIXES
 
 

@@ -170,7 +170,9 @@ class RunSource:
     def _ready_to_detect(self) -> bool:
         if self._named_tfevents():
             return bool(self._head)
-        return b"\n" in self._head or len(self._head) >= DETECT_HEAD
+        # tqdm redraws with "\r": a progress bar is a complete line for detection too.
+        head = self._head
+        return b"\n" in head or b"\r" in head or len(head) >= DETECT_HEAD
 
     def _start(self) -> None:
         """Detect the format from the held head and make the parser."""

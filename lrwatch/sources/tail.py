@@ -140,7 +140,7 @@ class FileTail:
         self._stat = (-1, -1)
         self.restarts += 1
 
-    def _read(self, budget: int) -> Generator[bytes, None, int]:
+    def _read(self, budget: int) -> Generator[Item, None, int]:
         """Read from the offset to the end of the file or the budget; returns the bytes read."""
         fd = self._fd
         if fd is None:
@@ -153,6 +153,12 @@ class FileTail:
             data = os.pread(fd, min(self.chunk, budget - total), self._offset)
             if not data:
                 break
+            if self._offset and self._head and os.pread(fd, len(self._head), 0) != self._head:
+                # Rewritten between the check and this read: the chunk may be new content at
+                # the old offset (rows shifted by a wider header). Drop it, start over at 0.
+                self._restart()
+                yield RESTART
+                continue
             if len(self._head) < FINGERPRINT and self._offset == len(self._head):
                 self._head += data[: FINGERPRINT - len(self._head)]
             self._offset += len(data)
