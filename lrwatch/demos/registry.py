@@ -61,9 +61,9 @@ _ALL = [
     ),
     Scenario(
         name="too-low",
-        description="a small MLP under SGD at a learning rate 100× too small",
+        description="a small MLP under SGD at LR 2e-4, hundreds of times too small",
         symptom="slow progress: the loss creeps down",
-        try_this="apply the suggested LR ×10 (twice) and watch the slope steepen",
+        try_this="apply the suggested LR ×10 and watch the slope steepen (then ×10 again)",
         module="too_low",
         steps=600,
         fast_steps=300,
@@ -72,9 +72,10 @@ _ALL = [
     ),
     Scenario(
         name="oscillation",
-        description="a small MLP under mini-batch SGD slightly too hot, next to a calm run",
-        symptom="oscillation: the loss jumps up and down instead of settling",
-        try_this="apply LR ÷2 (or ÷10) on the hot run and watch the loss settle",
+        description="a small MLP under full-batch gradient descent slightly too hot, next to a calm run",
+        symptom="oscillation: the loss settles into a two-step bounce (the weights hop across a "
+        "valley) well above what the calm run reaches",
+        try_this="apply the suggested LR ÷3 on the hot run and watch the bounce stop",
         module="oscillation",
         steps=400,
         fast_steps=300,
@@ -96,25 +97,27 @@ _ALL = [
     Scenario(
         name="optimizers",
         description="SGD, momentum, Adam, RMSprop and AdaGrad at their usual LRs and at LR 1.0",
-        symptom="the adaptive optimizers blow up at LR 1.0; their usual LRs train fine",
-        try_this="compare each optimizer's default-LR run with its LR-1.0 run",
+        symptom="momentum diverges at LR 1.0 and Adam/RMSprop jump far above their starting "
+        "loss at once; plain SGD and AdaGrad cope; every usual LR trains fine",
+        try_this="compare each optimizer's usual-LR run with its LR-1.0 run",
         module="optimizers",
         steps=300,
         fast_steps=150,
         pace=15.0,
-        flags={"adam-lr1": ("divergence",), "rmsprop-lr1": ("divergence",)},
+        flags={"momentum-lr1": ("divergence",)},
         healthy=("sgd-0.1", "momentum-0.01", "adam-0.001", "rmsprop-0.001", "adagrad-0.01"),
     ),
     Scenario(
         name="warmup",
         description="a tiny character-level transformer at a high Adam LR, with and without warmup",
-        symptom="loss spike: without warmup the first updates blow the loss up",
-        try_this="compare the two curves over the first 50 steps",
+        symptom="loss spike: without warmup the first full-size Adam steps throw the loss up to "
+        "~2× its starting value within 10 steps; with warmup it never rises",
+        try_this="compare the two curves over the first 20 steps (the rules judge spikes only "
+        "after 20 points of history, so this one is for the eyes)",
         module="warmup",
         steps=300,
-        fast_steps=120,
+        fast_steps=60,
         pace=10.0,
-        flags={"no-warmup": ("loss_spike",)},
         healthy=("warmup",),
     ),
     Scenario(
@@ -124,7 +127,7 @@ _ALL = [
         try_this="compare the loss of the runs against samples seen (the `samples` metric)",
         module="batch_size",
         steps=300,
-        fast_steps=150,
+        fast_steps=160,
         pace=20.0,
         healthy=("bs32-lr0.05", "bs128-lr0.05", "bs128-lr0.2"),
     ),
@@ -132,12 +135,11 @@ _ALL = [
         name="range-test",
         description="the LR range test: an exponential LR sweep on a small network",
         symptom="the loss falls, bottoms out, then diverges as the LR grows (loss vs LR, log x)",
-        try_this="read the suggested LR (steepest descent) printed at the start; compare the valley one",
+        try_this="read the suggested LRs (steepest descent, valley) printed when the sweep stops",
         module="range_test",
         steps=100,
         fast_steps=100,
         pace=10.0,
-        flags={"range-test": ("divergence",)},
     ),
 ]
 

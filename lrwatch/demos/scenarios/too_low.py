@@ -1,6 +1,6 @@
-"""A small MLP under SGD at a learning rate 100× smaller than one that trains it well.
+"""A small MLP under SGD at LR 2e-4, hundreds of times smaller than one that trains it well.
 
-Each step moves the weights by lr·gradient; at 1e-3 the loss creeps down and would need
+Each step moves the weights by lr·gradient; at 2e-4 the loss creeps down and would need
 thousands of steps to get where LR 0.1 gets in a hundred. Multiplying the LR by 10 (twice)
 while it runs shows the same network suddenly making progress.
 """
@@ -16,7 +16,7 @@ LR = 2e-4
 
 
 def build(seed: int, steps: int) -> list[DemoRun]:
-    """One run at LR 1e-3 with a held-out loss every 25 steps."""
+    """One run at LR 2e-4 with a held-out loss every 25 steps."""
     x, y = make_regression(1024, 16, seed)
     model = mlp(16, 64, 1, seed)
     return [
@@ -28,6 +28,6 @@ def build(seed: int, steps: int) -> list[DemoRun]:
             batches=minibatches((x[:768], y[:768]), 64, seed),
             eval_data=(x[768:], y[768:]),
             eval_every=25,
-            note="LR 1e-3: a well-tuned LR for this model is about 0.1",
+            note="LR 2e-4: a well-tuned LR for this model is about 0.1",
         )
     ]

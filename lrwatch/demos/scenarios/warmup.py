@@ -17,7 +17,7 @@ from torch import nn
 
 from lrwatch.demos.base import Batch, DemoRun, generator
 
-LR = 1e-2
+LR = 0.2
 WARMUP_STEPS = 60
 BLOCK = 32
 BATCH = 16
