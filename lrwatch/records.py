@@ -44,6 +44,10 @@ ALIASES: dict[str, str] = {
     "eval/loss": "val_loss",
     "loss/val": "val_loss",
     "val loss": "val_loss",
+    "valid/loss": "val_loss",
+    "validation/loss": "val_loss",
+    "loss/valid": "val_loss",
+    "loss/validation": "val_loss",
     "lr": "lr",
     "learning_rate": "lr",
     "train/lr": "lr",
@@ -53,6 +57,8 @@ ALIASES: dict[str, str] = {
     "train/grad_norm": "grad_norm",
     "grad-norm": "grad_norm",
     "gnorm": "grad_norm",
+    # Lightning's grad_norm() utility / track_grad_norm: the 2-norm over all parameters.
+    "grad_2.0_norm_total": "grad_norm",
 }
 
 # Lightning's LearningRateMonitor: "lr-SGD", "lr-Adam", "lr-AdamW/pg1", "lr-SGD-momentum".

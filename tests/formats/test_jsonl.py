@@ -211,3 +211,21 @@ def test_arbitrary_bytes_never_raise(data: bytes, sizes: list[int]) -> None:
     assert canon(feed_all(again, data)) == canon(recs)
     assert p.skipped == again.skipped
     assert p.skipped >= 0 and all(hasattr(r, "step") for r in recs)
+
+
+def test_real_world_keys_map_to_canonical_names() -> None:
+    line = (
+        b'{"trainer/global_step": 7, "train/loss": 2.0, "Loss/Validation": 2.5,'
+        b' "lr-AdamW": 0.001, "lr-AdamW/pg1": 0.0001, "grad_2.0_norm_total": 1.5,'
+        b' "lr-SGD-momentum": 0.9}\n'
+    )
+    (m,) = metrics(feed_all(JsonlParser(), line))
+    assert m.step == 7
+    assert m.values == {
+        "loss": 2.0,
+        "val_loss": 2.5,
+        "lr": 0.001,
+        "lr/pg1": 0.0001,
+        "grad_norm": 1.5,
+        "lr-SGD-momentum": 0.9,
+    }
