@@ -78,7 +78,9 @@ class Boundary:
 
     def _drain(self, step: int) -> None:
         keep: list[tuple[P.Request, Reply, str]] = []
-        while self.cmds:
+        # Only what is queued now: a client that answers each ack with a new request must
+        # not keep the training thread in this loop forever.
+        for _ in range(len(self.cmds)):
             req, reply, by = self.cmds.popleft()
             if self.sync is not None and req.op not in ("pause", "resume"):
                 keep.append((req, reply, by))  # changes go through the rank exchange

@@ -155,3 +155,16 @@ def test_tcp_requires_token_on_every_connection(trainer: Trainer, tmp_path: Path
     hello = client.request("hello")
     assert hello["v"] == 1 and hello["run"] == "s" and hello["server"]["name"] == "lrwatch"
     client.close()
+
+
+def test_back_to_back_requests_cannot_hold_training(trainer: Trainer) -> None:
+    # A client that sends the next change the moment it gets an ack must not keep the
+    # training thread applying changes forever: each boundary applies what was queued then.
+    client = ControlClient(trainer.mon.endpoint, timeout=30)
+    steps = []
+    for i in range(12):
+        client.request("status")
+        reply = client.request("scale_lr", factor=2.0 if i % 2 == 0 else 0.5)
+        steps.append(reply["step"])
+    client.close()
+    assert steps == sorted(set(steps)), steps  # one change per boundary, training moves on
