@@ -86,7 +86,12 @@ def fields(buf: bytes) -> Iterator[Field]:
     """
     pos, end = 0, len(buf)
     while pos < end:
-        key, pos = varint(buf, pos)
+        # Keys and lengths are almost always one byte: skip the varint call for them.
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = varint(buf, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
             value, pos = varint(buf, pos)
@@ -95,7 +100,11 @@ def fields(buf: bytes) -> Iterator[Field]:
             yield number, wire, buf[pos : pos + 8]
             pos += 8
         elif wire == 2:
-            size, pos = varint(buf, pos)
+            size = buf[pos]
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = varint(buf, pos)
             if pos + size > end:
                 raise ValueError("field past end of message")
             yield number, wire, buf[pos : pos + size]

@@ -8,6 +8,7 @@ import re
 _TQDM = re.compile(rb"\d+/\d+ \[\d")
 _HF_DICT = re.compile(rb"\{'[\w/.-]+': ")
 _CSV_HEADER = re.compile(rb"^[\w./ -]+(,[\w./ -]+)+\r?$")
+_CSV_STEP_COLUMNS = {b"step", b"epoch", b"global_step", b"iter", b"iteration"}
 
 
 def detect(path: str, head: bytes) -> str | None:
@@ -43,10 +44,13 @@ def sniff(head: bytes) -> str | None:
         return "jsonl"
     if _HF_DICT.search(head) or (_TQDM.search(head) and b"{'" in head):
         return "hf"
-    if lines and _CSV_HEADER.match(lines[0]) and len(lines) > 1:
+    if lines and _CSV_HEADER.match(lines[0]):
         width = lines[0].count(b",")
-        if all(ln.count(b",") == width for ln in lines[1:20]):
+        if len(lines) > 1 and all(ln.count(b",") == width for ln in lines[1:20]):
             return "csv"
+        columns = {c.strip().lower() for c in lines[0].split(b",")}
+        if len(lines) == 1 and columns & _CSV_STEP_COLUMNS:
+            return "csv"  # only the header is written yet (a live log just started)
     return None
 
 

@@ -42,3 +42,8 @@ def test_jsonl_and_text_by_content() -> None:
 
 def test_every_detected_format_has_a_parser() -> None:
     assert {"jsonl", "hf", "hf_state", "csv", "text", "tfevents"} == set(FORMATS)
+
+
+def test_csv_with_only_its_header_written_yet() -> None:
+    assert detect("log", b"epoch,lr,step,train_loss\n") == "csv"
+    assert detect("log", b"name,value\n") is None
