@@ -95,14 +95,14 @@ class Boundary:
         if req.op == "pause":
             if not self.paused:
                 self.paused = True
-                self.emit({"kind": "pause", "step": step, "t": time.time(), "by": by})
+                self.emit({"kind": "pause", "step": step, "t": round(time.time(), 3), "by": by})
                 self.flush()
             return P.ok_reply(req.id, op="pause", step=step, paused=True)
         if req.op == "resume":
             was = self.paused
             if was:
                 self.paused = False
-                self.emit({"kind": "resume", "step": step, "t": time.time(), "by": by})
+                self.emit({"kind": "resume", "step": step, "t": round(time.time(), 3), "by": by})
             return P.ok_reply(req.id, op="resume", step=step, paused=False, was_paused=was)
         refusal = self._check(req)
         if refusal is not None:

@@ -177,7 +177,9 @@ class Monitor:
                 return
             self._closed = True
         self._boundary.cancel(status)
-        self._emit({"kind": "end", "status": status, "step": self._step, "t": time.time()})
+        self._emit(
+            {"kind": "end", "status": status, "step": self._step, "t": round(time.time(), 3)}
+        )
         if self._service is not None:
             self._service.close()
         if self._writer is not None:
