@@ -106,6 +106,10 @@ class HfParser(LineParser):
                 else:
                     self._settle(None, out)
                     self._pending.append((obj, self._counter))
+                    if not self._main_total:
+                        # No bar in this log (stdout captured alone): no redraw will come, so
+                        # waiting for one would only delay the newest point.
+                        self._settle(None, out)
                 return True
             if text.lstrip().startswith("{'"):
                 self.skipped += 1  # a metrics dict cut short

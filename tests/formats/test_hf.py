@@ -87,3 +87,15 @@ def test_restart_forgets_bar_and_numbering() -> None:
     p.restart()
     recs = feed_all(p, b"{'loss': 1.0}\n")
     assert series(recs, "loss") == [(0, 1.0)]
+
+
+def test_dict_without_any_bar_is_not_held_back() -> None:
+    p = HfParser()
+    assert series(p.feed(b"{'loss': 2.0}\n"), "loss") == [(0, 2.0)]
+
+
+def test_dict_waits_for_the_redraw_that_carries_its_step() -> None:
+    p = HfParser()
+    assert p.feed(b"\r  4%|4         | 9/120 [00:00<00:10, 11.40it/s]\r{'loss': 2.0}\n") == []
+    recs = p.feed(b"\r  8%|8         | 10/120 [00:00<00:10, 11.40it/s]\r")
+    assert series(recs, "loss") == [(10, 2.0)]
