@@ -139,6 +139,8 @@ class JsonlParser(LineParser):
             return
         if rename is None:
             rename = {k: k for k in keys if k not in (step_key, time_key)}
+        if not rename:
+            return  # step and time only: no values, such lines are skipped
         self._rows = build_rows(step_key, time_key, rename)
         self._rows_keys = keys
         self._rows_hits = self._rows_misses = 0

@@ -229,3 +229,37 @@ def test_real_world_keys_map_to_canonical_names() -> None:
         "grad_norm": 1.5,
         "lr-SGD-momentum": 0.9,
     }
+
+
+def test_lines_without_values_are_skipped_on_every_path() -> None:
+    beat = b'{"step": 1, "t": 1732890000.0}\n'
+    p = JsonlParser()
+    recs = feed_all(p, beat * 3 + b'{"step": 2, "loss": 1.0}\n', [len(beat)])
+    assert series(recs, "loss") == [(2, 1.0)] and len(recs) == 1 and p.skipped == 3
+
+
+_LINES = [
+    b'{"step": 1, "t": 1732890000.0, "loss": 1.5, "lr": 0.1}',
+    b'{"step": 2, "t": 1732890001.0, "loss": NaN, "lr": 0.1}',
+    b'{"step": 3, "t": 1732890002.0, "val_loss": 1.2}',
+    b'{"step": 4, "t": 5.0, "loss": 1}',
+    b'{"step": 5.0, "loss": true, "lr": "0.2"}',
+    b'{"step": 6, "t": 1732890003.0}',
+    b'{"kind": "lr_change", "step": 7, "old": [0.1], "new": [0.05]}',
+    b'{"loss": null, "train_loss": 2}',
+    b'{"step": -3, "loss": 1.0}',
+    b"garbage",
+    b"",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from(_LINES), min_size=1, max_size=40),
+    st.lists(st.integers(1, 120), min_size=1, max_size=10),
+)
+def test_mixed_lines_same_records_in_any_chunking(lines: list[bytes], sizes: list[int]) -> None:
+    data = b"\n".join(lines) + b"\n"
+    whole, chunked = JsonlParser(), JsonlParser()
+    assert canon(feed_all(whole, data)) == canon(feed_all(chunked, data, sizes))
+    assert whole.skipped == chunked.skipped
