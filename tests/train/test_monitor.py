@@ -260,6 +260,7 @@ def test_two_gloo_ranks_change_at_the_same_step(tmp_path: Path) -> None:
         wait_for(lambda: metric_steps(log) >= 5, what="ddp steps")
         reply = ControlClient(endpoint, timeout=60).request("scale_lr", factor=2.0)
         assert reply["ok"], reply
+        wait_for(lambda: metric_steps(log) > reply["step"] + 2, what="steps after the change")
         stop.touch()
         assert [p.wait(timeout=120) for p in procs] == [0, 0]
     finally:
