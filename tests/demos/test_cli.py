@@ -1,0 +1,119 @@
+"""`lrwatch demo` and `lrwatch find-lr` as a user runs them: real processes, real sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lrwatch.control.client import ControlClient
+from lrwatch.demos.registry import SCENARIOS
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def _lrwatch(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lrwatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+    )
+
+
+def test_list_names_every_demo_with_its_symptom() -> None:
+    out = _lrwatch("demo", "--list")
+    assert out.returncode == 0
+    for name, sc in SCENARIOS.items():
+        assert f"{name} " in out.stdout and sc.description in out.stdout
+    assert out.stdout.count("shows:") == len(SCENARIOS)
+
+
+def test_headless_prints_progress_findings_and_exits_like_diagnose(tmp_path: Path) -> None:
+    out = _lrwatch("demo", "quadratic", "--headless", "--fast", "--log", str(tmp_path))
+    assert out.returncode == 1, out.stderr  # lr=1.5 diverges: an error-level finding
+    assert "step 100/100" in out.stdout and "divergence" in out.stdout
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == [
+        "lr=0.01.jsonl",
+        "lr=0.1.jsonl",
+        "lr=1.5.jsonl",
+    ]
+    ok = _lrwatch("demo", "schedules", "--headless", "--fast", "--steps", "60")
+    assert ok.returncode == 0, ok.stdout[-2000:]
+
+
+def test_unknown_demo_is_a_usage_error() -> None:
+    out = _lrwatch("demo", "no-such-demo", "--headless")
+    assert out.returncode == 2 and "known:" in out.stderr
+
+
+def _metrics(log: Path) -> list[dict]:
+    recs = []
+    for line in log.read_text().splitlines():
+        try:
+            recs.append(json.loads(line))
+        except ValueError:
+            break  # a line still being written
+    return recs
+
+
+def _wait_for(log: Path, pred, proc: subprocess.Popen[str]) -> list[dict]:  # type: ignore[no-untyped-def]
+    while True:
+        assert proc.poll() is None, "the demo ended before the condition was met"
+        if log.exists():
+            recs = _metrics(log)
+            if pred(recs):
+                return recs
+        time.sleep(0.05)
+
+
+def test_too_high_is_rescued_by_lr_div_10_applied_live(tmp_path: Path) -> None:
+    log = tmp_path / "lr-too-high.jsonl"
+    cmd = [sys.executable, "-m", "lrwatch.demos.run", "too-high", "--log", str(tmp_path)]
+    proc = subprocess.Popen([*cmd, "--steps", "100000", "--pace", "200"], env=ENV, text=True)
+    try:
+        losses = lambda recs: [r["loss"] for r in recs if "loss" in r]  # noqa: E731
+        # Wait until the loss has climbed to 20× its best: the run is diverging.
+        recs = _wait_for(
+            log, lambda r: len(losses(r)) > 20 and losses(r)[-1] > 20 * min(losses(r)), proc
+        )
+        with ControlClient.from_log(log) as client:
+            reply = client.request("scale_lr", factor=0.1)
+        assert reply["ok"], reply
+        change = _wait_for(log, lambda r: any(x.get("kind") == "lr_change" for x in r), proc)
+        at = next(x for x in change if x.get("kind") == "lr_change")["step"]
+        recs = _wait_for(log, lambda r: sum(1 for x in r if x.get("step", 0) > at + 150) > 0, proc)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    # The lr_change record's step is the first step trained at the new LR.
+    before = [r for r in recs if "loss" in r and r["step"] < at]
+    after = [r for r in recs if "loss" in r and r["step"] >= at]
+    peak = before[-1]["loss"]
+    assert peak > 20 * min(r["loss"] for r in before)
+    assert abs(after[0]["lr"] / before[-1]["lr"] - 0.1) < 1e-9
+    # Rescued: the loss comes back down, below the best it reached before diverging.
+    assert after[-1]["loss"] < peak / 20
+    assert after[-1]["loss"] < min(r["loss"] for r in before)
+
+
+def test_find_lr_cli_prints_chart_and_suggestions(tmp_path: Path) -> None:
+    log = tmp_path / "sweep.jsonl"
+    out = _lrwatch("find-lr", "--num-iter", "60", "--log", str(log))
+    assert out.returncode == 0, out.stderr
+    assert "suggested LR (steepest):" in out.stdout and "suggested LR (valley):" in out.stdout
+    assert "learning rate (log scale)" in out.stdout
+    recs = [json.loads(x) for x in log.read_text().splitlines()]
+    lrs = [r["lr"] for r in recs if "loss" in r]
+    assert 10 < len(lrs) <= 60 and lrs == sorted(lrs)
+    js = _lrwatch("find-lr", "--num-iter", "30", "--json")
+    data = json.loads(js.stdout)
+    assert len(data["lrs"]) == len(data["losses"]) and set(data["suggestions"]) <= {
+        "steepest",
+        "valley",
+    }
