@@ -33,6 +33,9 @@ from lrwatch.tui.widgets.dialogs import HelpScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 
+#: Seconds between redraws for new data (at most; see LRWatchApp._redraw_if_dirty).
+REDRAW_EVERY = 0.1
+
 
 class LRWatchApp(LRActions, App[int]):
     """Watch runs live; ``paths`` are followed, or ``attach`` names a control socket to stream."""
@@ -93,6 +96,8 @@ class LRWatchApp(LRActions, App[int]):
         self.stop_event = threading.Event()
         self.client_lock = threading.Lock()
         self._ticks = 0
+        self._dirty = False  # data arrived since the last redraw
+        self._last_redraw = 0.0
         self._stream_client: Any = None
         self.child = child
         self.prefer_path = prefer_path  # switch to this log's run once it has records
@@ -122,6 +127,7 @@ class LRWatchApp(LRActions, App[int]):
         for name in self.store.runs:
             self.arrivals[name] = self.clock()
         self._ingest = Ingest(self.store, self.lock, self.post_message, self.rules_config)
+        self._ingest.start()
         if self.paths:
             self._follow_files()
         if self.attach_target:
@@ -129,11 +135,14 @@ class LRWatchApp(LRActions, App[int]):
         if self.child is not None:
             self._wait_child()
         self.set_interval(1.0, self._tick)
+        self.set_interval(REDRAW_EVERY, self._redraw_if_dirty)
         self.status_w.show(self.view.describe())
         self._data_changed()
 
     def on_unmount(self) -> None:
         self.stop_event.set()
+        if hasattr(self, "_ingest"):
+            self._ingest.close()
         for client in [*self.clients.values(), self._stream_client]:
             if client is not None:
                 client.close()
@@ -224,14 +233,25 @@ class LRWatchApp(LRActions, App[int]):
             )
         header.update(render_header(s, self.current, len(self.store.runs)))
 
+    def _redraw_if_dirty(self) -> None:
+        """Redraw for new data at most ~10 times a second, and less when frames are costly.
+
+        A frame must not take more than about a quarter of the UI thread while records
+        stream in, or keys queue up behind redraws; view keys redraw at once regardless.
+        """
+        cost = sum(p.build_cost for p in self.charts_w if p.display)
+        if self._dirty and time.monotonic() - self._last_redraw >= max(REDRAW_EVERY, 4 * cost):
+            self._data_changed()
+
     def _data_changed(self) -> None:
         if not self.header_w.is_attached:
             return  # a batch that arrives while the app shuts down
+        self._dirty, self._last_redraw = False, time.monotonic()
         with self.lock:
             has_grad = any(len(r.series.get("grad_norm", ())) for r in self.shown_runs())
         self.charts_w[2].display = has_grad
         for panel in self.charts_w:
-            panel.refresh()
+            panel.redraw()
         self._refresh_header()
         run = self.current_run
         if run is not None:
@@ -254,7 +274,7 @@ class LRWatchApp(LRActions, App[int]):
                 self.arrivals[name] = now
             self._maybe_connect(name)
         self._switch_to_preferred()
-        self._data_changed()
+        self._dirty = True  # drawn by _redraw_if_dirty, coalesced with other batches
 
     def _switch_to_preferred(self) -> None:
         if self.prefer_path is None:
@@ -270,6 +290,9 @@ class LRWatchApp(LRActions, App[int]):
         run = self.current_run
         if run is not None and run.name == message.run:
             self.findings_w.set_findings(message.findings)
+
+    def on_rules_progress(self, message: msg.RulesProgress) -> None:
+        self.findings_w.set_note(message.behind, message.skipped)
 
     def on_source_problem(self, message: msg.SourceProblem) -> None:
         self.status_w.show(f"✗ {message.text}", error=True)

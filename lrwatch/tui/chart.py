@@ -9,7 +9,6 @@ tests call it directly. docs/architecture.md says why this is not textual-plot.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,23 +81,28 @@ def _dots_for(
     bot = np.full(dots_w, -1, dtype=np.int64)
     clip_hi = np.zeros(dots_w, dtype=bool)
     clip_lo = np.zeros(dots_w, dtype=bool)
-    prev_row: int | None = None
-    prev_col = -2
-    for i in np.flatnonzero(ok):
-        c = int(cols[i])
-        r_top = round((y_hi - top_v[i]) * scale)
-        r_bot = round((y_hi - bot_v[i]) * scale)
-        lo_r, hi_r = r_top, r_bot
-        if prev_row is not None and c - prev_col <= 2:
-            lo_r, hi_r = min(lo_r, prev_row), max(hi_r, prev_row)
-        clip_hi[c] |= r_top < 0
-        clip_lo[c] |= r_bot > dots_h - 1
-        top[c] = min(top[c], max(lo_r, 0))
-        bot[c] = max(bot[c], min(hi_r, dots_h - 1))
-        lv = last_v[i]
-        prev_row = round((y_hi - lv) * scale) if math.isfinite(lv) else r_bot
-        prev_row = min(max(prev_row, 0), dots_h - 1)
-        prev_col = c
+    idx = np.flatnonzero(ok)
+    if len(idx):
+        # Vectorised (a frame must cost little while records stream in): each column spans
+        # its min..max, joined to the previous drawn column's last value when it is adjacent.
+        c = cols[idx]
+        r_top = np.rint((y_hi - top_v[idx]) * scale)
+        r_bot = np.rint((y_hi - bot_v[idx]) * scale)
+        lv = last_v[idx]
+        with np.errstate(invalid="ignore"):
+            r_last = np.where(np.isfinite(lv), np.rint((y_hi - lv) * scale), r_bot)
+        prev_row = np.clip(r_last, 0, dots_h - 1)
+        join = np.zeros(len(idx), dtype=bool)
+        join[1:] = c[1:] - c[:-1] <= 2
+        prev = np.empty(len(idx))
+        prev[0] = 0.0
+        prev[1:] = prev_row[:-1]
+        lo_r = np.where(join, np.minimum(r_top, prev), r_top)
+        hi_r = np.where(join, np.maximum(r_bot, prev), r_bot)
+        np.logical_or.at(clip_hi, c, r_top < 0)
+        np.logical_or.at(clip_lo, c, r_bot > dots_h - 1)
+        np.minimum.at(top, c, np.clip(lo_r, 0, dots_h).astype(np.int64))
+        np.maximum.at(bot, c, np.clip(hi_r, -1, dots_h - 1).astype(np.int64))
     rows = np.arange(dots_h)[:, None]
     mask = (rows >= top[None, :]) & (rows <= bot[None, :])
     return mask, clip_hi, clip_lo
@@ -227,19 +231,25 @@ def _append_row(
     overlay: dict[tuple[int, int], tuple[str, str]],
     styles: list[str],
 ) -> None:
-    run_style: str | None = None
-    run: list[str] = []
-    for c in range(bits.shape[1]):
-        if (r, c) in overlay:
-            ch, st = overlay[(r, c)]
-        elif bits[r, c]:
-            ch, st = chr(0x2800 + int(bits[r, c])), styles[owner[r, c]]
-        else:
-            ch, st = " ", ""
-        if st != run_style and run:
-            line.append("".join(run), style=run_style or None)
-            run = []
-        run_style = st
-        run.append(ch)
-    if run:
-        line.append("".join(run), style=run_style or None)
+    w = bits.shape[1]
+    codes = np.where(bits[r] > 0, 0x2800 + bits[r], 0x20).astype(np.uint32)
+    style_ids = np.where(bits[r] > 0, owner[r], -1)
+    extra: list[str] = []
+    for (orow, c), (ch, st) in overlay.items():
+        if orow == r and 0 <= c < w:
+            codes[c] = ord(ch)
+            extra.append(st)
+            style_ids[c] = len(styles) + len(extra) - 1
+    names = [*styles, *extra]
+    text = codes.view(f"<U{w}")[0] if w else ""
+    cuts = [0, *(np.flatnonzero(style_ids[1:] != style_ids[:-1]) + 1).tolist()]
+    start, style = 0, None
+    for a in cuts:
+        sid = int(style_ids[a])
+        st = names[sid] if sid >= 0 else ""
+        if a and st != style:  # adjacent runs of one style are one span
+            line.append(text[start:a], style=style or None)
+            start = a
+        style = st
+    if w:
+        line.append(text[start:], style=style or None)

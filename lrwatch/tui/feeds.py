@@ -1,8 +1,10 @@
 """What the UI's worker threads run: follow files or a control stream into the store.
 
 Readers know nothing of widgets: an :class:`Ingest` adds records to the store under the
-store lock (the UI thread reads under the same lock when it draws), feeds one rule engine per
-run, and calls ``post`` with small messages at most ``1/min_interval`` times a second.
+store lock (the UI thread reads under the same lock when it draws) in small slices with a
+capped duty cycle (:class:`~lrwatch.tui.pacing.Pacer`), hands them to the rule engine's own
+thread (:class:`~lrwatch.tui.rules_worker.RulesWorker`), and calls ``post`` with small
+messages at most ``1/min_interval`` times a second.
 """
 
 from __future__ import annotations
@@ -10,27 +12,28 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lrwatch.records import Record
 from lrwatch.store import MetricStore
-from lrwatch.tui.messages import DataArrived, FindingsChanged, SourceProblem
+from lrwatch.tui.messages import DataArrived, SourceProblem
+from lrwatch.tui.pacing import Pacer
+from lrwatch.tui.rules_worker import RulesWorker
 
-#: Seconds between stall checks of the rule engines.
-STALL_CHECK = 5.0
+#: Records added to the store per lock hold: the UI's draw waits for at most one slice.
+ADD_SLICE = 2048
 
 
-def _make_engine(config: Any) -> Any:
-    try:
-        from lrwatch.rules import Engine
-    except ImportError:  # the rule engine is optional for the charts
-        return None
-    return Engine(config)
+def _slices(records: list[Record]) -> Iterator[list[Record]]:
+    if not records:
+        yield records  # still sync an empty batch: it registers new runs and their stats
+    for a in range(0, len(records), ADD_SLICE):
+        yield records[a : a + ADD_SLICE]
 
 
 class Ingest:
-    """Adds batches to the store, runs the rules, and posts batched messages."""
+    """Adds batches to the store, queues them for the rules, and posts batched messages."""
 
     def __init__(
         self,
@@ -39,59 +42,50 @@ class Ingest:
         post: Callable[[Any], Any],
         rules_config: Any = None,
         min_interval: float = 0.1,
+        rules: bool = True,
     ) -> None:
         self.store = store
         self.lock = lock
         self.post = post
-        self.rules_config = rules_config
         self.min_interval = min_interval
-        self.engines: dict[str, Any] = {}
+        self.rules = RulesWorker(rules_config, post) if rules else None
+        self.pacer = Pacer(work=0.02, rest=0.005)
         self._pending: dict[str, int] = {}
-        self._changed: set[str] = set()
         self._last_post = 0.0
-        self._last_stall = time.monotonic()
-        self._rules = True
 
-    def add(self, name: str, records: list[Record], sync: Callable[[], int] | None = None) -> None:
-        """Add ``records`` to run ``name`` (``sync`` does the add itself when given)."""
-        with self.lock:
-            n = sync() if sync is not None else self.store.run(name).add(records)
-        self._pending[name] = self._pending.get(name, 0) + n
-        if records and self._rules:
-            self._feed_rules(name, records)
+    def start(self) -> None:
+        """Start the rule engine's thread."""
+        if self.rules is not None:
+            self.rules.start()
 
-    def _feed_rules(self, name: str, records: list[Record]) -> None:
-        engine = self.engines.get(name)
-        if engine is None:
-            engine = self.engines[name] = _make_engine(self.rules_config)
-            if engine is None:
-                self._rules = False
-                return
-        try:
-            if engine.feed(records):
-                self._changed.add(name)
-        except Exception as exc:  # a rule bug must not stop the charts
-            self._rules = False
-            self.post(SourceProblem(f"rule engine stopped: {exc!r}"))
+    def close(self) -> None:
+        """Stop the rule engine's thread."""
+        if self.rules is not None:
+            self.rules.stop()
+
+    def add(
+        self,
+        name: str,
+        records: list[Record],
+        sync: Callable[[list[Record]], int] | None = None,
+    ) -> None:
+        """Add ``records`` to run ``name`` (``sync(chunk)`` adds a chunk itself when given)."""
+        for chunk in _slices(records):
+            with self.lock:
+                n = sync(chunk) if sync is not None else self.store.run(name).add(chunk)
+            self._pending[name] = self._pending.get(name, 0) + n
+            self.pacer.tick()
+        if self.rules is not None:
+            self.rules.submit(name, records)
 
     def flush(self, force: bool = False) -> None:
         """Post what is pending, unless the last post was under ``min_interval`` ago."""
         now = time.monotonic()
-        if now - self._last_stall >= STALL_CHECK and self._rules:
-            self._last_stall = now
-            for name, engine in self.engines.items():
-                if engine is not None and engine.check_stalled(time.time()):
-                    self._changed.add(name)
         if not force and now - self._last_post < self.min_interval:
             return
         if self._pending:
             self.post(DataArrived(self._pending))
             self._pending = {}
-        for name in sorted(self._changed):
-            engine = self.engines.get(name)
-            if engine is not None:
-                self.post(FindingsChanged(name, list(engine.findings)))
-        self._changed.clear()
         self._last_post = now
 
 
@@ -112,9 +106,10 @@ def follow_files(
             batch = runset.poll()
             for name in runset.sources:
                 recs = batch.get(name) or []
-                ingest.add(name, recs, lambda n=name, r=recs: sync_run(ingest.store, runset, n, r))
+                ingest.add(name, recs, lambda r, n=name: sync_run(ingest.store, runset, n, r))
             ingest.flush()
             if not any(batch.values()):
+                ingest.pacer.idle()
                 if not follow and runset.done:
                     break
                 stop.wait(0.05)

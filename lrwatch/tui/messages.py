@@ -56,3 +56,11 @@ class ChildExited(Message):
     """The training command started by ``lrwatch run`` exited with ``code``."""
 
     code: int
+
+
+@dataclass
+class RulesProgress(Message):
+    """The rule engine is ``behind`` records behind the charts; ``skipped`` were never checked."""
+
+    behind: int
+    skipped: int = 0

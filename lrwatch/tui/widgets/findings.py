@@ -25,6 +25,7 @@ class FindingsPanel(Widget):
         super().__init__(**kwargs)
         self.findings: list[Any] = []
         self._selected_id: str | None = None
+        self.note = ""  #: how far the rule engine is behind, when it is
 
     def set_findings(self, findings: list[Any]) -> None:
         """Replace the list, keeping the selection on the same finding when it is still there."""
@@ -35,6 +36,14 @@ class FindingsPanel(Widget):
         else:
             self.selected = min(self.selected, max(len(self.findings) - 1, 0))
         self._remember()
+        self.refresh()
+
+    def set_note(self, behind: int, skipped: int) -> None:
+        """Say that the rules lag the charts by ``behind`` records, or skipped some."""
+        parts = [f"rules {_count(behind)} recs behind"] if behind else []
+        if skipped:  # lrwatch diagnose checks every record
+            parts.append(f"{_count(skipped)} unchecked")
+        self.note = " · ".join(parts)
         self.refresh()
 
     def move(self, delta: int) -> None:
@@ -55,5 +64,16 @@ class FindingsPanel(Widget):
     def render(self) -> Text:
         """The cards that fit, the selected one visible."""
         title = Text(f"findings ({len(self.findings)})", style="bold")
-        body = render_cards(self.findings, self.selected, self.size.width, self.size.height - 1)
+        rows = self.size.height - 1
+        if self.note:
+            title.append(f"\n{self.note[: self.size.width]}", style="yellow")
+            rows -= 1
+        body = render_cards(self.findings, self.selected, self.size.width, rows)
         return title + Text("\n") + body
+
+
+def _count(n: int) -> str:
+    """``950``, ``12k``, ``1.2M``."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f}M"
+    return f"{n // 1000}k" if n >= 10_000 else f"{n:,}"
