@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LRFinderResult", "find_lr", "steepest_lr", "valley_lr"]
+__all__ = ["LRFinderResult", "find_lr", "steepest_lr", "valley_index", "valley_lr"]
 
 
 @dataclass(slots=True)
@@ -77,23 +77,30 @@ def steepest_lr(lrs: list[float], losses: list[float], num_iter: int) -> float |
 def valley_lr(lrs: list[float], losses: list[float], num_iter: int) -> float | None:
     """fastai's ``valley``: 2/3 of the way down the longest decreasing run of the loss."""
     x, y = _trim(lrs, losses, num_iter)
-    n = len(y)
-    if n < 3:
+    if len(y) < 3:
         return None
-    # lds[i]: length of the longest strictly decreasing subsequence ending at i. O(n²), and
-    # n is the number of sweep iterations (hundreds), so plain loops are fine.
+    return float(x[valley_index(list(y))])
+
+
+def valley_index(losses: list[float]) -> int:
+    """Index fastai's ``valley`` picks on an (already trimmed) loss curve.
+
+    Finds the longest strictly decreasing subsequence (O(n²): n is the number of sweep
+    iterations, hundreds) and returns the point about 2/3 of the way into it, exactly as
+    fastai computes it (including its start one before the run, ``max_end - lds[max_end]``).
+    """
+    n = len(losses)
     lds = [1] * n
     max_start = max_end = 0
     for i in range(1, n):
         for j in range(i):
-            if y[i] < y[j] and lds[i] < lds[j] + 1:
+            if losses[i] < losses[j] and lds[i] < lds[j] + 1:
                 lds[i] = lds[j] + 1
             if lds[max_end] < lds[i]:
                 max_end = i
                 max_start = max_end - lds[max_end]
     sections = (max_end - max_start) / 3
-    idx = max_start + int(sections) + int(sections / 2)
-    return float(x[idx])
+    return max(0, max_start + int(sections) + int(sections / 2))
 
 
 def _batches(data: Iterable[Any]) -> Iterator[Any]:
