@@ -23,12 +23,14 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from lrwatch import __version__
 from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Reply, dispatch
+from lrwatch.control.endpoint import EndpointError
 from lrwatch.control.service import Service
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
 from lrwatch.train.boundary import Boundary
@@ -271,13 +273,27 @@ class Monitor:
         self._writer = JsonlWriter(
             self.log_path, ring=self._opts["ring"], interval=self._opts["flush_interval"]
         )
-        self._service = Service.open(self, self.log_path, self.control, self._emit, self._opts)
+        self._service = self._open_service()
         self.endpoint = self._service.endpoint
         self._emit(self._header())
         self._writer.flush()  # clients find the endpoint in the header right away
         atexit.register(self._atexit)
         if self._handle_signals:
             _install_sigterm(self)
+
+    def _open_service(self) -> Service:
+        try:
+            return Service.open(self, self.log_path, self.control, self._emit, self._opts)
+        except (EndpointError, OSError) as exc:
+            # A run must not die at start because a socket cannot be bound: fall back to
+            # the command file (which only needs the log's directory) and say so.
+            warnings.warn(
+                f"lrwatch: cannot open control endpoint {self.control!r} ({exc}); "
+                "using the command file only",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return Service.open(self, self.log_path, "file", self._emit, self._opts)
 
     def _header(self) -> dict[str, Any]:
         opt = self._optimizer

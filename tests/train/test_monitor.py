@@ -281,3 +281,13 @@ def test_two_gloo_ranks_change_at_the_same_step(tmp_path: Path) -> None:
 
 if __name__ == "__main__":
     dist_worker(int(sys.argv[1]), *sys.argv[2:6])
+
+
+def test_unbindable_endpoint_falls_back_to_the_command_file(tmp_path: Path) -> None:
+    (tmp_path / "busy.sock").write_text("a regular file where the socket would go")
+    mon = lrwatch.Monitor(log=tmp_path / "busy.jsonl", control="unix")
+    with pytest.warns(RuntimeWarning, match="command file only"):
+        mon.step(loss=1.0)  # without an optimizer the Monitor starts at its first record
+    mon.close()
+    assert mon.endpoint == f"file:{tmp_path / 'busy.jsonl'}"
+    assert (tmp_path / "busy.sock").read_text().startswith("a regular file")
