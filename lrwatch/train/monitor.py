@@ -235,8 +235,8 @@ class Monitor:
 
     def status(self) -> dict[str, Any]:
         """``status`` payload: a consistent-enough snapshot read without locking."""
-        opt = self._optimizer
-        lr = [float(g["lr"]) for g in opt.param_groups] if opt is not None else []
+        # Effective LRs (pins and multipliers included): what the next optimizer step uses.
+        lr = [float(x) for x in self._lr.current()] if self._lr is not None else []
         return {
             "run": self.run,
             "step": self._step,

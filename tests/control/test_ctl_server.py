@@ -168,3 +168,11 @@ def test_back_to_back_requests_cannot_hold_training(trainer: Trainer) -> None:
         steps.append(reply["step"])
     client.close()
     assert steps == sorted(set(steps)), steps  # one change per boundary, training moves on
+
+
+def test_status_shows_the_pinned_lr(trainer: Trainer) -> None:
+    client = ControlClient(trainer.mon.endpoint, timeout=30)
+    assert client.request("set_lr", value=0.07, mode="pin")["new"] == [pytest.approx(0.07)]
+    status = client.request("status")
+    assert status["lr"] == [pytest.approx(0.07)] and status["pinned"] == [pytest.approx(0.07)]
+    client.close()
