@@ -1,7 +1,8 @@
 """``lrwatch run -- CMD ARGS...``: start a training command and watch it in the UI.
 
-The child writes its stdout and stderr straight into ``DIR/NAME.out`` (so nothing is lost if
-the UI dies) and gets ``LRWATCH_LOG`` / ``LRWATCH_CONTROL`` / ``LRWATCH_RUN`` so that a
+The child writes its stdout and stderr straight into ``DIR/NAME.console.log``: no pipe
+through the UI, so nothing is lost and the child keeps running if the UI dies (even by
+SIGKILL), and the UI tails that file like any log. The child gets ``LRWATCH_LOG`` / ``LRWATCH_CONTROL`` / ``LRWATCH_RUN`` so that a
 ``lrwatch.Monitor()`` inside it logs to ``DIR/NAME.jsonl`` and opens its control socket next
 to it. The UI follows both files: the console output through the text formats (HF, nanoGPT,
 …) and the Monitor's log, which it prefers and controls once it appears.
@@ -27,8 +28,9 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "run",
         help="run a training command and watch (and steer) it live",
-        description="Run CMD with its output teed to DIR/NAME.out and an environment that "
-        "makes lrwatch.Monitor() log and open its control socket where the UI looks.",
+        description="Run CMD with its output written to DIR/NAME.console.log and an environment "
+        "that makes lrwatch.Monitor() log to DIR/NAME.jsonl and open its control socket "
+        "where the UI looks. Exits with the command's exit code.",
     )
     p.add_argument("--dir", default="runs", help="where the output and log go (default: runs)")
     p.add_argument("--name", default=None, help="run name (default: the script's name)")
@@ -92,6 +94,41 @@ def stop(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE) -> int:
     return proc.wait()
 
 
+def paths_for(directory: str, name: str) -> tuple[Path, Path]:
+    """The console output file and the Monitor's log of run ``name``.
+
+    Distinct stems, so the two runs the UI shows get short, distinct names
+    (``NAME.console`` and ``NAME``) instead of path-qualified ones.
+    """
+    return Path(directory) / f"{name}.console.log", Path(directory) / f"{name}.jsonl"
+
+
+def fresh_name(directory: str, name: str) -> str:
+    """``name``, or ``name-2``, ``name-3``… when files of that run already exist in ``directory``.
+
+    Appending to an earlier run's files would mix two runs on one chart.
+    """
+    candidate, k = name, 1
+    while any(p.exists() for p in paths_for(directory, candidate)):
+        k += 1
+        candidate = f"{name}-{k}"
+    return candidate
+
+
+def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path, log: Path) -> Any:
+    """The UI over the child's console output and its Monitor's log (preferred once it has records)."""
+    from lrwatch.commands.watch import load_rules
+    from lrwatch.tui.app import LRWatchApp
+
+    return LRWatchApp(
+        paths=[str(out), str(log)],
+        fmt=args.fmt,
+        rules_config=load_rules(args.rules),
+        child=proc,
+        prefer_path=str(log),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the command, open the UI on its output and log; returns the child's exit code."""
     cmd = [c for c in args.cmd if c != "--"] if args.cmd[:1] == ["--"] else list(args.cmd)
@@ -101,26 +138,19 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    name = args.name or run_name(cmd)
-    out, log = Path(args.dir) / f"{name}.out", Path(args.dir) / f"{name}.jsonl"
+    name = fresh_name(args.dir, args.name or run_name(cmd))
+    out, log = paths_for(args.dir, name)
     try:
         proc = start(cmd, out, log, name)
     except OSError as exc:
         print(f"lrwatch run: cannot start {cmd[0]}: {exc}", file=sys.stderr)
         return 127
-    from lrwatch.commands.watch import load_rules
-    from lrwatch.tui.app import LRWatchApp
-
-    app = LRWatchApp(
-        paths=[str(out), str(log)],
-        fmt=args.fmt,
-        rules_config=load_rules(args.rules),
-        child=proc,
-        prefer_path=str(log),
-    )
+    app = make_app(args, proc, out, log)
     try:
         app.run()
     finally:
+        if not args.keep and proc.poll() is None:
+            print(f"lrwatch run: stopping {name} (SIGINT, then SIGTERM after {STOP_GRACE:g} s)…")
         code = proc.poll() if args.keep else stop(proc)
     state = "still running" if code is None else f"exited with code {code}"
     print(f"lrwatch run: {name} {state}; output {out}, log {log}")

@@ -210,6 +210,8 @@ class LRWatchApp(LRActions, App[int]):
         info = self.controls.get(name)
         if info is None:
             info = self.controls[name] = ControlInfo()
+            if self.child is not None:  # lrwatch run: the env is there, the Monitor is not
+                info.hint = "add lrwatch.Monitor() to the script"
         if info.endpoint is None:
             run = self.store.runs.get(name)
             header = (run.header if run else None) or {}

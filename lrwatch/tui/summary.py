@@ -33,6 +33,8 @@ class ControlInfo:
     connected: bool = False
     error: str = ""
     mode: str = "rescale"
+    #: How to make a read-only run controllable (shown in the header).
+    hint: str = "lrwatch.Monitor() or `lrwatch run -- CMD`"
 
 
 @dataclass
@@ -153,7 +155,7 @@ def render_header(s: RunSummary, index: int = 0, count: int = 1) -> Text:
     c = s.control
     if c.endpoint is None:
         t.append("  read-only", style="bold yellow")
-        t.append(" · to steer it: lrwatch.Monitor() or `lrwatch run -- CMD`", style="dim")
+        t.append(f" · to steer it: {c.hint}", style="dim")
     elif c.connected:
         t.append("  control ", style="dim")
         t.append(f"✓ {c.endpoint}", style="bold green")

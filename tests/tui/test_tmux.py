@@ -48,9 +48,11 @@ def trainer(tmp_path: Path) -> Iterator[Path]:
     proc.wait(10)
 
 
-def _start(cmd: str, cols: int = 120, rows: int = 40) -> str:
+def _start(cmd: str, cols: int = 120, rows: int = 40, after: str = "") -> str:
+    """Run ``lrwatch CMD`` in a new tmux session; without ``after`` it is the pane's process."""
     session = f"lrw-{uuid.uuid4().hex[:8]}"
-    env = f"cd {shlex.quote(os.getcwd())} && TERM=xterm-256color {shlex.quote(sys.executable)} -m lrwatch"
+    launch = "" if after else "exec "
+    env = f"cd {shlex.quote(os.getcwd())} && TERM=xterm-256color {launch}{shlex.quote(sys.executable)} -m lrwatch"
     subprocess.run(
         [
             "tmux",
@@ -62,7 +64,7 @@ def _start(cmd: str, cols: int = 120, rows: int = 40) -> str:
             str(cols),
             "-y",
             str(rows),
-            f"{env} {cmd}",
+            f"{env} {cmd}{after}",
         ],
         check=True,
     )
@@ -103,5 +105,40 @@ def test_watch_a_log_file_in_a_real_terminal() -> None:
         _wait_for(session, "window last 100")
         _tmux("send-keys", "-t", session, "-")
         _wait_for(session, "is read-only")
+    finally:
+        _tmux("kill-session", "-t", session)
+
+
+NANOGPT = Path(__file__).parent / "scripts" / "print_nanogpt.py"
+
+
+def test_run_output_survives_a_killed_ui(tmp_path: Path) -> None:
+    """SIGKILL the UI of ``lrwatch run``: the child goes on and its console file is complete."""
+    cmd = f"run --dir {tmp_path} -- {shlex.quote(sys.executable)} {NANOGPT} 400 0.01"
+    session = _start(cmd, cols=80, rows=24)
+    try:
+        _wait_for(session, "print_nanogpt.console", "live", "Quit")
+        ui_pid = int(_tmux("display", "-p", "-t", session, "#{pane_pid}").strip())
+        os.kill(ui_pid, 9)
+        out = tmp_path / "print_nanogpt.console.log"
+        deadline = time.monotonic() + 60
+        while not out.read_text().endswith("finished 400\n"):
+            assert time.monotonic() < deadline, "the child died with the UI"
+            time.sleep(0.1)
+        lines = out.read_text().splitlines()
+        assert [ln.split(":")[0] for ln in lines[:-1]] == [f"iter {i}" for i in range(400)]
+    finally:
+        _tmux("kill-session", "-t", session)
+
+
+def test_run_returns_the_commands_exit_code(tmp_path: Path) -> None:
+    cmd = f"run --dir {tmp_path} -- {shlex.quote(sys.executable)} {NANOGPT} 30 0.01 3"
+    session = _start(cmd, cols=100, rows=30, after="; echo EXIT=$?; sleep 30")
+    try:
+        screen = _wait_for(session, "exited with code 3")
+        assert "print_nanogpt.console" in screen and "29" in screen
+        _tmux("send-keys", "-t", session, "q")
+        screen = _wait_for(session, "EXIT=3")
+        assert "lrwatch run: print_nanogpt exited with code 3" in screen
     finally:
         _tmux("kill-session", "-t", session)

@@ -10,6 +10,9 @@ from textual.widget import Widget
 
 from lrwatch.tui.cards import render_cards, sort_findings
 
+#: Records the rules must lag before the panel says so.
+NOTE_BEHIND = 10_000
+
 
 class FindingsPanel(Widget):
     """Findings of the current run, open ones first; ``selected`` indexes the sorted list."""
@@ -40,7 +43,8 @@ class FindingsPanel(Widget):
 
     def set_note(self, behind: int, skipped: int) -> None:
         """Say that the rules lag the charts by ``behind`` records, or skipped some."""
-        parts = [f"rules {_count(behind)} recs behind"] if behind else []
+        # A few batches in flight are normal; only a real lag is worth a line.
+        parts = [f"rules {_count(behind)} recs behind"] if behind >= NOTE_BEHIND else []
         if skipped:  # lrwatch diagnose checks every record
             parts.append(f"{_count(skipped)} unchecked")
         self.note = " · ".join(parts)

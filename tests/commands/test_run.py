@@ -1,0 +1,120 @@
+"""``lrwatch run``: a real child process, its console file, its Monitor set up by the env.
+
+The UI is driven with Textual's pilot on the same app ``lrwatch run`` builds; the terminal
+behaviour (SIGKILL of the UI, exit code of the command) is in tests/tui/test_tmux.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lrwatch.commands.run import fresh_name, make_app, paths_for, run_name, start, stop
+from lrwatch.tui.messages import ControlReply
+from lrwatch.tui.widgets.dialogs import ConfirmScreen
+
+SCRIPTS = Path(__file__).parent.parent / "tui" / "scripts"
+
+
+async def _until(pilot: Any, cond: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def _args(tmp_path: Path, *cmd: str) -> argparse.Namespace:
+    return argparse.Namespace(
+        dir=str(tmp_path), name=None, fmt=None, rules=None, keep=False, cmd=["--", *cmd]
+    )
+
+
+def _text(app: Any, selector: str) -> str:
+    return str(app.query_one(selector).render().plain)
+
+
+def test_names_and_paths(tmp_path: Path) -> None:
+    assert run_name(["python", "-u", "train.py", "--lr", "3e-4"]) == "train"
+    assert run_name(["torchrun", "--nproc", "2", "x.py"]) == "torchrun"
+    out, log = paths_for(str(tmp_path), "exp")
+    assert (out.name, log.name) == ("exp.console.log", "exp.jsonl")
+    assert fresh_name(str(tmp_path), "exp") == "exp"
+    log.write_text("{}\n")
+    assert fresh_name(str(tmp_path), "exp") == "exp-2"  # never append to an earlier run
+
+
+async def test_a_monitor_configured_only_by_the_environment_is_watched_and_steered(
+    tmp_path: Path,
+) -> None:
+    script = str(SCRIPTS / "train_env.py")
+    args = _args(tmp_path, sys.executable, script, "5000", "0.02")
+    name = fresh_name(args.dir, run_name(args.cmd[1:]))
+    out, log = paths_for(args.dir, name)
+    proc = start(args.cmd[1:], out, log, name)
+    replies: list[ControlReply] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, ControlReply):
+            replies.append(message)
+
+    try:
+        app = make_app(args, proc, out, log)
+        async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
+            # The Monitor() without arguments logged where lrwatch run told it to.
+            await _until(pilot, lambda: (r := app.current_run) is not None and r.name == name)
+            await _until(pilot, lambda: app.control_info(name).connected)
+            assert str(tmp_path) in (app.control_info(name).endpoint or "")
+            assert "✓" in _text(app, "#header")
+            await pilot.press("slash")
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await _until(pilot, lambda: bool(replies))
+            assert replies[0].ok, replies[0].error
+            applied = replies[0].reply["step"]
+
+            def lrs_after() -> list[float]:
+                with app.lock:
+                    lr = app.store.runs[name].series["lr"]
+                    return [
+                        float(v) for s, v in zip(lr.steps, lr.values, strict=True) if s >= applied
+                    ]
+
+            await _until(pilot, lambda: len(lrs_after()) >= 3)
+            assert all(v == pytest.approx(0.005) for v in lrs_after())
+            # Its console output (nanoGPT lines) is parsed live as a second run.
+            console = app.store.runs[f"{name}.console"]
+            await _until(pilot, lambda: len(console.series.get("loss", ())) > 10)
+    finally:
+        code = stop(proc)
+    assert code is not None and proc.poll() is not None  # quitting stops the child
+    assert "iter 1: loss" in out.read_text()
+
+
+async def test_console_only_output_is_shown_and_the_exit_code_reported(tmp_path: Path) -> None:
+    args = _args(tmp_path, sys.executable, str(SCRIPTS / "print_nanogpt.py"), "300", "0.002", "3")
+    name = run_name(args.cmd[1:])
+    out, log = paths_for(args.dir, name)
+    proc = start(args.cmd[1:], out, log, name)
+    try:
+        app = make_app(args, proc, out, log)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _until(pilot, lambda: "exited with code 3" in _text(app, "#status"))
+            run = app.store.runs[f"{name}.console"]
+            await _until(pilot, lambda: run.last_step == 299)
+            await _until(pilot, lambda: "299" in _text(app, "#header"))
+            header = _text(app, "#header")
+            assert f"{name}.console" in header and "add lrwatch.Monitor()" in header
+            assert app.query_one("#status").has_class("error")
+            chart = _text(app, "#loss")
+            assert chart.startswith("loss") and any(0x2800 < ord(c) <= 0x28FF for c in chart)
+            assert run.series["loss"].values[0] == pytest.approx(5.0)
+    finally:
+        assert stop(proc) == 3
+    lines = out.read_text().splitlines()
+    assert len(lines) == 301 and lines[-1] == "finished 300"
