@@ -149,9 +149,13 @@ def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path) -> int:
 
 def _open_ui(paths: list[str], proc: subprocess.Popen[bytes], text: str) -> int:
     """The UI on the demo's logs, with what the demo shows as a notification."""
+    from lrwatch.tui import app as tui_app
     from lrwatch.tui.app import LRWatchApp
 
     class DemoApp(LRWatchApp):
+        # Textual resolves a relative CSS_PATH next to the subclass's module: point at the app's.
+        CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))
+
         def on_mount(self) -> None:
             super().on_mount()
             self.notify(text, title="lrwatch demo", timeout=30)
