@@ -1,11 +1,12 @@
-"""The JSONL fast path: a typed row decoder generated for one key set.
+"""The JSONL fast path: a typed row decoder generated for the key sets a log uses.
 
-Metric logs repeat the same keys on every line. For such a key set we build a msgspec Struct
-(step >= 0 int, wall time >= 1e8, every other key a float; unknown or missing keys rejected)
-and a converter from rows to :class:`~lrwatch.records.Metrics`. msgspec then validates a
-whole block in C, and the Python work per record is one list-comprehension step. Any line that
-does not fit (an event, a null, an extra key, a duration under ``time``) makes the block
-fail, and the caller falls back to the general path for that block.
+Metric logs repeat a few key sets (a training line, an eval line). For their union we build a
+msgspec Struct (step >= 0 int, wall time >= 1e8, keys present on every line required, the
+others optional; unknown keys rejected) and a converter from rows to
+:class:`~lrwatch.records.Metrics`. msgspec then validates a whole block in C, and the Python
+work per record is a dict display plus one check per optional key. Any line that does not fit
+(an event, a null, a new key, a duration under ``time``) makes the block fail, and the caller
+falls back to the general path for that block.
 """
 
 from __future__ import annotations
@@ -21,36 +22,64 @@ from lrwatch.records import Metrics, Record
 _Step = Annotated[int, msgspec.Meta(ge=0, lt=1 << 62)]
 _Time = Annotated[float, msgspec.Meta(ge=MIN_WALL_TIME)]
 
-Convert = Callable[[list[Any]], list[Record]]
+#: rows -> (records, lines skipped because they held no value)
+Convert = Callable[[list[Any]], tuple[list[Record], int]]
 
 
 def build_rows(
-    step_key: str, time_key: str | None, rename: dict[str, str]
+    step_key: str,
+    time_key: str | None,
+    required: dict[str, str],
+    optional: dict[str, str] | None = None,
 ) -> tuple[msgspec.json.Decoder, Convert]:
-    """A decoder of ``decode_lines`` blocks of exactly these keys, and its row converter.
+    """A ``decode_lines`` decoder for lines of these keys, and its row converter.
 
-    ``rename`` maps every value key to its canonical name (later keys win on clashes, as in
-    the general path).
+    ``required`` and ``optional`` map value keys to canonical names, which must all differ
+    (the general path decides clashes by key order, which a row does not keep).
     """
-    fields: list[tuple[str, Any]] = [("f0", _Step)]
+    optional = optional or {}
+    fields: list[Any] = [("f0", _Step)]
     json_names = {"f0": step_key}
     if time_key is not None:
         fields.append(("f1", _Time))
         json_names["f1"] = time_key
-    items = []
-    for i, (key, name) in enumerate(rename.items(), start=2):
-        fields.append((f"f{i}", float))
+    literal, checks = [], []
+    for i, (key, name) in enumerate([*required.items(), *optional.items()], start=2):
         json_names[f"f{i}"] = key
-        items.append(f"{name!r}: r.f{i}")
+        if key in required:
+            fields.append((f"f{i}", float))
+            literal.append(f"{name!r}: r.f{i}")
+        else:
+            fields.append((f"f{i}", float | msgspec.UnsetType, msgspec.UNSET))
+            checks.append(
+                f"        v = r.f{i}\n        if v is not U:\n            d[{name!r}] = v\n"
+            )
     row = msgspec.defstruct("Row", fields, rename=json_names, forbid_unknown_fields=True, gc=False)
-    t_expr = "r.f1" if time_key is not None else "None"
+    namespace: dict[str, Any] = {"Metrics": Metrics, "U": msgspec.UNSET}
     # Generated like dataclasses/namedtuple do: a literal dict display per row is several
     # times faster than building it from (name, attribute) pairs. Names enter via repr(), so
     # any key text is a valid literal.
-    source = (
-        "def convert(rows):\n"
-        f"    return [Metrics(r.f0, {{{', '.join(items)}}}, {t_expr}) for r in rows]\n"
-    )
-    namespace: dict[str, Any] = {"Metrics": Metrics}
-    exec(source, namespace)
+    exec(_source(time_key is not None, literal, checks), namespace)
     return msgspec.json.Decoder(row, strict=False), namespace["convert"]
+
+
+def _source(timed: bool, literal: list[str], checks: list[str]) -> str:
+    t_expr = "r.f1" if timed else "None"
+    display = "{" + ", ".join(literal) + "}"
+    if not checks:
+        return (
+            "def convert(rows):\n"
+            f"    return [Metrics(r.f0, {display}, {t_expr}) for r in rows], 0\n"
+        )
+    return (
+        "def convert(rows):\n"
+        "    out = []\n"
+        "    append = out.append\n"
+        "    skipped = 0\n"
+        "    for r in rows:\n"
+        f"        d = {display}\n" + "".join(checks) + "        if d:\n"
+        f"            append(Metrics(r.f0, d, {t_expr}))\n"
+        "        else:\n"
+        "            skipped += 1\n"
+        "    return out, skipped\n"
+    )

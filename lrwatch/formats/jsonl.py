@@ -72,12 +72,15 @@ class JsonlParser(LineParser):
         self._any = msgspec.json.Decoder()
         self._plans: dict[tuple[str, ...], _Plan] = {}
         self._next_step = 0
-        self._last_keys: tuple[str, ...] | None = None
-        # The typed row decoder of the usual key set, and how often it fit a whole block.
+        # The typed row decoder for the metric key sets seen (their union; keys on every
+        # line required), and how often it fit a whole block.
+        self._shapes: set[tuple[str, ...]] = set()  # key sets of the block read slowly
+        self._union: dict[str, str] = {}
+        self._required: set[str] | None = None
+        self._rows_keys: tuple[str, str | None] | None = None  # (step key, time key)
         self._rows: tuple[msgspec.json.Decoder, Convert] | None = None
-        self._rows_keys: tuple[str, ...] | None = None
-        self._rows_hits = 0
-        self._rows_misses = 0
+        self._rows_hits = self._rows_misses = 0
+        self._rows_off = False
 
     def restart(self) -> None:
         """Start over at byte 0: inferred steps count from 0 again."""
@@ -91,58 +94,84 @@ class JsonlParser(LineParser):
         gc.disable()
         try:
             out = self._parse_rows(block)
-            if out is not None:
-                return out
-            try:
-                objs = self._numeric.decode_lines(block)
-            except (msgspec.DecodeError, ValueError):
-                # Scanning for NaN tokens only after a failure keeps clean blocks at full speed.
-                patched = patch_tokens(block)
-                out = self._parse_rows(patched) if patched is not block else None
-                if out is not None:
-                    return out
-                try:
-                    objs = self._numeric.decode_lines(patched)
-                except (msgspec.DecodeError, ValueError):
-                    return self._parse_each(patched)
-            out = self._numeric_records(objs)
-            self._learn_rows()
+            if out is None:
+                out = self._parse_dicts(block)
+                self._learn_rows()
             return out
         finally:
             if was_enabled:
                 gc.enable()
 
+    def _parse_dicts(self, block: bytes) -> list[Record]:
+        """The general path: numeric dicts in one call, else one line at a time."""
+        try:
+            objs = self._numeric.decode_lines(block)
+        except (msgspec.DecodeError, ValueError):
+            # Scanning for NaN tokens only after a failure keeps clean blocks at full speed.
+            patched = patch_tokens(block)
+            try:
+                objs = self._numeric.decode_lines(patched)
+            except (msgspec.DecodeError, ValueError):
+                return self._parse_each(patched)
+        return self._numeric_records(objs)
+
     def _parse_rows(self, block: bytes) -> list[Record] | None:
-        """The fast path, when every line of the block has the usual keys; else ``None``."""
+        """The fast path, when every line of the block fits the learned rows; else ``None``."""
         if self._rows is None:
             return None
         decoder, convert = self._rows
         try:
             rows = decoder.decode_lines(block)
         except (msgspec.DecodeError, ValueError):
+            rows = self._rows_patched(block, decoder)
+        if rows is None:
             self._rows_misses += 1
             if self._rows_misses > 4 and self._rows_misses * 4 > self._rows_hits:
-                self._rows = None  # key sets vary too much for this to pay off
+                self._rows = None  # lines vary too much for this to pay off
+                self._rows_off = True
             return None
         self._rows_hits += 1
-        if rows:
-            self._next_step = rows[-1].f0 + 1
-        return convert(rows)
+        out, skipped = convert(rows)
+        self.skipped += skipped
+        if out:
+            self._next_step = out[-1].step + 1
+        return out
+
+    def _rows_patched(self, block: bytes, decoder: msgspec.json.Decoder) -> list[Any] | None:
+        """Rows of a block whose only trouble is NaN/Infinity tokens, else ``None``."""
+        patched = patch_tokens(block)
+        if patched is block:
+            return None
+        try:
+            return decoder.decode_lines(patched)
+        except (msgspec.DecodeError, ValueError):
+            return None
 
     def _learn_rows(self) -> None:
-        """Build the fast path for the key set of the last metric line, once."""
-        keys = self._last_keys
-        if keys is None or keys == self._rows_keys:
+        """Widen the fast path to the metric key sets of the block just read slowly."""
+        shapes, self._shapes = self._shapes, set()
+        if self._rows_off:
             return
-        step_key, time_key, rename = self._plan(keys)
-        if step_key is None:
+        union = dict(self._union)
+        required = self._required
+        for keys in shapes:
+            step_key, time_key, rename = self._plan(keys)
+            if step_key is None or (union and (step_key, time_key) != self._rows_keys):
+                continue  # events, step-less lines, other step/time keys: the general path
+            self._rows_keys = (step_key, time_key)
+            values = rename or {k: k for k in keys if k not in (step_key, time_key)}
+            union.update(values)
+            required = set(values) if required is None else required & set(values)
+        if not union or (union == self._union and required == self._required):
+            return  # nothing new (or step/time-only lines: no values, they are skipped)
+        if len(set(union.values())) != len(union) or len(union) > 512:
+            self._rows_off = True  # name clashes are decided by key order: general path
             return
-        if rename is None:
-            rename = {k: k for k in keys if k not in (step_key, time_key)}
-        if not rename:
-            return  # step and time only: no values, such lines are skipped
-        self._rows = build_rows(step_key, time_key, rename)
-        self._rows_keys = keys
+        self._union, self._required = union, required
+        step_key, time_key = self._rows_keys
+        req = {k: v for k, v in union.items() if k in required}
+        opt = {k: v for k, v in union.items() if k not in required}
+        self._rows = build_rows(step_key, time_key, req, opt)
         self._rows_hits = self._rows_misses = 0
 
     def _parse_each(self, block: bytes) -> list[Record]:
@@ -176,8 +205,9 @@ class JsonlParser(LineParser):
         for obj in objs:
             if obj.keys() != keys:
                 keys = frozenset(obj)
-                self._last_keys = tuple(obj)
-                step_key, time_key, rename = self._plan(self._last_keys)
+                shape = tuple(obj)
+                self._shapes.add(shape)
+                step_key, time_key, rename = self._plan(shape)
             if step_key is not None:
                 step = obj.pop(step_key)
                 t = None if time_key is None else obj.pop(time_key)

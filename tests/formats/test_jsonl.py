@@ -263,3 +263,22 @@ def test_mixed_lines_same_records_in_any_chunking(lines: list[bytes], sizes: lis
     whole, chunked = JsonlParser(), JsonlParser()
     assert canon(feed_all(whole, data)) == canon(feed_all(chunked, data, sizes))
     assert whole.skipped == chunked.skipped
+
+
+def test_mixed_train_and_eval_lines_fast_path_matches_general_path() -> None:
+    t0 = 1732890000.0
+    lines = []
+    for i in range(4000):
+        lines.append(encode_metrics(i, {"loss": 1 / (i + 1), "lr": 0.1, "grad_norm": 0.5}, t0 + i))
+        if i % 50 == 0:
+            lines.append(encode_metrics(i, {"val_loss": 2.0, "val_acc": 0.5}, t0 + i))
+        if i % 777 == 0:
+            lines.append(encode_metrics(i, {"loss": math.nan, "lr": 0.1}, t0 + i))
+    data = ("\n".join(lines) + "\n").encode()
+    whole = JsonlParser()  # one block: the general path only
+    chunked = JsonlParser()  # learns the key sets, then reads typed rows
+    a, b = feed_all(whole, data), feed_all(chunked, data, [20_000])
+    assert canon(a) == canon(b) and len(a) == len(lines)
+    assert whole.skipped == chunked.skipped == 0
+    assert chunked._rows is not None  # the fast path was built and kept
+    assert series(b, "val_loss")[1] == (50, 2.0)
