@@ -3,8 +3,8 @@ regexes, and (because a console log is often detected as text) Hugging Face dict
 
 What counts as skipped: logs are mostly prose, so a line that matches no pattern is simply not
 a record. A line is *skipped* (counted) only when it starts like a known metric line (``iter N:``,
-``step N:``, ``Step N |``, ``Epoch E | iter I step S``, a line a custom regex matches) but no
-number can be read from it, when it is a repr dict that does not parse, or when it is binary
+``step N:``, ``Step N |``, ``Epoch E | iter I step S``) and mentions ``loss``, or a custom regex
+matches it, but no number can be read from it, when it is a repr dict that does not parse, or when it is binary
 junk (NUL bytes, mostly undecodable bytes) or longer than the line cap.
 """
 
@@ -22,6 +22,10 @@ _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|NaN|I
 _NANOGPT_ITER = re.compile(
     rf"^iter (\d+): loss ({_NUM})(?:, time ({_NUM})ms)?(?:, mfu ({_NUM})%)?", re.IGNORECASE
 )
+# litgpt finetune validation: "iter 600: val loss 1.1234, val time: 123.45 ms"
+_LITGPT_VAL = re.compile(rf"^iter (\d+): val loss ({_NUM})(?:, val time: ({_NUM}) ?ms)?")
+# torchtune's progress-bar description: "1|5|Loss: 2.345:  10%|█   | 5/50 [...]"
+_TORCHTUNE_BAR = re.compile(rf"^(\d+)\|(\d+)\|Loss: ({_NUM})")
 # nanoGPT evaluation: "step 50: train loss 3.0400, val loss 3.0481"
 _NANOGPT_EVAL = re.compile(rf"^step (\d+): train loss ({_NUM}), val loss ({_NUM})")
 # litgpt: "Epoch 1 | iter 10 step 5 | loss train: 2.345, val: n/a | iter time: 120.45 ms ..."
@@ -49,6 +53,24 @@ class TextParser(HfParser):
         if isinstance(patterns, str | re.Pattern):
             patterns = [patterns]
         self._custom = [re.compile(p) if isinstance(p, str) else p for p in patterns]
+
+    def _hf_segment(self, text: str, nested: bool, out: list[Record]) -> bool:
+        """torchtune's bar description carries epoch|step|loss; other bars as in ``hf``."""
+        if "|Loss: " in text:
+            m = _TORCHTUNE_BAR.match(text.strip())
+            if m:
+                rec = self._metrics(m.group(2), [("loss", m.group(3))])
+                # The bar redraws the same description until the next step: one point each.
+                if rec is not None and rec.step != self._bar_step:
+                    self._bar_step = rec.step
+                    self._settle(None, out)
+                    out.append(rec)
+                return True
+        return super()._hf_segment(text, nested, out)
+
+    def _reset(self) -> None:
+        super()._reset()
+        self._bar_step: int | None = None
 
     def _other_line(self, text: str, out: list[Record]) -> None:
         line = text.strip()
@@ -85,6 +107,10 @@ class TextParser(HfParser):
             if m:
                 pairs = [("loss", m.group(2)), ("time_ms", m.group(3)), ("mfu", m.group(4))]
                 return self._metrics(m.group(1), pairs)
+            m = _LITGPT_VAL.match(line)
+            if m:
+                pairs = [("val_loss", m.group(2)), ("val_time_ms", m.group(3))]
+                return self._metrics(m.group(1), pairs)
         elif head.startswith("step "):
             m = _NANOGPT_EVAL.match(line)
             if m:
@@ -100,7 +126,7 @@ class TextParser(HfParser):
             m = _TORCHTUNE.match(line)
             if m:
                 return self._metrics(m.group(1), _COLON_PAIR.findall(m.group(2)))
-        if _METRIC_PREFIX.match(line):
+        if _METRIC_PREFIX.match(line) and "loss" in line.lower():
             self.skipped += 1
         return None
 

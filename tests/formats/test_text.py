@@ -88,3 +88,23 @@ def test_chunking_does_not_change_records(seed: int) -> None:
     assert canon(feed_all(TextParser(), data, random_sizes(seed, hi=70))) == canon(
         feed_all(TextParser(), data)
     )
+
+
+def test_litgpt_validation_and_torchtune_progress_bar() -> None:
+    data = (
+        b"iter 600: val loss 1.1234, val time: 123.45 ms\n"
+        b"\r1|5|Loss: 2.345:   5%|5         | 5/100 [00:01<00:19,  4.90it/s]"
+        b"\r1|5|Loss: 2.345:   5%|5         | 5/100 [00:01<00:19,  4.90it/s]"
+        b"\r1|6|Loss: 2.2:   6%|6         | 6/100 [00:01<00:19,  4.90it/s]\n"
+    )
+    p = TextParser()
+    recs = feed_all(p, data)
+    assert series(recs, "val_loss") == [(600, 1.1234)]
+    assert series(recs, "loss") == [(5, 2.345), (6, 2.2)]
+    assert p.skipped == 0
+
+
+def test_step_prefix_without_loss_is_prose() -> None:
+    p = TextParser()
+    assert feed_all(p, b"step 5: saving checkpoint to out/\niter 3: waiting for data\n") == []
+    assert p.skipped == 0
