@@ -8,6 +8,7 @@ records that became complete. It never raises on bad input: what it cannot read 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from lrwatch.records import DEFAULT_NAMES, TIME_KEYS, Event, Metrics, NameMap, Record, to_float
@@ -19,7 +20,7 @@ MAX_LINE = 1 << 20
 MIN_WALL_TIME = 1e8
 
 
-class Parser:
+class Parser(ABC):
     """Base class of all format parsers: one instance per run (file)."""
 
     name: ClassVar[str] = "base"
@@ -30,14 +31,15 @@ class Parser:
         self.skipped = 0
         self.steps_inferred = False
 
+    @abstractmethod
     def feed(self, data: bytes) -> list[Record]:
         """Parse newly appended bytes; a partial last line/record is held back."""
-        raise NotImplementedError  # pragma: no cover - every format overrides it
 
     def flush(self) -> list[Record]:
         """End of input: parse whatever was held back (a file without a final newline)."""
         return []
 
+    @abstractmethod
     def restart(self) -> None:
         """The file was truncated or replaced: it will be fed again from byte 0."""
 
@@ -151,8 +153,11 @@ class LineParser(Parser):
         return out
 
     def _parse_line(self, raw: bytes) -> Record | None:
-        """One complete line (no newline) -> a record, or ``None`` when it holds none."""
-        raise NotImplementedError  # pragma: no cover - every line format overrides it
+        """One complete line (no newline) -> a record, or ``None`` when it holds none.
+
+        Formats read line by line override this; the others override :meth:`_parse_block`.
+        """
+        return None
 
 
 def wall_time(value: Any) -> float | None:
