@@ -23,6 +23,9 @@ Emit = Callable[[dict[str, Any]], None]
 
 MAX_QUEUE = 64
 
+#: Protocol op -> the ``op`` of an ``lr_change`` record (and of DistSync changes).
+_SHORT = {"set_lr": "set", "scale_lr": "scale", "unpin": "unpin"}
+
 
 class Boundary:
     """Command queue + application of changes, pause and resume."""
@@ -107,7 +110,7 @@ class Boundary:
         refusal = self._check(req)
         if refusal is not None:
             return refusal
-        op = {"set_lr": "set", "scale_lr": "scale", "unpin": "unpin"}[req.op]
+        op = _SHORT[req.op]
         value = req.args.get("value", req.args.get("factor", 0.0))
         old, new = self._change(op, value, req.args.get("group"), req.args.get("mode", "pin"), step)
         return self._record(req, by, step, old, new)
@@ -152,7 +155,7 @@ class Boundary:
             "mode": req.args.get("mode", "pin"),
             "by": by,
             "id": req.id,
-            "op": req.op,
+            "op": _SHORT[req.op],  # docs/format.md: scale / set / unpin
         }
         self.history.append(change)
         self.emit({"kind": "lr_change", **change})
@@ -169,7 +172,7 @@ class Boundary:
             if refusal is not None:
                 reply(refusal)
                 continue
-            op = {"set_lr": "set", "scale_lr": "scale", "unpin": "unpin"}[req.op]
+            op = _SHORT[req.op]
             value = req.args.get("value", req.args.get("factor", 0.0))
             pending = (
                 op,

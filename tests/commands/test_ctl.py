@@ -49,7 +49,7 @@ def test_human_output_status_history_and_refusal(live) -> None:
     res = ctl(str(live.log), "status")
     assert res.returncode == 0 and "lr per group: [0.025]" in res.stdout
     res = ctl(str(live.log), "history")
-    assert res.returncode == 0 and "scale_lr" in res.stdout
+    assert res.returncode == 0 and " scale " in res.stdout
     res = ctl(str(live.log), "set-lr", "-1")  # argparse accepts it; the run refuses it
     assert res.returncode == 1 and "bad_value" in res.stderr
     res = ctl(str(live.log), "set-lr", "1e9")
