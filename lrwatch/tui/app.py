@@ -26,7 +26,7 @@ from lrwatch.tui.chart import ChartSpec
 from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
 from lrwatch.tui.lr_actions import LRActions
 from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
-from lrwatch.tui.summary import ControlInfo, render_header, summarize
+from lrwatch.tui.summary import ControlInfo, summarize
 from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_spec
 from lrwatch.tui.widgets.charts import ChartPanel
 from lrwatch.tui.widgets.dialogs import HelpScreen
@@ -100,6 +100,7 @@ class LRWatchApp(LRActions, App[int]):
         self._last_redraw = 0.0
         self._stream_client: Any = None
         self.child = child
+        self.child_code: int | None = None  # set when the child of lrwatch run exits
         self.prefer_path = prefer_path  # switch to this log's run once it has records
 
     # ---- layout ---------------------------------------------------------------------------
@@ -169,6 +170,8 @@ class LRWatchApp(LRActions, App[int]):
         self.post_message(msg.ChildExited(self.child.wait()))
 
     def on_child_exited(self, message: msg.ChildExited) -> None:
+        self.child_code = message.code
+        self._refresh_header()
         text = f"the training command exited with code {message.code}"
         self.status_w.show(("✓ " if message.code == 0 else "✗ ") + text, message.code != 0)
         self.notify(text, severity="information" if message.code == 0 else "error", timeout=10)
@@ -227,13 +230,16 @@ class LRWatchApp(LRActions, App[int]):
         if not header.is_attached:
             return
         if run is None:
-            header.update(" waiting for records…")
+            header.show(None)
             return
         with self.lock:
             s = summarize(
                 run, self.clock(), self.arrivals.get(run.name), self.control_info(run.name)
             )
-        header.update(render_header(s, self.current, len(self.store.runs)))
+        if self.child_code is not None and s.state in ("live", "stalled", "waiting"):
+            # lrwatch run: console output has no end record, but the exit code says it all.
+            s.state = "finished" if self.child_code == 0 else "crashed"
+        header.show(s, self.current % len(self.store.runs), len(self.store.runs))
 
     def _redraw_if_dirty(self) -> None:
         """Redraw for new data at most ~10 times a second, and less when frames are costly.

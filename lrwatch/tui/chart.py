@@ -120,6 +120,11 @@ def _ytick_rows(lo: float, hi: float, h: int, log_y: bool) -> dict[int, str]:
         row = round((hi - t) / (hi - lo) * (h - 1))
         if 0 <= row < h and row not in out:
             out[row] = fmt_num(10**t if log_y else t)
+    if len(out) < 2 and h >= 2:
+        # One label gives no scale: label the top and bottom rows with their own values.
+        for row, v in ((0, hi), (h - 1, lo)):
+            if row not in out and all(abs(row - r) > 1 for r in out):
+                out[row] = fmt_num(float(f"{10**v if log_y else v:.3g}"))
     return out
 
 
@@ -216,11 +221,15 @@ def _place_markers(
         for r in range(plot_h):
             if bits[r, c] == 0 and (r, c) not in overlay:
                 overlay[(r, c)] = ("│", mk.style)
-        label = mk.label[: max(plot_w - c - 1, 0)]
-        if label and c > label_end and plot_h > 1:
+        label = mk.label
+        start = c + 1
+        if start + len(label) > plot_w:  # near the right edge: put the label on the left
+            start = max(c - len(label), label_end + 1, 0)
+            label = label[: max(c - start, 0)]
+        if label and start > label_end and plot_h > 1:
             for i, ch in enumerate(label):
-                overlay[(0, c + 1 + i)] = (ch, f"bold {mk.style}")
-            label_end = c + len(label) + 1
+                overlay[(0, start + i)] = (ch, f"bold {mk.style}")
+            label_end = start + len(label)
 
 
 def _append_row(

@@ -206,7 +206,8 @@ class LRActions(_Base):
         if message.ok:
             text = ack_text(Command(message.op), message.reply)
             status.show(f"✓ {message.run}: {text}")
-            self.notify(text, title=f"run {message.run}", timeout=6)
+            # Brief: the status line keeps it; a toast must not hide the chart that shows it.
+            self.notify(text, title=f"run {message.run}", timeout=3)
         else:
             text = f"{message.run} refused {message.op}: {message.error}"
             status.show(f"✗ {text}", error=True)

@@ -136,34 +136,70 @@ def _field(t: Text, label: str, value: str, style: str = "bold") -> None:
     t.append(value, style=style)
 
 
-def render_header(s: RunSummary, index: int = 0, count: int = 1) -> Text:
-    """Two lines: run/state/pace/loss, then LR per group and the control connection."""
+def short_endpoint(endpoint: str) -> str:
+    """``unix:/long/path/exp.sock`` -> ``exp.sock``; other endpoints as they are."""
+    if endpoint.startswith("unix:") or endpoint.startswith("/"):
+        return endpoint.rsplit("/", 1)[-1]
+    return endpoint
+
+
+def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
     t = Text()
     t.append(f" {s.name}", style="bold reverse")
     if count > 1:
         t.append(f" {index + 1}/{count}", style="dim")
     t.append(f"  ● {s.state}", style=STATE_STYLES.get(s.state, "bold"))
     _field(t, "step", f"{s.step:,}" if s.step is not None else "-")
-    _field(t, "steps/s", f"{s.steps_per_s:.1f}" if s.steps_per_s else "-")
-    _field(t, "elapsed", fmt_duration(s.elapsed))
+    pace = f"{s.steps_per_s:.1f}" if s.steps_per_s else "-"
+    if compact:  # the values speak for themselves: 12.5/s, 3m05s
+        t.append(f"  {pace}", style="bold")
+        t.append("/s", style="dim")
+        t.append(f"  {fmt_duration(s.elapsed)}", style="bold")
+    else:
+        _field(t, "steps/s", pace)
+        _field(t, "elapsed", fmt_duration(s.elapsed))
     _field(t, "loss", fmt_num(s.last_loss) if s.last_loss is not None else "-")
     _field(t, "best", fmt_num(s.best_loss) if s.best_loss is not None else "-")
-    t.append("\n")
+    return t
+
+
+def _line2(s: RunSummary, compact: bool) -> Text:
+    t = Text()
     lr = " ".join(fmt_num(x) for x in s.lrs) if s.lrs else "-"
     t.append(" lr ", style="dim")
     t.append(lr, style="bold magenta")
+    if s.skipped:  # before the long control text, so a narrow screen still shows it
+        t.append(f"  {s.skipped:,} unreadable lines", style="bold yellow")
     c = s.control
+    endpoint = short_endpoint(c.endpoint) if compact and c.endpoint else c.endpoint
     if c.endpoint is None:
         t.append("  read-only", style="bold yellow")
         t.append(f" · to steer it: {c.hint}", style="dim")
     elif c.connected:
         t.append("  control ", style="dim")
-        t.append(f"✓ {c.endpoint}", style="bold green")
+        t.append(f"✓ {endpoint}", style="bold green")
         t.append(f"  mode {c.mode}", style="dim")
     else:
         t.append("  control ", style="dim")
-        t.append(f"✗ {c.error or 'connecting'} ({c.endpoint})", style="bold red")
-    if s.skipped:
-        t.append(f"  {s.skipped} unreadable lines", style="bold yellow")
-    t.no_wrap, t.overflow = True, "ellipsis"  # two lines, whatever the width
+        t.append(f"✗ {c.error or 'connecting'} ({endpoint})", style="bold red")
+    return t
+
+
+def render_header(s: RunSummary, index: int = 0, count: int = 1, width: int | None = None) -> Text:
+    """Two lines: run/state/pace/loss, then LR per group, unreadable lines, control.
+
+    At ``width`` the lines never wrap: shorter labels first, then an ellipsis.
+    """
+    lines = [_line1(s, index, count, False), _line2(s, False)]
+    if width is not None:
+        lines = [
+            full if full.cell_len <= width else short
+            for full, short in zip(
+                lines, (_line1(s, index, count, True), _line2(s, True)), strict=True
+            )
+        ]
+        for line in lines:
+            line.truncate(width, overflow="ellipsis")
+    t = Text("\n").join(lines)
+    t.no_wrap, t.overflow = True, "ellipsis"
     return t

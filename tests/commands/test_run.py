@@ -110,6 +110,7 @@ async def test_console_only_output_is_shown_and_the_exit_code_reported(tmp_path:
             await _until(pilot, lambda: "299" in _text(app, "#header"))
             header = _text(app, "#header")
             assert f"{name}.console" in header and "add lrwatch.Monitor()" in header
+            assert "● crashed" in header  # exit code 3, though the output has no end record
             assert app.query_one("#status").has_class("error")
             chart = _text(app, "#loss")
             assert chart.startswith("loss") and any(0x2800 < ord(c) <= 0x28FF for c in chart)

@@ -82,3 +82,17 @@ def test_ticks_and_labels() -> None:
     assert nice_ticks(0, 1000, 5) == [0, 200, 400, 600, 800, 1000]
     assert log_ticks(-4.5, -1.2, 5) == [-4.0, -3.0, -2.0]
     assert fmt_num(0.0003) == "3e-4" and fmt_num(2.3456) == "2.346" and fmt_num(12345) == "1.2e4"
+
+
+def test_a_marker_near_the_right_edge_is_labelled_on_its_left() -> None:
+    s = _series(np.linspace(1, 2, 100))
+    spec = ChartSpec("lr", [Trace(s, "c")], 0, 99, markers=[Marker(95, "3e-3→3e-4")])
+    top = render_chart(spec, 60, 8)[1].plain
+    assert "3e-3→3e-4│" in top or "3e-3→3e-4" in top.rstrip()[-12:]
+
+
+def test_every_chart_gets_at_least_two_y_labels() -> None:
+    s = _series(np.linspace(0.35, 3.6, 300))
+    lines = render_chart(ChartSpec("loss", [Trace(s, "c")], 0, 299), 60, 8)
+    labels = [line.plain[:7].strip() for line in lines[1:-1] if line.plain[7] == "┤"]
+    assert len(labels) >= 2, labels

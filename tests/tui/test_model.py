@@ -45,6 +45,21 @@ def test_header_shows_control_state() -> None:
     assert "✗ connection refused" in render_header(s).plain
 
 
+def test_header_fits_narrow_screens_without_wrapping() -> None:
+    from lrwatch.tui.summary import RunSummary
+
+    s = RunSummary("lr-too-high", "live", 224, 15.0, 14.0, 8.9e-3, 8.9e-3, [0.111], skipped=7)
+    s.control = ControlInfo("unix:/tmp/lrwatch-demo-6cdtkbku/logs/lr-too-high.sock", True)
+    wide = render_header(s, width=200).plain.splitlines()
+    assert "steps/s 15.0" in wide[0] and "unix:/tmp/lrwatch-demo" in wide[1]
+    narrow = render_header(s, width=80).plain.splitlines()
+    assert len(narrow) == 2 and all(len(line) <= 80 for line in narrow)
+    assert "15.0/s" in narrow[0] and "best 8.9e-3" in narrow[0]
+    assert "✓ lr-too-high.sock" in narrow[1] and "7 unreadable lines" in narrow[1]
+    tiny = render_header(s, width=40).plain.splitlines()
+    assert len(tiny) == 2 and all(len(line) <= 40 for line in tiny) and tiny[0].endswith("…")
+
+
 def test_specs_window_markers_and_overlay(store: MetricStore) -> None:
     run = store.runs["exp1"]
     view = ViewState(window=100)

@@ -135,8 +135,8 @@ def test_run_returns_the_commands_exit_code(tmp_path: Path) -> None:
     cmd = f"run --dir {tmp_path} -- {shlex.quote(sys.executable)} {NANOGPT} 30 0.01 3"
     session = _start(cmd, cols=100, rows=30, after="; echo EXIT=$?; sleep 30")
     try:
-        screen = _wait_for(session, "exited with code 3")
-        assert "print_nanogpt.console" in screen and "29" in screen
+        screen = _wait_for(session, "exited with code 3", "print_nanogpt.console", "step 29")
+        assert "● crashed" in screen
         _tmux("send-keys", "-t", session, "q")
         screen = _wait_for(session, "EXIT=3")
         assert "lrwatch run: print_nanogpt exited with code 3" in screen
