@@ -79,6 +79,10 @@ def test_socket_target_pause_resume(live) -> None:
     wait_for(lambda: metric_steps(live.log) > paused_at + 2, what="steps after resume")
     kinds = [r.get("kind") for r in records(live.log)]
     assert kinds.index("pause") < kinds.index("resume")
+    # The same run through the command file (what a login node without the socket uses).
+    res = ctl(f"file:{live.log}", "status", "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["paused"] is False
+    assert any(r.get("kind") == "reply" for r in records(live.log))
 
 
 def test_unreachable_and_usage_exit_2(tmp_path: Path) -> None:
