@@ -84,3 +84,21 @@ async def test_help_and_run_switching(store: MetricStore) -> None:
         assert "2/2" in _text(app, "#header")
         await pilot.press("o")
         assert "exp1 loss" in _text(app, "#loss") and "exp2 loss" in _text(app, "#loss")
+
+
+async def test_the_lr_dialog_validates_and_stays_compact(store: MetricStore) -> None:
+    from textual.widgets import Input
+
+    from lrwatch.tui.widgets.dialogs import LRInputScreen
+
+    results: list[float | None] = []
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(LRInputScreen("3e-3"), results.append)
+        await pilot.pause()
+        assert app.screen.query_one(Input).region.height == 3
+        await pilot.press(*"abc", "enter")
+        assert isinstance(app.screen, LRInputScreen)  # an invalid value does not close it
+        assert "not a number" in str(app.screen.query_one("#why").render())
+        await pilot.press("ctrl+a", "ctrl+k", *"1e-3", "enter")
+        assert results == [1e-3]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrwatch.tui.widgets.dialogs import LRInputScreen
+
 from .snapshot_app import fixed_app
 
 
@@ -17,3 +19,12 @@ def test_main_screen_160x48(snap_compare: Any) -> None:
 
 def test_help_screen_80x24(snap_compare: Any) -> None:
     assert snap_compare(fixed_app(), press=["question_mark"], terminal_size=(80, 24))
+
+
+def test_lr_input_dialog_80x24(snap_compare: Any) -> None:
+    async def open_dialog(pilot: Any) -> None:
+        pilot.app.push_screen(LRInputScreen("3e-3"))
+        await pilot.pause()
+        await pilot.press(*"3e-x")
+
+    assert snap_compare(fixed_app(), run_before=open_dialog, terminal_size=(80, 24))

@@ -69,7 +69,7 @@ class LRInputScreen(ModalScreen[float | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(f"New learning rate (group 0; now {self.current}):")
-            yield Input(placeholder="e.g. 3e-4", validators=[_LRValidator()], id="lr")
+            yield Input(placeholder="e.g. 3e-4", validators=[_LRValidator()], id="lr-value")
             yield Label("", id="why", classes="hint")
 
     def on_input_changed(self, event: Input.Changed) -> None:
