@@ -113,7 +113,7 @@ class Monitor:
         self._service: Service | None = None
         self._started = False
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # close() may re-enter from the SIGTERM handler
         if optimizer is not None:
             self.attach(optimizer, scheduler)
 

@@ -25,8 +25,10 @@ class JsonlWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._pending: list[str] = []
-        self._lock = threading.Lock()  # guards _pending, _ring, _seq
-        self._io_lock = threading.Lock()  # serialises flushes so batches keep their order
+        self._lock = (
+            threading.RLock()
+        )  # guards _pending, _ring, _seq; reentrant: a SIGTERM handler may close mid-write
+        self._io_lock = threading.RLock()  # serialises flushes so batches keep their order
         self._ring: collections.deque[str] = collections.deque(maxlen=max(1, ring))
         self._seq = 0
         self._interval = interval
