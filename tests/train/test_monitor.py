@@ -291,3 +291,35 @@ def test_unbindable_endpoint_falls_back_to_the_command_file(tmp_path: Path) -> N
     mon.close()
     assert mon.endpoint == f"file:{tmp_path / 'busy.jsonl'}"
     assert (tmp_path / "busy.sock").read_text().startswith("a regular file")
+
+
+def test_loop_that_assigns_lr_each_step(tmp_path: Path) -> None:
+    # nanoGPT style: the loop writes get_lr(it) into every group before each step. A change
+    # becomes a multiplier on top, and the logged LR is the one the step really used.
+    model, opt = make_opt()
+    mon = lrwatch.Monitor(opt, log=tmp_path / "nano.jsonl")
+
+    def get_lr(it: int) -> float:
+        return 0.1 * (it + 1) / 50
+
+    client = ControlClient(mon.endpoint, timeout=30)
+    replies: list[dict] = []
+    for it in range(40):
+        for g in opt.param_groups:
+            g["lr"] = get_lr(it)
+        train_step(model, opt)
+        mon.step(step=it)
+        if it == 15:
+            asker = threading.Thread(
+                target=lambda: replies.append(client.request("scale_lr", factor=0.5))
+            )
+            asker.start()
+            while not mon._boundary.cmds:
+                time.sleep(0.001)
+    asker.join()
+    client.close()
+    mon.close()
+    at = replies[0]["step"]
+    assert at == 17  # queued after boundary 15, applied at boundary 16: from step 17 on
+    for r in (r for r in records(tmp_path / "nano.jsonl") if "kind" not in r):
+        assert r["lr"] == pytest.approx(get_lr(r["step"]) * (0.5 if r["step"] >= at else 1.0))
