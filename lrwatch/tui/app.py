@@ -33,6 +33,16 @@ from lrwatch.tui.widgets.dialogs import HelpScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 
+#: How the command palette spells key names.
+_KEY_NAMES = {
+    "question_mark": "?",
+    "minus": "-",
+    "plus": "+",
+    "equals_sign": "=",
+    "slash": "/",
+    "down": "↓",
+    "up": "↑",
+}
 #: Seconds between redraws for new data (at most; see LRWatchApp._redraw_if_dirty).
 REDRAW_EVERY = 0.1
 
@@ -365,12 +375,17 @@ class LRWatchApp(LRActions, App[int]):
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             if isinstance(b, Binding) and b.action not in ("quit",):
+                method = getattr(self, f"action_{b.action.split('(')[0]}", None)
+                doc = ((method.__doc__ if method else "") or "").strip().splitlines()
+                keys = " or ".join(_KEY_NAMES.get(k, k) for k in b.key.split(","))
+                help_text = f"{doc[0] if doc else ''}  [key {keys}]"
                 yield SystemCommand(
-                    f"lrwatch: {b.description}", f"key {b.key}", self._palette_callback(b.action)
+                    f"lrwatch: {b.description}", help_text, self._palette_callback(b.action)
                 )
 
     def _palette_callback(self, action: str) -> Callable[[], Any]:
         def run() -> None:
-            self.run_action(action)
+            # run_action is a coroutine: schedule it (calling it alone would do nothing).
+            self.call_later(self.run_action, action)
 
         return run

@@ -102,3 +102,15 @@ async def test_the_lr_dialog_validates_and_stays_compact(store: MetricStore) -> 
         assert "not a number" in str(app.screen.query_one("#why").render())
         await pilot.press("ctrl+a", "ctrl+k", *"1e-3", "enter")
         assert results == [1e-3]
+
+
+async def test_every_key_action_is_in_the_command_palette(store: MetricStore) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert "lrwatch: Log-y" in commands and "lrwatch: ÷10" in commands
+        assert "[key ?]" in commands["lrwatch: Help"].help
+        assert commands["lrwatch: ×2"].help.endswith("[key + or =]")
+        commands["lrwatch: Log-y"].callback()
+        await pilot.pause()
+        assert app.view.log_y
