@@ -92,7 +92,6 @@ def _too_high(
             label["expected"]["divergence"] = steps[jump[0]]
             label["notes"] += f", climbing from step {steps[jump[0]]}"
         return
-    med = _smooth(loss)
     jump = divergence_onset(steps, loss)
     too_high = ("divergence", "loss_spike", "oscillation")  # each says "LR too high"
     if jump is not None:
@@ -107,7 +106,7 @@ def _too_high(
             else f"loss blew up at step {steps[i]}, then came back down (ends {tail:.3g})"
         )
         return
-    if median(loss[len(loss) // 2 :]) >= 0.9 * med[0]:
+    if median(loss[len(loss) // 2 :]) >= 0.9 * loss[0]:
         # Never learned: stuck near chance. From the curve alone this looks like a too-low
         # LR; only the LR value says otherwise. Any "LR too high" symptom is a right answer.
         label["expected"] = {s: _whole_run_onset(steps) for s in too_high}
@@ -120,7 +119,7 @@ def divergence_onset(steps: list[int], loss: list[float]) -> tuple[int, float] |
     """(index, best before) of the first point where the 7-point centred median loss is >= 2x
     the initial one or >= 3x its lowest value so far (after a real improvement), else None."""
     med = _smooth(loss)
-    initial, best = med[0], math.inf
+    initial, best = loss[0], math.inf  # the first logged value, as a person reads it
     for i, m in enumerate(med):
         if initial > 0 and m >= 2.0 * initial:
             return i, min(best, initial)
@@ -142,6 +141,7 @@ def _oscillation(
     label["accepted"] = ["loss_spike", "plateau", "slow_progress"]
     if nonfinite is not None:
         label["expected"] = {"nan_inf": nonfinite}
+        label["accepted"].append("divergence")
         label["notes"] = "meant to oscillate at the edge of stability, but diverged"
         return
     r = lag1_autocorr(loss[len(loss) // 4 :])

@@ -233,23 +233,26 @@ def render(summary: dict[str, Any]) -> str:
     ]
     lines += [f"| {g} | {m} | {'yes' if ok else '**no**'} |" for g, m, ok in summary["goals"]]
     lines += ["", "Misdetections (run: expected → got):", ""]
-    for m in summary["misses"]:
-        exp = (
-            m["expected"]
-            if isinstance(m["expected"], str)
-            else ", ".join(f"{k}@{v}" for k, v in m["expected"].items())
-        )
-        got = "; ".join(m["got"]) or "nothing"
-        flags = [] if not m["false"] else [f"false: {'; '.join(m['false'])}"]
-        if m["expected"] != "healthy":
-            flags.append(
-                f"symptom {'ok' if m['right_symptom'] else 'MISSED'}, fix {'ok' if m['right_fix'] else 'wrong/none'} (want {m['direction']})"
-            )
-        lines.append(f"- `{m['run']}`: {exp} → {got}. {' '.join(flags)}. _{m['notes']}_")
+    lines += [_miss_line(m) for m in summary["misses"]]
     if summary["excluded"]:
         lines += ["", "Excluded (the construction did not produce the symptom; not scored):", ""]
         lines += [f"- `{e['run']}`: {e['why']}" for e in summary["excluded"]]
     return "\n".join(lines)
+
+
+def _miss_line(m: dict[str, Any]) -> str:
+    """One misdetection: expected, what the engine said (compact), and the verdict."""
+    if m["expected"] == "healthy":
+        kinds = Counter(g.split("@")[0] for g in m["false"])
+        first = m["false"][0].split(" (")[0] if m["false"] else ""
+        got = ", ".join(f"{k} ×{n}" for k, n in kinds.most_common())
+        return f"- `{m['run']}`: healthy → false findings: {got} (first {first})"
+    exp = ", ".join(f"{k}@{v}" for k, v in m["expected"].items())
+    got = "; ".join(g.replace(" (seen at", " (seen") for g in m["got"][:4]) or "nothing"
+    more = f" (+{len(m['got']) - 4} more)" if len(m["got"]) > 4 else ""
+    verdict = f"symptom {'ok' if m['right_symptom'] else 'MISSED'}, fix {'ok' if m['right_fix'] else 'wrong/none'} (want {m['direction']})"
+    false = f"; false alarms: {len(m['false'])}" if m["false"] else ""
+    return f"- `{m['run']}`: {exp} → {got}{more}. {verdict}{false}. _{m['notes']}_"
 
 
 def update_doc(path: Path, text: str) -> None:
