@@ -169,7 +169,8 @@ def _line2(s: RunSummary, compact: bool) -> Text:
     t.append(" lr ", style="dim")
     t.append(lr, style="bold magenta")
     if s.skipped:  # before the long control text, so a narrow screen still shows it
-        t.append(f"  {s.skipped:,} unreadable lines", style="bold yellow")
+        plural = "s" if s.skipped != 1 else ""
+        t.append(f"  {s.skipped:,} unreadable line{plural}", style="bold yellow")
     c = s.control
     endpoint = short_endpoint(c.endpoint) if compact and c.endpoint else c.endpoint
     if c.endpoint is None:
