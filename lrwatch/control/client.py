@@ -31,22 +31,34 @@ class ControlError(Exception):
 
 
 def read_header(log_path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The last ``run`` header among the first records of a log (None when there is none)."""
-    header = None
+    """The latest ``run`` header of a log (a resumed run appends a new one), or None."""
+    return _scan(log_path)[0]
+
+
+def _scan(log_path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(latest run header, the ``end`` record after it or None): the head and the last MiB."""
     try:
         with open(log_path, "rb") as f:
-            for raw in itertools.islice(f, 200):
-                if b'"run"' not in raw:
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(obj, dict) and obj.get("kind") == "run":
-                    header = obj
+            head = list(itertools.islice(f, 200))
+            size = f.seek(0, os.SEEK_END)
+            start = max(0, size - (1 << 20))
+            f.seek(start)
+            tail = f.read().split(b"\n")
     except OSError as exc:
         raise ControlError(f"cannot read {log_path}: {exc.strerror}") from None
-    return header
+    if start > 0:
+        tail = tail[1:]  # the first piece may be the end of a line
+    header = end = None
+    for raw in head + tail:
+        if b'"kind"' not in raw:
+            continue
+        obj = _parse(raw)
+        kind = obj.get("kind") if obj is not None else None
+        if kind == "run":
+            header, end = obj, None
+        elif kind == "end":
+            end = obj
+    return header, end
 
 
 class ControlClient:
@@ -73,7 +85,12 @@ class ControlClient:
         A Unix socket on another host (or one that is gone) is out of reach: the client then
         uses the command-file transport, which only needs the shared filesystem.
         """
-        header = read_header(log_path)
+        header, end = _scan(log_path)
+        if header is not None and end is not None:
+            raise ControlError(
+                f"the run in {log_path} has ended ({end.get('status')} at step "
+                f"{end.get('step')}); there is nothing to control"
+            )
         if header is None:
             raise ControlError(
                 f"{log_path} has no run header: was it written by lrwatch.Monitor? "

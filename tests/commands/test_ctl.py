@@ -131,6 +131,6 @@ def test_tcp_with_token_file_and_tail(tmp_path: Path) -> None:
         logged = records(t.log)
         assert streamed == logged[-len(streamed) :]
         res = ctl(str(t.log), "status")
-        assert res.returncode == 2
+        assert res.returncode == 2 and "has ended (finished" in res.stderr
     finally:
         t.kill()
