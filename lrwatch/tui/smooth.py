@@ -43,17 +43,27 @@ def ema_debiased(
     out = np.empty(n)
     m = m0
     step = _chunk_len(beta)
+    inv, fwd, fwd1 = _powers(beta, min(step, n))
     for a in range(0, n, step):
         chunk = x[a : a + step]
         k = len(chunk)
-        j = np.arange(k, dtype=np.float64)
-        inv = beta ** (-j)
-        acc = np.cumsum(chunk * inv) * (beta**j) * (1.0 - beta)
-        ms = acc + m * beta ** (j + 1)
-        t = count0 + a + j + 1
-        out[a : a + k] = ms / (1.0 - beta**t)
+        ms = np.cumsum(chunk * inv[:k])
+        ms *= fwd[:k]
+        ms += m * fwd1[:k]
+        t0 = count0 + a  # points before this chunk
+        if beta**t0 > 1e-17:  # debiasing still changes float64 values
+            t = t0 + np.arange(1, k + 1, dtype=np.float64)
+            out[a : a + k] = ms / (1.0 - beta**t)
+        else:
+            out[a : a + k] = ms
         m = float(ms[-1])
     return out, m, count0 + n
+
+
+def _powers(beta: float, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """beta**-j, (1-beta)*beta**j and beta**(j+1) for j < k: the same for every chunk."""
+    j = np.arange(k, dtype=np.float64)
+    return beta ** (-j), (1.0 - beta) * beta**j, beta ** (j + 1)
 
 
 class _EmaState:
