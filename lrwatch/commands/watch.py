@@ -39,14 +39,19 @@ def load_rules(path: str | None) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Open the UI on ``args.paths``; returns the exit code."""
     paths: list[str] = list(args.paths)
+    stdin_fd = None
     if "-" in paths and not sys.stdin.isatty():
         # The UI needs the terminal for keys: read the pipe from a duplicate descriptor.
-        paths = [p if p != "-" else f"/dev/fd/{os.dup(0)}" for p in paths]
+        stdin_fd = os.dup(0)
         _reopen_tty()
     from lrwatch.tui.app import LRWatchApp
 
     app = LRWatchApp(
-        paths=paths, fmt=args.fmt, follow=not args.no_follow, rules_config=load_rules(args.rules)
+        paths=paths,
+        fmt=args.fmt,
+        follow=not args.no_follow,
+        rules_config=load_rules(args.rules),
+        stdin_fd=stdin_fd,
     )
     app.run()
     return int(app.return_code or 0)

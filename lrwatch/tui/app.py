@@ -88,6 +88,7 @@ class LRWatchApp(LRActions, App[int]):
         clock: Callable[[], float] = time.time,
         child: subprocess.Popen[bytes] | None = None,
         prefer_path: str | None = None,
+        stdin_fd: int | None = None,
     ) -> None:
         super().__init__()
         self.store = store if store is not None else MetricStore()
@@ -95,6 +96,7 @@ class LRWatchApp(LRActions, App[int]):
         self.view = ViewState()
         self.ema = EmaCache()
         self.paths, self.fmt, self.follow_files = paths or [], fmt, follow
+        self.stdin_fd = stdin_fd  # where "-" is read from (the terminal is fd 0 again)
         self.attach_target, self.token = attach, token
         self.rules_config = rules_config
         self.clock = clock
@@ -162,7 +164,9 @@ class LRWatchApp(LRActions, App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def _follow_files(self) -> None:
-        follow_files(self.paths, self.fmt, self._ingest, self.stop_event, self.follow_files)
+        follow_files(
+            self.paths, self.fmt, self._ingest, self.stop_event, self.follow_files, self.stdin_fd
+        )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="stream")
     def _follow_stream(self) -> None:

@@ -103,9 +103,39 @@ def _dots_for(
         np.logical_or.at(clip_lo, c, r_bot > dots_h - 1)
         np.minimum.at(top, c, np.clip(lo_r, 0, dots_h).astype(np.int64))
         np.maximum.at(bot, c, np.clip(hi_r, -1, dots_h - 1).astype(np.int64))
+        fv = _transform(np.where(np.isfinite(red.first), red.first, np.nan), log_y)[idx]
+        with np.errstate(invalid="ignore"):
+            entry = np.where(np.isfinite(fv), np.rint((y_hi - fv) * scale), r_top)
+        _bridge(top, bot, c, prev_row, entry, dots_h)
     rows = np.arange(dots_h)[:, None]
     mask = (rows >= top[None, :]) & (rows <= bot[None, :])
     return mask, clip_hi, clip_lo
+
+
+def _bridge(
+    top: np.ndarray,
+    bot: np.ndarray,
+    c: np.ndarray,
+    exit_row: np.ndarray,
+    entry_row: np.ndarray,
+    dots_h: int,
+) -> None:
+    """Draw straight segments across empty columns between consecutive points.
+
+    Sparse series (an eval every 500 steps, a log line every 10) would otherwise be dots.
+    The loop runs once per gap, and gaps are at most the chart's width.
+    """
+    for i in np.flatnonzero(np.diff(c) > 2) + 1:
+        c0, c1 = int(c[i - 1]), int(c[i])
+        r0, r1 = float(exit_row[i - 1]), float(entry_row[i])
+        cols = np.arange(c0 + 1, c1)
+        at = r0 + (r1 - r0) * (cols - c0) / (c1 - c0)
+        nxt = r0 + (r1 - r0) * (cols + 1 - c0) / (c1 - c0)
+        lo, hi = np.rint(np.minimum(at, nxt)), np.rint(np.maximum(at, nxt))
+        seen = (hi >= 0) & (lo <= dots_h - 1)  # off-range stretches stay blank
+        cs = cols[seen]
+        top[cs] = np.minimum(top[cs], np.clip(lo[seen], 0, dots_h - 1).astype(np.int64))
+        bot[cs] = np.maximum(bot[cs], np.clip(hi[seen], 0, dots_h - 1).astype(np.int64))
 
 
 def _cell_bits(mask: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -90,14 +90,19 @@ class Ingest:
 
 
 def follow_files(
-    paths: list[str], fmt: str | None, ingest: Ingest, stop: threading.Event, follow: bool = True
+    paths: list[str],
+    fmt: str | None,
+    ingest: Ingest,
+    stop: threading.Event,
+    follow: bool = True,
+    stdin_fd: int | None = None,
 ) -> None:
-    """Tail ``paths`` (files, dirs, globs, ``-``) into the store until ``stop`` is set."""
+    """Tail ``paths`` (files, dirs, globs, ``-`` read from ``stdin_fd``) until ``stop`` is set."""
     from lrwatch.sources import SourceError, open_runs
     from lrwatch.sources.follow import sync_run
 
     try:
-        runset = open_runs(paths, fmt, follow=follow)
+        runset = open_runs(paths, fmt, follow=follow, stdin_fd=stdin_fd)
     except SourceError as exc:
         ingest.post(SourceProblem(str(exc), fatal=True))
         return

@@ -96,3 +96,12 @@ def test_every_chart_gets_at_least_two_y_labels() -> None:
     lines = render_chart(ChartSpec("loss", [Trace(s, "c")], 0, 299), 60, 8)
     labels = [line.plain[:7].strip() for line in lines[1:-1] if line.plain[7] == "┤"]
     assert len(labels) >= 2, labels
+
+
+def test_sparse_points_are_joined_by_lines() -> None:
+    s = Series("val")
+    s.extend(np.arange(0, 600, 100), [3.0, 2.5, 2.0, 1.8, 1.7, 1.65])
+    lines = render_chart(ChartSpec("val", [Trace(s, "c")], 0, 500), 60, 8)
+    plot = [line.plain[8:] for line in lines[1:-1]]
+    drawn = [any(row[x] != " " for row in plot) for x in range(len(plot[0]))]
+    assert all(drawn), "".join("#" if d else "." for d in drawn)
