@@ -142,3 +142,21 @@ def test_run_returns_the_commands_exit_code(tmp_path: Path) -> None:
         assert "lrwatch run: print_nanogpt exited with code 3" in screen
     finally:
         _tmux("kill-session", "-t", session)
+
+
+def test_watch_reads_a_pipe_on_stdin() -> None:
+    fixture = Path(__file__).parent.parent / "fixtures" / "hf_trainer_console.log"
+    session = f"lrw-{uuid.uuid4().hex[:8]}"
+    line = (
+        f"cd {shlex.quote(os.getcwd())} && cat {shlex.quote(str(fixture))} | "
+        f"TERM=xterm-256color {shlex.quote(sys.executable)} -m lrwatch watch -"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", line], check=True
+    )
+    try:
+        _wait_for(session, "stdin", "step 120", "loss")
+        _tmux("send-keys", "-t", session, "l")  # keys come from the terminal, not the pipe
+        _wait_for(session, "loss (log)")
+    finally:
+        _tmux("kill-session", "-t", session)
