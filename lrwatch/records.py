@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # numpy is only needed by who builds blocks; the training hook skips it
+    import numpy as np
 
 SCHEMA_VERSION = 1
 
@@ -127,6 +130,54 @@ class Event:
 
 
 Record = Metrics | Event
+
+
+@dataclass(slots=True)
+class MetricBlock:
+    """Many metric records of one key set as columns: what a reader yields for speed.
+
+    Row ``i`` is the record ``Metrics(steps[i], {name: columns[name][i]}, times[i])``: every
+    record of a block has every metric (dense), ``times`` is ``None`` when the records carry
+    no wall time. Readers only yield blocks when asked to (``blocks=True``); a consumer that
+    takes them must handle them (:meth:`rows`, :func:`expand` and :func:`count_records` help).
+    """
+
+    steps: np.ndarray  #: int64
+    columns: dict[str, np.ndarray]  #: name -> float64, each as long as ``steps``
+    times: np.ndarray | None = None  #: float64 wall times, or None
+    step_inferred: bool = False
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def rows(self) -> Iterator[Metrics]:
+        """The block as Metrics records, in order (Python ints and floats, as parsers give)."""
+        steps = self.steps.tolist()
+        names = list(self.columns)
+        cols = [c.tolist() for c in self.columns.values()]
+        times = [None] * len(steps) if self.times is None else self.times.tolist()
+        inferred = self.step_inferred
+        for i, (step, t) in enumerate(zip(steps, times, strict=True)):
+            values = {k: c[i] for k, c in zip(names, cols, strict=True)}
+            yield Metrics(step, values, None if t != t else t, inferred)  # NaN: unknown
+
+
+#: What a reader in block mode yields.
+AnyRecord = Metrics | Event | MetricBlock
+
+
+def expand(records: Iterable[AnyRecord]) -> Iterator[Record]:
+    """The records one by one: blocks become their Metrics rows."""
+    for rec in records:
+        if isinstance(rec, MetricBlock):
+            yield from rec.rows()
+        else:
+            yield rec
+
+
+def count_records(records: Iterable[AnyRecord]) -> int:
+    """How many records: a block counts as its rows."""
+    return sum(len(r) if isinstance(r, MetricBlock) else 1 for r in records)
 
 
 def to_float(value: Any) -> float | None:

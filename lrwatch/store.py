@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from lrwatch.columns import Axis
-from lrwatch.records import Event, Metrics, Record
+from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.reduction import Reduced, reduce_points
 from lrwatch.series import FLUSH_EVERY, Series
 
@@ -77,8 +77,8 @@ class RunData:
             s = self.series[name] = Series(name)
         return s
 
-    def add(self, records: Iterable[Record]) -> int:
-        """Add a batch of records; returns how many were added."""
+    def add(self, records: Iterable[AnyRecord]) -> int:
+        """Add a batch of records; returns how many were added (a block counts its rows)."""
         # The ingest hot loop (millions of records): locals only, and while records keep the
         # key set of a group in group mode, three list appends per record.
         n = 0
@@ -91,8 +91,17 @@ class RunData:
         for rec in records:
             n += 1
             if not isinstance(rec, Metrics):
-                self._add_event(rec)
-                last_t = self.last_time
+                if isinstance(rec, MetricBlock):
+                    # Columns go in at numpy speed; the bound group may be flushed by it.
+                    self.first_step, self.last_step, self.last_time = first, last, last_t
+                    self.steps_inferred = inferred
+                    n += self._add_block(rec) - 1
+                    first, last, last_t = self.first_step, self.last_step, self.last_time
+                    inferred = self.steps_inferred
+                    cur = None
+                else:
+                    self._add_event(rec)
+                    last_t = self.last_time
                 continue
             step, values, t = rec.step, rec.values, rec.t
             if values:
@@ -148,6 +157,17 @@ class RunData:
         Metrics records, without a Python object per record: a parser that decodes a block
         of same-shaped lines into columns can hand them over at numpy speed.
         """
+        k = self._put_columns(steps, columns, times, step_inferred)
+        self.records += k
+        return k
+
+    def _add_block(self, block: MetricBlock) -> int:
+        return self._put_columns(block.steps, block.columns, block.times, block.step_inferred)
+
+    def _put_columns(
+        self, steps: Any, columns: Mapping[str, Any], times: Any, step_inferred: bool
+    ) -> int:
+        """:meth:`add_columns` without counting the records (:meth:`add` counts them)."""
         steps = np.asarray(steps, dtype=np.int64)
         k = len(steps)
         if k == 0:
@@ -171,7 +191,6 @@ class RunData:
         if ts is not None and not math.isnan(ts[-1]):
             self.last_time = float(ts[-1])
         self.steps_inferred = self.steps_inferred or step_inferred
-        self.records += k
         return k
 
     def _add_slow(
@@ -271,6 +290,6 @@ class MetricStore:
             r = self.runs[name] = RunData(name=name, **info)
         return r
 
-    def add(self, name: str, records: Iterable[Record]) -> int:
+    def add(self, name: str, records: Iterable[AnyRecord]) -> int:
         """Add records to run ``name``; returns how many were added."""
         return self.run(name).add(records)

@@ -4,7 +4,9 @@ Metric logs repeat a few key sets (a training line, an eval line). For their uni
 msgspec Struct (step >= 0 int, wall time >= 1e8, keys present on every line required, the
 others optional; unknown keys rejected) and a converter from rows to
 :class:`~lrwatch.records.Metrics`. msgspec then validates a whole block in C, and the Python
-work per record is a dict display plus one check per optional key. Any line that does not fit
+work per record is a dict display plus one check per optional key. When every key is
+required (one key set), the rows can instead become one :class:`~lrwatch.records.MetricBlock`
+of numpy columns, with no Python object per record at all. Any line that does not fit
 (an event, a null, a new key, a duration under ``time``) makes the block fail, and the caller
 falls back to the general path for that block.
 """
@@ -12,18 +14,30 @@ falls back to the general path for that block.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from operator import attrgetter
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
+import numpy as np
 
 from lrwatch.formats.base import MIN_WALL_TIME
-from lrwatch.records import Metrics, Record
+from lrwatch.records import MetricBlock, Metrics, Record
 
 _Step = Annotated[int, msgspec.Meta(ge=0, lt=1 << 62)]
 _Time = Annotated[float, msgspec.Meta(ge=MIN_WALL_TIME)]
 
 #: rows -> (records, lines skipped because they held no value)
 Convert = Callable[[list[Any]], tuple[list[Record], int]]
+#: rows -> one block of columns (only when every key is required: the rows are dense)
+Columns = Callable[[list[Any]], MetricBlock]
+
+
+class Rows(NamedTuple):
+    """The typed row decoder of a key set union and what turns its rows into records."""
+
+    decoder: msgspec.json.Decoder
+    convert: Convert
+    columns: Columns | None
 
 
 def build_rows(
@@ -31,13 +45,41 @@ def build_rows(
     time_key: str | None,
     required: dict[str, str],
     optional: dict[str, str] | None = None,
-) -> tuple[msgspec.json.Decoder, Convert]:
-    """A ``decode_lines`` decoder for lines of these keys, and its row converter.
+) -> Rows:
+    """A ``decode_lines`` decoder for lines of these keys, its row converter, and (when no
+    key is optional) its column builder.
 
     ``required`` and ``optional`` map value keys to canonical names, which must all differ
     (the general path decides clashes by key order, which a row does not keep).
     """
-    optional = optional or {}
+    decoder, convert = _build(step_key, time_key, required, optional or {})
+    columns = None
+    if required and not optional:
+        names = list(required.values())
+        fields = [f"f{i}" for i in range(2, 2 + len(names))]  # as _build numbers them
+        columns = _columns(names, time_key is not None, fields)
+    return Rows(decoder, convert, columns)
+
+
+def _columns(names: list[str], timed: bool, fields: list[str]) -> Columns:
+    """Rows -> a :class:`MetricBlock`: one C-level pass (``map(attrgetter)``) per column."""
+    step_of = attrgetter("f0")
+    time_of = attrgetter("f1")
+    getters = [(name, attrgetter(f)) for name, f in zip(names, fields, strict=True)]
+
+    def columns(rows: list[Any]) -> MetricBlock:
+        k = len(rows)
+        steps = np.fromiter(map(step_of, rows), np.int64, k)
+        times = np.fromiter(map(time_of, rows), np.float64, k) if timed else None
+        cols = {name: np.fromiter(map(get, rows), np.float64, k) for name, get in getters}
+        return MetricBlock(steps, cols, times)
+
+    return columns
+
+
+def _build(
+    step_key: str, time_key: str | None, required: dict[str, str], optional: dict[str, str]
+) -> tuple[msgspec.json.Decoder, Convert]:
     fields: list[Any] = [("f0", _Step)]
     json_names = {"f0": step_key}
     if time_key is not None:

@@ -15,28 +15,39 @@ from typing import Any
 
 import msgspec
 
-from lrwatch.formats._rows import Convert, build_rows
+from lrwatch.formats._rows import Rows, build_rows
 from lrwatch.formats.base import MIN_WALL_TIME, LineParser, as_step, metrics_from_mapping, wall_time
 from lrwatch.records import STEP_KEYS, TIME_KEYS, Event, Metrics, NameMap, Record
 
 # Non-standard number tokens as bare values (not inside a word or a string's quotes).
 _TOKEN_RE = re.compile(rb'(?<![\w"])(-?(?:Infinity|inf|NaN|nan))(?![\w"])')
 _TOKENS = (b"NaN", b"Infinity", b"nan", b"inf")
+# An absent token costs a scan of the whole block; NaN is the one logs hold.
+_COMMON_TOKENS = (b"NaN",)
 _MAX_STEP = 1 << 62
 _MIN_T = MIN_WALL_TIME
+#: Bytes of a first block read slowly before the rest of it tries the fast path.
+_LEARN_HEAD = 64 << 10
+#: A block may re-decode this many times its size after failures before reading line by line.
+_RETRY_BUDGET = 4
+#: Nested splits of a prefix that failed again (a malformed line reported on the next one).
+_MAX_DEPTH = 16
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+_AT_LINE = re.compile(r"at `\$\[(\d+)\]")
 
 # A plan for one key set: (step key, time key, key -> canonical name or None if all equal).
 _Plan = tuple[str | None, str | None, dict[str, str] | None]
 
 
-def patch_tokens(block: bytes) -> bytes:
+def patch_tokens(block: bytes, tokens: tuple[bytes, ...] = _TOKENS) -> bytes:
     """Quote NaN/Infinity tokens (``NaN`` -> ``"NaN"``) in the lines that contain them.
 
     Quoted, they decode as strings that :func:`lrwatch.records.to_float` turns back into
-    floats. Lines without tokens are copied untouched, so the cost follows the number of hits.
+    floats. Lines without tokens are copied untouched, so the cost follows the number of hits
+    (plus one scan of the block per token that never occurs: ``tokens`` narrows the search).
     """
     n = len(block)
-    nxt = {tok: block.find(tok) for tok in _TOKENS}
+    nxt = {tok: block.find(tok) for tok in tokens}
     pieces: list[bytes] = []
     pos = 0
     while True:
@@ -59,6 +70,59 @@ def patch_tokens(block: bytes) -> bytes:
     return b"".join(pieces)
 
 
+def _decode_patched(
+    decoder: msgspec.json.Decoder, block: bytes, error: Exception
+) -> tuple[Any, bytes, Exception]:
+    """Decode a block that failed as it is (with ``error``): ``NaN`` quoted first (what logs
+    hold), all token spellings only if that is not enough.
+
+    Returns (rows or ``None``, the block as last patched: on failure every token is quoted,
+    the error that names the failing line).
+    """
+    patched = block
+    for tokens in (_COMMON_TOKENS, _TOKENS):
+        candidate = patch_tokens(block, tokens)
+        if candidate is block:
+            continue
+        patched = candidate
+        try:
+            return decoder.decode_lines(patched), patched, error
+        except (msgspec.DecodeError, ValueError) as exc:
+            error = exc
+    return None, patched, error
+
+
+def _failed_line(block: bytes, exc: Exception) -> tuple[int, int] | None:
+    """Byte span (newline included) of the line msgspec's ``decode_lines`` error names."""
+    msg = str(exc)
+    m = _AT_BYTE.search(msg)
+    if m is not None:
+        pos = min(int(m.group(1)), len(block) - 1)
+        start = block.rfind(b"\n", 0, pos) + 1
+    else:
+        m = _AT_LINE.search(msg)
+        if m is None:
+            return None
+        found = _line_start(block, int(m.group(1)))
+        if found is None:
+            return None
+        start = pos = found
+    end = block.find(b"\n", pos)
+    return start, len(block) if end < 0 else end + 1
+
+
+def _line_start(block: bytes, index: int) -> int | None:
+    """Offset of line ``index``, one C-level split.
+
+    ``decode_lines`` numbers objects, skipping blank lines, so with blank lines this line may
+    come before the failing one. That is harmless: any split yields the same records (a
+    line read on its own gives what a block gives), and the retry of the rest fails again
+    nearer to the real culprit.
+    """
+    parts = block.split(b"\n", index)
+    return len(block) - len(parts[-1]) if len(parts) > index else None
+
+
 class JsonlParser(LineParser):
     """lrwatch JSONL (header, metrics, events) and generic JSONL of numeric objects."""
 
@@ -78,9 +142,12 @@ class JsonlParser(LineParser):
         self._union: dict[str, str] = {}
         self._required: set[str] | None = None
         self._rows_keys: tuple[str, str | None] | None = None  # (step key, time key)
-        self._rows: tuple[msgspec.json.Decoder, Convert] | None = None
+        self._rows: Rows | None = None
         self._rows_hits = self._rows_misses = 0
         self._rows_off = False
+        #: Block mode: runs of plain metric lines of one key set come as MetricBlock columns.
+        self.blocks = bool(options.get("blocks", False))
+        self._budget = 0  # bytes the current block may still re-decode after failures
 
     def restart(self) -> None:
         """Start over at byte 0: inferred steps count from 0 again."""
@@ -93,59 +160,105 @@ class JsonlParser(LineParser):
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            out = self._parse_rows(block)
-            if out is None:
-                out = self._parse_dicts(block)
-                self._learn_rows()
+            out: list[Record] = []
+            self._budget = _RETRY_BUDGET * len(block)
+            if self._rows is None and not self._rows_off and len(block) > 4 * _LEARN_HEAD:
+                # Learn the key sets from the first lines, so the rest of a big first block
+                # (the first 16 MB of a log) already takes the fast path.
+                cut = block.find(b"\n", _LEARN_HEAD) + 1
+                if 0 < cut < len(block):
+                    self._parse_piece(block[:cut], out, 0)
+                    block = block[cut:]
+            self._parse_piece(block, out, 0)
             return out
         finally:
             if was_enabled:
                 gc.enable()
 
-    def _parse_dicts(self, block: bytes) -> list[Record]:
-        """The general path: numeric dicts in one call, else one line at a time."""
-        try:
-            objs = self._numeric.decode_lines(block)
-        except (msgspec.DecodeError, ValueError):
-            # Scanning for NaN tokens only after a failure keeps clean blocks at full speed.
-            patched = patch_tokens(block)
-            try:
-                objs = self._numeric.decode_lines(patched)
-            except (msgspec.DecodeError, ValueError):
-                return self._parse_each(patched)
-        return self._numeric_records(objs)
+    def _parse_piece(
+        self, block: bytes, out: list[Record], depth: int, patched: bool = False
+    ) -> None:
+        """Complete lines: the fast path, else numeric dicts, split around the lines that fail.
 
-    def _parse_rows(self, block: bytes) -> list[Record] | None:
-        """The fast path, when every line of the block fits the learned rows; else ``None``."""
-        if self._rows is None:
-            return None
-        decoder, convert = self._rows
+        msgspec names the line (``$[i]``) or byte where a block failed, so a header or an
+        event costs a split there instead of reading the whole block one line at a time.
+        Each split re-decodes the lines before the failure; ``self._budget`` (bytes) bounds
+        that work, and ``depth`` the splits of a prefix that failed again. ``patched``: the
+        NaN tokens of ``block`` were quoted already (or it has none), so its pieces need no
+        new scan.
+        """
+        while block:
+            rows_failed = False
+            if self._rows is not None:
+                recs, block, patched = self._parse_rows(block, patched)
+                if recs is not None:
+                    out += recs
+                    return
+                rows_failed = True
+            try:
+                objs = self._numeric.decode_lines(block)
+            except (msgspec.DecodeError, ValueError) as exc:
+                objs, error = None, exc
+                if not patched:
+                    # Scanning for tokens only after a failure keeps clean blocks fast.
+                    objs, block, error = _decode_patched(self._numeric, block, exc)
+                    patched = True
+                if objs is None:
+                    span = _failed_line(block, error)
+                    if span is None or self._budget < 0 or depth >= _MAX_DEPTH:
+                        out += self._parse_each(block)
+                        self._learn_rows()
+                        return
+                    start, end = span
+                    self._budget -= end
+                    if start:
+                        self._parse_piece(block[:start], out, depth + 1, patched)
+                    out += self._parse_each(block[start:end])
+                    self._learn_rows()
+                    block = block[end:]
+                    continue
+            if rows_failed:
+                self._rows_missed()  # plain numeric lines the rows did not fit
+            out += self._numeric_records(objs)
+            self._learn_rows()
+            return
+
+    def _parse_rows(self, block: bytes, patched: bool) -> tuple[list[Record] | None, bytes, bool]:
+        """The fast path: (records or ``None`` when a line does not fit, the block with its
+        tokens quoted if that was tried, whether it was).
+
+        In block mode (``blocks=True``) a log of one key set yields one
+        :class:`~lrwatch.records.MetricBlock` per block instead of a Metrics per line.
+        """
+        assert self._rows is not None
+        decoder, convert, columns = self._rows
         try:
             rows = decoder.decode_lines(block)
-        except (msgspec.DecodeError, ValueError):
-            rows = self._rows_patched(block, decoder)
-        if rows is None:
-            self._rows_misses += 1
-            if self._rows_misses > 4 and self._rows_misses * 4 > self._rows_hits:
-                self._rows = None  # lines vary too much for this to pay off
-                self._rows_off = True
-            return None
+        except (msgspec.DecodeError, ValueError) as exc:
+            if patched:
+                return None, block, patched
+            rows, block, _ = _decode_patched(decoder, block, exc)
+            patched = True
+            if rows is None:
+                return None, block, patched
         self._rows_hits += 1
+        if self.blocks and columns is not None:
+            if not rows:
+                return [], block, patched
+            blk = columns(rows)
+            self._next_step = int(blk.steps[-1]) + 1
+            return [blk], block, patched  # type: ignore[list-item]
         out, skipped = convert(rows)
         self.skipped += skipped
         if out:
             self._next_step = out[-1].step + 1
-        return out
+        return out, block, patched
 
-    def _rows_patched(self, block: bytes, decoder: msgspec.json.Decoder) -> list[Any] | None:
-        """Rows of a block whose only trouble is NaN/Infinity tokens, else ``None``."""
-        patched = patch_tokens(block)
-        if patched is block:
-            return None
-        try:
-            return decoder.decode_lines(patched)
-        except (msgspec.DecodeError, ValueError):
-            return None
+    def _rows_missed(self) -> None:
+        self._rows_misses += 1
+        if self._rows_misses > 4 and self._rows_misses * 4 > self._rows_hits:
+            self._rows = None  # lines vary too much for this to pay off
+            self._rows_off = True
 
     def _learn_rows(self) -> None:
         """Widen the fast path to the metric key sets of the block just read slowly."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from lrwatch.records import Event, Metrics, Record
+from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.rules.base import LossStats, Rule
 from lrwatch.rules.config import RuleConfig
 from lrwatch.rules.finding import Finding, clamp01, severity_rank
@@ -78,7 +78,7 @@ class Engine:
 
     # -- public API -------------------------------------------------------------------------
 
-    def feed(self, records: Iterable[Record]) -> list[Finding]:
+    def feed(self, records: Iterable[AnyRecord]) -> list[Finding]:
         """Process a batch; returns the findings opened or changed (escalated, resolved) by it."""
         self._changed = {}
         any_record = False
@@ -86,6 +86,8 @@ class Engine:
             any_record = True
             if isinstance(rec, Metrics):
                 self._on_metrics(rec)
+            elif isinstance(rec, MetricBlock):
+                self._on_block(rec)
             else:
                 self._on_event(rec)
         if any_record:
@@ -178,24 +180,45 @@ class Engine:
         return f
 
     def _on_metrics(self, rec: Metrics) -> None:
-        step = rec.step
+        values = rec.values
+        get = values.get
+        self._on_row(rec.step, rec.t, get("lr"), get("loss"), get("val_loss"), get("grad_norm"))
+
+    def _on_block(self, block: MetricBlock) -> None:
+        """A block's rows, as :meth:`_on_metrics` of each would, without building them."""
+        n = len(block)
+        cols = block.columns
+        steps = block.steps.tolist()
+        times = [None] * n if block.times is None else block.times.tolist()
+        lrs, losses, vals, grads = (
+            cols[k].tolist() if k in cols else [None] * n
+            for k in ("lr", "loss", "val_loss", "grad_norm")
+        )
+        row = self._on_row
+        for i in range(n):
+            row(steps[i], times[i], lrs[i], losses[i], vals[i], grads[i])
+
+    def _on_row(
+        self,
+        step: int,
+        t: float | None,
+        lr: float | None,
+        loss: float | None,
+        val: float | None,
+        grad: float | None,
+    ) -> None:
         if step < self.step:
             # The step went back: a resumed or restarted run; judge it afresh.
             self._reset(step, 0, explicit=False)
         self.step = step
-        self._note_time(rec.t)
-        values = rec.values
-        lr = values.get("lr")
+        self._note_time(t)
         if lr is not None and math.isfinite(lr) and lr > 0:
             self._set_lr(step, lr, explicit=False)
-        loss = values.get("loss")
         if loss is not None:
             self._on_loss(step, loss)
-        val = values.get("val_loss")
         if val is not None:
             for rule in self._val_rules:
                 rule.on_val(step, val)
-        grad = values.get("grad_norm")
         if grad is not None:
             for rule in self._grad_rules:
                 rule.on_grad(step, grad)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lrwatch.records import Record
+from lrwatch.records import AnyRecord
 from lrwatch.sources.runset import RunSet, open_runs
 from lrwatch.store import MetricStore
 
@@ -15,7 +15,7 @@ from lrwatch.store import MetricStore
 _PIPE_WAIT = 0.05
 
 
-def sync_run(store: MetricStore, runset: RunSet, name: str, records: list[Record]) -> int:
+def sync_run(store: MetricStore, runset: RunSet, name: str, records: list[AnyRecord]) -> int:
     """Add ``records`` to run ``name`` and copy the source's path/format/skip stats over."""
     src = runset.sources[name]
     run = store.run(name, path=src.path, format=src.format)
@@ -36,8 +36,10 @@ def read_runs(
 
     Raises :class:`~lrwatch.sources.SourceError` for a missing path or an unknown format.
     ``options`` go to :func:`open_runs` (``stdin_fd``, ``names``, ``parser_factory``...).
+    Parsers run in block mode (the store takes columns), unless ``blocks=False``.
     """
     store = MetricStore() if store is None else store
+    options.setdefault("blocks", True)
     runset = open_runs(paths, fmt, follow=False, **options)
     try:
         while True:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lrwatch.records import NameMap, Record
+from lrwatch.records import AnyRecord, NameMap
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.stdin import StreamReader
 from lrwatch.sources.tail import FLUSH, RESTART, FileTail
@@ -55,12 +55,18 @@ class RunSource:
         fd: int | None = None,
         parser_factory: ParserFactory | None = None,
         detector: Detector | None = None,
+        blocks: bool = False,
     ) -> None:
-        """``fd`` reads that descriptor as a pipe instead of ``path`` (``-`` means stdin)."""
+        """``fd`` reads that descriptor as a pipe instead of ``path`` (``-`` means stdin).
+
+        ``blocks=True`` lets the parser yield :class:`~lrwatch.records.MetricBlock` columns
+        (parsers that know block mode: JSONL); only for consumers that handle them.
+        """
         self.name = name
         self.path = path
         self.format = fmt or ""
         self.follow = follow
+        self.blocks = blocks
         self._names = names
         self._factory = parser_factory or _default_factory
         self._detect = detector or _default_detect
@@ -90,11 +96,11 @@ class RunSource:
         """Whether this source reads a pipe (stdin) rather than a file."""
         return self._stream is not None
 
-    def poll(self, budget: int = POLL_BUDGET) -> list[Record]:
+    def poll(self, budget: int = POLL_BUDGET) -> list[AnyRecord]:
         """The records that are new since the last poll; never raises for bad content."""
         if self.done:
             return []
-        out: list[Record] = []
+        out: list[AnyRecord] = []
         read = 0
         for item in self._items(budget):
             if item is FLUSH:
@@ -138,14 +144,17 @@ class RunSource:
 
     def _make(self, fmt: str) -> Any:
         try:
-            return self._factory(fmt, names=self._names)
+            parser = self._factory(fmt, names=self._names)
         except ValueError as exc:
             raise SourceError(f"unknown format {fmt!r} ({exc})") from exc
+        if self.blocks and hasattr(parser, "blocks"):
+            parser.blocks = True
+        return parser
 
     def _binary(self) -> bool:
         return self.format in BINARY_FORMATS
 
-    def _feed(self, data: bytes) -> list[Record]:
+    def _feed(self, data: bytes) -> list[AnyRecord]:
         if self._parser is None:
             if not self._head and not self._named_tfevents():
                 # Leading NULs (a copytruncated file) would hide the first line from detection.
@@ -184,7 +193,7 @@ class RunSource:
         self.format = fmt
         self._parser = self._make(fmt)
 
-    def _flush(self) -> list[Record]:
+    def _flush(self) -> list[AnyRecord]:
         if self._parser is None:
             if not self._head:
                 return []
