@@ -73,39 +73,59 @@ class Rule:
 class LossStats:
     """Train-loss statistics shared by the loss rules, reset when the LR jumps.
 
-    After a reset the first ``grace`` points only warm up the smoother (a loss bump right after
-    an LR jump is expected); then ``start`` and ``best`` are taken from the smoothed loss.
+    After a reset the first ``grace`` points only warm up the smoothers (a loss bump right
+    after an LR jump is expected); then ``start`` and ``best`` are taken from the *level*:
+    the median of the last ``level_points`` raw losses. A median, not a mean or an EMA,
+    because small-batch losses are heavy-tailed: one hard batch in a few must move neither
+    the current level nor the best, or every ratio to the best is noise.
     """
 
-    def __init__(self, beta: float, window: int, grace: int) -> None:
+    def __init__(self, beta: float, window: int, grace: int, level_points: int = 7) -> None:
         self.ema = Ema(beta)
         self.win = Window(window)
+        self.diffs = Window(window)  #: successive differences: noise without the trend
+        self.level_points = level_points
         self.n = 0  #: finite points in this segment
         self.grace_left = grace
-        self.start = math.nan  #: smoothed loss when baselines were taken
-        self.best = math.nan  #: lowest smoothed loss since then
+        self.start = math.nan  #: loss level when baselines were taken
+        self.best = math.nan  #: lowest level since then
         self.best_step = 0
+        self.best_noise = math.nan  #: point-to-point noise (:attr:`noise`) when ``best`` was set
+        self.best_log_noise = math.nan  #: :attr:`log_noise` when ``best`` was set
         self.positive = True  #: every finite loss of the run so far was > 0
-        self.cur = math.nan  #: despiked current loss: median of the last 3 points
+        self.first = math.nan  #: first finite loss of the run (kept across LR-jump resets)
+        self.level = math.nan  #: despiked current loss: median of the last level_points
+        self.run_start = False  #: this segment is the start of the run (not after a reset)
 
     def reset(self, grace: int) -> None:
-        beta, size, positive = self.ema.beta, self.win.size, self.positive
-        self.__init__(beta, size, grace)  # type: ignore[misc]
-        self.positive = positive
+        """New baselines (after an LR jump); the run-wide ``first`` and ``positive`` stay."""
+        beta, size, k = self.ema.beta, self.win.size, self.level_points
+        positive, first = self.positive, self.first
+        self.__init__(beta, size, grace, k)  # type: ignore[misc]
+        self.positive, self.first = positive, first
 
     def add(self, step: int, x: float) -> None:
         self.n += 1
         self.positive = self.positive and x > 0
-        smooth = self.ema.add(x)
+        if self.first != self.first:  # NaN: nothing seen yet
+            self.first = x
+            self.run_start = True
+        self.ema.add(x)
+        if len(self.win):
+            self.diffs.add(x - self.win.last)
         self.win.add(x)
-        self.cur = self.win.recent_median(3)
+        level = self.level = self.win.recent_median(self.level_points)
         if self.grace_left > 0:
             self.grace_left -= 1
             if self.grace_left == 0:
-                self.start = self.best = smooth
+                # The loss the segment started from; the first logged loss counts too, so a
+                # blow-up in the first points does not become the start.
+                self.start = self.best = min(level, self.first) if self.run_start else level
                 self.best_step = step
-        elif smooth < self.best:
-            self.best, self.best_step = smooth, step
+                self.best_noise, self.best_log_noise = self.noise, self.log_noise
+        elif level < self.best:
+            self.best, self.best_step = level, step
+            self.best_noise, self.best_log_noise = self.noise, self.log_noise
 
     @property
     def baselined(self) -> bool:
@@ -114,8 +134,24 @@ class LossStats:
 
     @property
     def noise(self) -> float:
-        """Robust standard deviation of the raw loss over the window."""
-        return self.win.sigma
+        """Robust standard deviation of the raw loss's batch noise over the window.
+
+        Taken from successive differences (sigma of a difference is sqrt(2) × the noise), so
+        a falling loss's trend is not mistaken for noise as a plain spread would be.
+        """
+        if len(self.diffs) < 2:
+            return self.win.sigma
+        return self.diffs.sigma / math.sqrt(2.0)
+
+    @property
+    def log_noise(self) -> float:
+        """Robust standard deviation of log(loss) over the window (positive losses only).
+
+        Batch-loss noise is multiplicative (a hard batch costs k× the loss), so on the log
+        scale heavy tails become roughly symmetric and one scale-free z-score fits runs
+        whose loss is 3.0 and runs whose loss is 0.001.
+        """
+        return self.win.log_sigma
 
 
 class Progress:

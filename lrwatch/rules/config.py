@@ -47,12 +47,14 @@ class ValNanConfig:
 @dataclass
 class DivergenceConfig:
     enabled: bool = True
-    factor: float = 4.0  #: smoothed loss ≥ factor × best smoothed loss (fastai LR finder: 4)
-    patience: int = 2  #: consecutive points over the line before it is reported
-    warn_factor: float = 2.0  #: warning: smoothed loss ≥ this × best ...
-    lost_fraction: float = 0.5  #: ... or this much of the progress since the start was lost ...
-    rise_patience: int = 10  #: ... for this many consecutive points
-    beta: float = 0.9  #: EMA weight per point for the baseline (best) loss
+    factor: float = 4.0  #: level ≥ factor × best (fastai LR finder: 4) with lost_fraction lost, or ≥ factor × the first loss
+    lost_fraction: float = 0.5  #: this much of the progress since the baseline lost: warning (and needed for the ratio error)
+    error_lost: float = 1.0  #: all progress lost (back above the start level): error
+    patience: int = 2  #: consecutive points over an error line before it is reported
+    rise_patience: int = 10  #: consecutive points over the warning line
+    noise_z: float = 4.0  #: a rise must exceed this many sigmas of the level's own noise
+    level_points: int = 7  #: the loss level is the median of this many last points
+    beta: float = 0.9  #: EMA weight per point of the smoothed loss other rules use
     resolve_after: int = 5
 
 

@@ -43,7 +43,12 @@ class Engine:
         self.step = 0  #: newest step seen
         self.points = 0  #: finite train-loss points seen
         self.ended = False
-        self.loss = LossStats(cfg.divergence.beta, cfg.loss_spike.window, cfg.engine.start_grace)
+        self.loss = LossStats(
+            cfg.divergence.beta,
+            cfg.loss_spike.window,
+            cfg.engine.start_grace,
+            cfg.divergence.level_points,
+        )
         self._findings: list[Finding] = []
         self._ids: set[str] = set()
         self._changed: dict[int, Finding] = {}
@@ -255,9 +260,9 @@ class Engine:
                 self._stalled = None
 
     def _set_lr(self, step: int, lr: float, explicit: bool) -> None:
-        prev = self.lr
+        prev, peak = self.lr, self.lr_max
         self.lr = lr
-        self.lr_max = lr if self.lr_max is None else max(self.lr_max, lr)
+        self.lr_max = lr if peak is None else max(peak, lr)
         if prev is None or prev <= 0:
             return
         ratio = lr / prev
@@ -265,8 +270,15 @@ class Engine:
             self.lr_rising = ratio > 1.0 + 1e-6
             self.saw_warmup = self.saw_warmup or (self.lr_rising and self.points < 1000)
         jump = self.config.engine.jump_ratio
-        if explicit or ratio >= jump or ratio <= 1.0 / jump:
+        if explicit or ratio <= 1.0 / jump:
             self._reset(step, 1 if ratio > 1 else -1 if ratio < 1 else 0, explicit)
+        elif ratio >= jump and peak is not None and lr <= jump * peak:
+            # Back up to an LR the run has already used (warm restart, cyclic schedule): the
+            # loss bump that follows is expected, so the baselines start afresh.
+            self._reset(step, 1, explicit)
+        # An upward jump beyond anything the run used (a warmup step, an LR shock) resets
+        # nothing: what the loss does next is judged against where it was before the jump,
+        # which is exactly the evidence a too-high LR leaves.
 
     def _reset(self, step: int, direction: int, explicit: bool) -> None:
         self.loss.reset(self.config.engine.grace)

@@ -17,77 +17,116 @@ from lrwatch.rules.stats import Autocorr, Ema, Lagged
 
 
 class Divergence(Rule):
-    """Smoothed loss far above its best (error) or most of the progress lost (warning)."""
+    """The loss level climbs back up: far above its best or its start (error), or most of
+    the progress lost (warning). See docs/rules.md for the criteria and why."""
 
     symptom = "divergence"
 
     def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
         super().__init__(engine)
         self.cfg = engine.config.divergence
-        self.hot = self.warm = self.calm = 0
+        self.hot = self.warm = self.calm = self.far = 0
         self.hot_onset = self.warm_onset = 0
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
-        self.hot = self.warm = 0
+        self.hot = self.warm = self.far = 0
         if direction < 0 or (explicit and direction <= 0):
             self.resolve(step, "the LR was lowered")
 
     def on_loss(self, step: int, x: float) -> None:
-        s, eng, cfg = self.engine.loss, self.engine, self.cfg
-        if not s.baselined or eng.lr_rising:
-            return  # warmup: rising loss is expected while the LR climbs
-        cur, best, progress = s.cur, s.best, s.start - s.best
-        if s.positive and best > 0:
-            ratio = cur / best
-            over = ratio >= cfg.factor
-            high = ratio >= cfg.warn_factor
-        else:  # losses that can be <= 0: compare with the progress made instead
-            ratio = rel(cur - best, progress) + 1.0 if progress > 0 else math.nan
-            over = progress > 0 and cur - best >= (cfg.factor - 1.0) * progress
-            high = False
-        significant = progress > 3.0 * s.noise and progress > 0
-        lost = (cur - best) / progress if significant else 0.0
+        s, cfg = self.engine.loss, self.cfg
+        cur = s.level
+        if s.positive and s.first > 0 and cur >= cfg.factor * s.first:
+            # Far above where the run started: no baseline needed (a blow-up in the first
+            # steps, an LR 100× too high) and not benign even during warmup.
+            self._judge(step, cur, True, False, cur / s.first, math.nan, "start")
+            return
+        if not s.baselined:
+            return
+        best, progress = s.best, s.start - s.best
+        # Progress is real when it exceeds the noise of the raw loss at the best point: on a
+        # noisy run near zero a rise is judged against what was learned, not against a
+        # lucky low (the ratio alone has no noise floor).
+        significant = progress > 0 and progress > 3.0 * s.best_noise
+        # The level is a median of k points: its own noise is ~1.25 sigma / sqrt(k). A rise
+        # within noise_z of that is the level wandering above a lucky best, not a climb.
+        spread = cfg.noise_z * 1.2533 / math.sqrt(s.level_points)
+        if s.positive and best > 0 and s.best_log_noise > 0:
+            # Batch noise is multiplicative: on the log scale its heavy tail is tamed.
+            clear = math.log(cur / best) > spread * s.best_log_noise
+        else:
+            clear = cur - best > spread * s.best_noise
+        lost = (cur - best) / progress if significant and clear else 0.0
+        ratio = cur / best if s.positive and best > 0 else math.nan
+        far = ratio >= cfg.factor and lost >= cfg.lost_fraction
+        # Far above a best (not above the start) must hold for as long as the level's own
+        # window: the minimum of a noisy level is a lucky low, and a burst of hard batches
+        # shorter than the window moves the level without being a trend.
+        self.far = self.far + 1 if far else 0
+        over = lost >= cfg.error_lost or self.far >= s.level_points
+        if self.engine.lr_rising:
+            # Warmup: a rising LR may cost some progress; only losing all of it counts.
+            over = lost >= cfg.error_lost
+            rising = False
+        else:
+            rising = lost >= cfg.lost_fraction
+        self._judge(step, cur, over, rising, ratio, lost, "best")
+
+    def _judge(
+        self, step: int, cur: float, over: bool, rising: bool, ratio: float, lost: float, ref: str
+    ) -> None:
+        cfg = self.cfg
         self.hot = self.hot + 1 if over else 0
-        self.warm = self.warm + 1 if high or lost >= cfg.lost_fraction else 0
+        self.warm = self.warm + 1 if over or rising else 0
         if self.hot == 1:
             self.hot_onset = step
         if self.warm == 1:
             self.warm_onset = step
         if self.hot >= cfg.patience:
-            self._report(step, "error", self.hot_onset, cur, best, ratio, lost)
+            self._report(step, "error", self.hot_onset, cur, ratio, lost, ref)
         elif self.warm >= cfg.rise_patience:
-            self._report(step, "warning", self.warm_onset, cur, best, ratio, lost)
+            self._report(step, "warning", self.warm_onset, cur, ratio, lost, ref)
         elif self.active is not None:
             # Hysteresis: resolve only well below the warning line, or the finding flaps.
-            low = not s.positive or best <= 0 or ratio < 1.0 + 0.5 * (cfg.warn_factor - 1.0)
-            clear = low and lost < 0.5 * cfg.lost_fraction and not over
+            clear = lost < 0.5 * cfg.lost_fraction and ref == "best"
             self.calm = self.calm + 1 if clear else 0
             if self.calm >= cfg.resolve_after:
                 self.resolve(step, "the loss came back down")
 
     def _report(
-        self, step: int, sev: str, onset: int, cur: float, best: float, ratio: float, lost: float
+        self, step: int, sev: str, onset: int, cur: float, ratio: float, lost: float, ref: str
     ) -> None:
         self.calm = 0
         if self.touch(step, sev):
             return
         s, lr = self.engine.loss, self.engine.lr
-        if sev == "error":
-            what = f"{ratio:.1f}× its best ({fmt_num(best)} at step {s.best_step})"
-        else:
+        if ref == "start":
+            what = f"{ratio:.1f}× the first logged loss ({fmt_num(s.first)})"
+        elif lost >= 1.0:
             what = (
-                f"{ratio:.1f}× its best, {lost:.0%} of the progress since the last LR change lost"
+                f"back above where it started ({fmt_num(s.start)}); best was "
+                f"{fmt_num(s.best)} at step {s.best_step}"
             )
+        elif ratio == ratio:
+            what = (
+                f"{ratio:.1f}× its best ({fmt_num(s.best)} at step {s.best_step}), "
+                f"{lost:.0%} of the progress lost"
+            )
+        else:
+            what = f"{lost:.0%} of the progress since step {s.best_step} lost"
         self.report(
             step,
             sev,
             onset,
             evidence={
-                "loss_smoothed": cur,
-                "best_loss": best,
+                "loss_level": cur,
+                "level_points": s.level_points,
+                "best_loss": s.best,
                 "best_step": s.best_step,
                 "start_loss": s.start,
+                "first_loss": s.first,
                 "ratio_to_best": ratio,
+                "reference": ref,
                 "progress_lost": lost,
                 "factor": self.cfg.factor,
                 "lr": lr,
@@ -96,7 +135,11 @@ class Divergence(Rule):
             suggestion=f"The LR is too high; {lr_change_text(lr, 0.1)} (restart from a "
             f"checkpoint near step {s.best_step} if the loss does not recover).",
             action=scale_action(0.1),
-            confidence=clamp01(0.6 + 0.1 * (ratio / self.cfg.factor if sev == "error" else lost)),
+            confidence=clamp01(
+                0.6
+                + 0.1 * (ratio / self.cfg.factor if ratio == ratio else 0.0)
+                + 0.2 * min(lost if lost == lost else 1.0, 1.0)
+            ),
         )
 
 

@@ -103,15 +103,24 @@ class Window:
         return self._sigma
 
     @property
+    def log_sigma(self) -> float:
+        """Robust standard deviation of log(values) (NaN unless the quartiles are > 0)."""
+        lo, hi = self.quantile(0.25), self.quantile(0.75)
+        if not lo > 0:
+            return math.nan
+        return math.log(hi / lo) / 1.349
+
+    @property
     def last(self) -> float:
         return self._fifo[-1] if self._fifo else math.nan
 
     def recent_median(self, k: int) -> float:
         """Median of the ``k`` newest values (k small: a short despiking filter)."""
-        k = min(k, len(self._fifo))
+        fifo = self._fifo
+        k = min(k, len(fifo))
         if k == 0:
             return math.nan
-        vals = sorted(self._fifo[-i] for i in range(1, k + 1))
+        vals = sorted([fifo[-i] for i in range(1, k + 1)])
         mid = k // 2
         return vals[mid] if k % 2 else 0.5 * (vals[mid - 1] + vals[mid])
 

@@ -84,10 +84,26 @@ def test_divergence_resolves_after_the_lr_is_lowered(base) -> None:
     assert f in changed and f.resolved and f.resolved_step == 600
 
 
-def test_warmup_holds_back_divergence() -> None:
+def test_warmup_holds_back_a_moderate_rise_but_not_a_blow_up() -> None:
     lrs = np.linspace(1e-4, 0.1, 400)
-    loss = 2.0 + np.linspace(0, 8, 400)  # the loss climbs while the LR ramps up
-    assert of(run(records(lrs, loss)), "divergence") == []
+    rng = np.random.default_rng(0)
+    noise = np.exp(0.05 * rng.standard_normal(400))
+    bump = (2.0 + np.linspace(0, 1, 400)) * noise  # +50% while the LR ramps up: held back
+    assert of(run(records(lrs, bump)), "divergence") == []
+    blow = (2.0 + np.linspace(0, 8, 400)) * noise  # 5x its first value: not benign
+    (f,) = of(run(records(lrs, blow)), "divergence")
+    assert f.severity == "error" and f.evidence["reference"] == "start"
+    assert f.step < 300  # found while the LR is still rising
+
+
+def test_loss_that_learned_then_lost_it_all_during_warmup_is_an_error() -> None:
+    lrs = np.linspace(0.01, 1.0, 200)
+    rng = np.random.default_rng(1)
+    loss = np.concatenate([np.linspace(1.6, 0.6, 60), np.linspace(0.6, 1.9, 15), np.full(125, 1.7)])
+    loss = loss * np.exp(0.08 * rng.standard_normal(200))
+    (f,) = of(run(records(lrs, loss)), "divergence")
+    assert f.severity == "error" and 60 <= f.step <= 75
+    assert f.evidence["progress_lost"] >= 1.0
 
 
 def test_lr_shock_is_a_spike_warning_and_a_lone_spike_is_info(base) -> None:
