@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     out = args.corpus.parent / "rules_quality.json"
     out.write_text(json.dumps(summary, indent=1, default=str))
-    if str(args.doc):
+    if str(args.doc) not in ("", "."):  # Path("") is "."
         report.update_doc(args.doc, text)
         print(f"results written to {args.doc} and {out}")
     return 0

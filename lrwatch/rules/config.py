@@ -49,6 +49,7 @@ class DivergenceConfig:
     enabled: bool = True
     factor: float = 4.0  #: level ≥ factor × best (fastai LR finder: 4) with lost_fraction lost, or ≥ factor × the first loss
     lost_fraction: float = 0.5  #: this much of the progress since the baseline lost: warning (and needed for the ratio error)
+    start_factor: float = 2.0  #: level ≥ this × the first logged loss: warning (factor ×: error)
     error_lost: float = 1.0  #: all progress lost (back above the start level): error
     patience: int = 2  #: consecutive points over an error line before it is reported
     rise_patience: int = 10  #: consecutive points over the warning line
@@ -63,8 +64,11 @@ class LossSpikeConfig:
     enabled: bool = True
     window: int = 50  #: rolling window for the robust z-score
     min_points: int = 20  #: points in the window before spikes are judged (warm-up)
-    z: float = 8.0  #: robust z (vs median, IQR) of a spike
+    z: float = 8.0  #: robust z (vs median, IQR) of a spike, for losses that can be <= 0
+    shock_z: float = 3.0  #: either z within engine.grace points of an LR jump past the run's peak
+    log_z: float = 5.0  #: robust z of log(loss) (positive losses): ~1e-6 per point if log-normal
     min_jump: float = 0.3  #: and at least this fraction of |median| above the median
+    early_factor: float = 10.0  #: before min_points: a loss ≥ this × the first one (warning)
     repeat: int = 3  #: spikes in one episode that make it a warning
     cooldown: int = 50  #: points without a spike that end an episode
 

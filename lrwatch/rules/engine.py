@@ -40,6 +40,8 @@ class Engine:
         self.lr_max: float | None = None  #: highest LR seen
         self.lr_rising = False  #: the LR went up at the last change (warmup, cyclic rise)
         self.saw_warmup = False
+        self.shock_left = 0  #: loss points left in which a jump is judged as an LR shock's
+        self._pre_shock_lr: float | None = None  # the LR before an unprecedented jump
         self.step = 0  #: newest step seen
         self.points = 0  #: finite train-loss points seen
         self.ended = False
@@ -236,6 +238,10 @@ class Engine:
         self.points += 1
         if self._spike is not None:
             self._spike.check(step, x)  # judged against the window before x joins it
+        if self.shock_left > 0:
+            self.shock_left -= 1
+            if self.shock_left == 0:
+                self._pre_shock_lr = None  # the LR stayed up: a new regime, not a shock
         self.loss.add(step, x)
         for rule in self._loss_rules:
             rule.on_loss(step, x)
@@ -270,15 +276,25 @@ class Engine:
             self.lr_rising = ratio > 1.0 + 1e-6
             self.saw_warmup = self.saw_warmup or (self.lr_rising and self.points < 1000)
         jump = self.config.engine.jump_ratio
-        if explicit or ratio <= 1.0 / jump:
+        before = self._pre_shock_lr
+        if not explicit and ratio <= 1.0 / jump and before is not None and lr <= jump * before:
+            # Back down to the LR from before a shock: the old baselines are valid again, and
+            # the loss blow-up the shock causes often shows only now (Adam's moments).
+            self.shock_left = self.config.engine.grace
+            self._pre_shock_lr = None
+        elif explicit or ratio <= 1.0 / jump:
             self._reset(step, 1 if ratio > 1 else -1 if ratio < 1 else 0, explicit)
         elif ratio >= jump and peak is not None and lr <= jump * peak:
             # Back up to an LR the run has already used (warm restart, cyclic schedule): the
             # loss bump that follows is expected, so the baselines start afresh.
             self._reset(step, 1, explicit)
-        # An upward jump beyond anything the run used (a warmup step, an LR shock) resets
-        # nothing: what the loss does next is judged against where it was before the jump,
-        # which is exactly the evidence a too-high LR leaves.
+        elif ratio >= jump and self.points >= self.config.loss_spike.min_points:
+            # Beyond anything the run used (an LR shock, a manual 10× raise): nothing is
+            # reset, and for a while a loss jump is judged against the level before it with a
+            # lower bar, because its likely cause is known. (Early warmup steps are also new
+            # highs; they come before the spike window is warm and only keep the baselines.)
+            self._pre_shock_lr = prev
+            self.shock_left = self.config.engine.grace
 
     def _reset(self, step: int, direction: int, explicit: bool) -> None:
         self.loss.reset(self.config.engine.grace)

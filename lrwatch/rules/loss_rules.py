@@ -36,10 +36,12 @@ class Divergence(Rule):
     def on_loss(self, step: int, x: float) -> None:
         s, cfg = self.engine.loss, self.cfg
         cur = s.level
-        if s.positive and s.first > 0 and cur >= cfg.factor * s.first:
-            # Far above where the run started: no baseline needed (a blow-up in the first
-            # steps, an LR 100× too high) and not benign even during warmup.
-            self._judge(step, cur, True, False, cur / s.first, math.nan, "start")
+        if s.positive and s.first > 0 and cur >= cfg.start_factor * s.first:
+            # Above where the run started (the loss at initialization is about as bad as a
+            # model gets): no baseline needed (a blow-up in the first steps, an LR 100× too
+            # high), and not benign even during warmup. ``factor`` × makes it an error.
+            r0 = cur / s.first
+            self._judge(step, cur, r0 >= cfg.factor, True, r0, math.nan, "start")
             return
         if not s.baselined:
             return
@@ -82,9 +84,11 @@ class Divergence(Rule):
             self.hot_onset = step
         if self.warm == 1:
             self.warm_onset = step
+        # Above the start needs no long patience: a healthy run never goes back there.
+        warm_patience = cfg.patience if ref == "start" else cfg.rise_patience
         if self.hot >= cfg.patience:
             self._report(step, "error", self.hot_onset, cur, ratio, lost, ref)
-        elif self.warm >= cfg.rise_patience:
+        elif self.warm >= warm_patience:
             self._report(step, "warning", self.warm_onset, cur, ratio, lost, ref)
         elif self.active is not None:
             # Hysteresis: resolve only well below the warning line, or the finding flaps.
@@ -101,7 +105,7 @@ class Divergence(Rule):
             return
         s, lr = self.engine.loss, self.engine.lr
         if ref == "start":
-            what = f"{ratio:.1f}× the first logged loss ({fmt_num(s.first)})"
+            what = f"{ratio:.1f}× the first logged loss ({fmt_num(s.first)}) over the last {s.level_points} points"
         elif lost >= 1.0:
             what = (
                 f"back above where it started ({fmt_num(s.start)}); best was "
@@ -161,53 +165,79 @@ class LossSpike(Rule):
 
     def check(self, step: int, x: float) -> None:
         """Judge ``x`` against the window before it joins (called before the stats update)."""
-        cfg, w = self.cfg, self.engine.loss.win
+        cfg, s = self.cfg, self.engine.loss
+        w = s.win
         if len(w) < cfg.min_points:
+            self._early(step, x)
             return
         med = w.median
-        sigma = max(w.sigma, 1e-9 * max(1.0, abs(med)))
-        z = (x - med) / sigma
-        if z >= cfg.z and x - med >= cfg.min_jump * abs(med):
+        lsig = s.log_noise if s.positive and x > 0 and med > 0 else math.nan
+        if lsig > 0:
+            # Multiplicative batch noise: the z-score on the log scale, so the heavy upper
+            # tail of small-batch losses near zero is not a stream of "spikes".
+            z = math.log(x / med) / max(lsig, 1e-9)
+            bar = cfg.log_z
+        else:
+            z = (x - med) / max(w.sigma, 1e-9 * max(1.0, abs(med)))
+            bar = cfg.z
+        if self.engine.shock_left > 0:
+            bar = cfg.shock_z  # right after an unprecedented LR jump: the cause is known
+        if z >= bar and x - med >= cfg.min_jump * abs(med):
             self._spike(step, x, med, z)
             return
         self.quiet += 1
         f = self.active
         if f is not None:
             if self.quiet == 1 and "recovered" in f.evidence:
-                f.evidence["recovered"] = x < med + 3.0 * sigma
+                f.evidence["recovered"] = z < 3.0
             if self.quiet > cfg.cooldown:
                 self.resolve(step, f"no spike for {cfg.cooldown} points")
 
-    def _spike(self, step: int, x: float, med: float, z: float) -> None:
+    def _early(self, step: int, x: float) -> None:
+        """Before the window can judge: a loss many times its first value is a blow-up."""
+        s = self.engine.loss
+        if not (s.positive and x > 0 and s.first > 0) or x < self.cfg.early_factor * s.first:
+            return
+        self._spike(step, x, s.first, math.nan, early=True)
+
+    def _spike(self, step: int, x: float, med: float, z: float, early: bool = False) -> None:
         cfg, eng = self.cfg, self.engine
         if self.active is None:
             self.count, self.biggest = 0, 0.0
         self.count += 1
         self.quiet = 0
         ratio = x / med if med > 0 else math.inf
+        # A loss 10× its first value in the first steps means an LR far too high: ÷10.
+        factor = 0.1 if early else 0.5
         self.biggest = max(self.biggest, ratio if eng.loss.positive else z)
         # One spike that recovers needs no action; an episode of several does.
-        sev = "warning" if self.count >= cfg.repeat else "info"
-        early = eng.points <= 200 and not eng.saw_warmup
-        fixes = "add an LR warmup (e.g. 5% of steps), " if early else ""
+        # A blow-up in the first steps is the classic missing-warmup / LR-too-high symptom.
+        sev = "warning" if self.count >= cfg.repeat or early else "info"
+        start = eng.points <= 200 and not eng.saw_warmup
+        fixes = "add an LR warmup (e.g. 5% of steps), " if start else ""
+        what = (
+            f"{fmt_num(ratio)}× the first logged loss {fmt_num(med)}"
+            if early
+            else f"{fmt_num(ratio)}× the recent median {fmt_num(med)}, z={z:.0f}"
+        )
         self.report(
             step,
             sev,
             evidence={
                 "loss": x,
                 "median": med,
-                "robust_z": round(z, 2),
+                "robust_z": None if z != z else round(z, 2),
+                "early": early,
                 "ratio_to_median": ratio,
                 "spikes": self.count,
                 "window": cfg.window,
                 "recovered": False,
                 "lr": eng.lr,
             },
-            message=f"Loss spiked to {fmt_num(x)} ({fmt_num(ratio)}× the recent median "
-            f"{fmt_num(med)}, z={z:.0f}); {self.count} spike(s) in this episode.",
+            message=f"Loss spiked to {fmt_num(x)} ({what}); {self.count} spike(s) in this episode.",
             suggestion=f"Instability: {fixes}clip gradients (max_norm=1.0), or "
-            f"{lr_change_text(eng.lr, 0.5)}; skip bad batches if it is data.",
-            action=scale_action(0.5),
+            f"{lr_change_text(eng.lr, factor)}; skip bad batches if it is data.",
+            action=scale_action(factor),
             confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
         )
 
