@@ -87,10 +87,10 @@ class OscillationConfig:
 class SlowProgressConfig:
     enabled: bool = True
     window: int = 100  #: points judged (and the least before judging)
-    max_progress: float = 0.05  #: the loss fell less than this fraction since the start
-    flat_progress: float = 0.01  #: or less than this: not moving at all
-    linearity: float = 0.6  #: second-half drop ≥ this × first-half drop (not saturating)
-    max_noise: float = 0.5  #: robust spread / |median| above this: noisy, not slow
+    max_progress: float = 0.3  #: only while the loss is less than this fraction below its start
+    flat_progress: float = 0.01  #: less than this: not moving at all
+    linearity: float = 0.6  #: the two half-window drops within this ratio of each other (a line)
+    max_noise: float = 0.05  #: point noise / level above this: a flat loss is "stuck", not slow
     min_lr_fraction: float = 0.5  #: LR ≥ this × the run's peak LR (not a decayed tail)
     factor: float = 10.0  #: suggested LR increase
 

@@ -40,6 +40,7 @@ class Engine:
         self.lr_max: float | None = None  #: highest LR seen
         self.lr_rising = False  #: the LR went up at the last change (warmup, cyclic rise)
         self.saw_warmup = False
+        self.optimizer: str | None = None  #: optimizer class name from the run header
         self.shock_left = 0  #: loss points left in which a jump is judged as an LR shock's
         self._pre_shock_lr: float | None = None  # the LR before an unprecedented jump
         self.step = 0  #: newest step seen
@@ -252,6 +253,9 @@ class Engine:
         self._note_time(ev.t)
         data = ev.data
         if ev.kind == "run":
+            opt = data.get("optimizer")
+            if isinstance(opt, str) and opt:
+                self.optimizer = opt
             lr = _first_lr(data.get("lr"))
             if lr is not None and self.lr is None:
                 self.lr = self.lr_max = lr

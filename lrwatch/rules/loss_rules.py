@@ -341,49 +341,115 @@ class SlowProgress(Rule):
         if not self.lag.full or eng.lr_rising or not s.positive or self.run_start <= 0:
             return
         progress = (self.run_start - c) / self.run_start
-        if self.run_best < self.run_start * (1.0 - 3.0 * cfg.max_progress):
-            return  # it learned earlier: what follows is divergence's or plateau's business
+        learned = self.run_best < self.run_start * (1.0 - cfg.max_progress)
         if self.active is not None:
-            if progress >= 2 * cfg.max_progress or self.run_best < self.run_start * (
-                1.0 - 3.0 * cfg.max_progress
-            ):
+            if learned:
                 self.resolve(step, "the loss is falling faster now")
             return
-        if self.done or progress >= cfg.max_progress:
-            return
+        if self.done or learned:
+            return  # it learned: what follows is divergence's or plateau's business
         if eng.lr is not None and eng.lr_max and eng.lr < cfg.min_lr_fraction * eng.lr_max:
             return  # the schedule has decayed the LR: slow progress is expected
         a, b = self.lag.ago(cfg.window), self.lag.ago(cfg.window // 2)
         d1, d2 = a - b, b - c
-        steady = progress > 0 and d1 > 0 and d2 > 0 and d2 >= cfg.linearity * d1
-        flat = progress < cfg.flat_progress and abs(a - c) <= cfg.flat_progress * self.run_start
-        noise = rel(s.noise, s.win.median)
-        if (steady or flat) and noise <= cfg.max_noise:
-            self._report(step, progress, d1, d2, flat)
+        # The EMA (beta 0.9) keeps ~23% of the point noise; a half-window drop must clear
+        # 3 of those sigmas to be a trend rather than wander.
+        sig = 3.0 * 0.23 * math.sqrt(2.0) * s.noise
+        # Too low an LR: the loss falls along a straight line, no knee (a right LR drops fast
+        # and then decelerates; a loss leaving a plateau accelerates). Both halves alike.
+        steady = d1 > sig and d2 > sig and cfg.linearity * d1 <= d2 <= d1 / cfg.linearity
+        flat = abs(a - c) <= cfg.flat_progress * self.run_start and progress < cfg.flat_progress
+        if not (steady or flat):
+            return
+        noisy = rel(s.noise, s.win.median) > cfg.max_noise
+        large = lr_is_large(eng.optimizer, eng.lr)
+        small = lr_is_small(eng.optimizer, eng.lr)
+        if steady and not large:
+            self._report(step, progress, d1, d2, "steady")
+        elif flat and (small or not noisy) and not large:
+            self._report(step, progress, d1, d2, "flat")
+        elif flat:
+            self._report(step, progress, d1, d2, "stuck")
 
-    def _report(self, step: int, progress: float, d1: float, d2: float, flat: bool) -> None:
-        cfg, lr = self.cfg, self.engine.lr
+    def _report(self, step: int, progress: float, d1: float, d2: float, kind: str) -> None:
+        cfg, eng = self.cfg, self.engine
+        lr = eng.lr
         self.done = True
-        how = "has not moved" if flat else "falls slowly and steadily"
+        if kind == "stuck":
+            # Flat and noisy at its start, or flat with an LR already large for the
+            # optimizer: a too-high LR looks like this too. Never suggest raising it.
+            big = lr_is_large(eng.optimizer, lr)
+            why = (
+                f"the LR {fmt_lr(lr or 0)} is already large for {eng.optimizer}, so it is more "
+                "likely too high than too low"
+                if big
+                else "it is noisy, so the LR may be too high as well as too low"
+            )
+            sev, action = "info", None
+            message = (
+                f"Loss has not moved from its start ({progress:.1%} lower after "
+                f"{cfg.window}+ points) and {why}."
+            )
+            suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
+        else:
+            how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
+            sev, action = "warning", set_action(lr, cfg.factor)
+            message = (
+                f"Loss {how}: {progress:.1%} lower than at the start after {cfg.window}+ "
+                "points, with no sign of slowing down."
+            )
+            suggestion = (
+                f"The LR looks too low; {lr_change_text(lr, cfg.factor)}, or run an LR range "
+                "test (lrwatch find-lr)."
+            )
         self.report(
             step,
-            "warning",
+            sev,
             evidence={
                 "start_loss": self.run_start,
-                "loss_smoothed": self.engine.loss.ema.value,
+                "loss_smoothed": eng.loss.ema.value,
                 "progress": progress,
                 "drop_first_half": d1,
                 "drop_second_half": d2,
                 "window": cfg.window,
+                "kind": kind,
+                "optimizer": eng.optimizer,
                 "lr": lr,
             },
-            message=f"Loss {how}: {progress:.1%} lower than at the start after "
-            f"{cfg.window}+ points.",
-            suggestion=f"The LR looks too low; {lr_change_text(lr, cfg.factor)}, or run an "
-            "LR range test (lrwatch find-lr).",
-            action=set_action(lr, cfg.factor),
-            confidence=clamp01(0.5 + (cfg.max_progress - progress) * 5),
+            message=message,
+            suggestion=suggestion,
+            action=action,
+            confidence=clamp01(0.5 + (cfg.max_progress - progress)),
         )
+
+
+#: LRs above which an optimizer family is rarely stable: a loss that does not move at such an
+#: LR is likelier stuck because it is too high, never a reason to raise it further.
+_LARGE_LR = {"adaptive": 1e-2, "sgd": 1.0}
+#: LRs at or below which a flat loss is blamed on the LR even when batch noise hides whether
+#: it moves at all (fine-tuning uses such Adam LRs, but then the loss does move).
+_SMALL_LR = {"adaptive": 1e-4, "sgd": 1e-3}
+_ADAPTIVE = ("adam", "rmsprop", "adagrad", "lamb", "lion", "nadam", "radam", "adafactor")
+
+
+def _family(optimizer: str | None) -> str | None:
+    name = (optimizer or "").lower()
+    if any(k in name for k in _ADAPTIVE):
+        return "adaptive"
+    return "sgd" if "sgd" in name else None
+
+
+def lr_is_large(optimizer: str | None, lr: float | None) -> bool:
+    """Whether ``lr`` is large for ``optimizer`` (Adam-like ≥ 1e-2, SGD ≥ 1; unknown: ≥ 1)."""
+    if lr is None:
+        return False
+    return lr >= _LARGE_LR[_family(optimizer) or "sgd"]
+
+
+def lr_is_small(optimizer: str | None, lr: float | None) -> bool:
+    """Whether ``lr`` is small for a *known* ``optimizer`` (Adam-like ≤ 1e-4, SGD ≤ 1e-3)."""
+    family = _family(optimizer)
+    return lr is not None and family is not None and lr <= _SMALL_LR[family]
 
 
 class TrainPlateau(Rule):

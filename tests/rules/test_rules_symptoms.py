@@ -134,7 +134,7 @@ def test_oscillation(base) -> None:
 
 @pytest.mark.parametrize("lr", [5e-4, 1e-5])
 def test_slow_progress_suggests_ten_times_the_lr(lr: float) -> None:
-    lrs, loss = curve(1500, constant(lr), seed=2)
+    lrs, loss = curve(1500, constant(lr), seed=2, noise=0.03)
     engine = run(records(lrs, loss))
     (f,) = of(engine, "slow_progress")
     assert f.severity == "warning" and f.step <= 150
@@ -213,3 +213,43 @@ def test_to_dict_is_json_safe() -> None:
     d = f.to_dict()
     assert d["evidence"] == {"value": "NaN", "x": ["Infinity"]}
     json.dumps(d, allow_nan=False)
+
+
+def _with_optimizer(recs: list, optimizer: str) -> list:
+    head = recs[0]
+    return [Event("run", {**head.data, "optimizer": optimizer}, step=0), *recs[1:]]
+
+
+def test_steady_linear_decline_at_a_small_lr_is_slow_progress() -> None:
+    # Falls 25% over the run along a straight line: no knee, so the LR is too low.
+    t = np.arange(600)
+    rng = np.random.default_rng(3)
+    loss = (1.6 - 0.4 * t / 600) * np.exp(0.02 * rng.standard_normal(600))
+    lrs = np.full(600, 1e-5)
+    (f,) = of(run(_with_optimizer(records(lrs, loss), "Adam")), "slow_progress")
+    assert f.severity == "warning" and f.evidence["kind"] == "steady"
+    assert f.action == {"op": "set_lr", "value": pytest.approx(1e-4)}
+
+
+def test_flat_loss_at_a_large_lr_never_suggests_raising_it() -> None:
+    # SGD at LR 2 stuck at chance: looks flat like a too-low LR, but the LR says otherwise.
+    rng = np.random.default_rng(4)
+    loss = 1.39 * np.exp(0.06 * rng.standard_normal(500))
+    engine = run(_with_optimizer(records(np.full(500, 2.0), loss), "SGD"))
+    found = of(engine, "slow_progress")
+    assert [f.evidence["kind"] for f in found] == ["stuck"]
+    assert found[0].action is None and "too high" in found[0].message
+    assert all(
+        f.action is None or f.action.get("factor", 0) < 1 or f.action.get("value", 9) < 2.0
+        for f in engine.findings
+    )
+
+
+def test_a_healthy_run_that_learns_late_is_not_slow_progress() -> None:
+    # A CNN at chance for 120 points (noisy), then it learns: no "raise the LR" warning.
+    rng = np.random.default_rng(5)
+    t = np.arange(500)
+    clean = np.where(t < 120, 1.386, 0.05 + 1.336 * np.exp(-(t - 120) / 40.0))
+    loss = clean * np.exp(0.12 * rng.standard_normal(500))
+    engine = run(_with_optimizer(records(np.full(500, 0.3), loss), "SGD"))
+    assert [f for f in engine.findings if f.severity != "info"] == []
