@@ -253,3 +253,38 @@ def test_a_healthy_run_that_learns_late_is_not_slow_progress() -> None:
     loss = clean * np.exp(0.12 * rng.standard_normal(500))
     engine = run(_with_optimizer(records(np.full(500, 0.3), loss), "SGD"))
     assert [f for f in engine.findings if f.severity != "info"] == []
+
+
+def test_heavy_tailed_batch_noise_near_zero_is_neither_divergence_nor_spikes() -> None:
+    # Batch-4 classification near 0.02: log-normal noise with sigma 1.2 makes single batches
+    # 20-50x the median; the loss is not diverging and these are not spikes.
+    rng = np.random.default_rng(6)
+    t = np.arange(3000)
+    clean = 0.02 + 1.6 / (1 + t / 30.0)
+    loss = clean * np.exp(1.2 * rng.standard_normal(3000) - 0.72)
+    engine = run(records(np.full(3000, 0.05), loss))
+    assert [f for f in engine.findings if f.severity != "info"] == []
+    assert of(engine, "loss_spike") == []
+
+
+def test_lr_shock_past_the_peak_is_judged_against_the_level_before_it() -> None:
+    # LR x50 for 3 points, then back: the loss bump right after it is the symptom, not a
+    # schedule's expected bump (a warm restart goes back to an LR already used).
+    lrs, loss = curve(1500, constant(0.001), lr_ref=0.001, seed=7, noise=0.3)
+    lrs, loss = lrs.copy(), loss.copy()
+    lrs[800:803] *= 50
+    loss[803:806] *= np.array([4.0, 6.0, 3.0])
+    (f,) = of(run(records(lrs, loss)), "loss_spike")
+    assert 800 <= f.step <= 805 and f.action["factor"] < 1
+
+
+def test_blow_up_in_the_first_steps_is_found_at_once() -> None:
+    # Adam at LR 0.3: the loss jumps 50x at step 1 and then comes back down.
+    rng = np.random.default_rng(8)
+    loss = np.concatenate(
+        [[0.28, 15.8, 21.7, 19.7, 6.2], 0.3 * np.exp(0.3 * rng.standard_normal(300))]
+    )
+    engine = run(records(np.full(len(loss), 0.3), loss))
+    first = min(engine.findings, key=lambda f: f.step)
+    assert first.symptom in ("loss_spike", "divergence") and first.step <= 2
+    assert first.severity != "info" and first.action["factor"] == 0.1
