@@ -238,6 +238,20 @@ class LRWatchApp(LRActions, App[int]):
                 info.endpoint = self.attach_target
         return info
 
+    def last_write(self, run: RunData) -> float | None:
+        """When ``run`` last wrote: its log file's mtime, else when its records last arrived.
+
+        The mtime matters for logs opened after the fact: all their records "arrive" at once
+        when the UI starts, but the run may have stopped writing hours ago.
+        """
+        arrival = self.arrivals.get(run.name)
+        if run.path and run.path != "-" and not self.attach_target:
+            try:
+                return os.stat(run.path).st_mtime
+            except OSError:
+                return arrival
+        return arrival
+
     def _refresh_header(self) -> None:
         run = self.current_run
         header = self.header_w
@@ -246,13 +260,19 @@ class LRWatchApp(LRActions, App[int]):
         if run is None:
             header.show(None)
             return
+        child_alive = self.child is not None and self.child_code is None
         with self.lock:
             s = summarize(
-                run, self.clock(), self.arrivals.get(run.name), self.control_info(run.name)
+                run,
+                self.clock(),
+                self.last_write(run),
+                self.control_info(run.name),
+                alive=child_alive,
             )
-        if self.child_code is not None and s.state in ("live", "stalled", "waiting"):
+        if self.child_code is not None and s.state not in ("finished", "crashed", "paused"):
             # lrwatch run: console output has no end record, but the exit code says it all.
             s.state = "finished" if self.child_code == 0 else "crashed"
+        self._note_end(run.name, s.state)
         header.show(s, self.current % len(self.store.runs), len(self.store.runs))
 
     def _redraw_if_dirty(self) -> None:

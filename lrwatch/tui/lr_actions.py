@@ -23,7 +23,7 @@ from lrwatch.tui.control import (
     send,
 )
 from lrwatch.tui.scale import fmt_num
-from lrwatch.tui.summary import run_state
+from lrwatch.tui.summary import DONE_STATES, run_state
 from lrwatch.tui.view import lr_names
 from lrwatch.tui.widgets.dialogs import ConfirmScreen, LRInputScreen
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     _Base = LRWatchApp
 else:
     _Base = object
+
+#: Seconds to wait after a connection drops for the run's ``end`` record before saying "lost".
+LOST_GRACE = 1.5
 
 READ_ONLY_HINT = (
     "run {run} is read-only: it has no control socket. Add lrwatch.Monitor() to the training "
@@ -45,8 +48,16 @@ class LRActions(_Base):
 
     # ---- connection -----------------------------------------------------------------------
 
+    def _ended(self, name: str) -> bool:
+        """The run wrote ``end`` (or the child of ``lrwatch run`` exited): nothing to control."""
+        run = self.store.runs.get(name)
+        return self.child_code is not None or (run is not None and run.ended is not None)
+
     def _maybe_connect(self, name: str) -> None:
         info = self.control_info(name)
+        if self._ended(name):
+            self._note_end(name)
+            return
         if info.endpoint and not info.connected and name not in self._connecting:
             self._connecting.add(name)
             self._connect(name, info.endpoint)
@@ -56,6 +67,29 @@ class LRActions(_Base):
         if not hasattr(self, "_connecting_set"):
             self._connecting_set: set[str] = set()
         return self._connecting_set
+
+    def _note_end(self, name: str, state: str | None = None) -> None:
+        """Once per run that ended: drop its connection (no more pings) and say so, calmly."""
+        if state is not None and state not in DONE_STATES:
+            return
+        done: set[str] = self.__dict__.setdefault("_ended_runs", set())
+        if name in done:
+            return
+        done.add(name)
+        info = self.control_info(name)
+        client = self.clients.pop(name, None)
+        if client is not None:
+            client.close()
+        # Say it when the run was watched live, or when a control error is on screen for it.
+        worth_saying = info.seen or bool(info.error)
+        info.connected = info.checking = False
+        info.error = ""
+        run = self.store.runs.get(name)
+        end = run.ended if run is not None else None
+        if worth_saying and end is not None:
+            status = end.data.get("status", "finished")
+            where = f" at step {end.step:,}" if end.step is not None else ""
+            self.status_w.show(f"■ run {name} {status}{where}; its control socket closed")
 
     @work(thread=True, exit_on_error=False, group="control")
     def _connect(self, name: str, endpoint: str) -> None:
@@ -87,15 +121,45 @@ class LRActions(_Base):
                 self.post_message(msg.ControlState(name, False, f"lost: {exc}"))
 
     def on_control_state(self, message: msg.ControlState) -> None:
-        info = self.control_info(message.run)
-        was = info.connected
-        info.connected, info.error = message.connected, message.error
-        if not message.connected:
-            self.clients.pop(message.run, None)
-            # Retry on the next tick; say so once rather than on every failed retry.
-            self.set_timer(5.0, lambda: self._connecting.discard(message.run))
-            if was or message.error:
-                self.status_w.show(f"✗ control of {message.run}: {message.error}", error=True)
+        name = message.run
+        info = self.control_info(name)
+        was, old_error = info.connected, info.error
+        if self._ended(name):
+            # A finished run closes its socket: expected, not an error.
+            self._note_end(name)
+            self._refresh_header()
+            return
+        if message.connected:
+            info.connected, info.seen, info.error, info.checking = True, True, "", False
+            self._refresh_header()
+            return
+        info.connected = False
+        self.clients.pop(name, None)
+        # Retry on the next tick after a pause (a restarted run may open a new socket).
+        self.set_timer(5.0, lambda: self._connecting.discard(name))
+        if was:
+            # The run may have just written its end record: look again before crying "lost".
+            info.checking = True
+            self.set_timer(LOST_GRACE, lambda: self._confirm_lost(name, message.error))
+        elif not (info.seen and old_error.startswith("lost")):
+            # A lost run's failed reconnects keep saying "lost", and say it once.
+            info.error = message.error
+            if message.error != old_error:  # once, not on every failed retry
+                self.status_w.show(f"✗ control of {name}: {message.error}", error=True)
+        self._refresh_header()
+
+    def _confirm_lost(self, name: str, error: str) -> None:
+        info = self.control_info(name)
+        if not info.checking:
+            return  # reconnected, or the run ended meanwhile
+        info.checking = False
+        if self._ended(name):
+            self._note_end(name)
+        else:
+            info.error = error if error.startswith("lost") else f"lost: {error}"
+            text = f"control of {name} {info.error} (the run wrote no end record)"
+            self.status_w.show(f"✗ {text}", error=True)
+            self.notify(text, severity="error", timeout=8)
         self._refresh_header()
 
     # ---- planning and confirming ----------------------------------------------------------

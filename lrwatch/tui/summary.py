@@ -12,8 +12,10 @@ from lrwatch.store import RunData
 from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.view import lr_names
 
-#: Seconds without new records before a run that has not ended counts as stalled.
+#: Seconds without a write before a run that has not ended counts as idle (or stalled).
 STALL_AFTER = 60.0
+#: A run that logs rarely is quiet for this many of its usual gaps before it counts as idle.
+GAPS_BEFORE_IDLE = 5
 
 STATE_STYLES = {
     "live": "bold green",
@@ -21,8 +23,11 @@ STATE_STYLES = {
     "finished": "bold blue",
     "crashed": "bold red",
     "stalled": "bold magenta",
+    "idle": "bold",
     "waiting": "dim",
 }
+#: States in which the run is not (known to be) writing any more.
+DONE_STATES = ("finished", "crashed")
 
 
 @dataclass
@@ -32,6 +37,10 @@ class ControlInfo:
     endpoint: str | None = None
     connected: bool = False
     error: str = ""
+    #: A connection answered at least once: the run was seen alive (quiet then = stalled).
+    seen: bool = False
+    #: The connection dropped and the UI is waiting to see whether the run wrote ``end``.
+    checking: bool = False
     mode: str = "rescale"
     #: How to make a read-only run controllable (shown in the header).
     hint: str = "lrwatch.Monitor() or `lrwatch run -- CMD`"
@@ -51,10 +60,25 @@ class RunSummary:
     lrs: list[float] = field(default_factory=list)
     control: ControlInfo = field(default_factory=ControlInfo)
     skipped: int = 0
+    #: Seconds since the run last wrote (shown as ``last write 3h ago`` when idle/stalled).
+    quiet_for: float | None = None
 
 
-def run_state(run: RunData, now: float, last_arrival: float | None) -> str:
-    """live / paused / finished / crashed / stalled (waiting before any record)."""
+def run_state(
+    run: RunData,
+    now: float,
+    last_write: float | None,
+    alive: bool = False,
+    stall_after: float = STALL_AFTER,
+) -> str:
+    """The run's state: live / paused / finished / crashed / stalled / idle / waiting.
+
+    ``last_write`` is the wall time of the run's last data (its log's mtime, or when records
+    last arrived from a pipe or socket). A run that has not written for ``stall_after``
+    seconds is ``stalled`` when it was seen ``alive`` (a control socket answered, or the
+    child of ``lrwatch run`` still runs) and ``idle`` otherwise (a finished log without an
+    ``end`` record: CSV, a console log, an old run). ``end`` records and pauses decide first.
+    """
     end = run.ended
     if end is not None:
         return "crashed" if end.data.get("status") == "crashed" else "finished"
@@ -65,9 +89,28 @@ def run_state(run: RunData, now: float, last_arrival: float | None) -> str:
             break
     if run.records == 0:
         return "waiting"
-    if last_arrival is not None and now - last_arrival > STALL_AFTER:
-        return "stalled"
+    if last_write is not None and now - last_write > stall_after:
+        return "stalled" if alive else "idle"
     return "live"
+
+
+def usual_gap(run: RunData, k: int = 20) -> float | None:
+    """Median seconds between the last ``k`` timed points of the most-logged series."""
+    if not run.series:
+        return None
+    t = max(run.series.values(), key=len).times[-k:]
+    t = t[np.isfinite(t)]
+    if len(t) < 3:
+        return None
+    gaps = np.diff(t)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if len(gaps) else None
+
+
+def stall_threshold(run: RunData) -> float:
+    """Quiet seconds before ``run`` counts as idle/stalled: a minute, or 5 of its usual gaps."""
+    gap = usual_gap(run)
+    return max(STALL_AFTER, GAPS_BEFORE_IDLE * gap) if gap is not None else STALL_AFTER
 
 
 def steps_per_second(run: RunData, k: int = 50) -> float | None:
@@ -93,14 +136,19 @@ def _last_best(run: RunData) -> tuple[float | None, float | None]:
 
 
 def summarize(
-    run: RunData, now: float, last_arrival: float | None, control: ControlInfo
+    run: RunData,
+    now: float,
+    last_write: float | None,
+    control: ControlInfo,
+    alive: bool = False,
 ) -> RunSummary:
-    """The header data of ``run`` at wall time ``now``."""
-    state = run_state(run, now, last_arrival)
+    """The header data of ``run`` at wall time ``now`` (``last_write``, ``alive``: see run_state)."""
+    state = run_state(run, now, last_write, alive or control.seen, stall_threshold(run))
     start = (run.header or {}).get("t")
     if not isinstance(start, int | float):
         times = [s.times[0] for s in run.series.values() if len(s) and math.isfinite(s.times[0])]
         start = min(times) if times else None
+    # Elapsed stops at the last record once the run is over or idle (a log read hours later).
     end_t = now if state in ("live", "paused", "stalled") else run.last_time
     elapsed = end_t - start if start is not None and end_t is not None else None
     last, best = _last_best(run)
@@ -116,6 +164,7 @@ def summarize(
         lrs,
         control,
         run.skipped,
+        now - last_write if last_write is not None else None,
     )
 
 
@@ -143,24 +192,72 @@ def short_endpoint(endpoint: str) -> str:
     return endpoint
 
 
+def fmt_age(sec: float) -> str:
+    """How long ago, coarsely: ``42s``, ``12m``, ``3h``, ``2d``."""
+    s = max(int(sec), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+#: Longest run name shown in full on a narrow header; longer ones keep their head and tail.
+NAME_MAX = 24
+
+
+def short_name(name: str, limit: int = NAME_MAX) -> str:
+    """``lightning_sgd_lr8_nan_metrics`` -> ``lightning_sg…nan_metrics`` (at most ``limit``)."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 2
+    return name[:head] + "…" + name[-(limit - 1 - head) :]
+
+
 def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
     t = Text()
-    t.append(f" {s.name}", style="bold reverse")
+    t.append(f" {short_name(s.name) if compact else s.name}", style="bold reverse")
     if count > 1:
         t.append(f" {index + 1}/{count}", style="dim")
     t.append(f"  ● {s.state}", style=STATE_STYLES.get(s.state, "bold"))
+    if s.state in ("idle", "stalled") and s.quiet_for is not None:
+        t.append(f" {'' if compact else 'last write '}{fmt_age(s.quiet_for)} ago", style="dim")
     _field(t, "step", f"{s.step:,}" if s.step is not None else "-")
     pace = f"{s.steps_per_s:.1f}" if s.steps_per_s else "-"
-    if compact:  # the values speak for themselves: 12.5/s, 3m05s
-        t.append(f"  {pace}", style="bold")
-        t.append("/s", style="dim")
-        t.append(f"  {fmt_duration(s.elapsed)}", style="bold")
+    if compact:  # the values speak for themselves: 12.5/s, 3m05s; unknown ones are left out
+        if s.steps_per_s:
+            t.append(f"  {pace}", style="bold")
+            t.append("/s", style="dim")
+        if s.elapsed is not None:
+            t.append(f"  {fmt_duration(s.elapsed)}", style="bold")
     else:
         _field(t, "steps/s", pace)
         _field(t, "elapsed", fmt_duration(s.elapsed))
     _field(t, "loss", fmt_num(s.last_loss) if s.last_loss is not None else "-")
     _field(t, "best", fmt_num(s.best_loss) if s.best_loss is not None else "-")
     return t
+
+
+def control_status(c: ControlInfo, state: str, compact: bool = False) -> tuple[str, str]:
+    """The header's control text and its style, from the connection and the run's state.
+
+    A run that ended closes its socket: that is ``– run finished`` (dim), not an error. Red is
+    for a connection that failed or was lost while the run has not written ``end``.
+    """
+    endpoint = short_endpoint(c.endpoint) if compact and c.endpoint else c.endpoint
+    if state in DONE_STATES:
+        return f"– run {state}", "dim"
+    if c.endpoint is None:
+        return "read-only", "bold yellow"
+    if c.connected:
+        return f"✓ {endpoint}", "bold green"
+    if c.checking:
+        return f"… connection closed, checking ({endpoint})", "dim"
+    if c.error and state == "idle" and not c.seen:
+        # An old log whose run is long gone: nothing is wrong with the UI or the log.
+        return f"– no answer, run idle ({endpoint})", "dim"
+    if c.error:
+        return f"✗ {c.error} ({endpoint})", "bold red"
+    return f"… connecting ({endpoint})", "dim"
 
 
 def _line2(s: RunSummary, compact: bool) -> Text:
@@ -172,17 +269,15 @@ def _line2(s: RunSummary, compact: bool) -> Text:
         plural = "s" if s.skipped != 1 else ""
         t.append(f"  {s.skipped:,} unreadable line{plural}", style="bold yellow")
     c = s.control
-    endpoint = short_endpoint(c.endpoint) if compact and c.endpoint else c.endpoint
-    if c.endpoint is None:
-        t.append("  read-only", style="bold yellow")
+    text, style = control_status(c, s.state, compact)
+    if c.endpoint is None and s.state not in DONE_STATES:
+        t.append(f"  {text}", style=style)
         t.append(f" · to steer it: {c.hint}", style="dim")
-    elif c.connected:
-        t.append("  control ", style="dim")
-        t.append(f"✓ {endpoint}", style="bold green")
+        return t
+    t.append("  control ", style="dim")
+    t.append(text, style=style)
+    if c.connected and s.state not in DONE_STATES:
         t.append(f"  mode {c.mode}", style="dim")
-    else:
-        t.append("  control ", style="dim")
-        t.append(f"✗ {c.error or 'connecting'} ({endpoint})", style="bold red")
     return t
 
 

@@ -16,7 +16,7 @@ from lrwatch.tui.view import ViewState, loss_spec, lr_markers, lr_spec, step_ran
 
 def test_summary_of_a_live_run(store: MetricStore) -> None:
     run = store.runs["exp1"]
-    s = summarize(run, now=1700.0, last_arrival=1690.0, control=ControlInfo())
+    s = summarize(run, now=1700.0, last_write=1690.0, control=ControlInfo())
     assert (s.state, s.step, s.lrs) == ("live", 599, [3e-4])
     assert s.steps_per_s == pytest.approx(1.0)
     assert s.best_loss is not None and s.best_loss < s.last_loss + 0.2  # type: ignore[operator]
@@ -26,7 +26,8 @@ def test_summary_of_a_live_run(store: MetricStore) -> None:
 
 def test_states(store: MetricStore) -> None:
     run = store.runs["exp1"]
-    assert run_state(run, now=5000.0, last_arrival=1000.0) == "stalled"
+    assert run_state(run, now=5000.0, last_write=1000.0) == "idle"
+    assert run_state(run, now=5000.0, last_write=1000.0, alive=True) == "stalled"
     run.add([Event("pause", {}, 600)])
     assert run_state(run, 1700.0, 1700.0) == "paused"
     run.add([Event("resume", {}, 600)])

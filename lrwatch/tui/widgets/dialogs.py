@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
@@ -90,39 +91,96 @@ class LRInputScreen(ModalScreen[float | None]):
         self.dismiss(None)
 
 
-HELP = """\
-[b]lrwatch keys[/b]  (no mouse needed; ctrl+p opens the command palette)
+#: The help screen: (section, note, [(keys, what they do)]), one binding per line so it reads
+#: the same at 80 columns as at 200 (a two-column table wrapped mid-entry at 80).
+HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (
+        "View",
+        "",
+        [
+            ("l", "log / linear y axis"),
+            ("s / S", "more / less smoothing"),
+            ("w", "window: all, last 100 … 100k steps"),
+            ("f", "follow live / freeze the view"),
+            ("n / N", "next / previous run"),
+            ("o", "overlay all runs"),
+            ("g", "show / hide the findings panel"),
+        ],
+    ),
+    (
+        "Findings",
+        "",
+        [("j / k, ↓ / ↑", "select a finding"), ("a", "apply its fix (asks first)")],
+    ),
+    (
+        "Learning rate",
+        "each change is confirmed, then acknowledged by the run",
+        [
+            ("e", "set an exact LR"),
+            ("-", "LR ×0.5"),
+            ("+ / =", "LR ×2"),
+            ("/", "LR ÷10"),
+            ("m", "mode: rescale / pin"),
+            ("p", "pause / resume training"),
+        ],
+    ),
+    ("", "", [("?", "this help"), ("ctrl+p", "command palette"), ("q", "quit")]),
+]
+HELP_NOTES = (
+    "rescale: the schedule keeps its shape, scaled.\n"
+    "pin: the LR stays at the new value.\n"
+    "A run is controllable when its script uses\n"
+    "lrwatch.Monitor() or runs under `lrwatch run`."
+)
+_KEY_WIDTH = 14
 
-[b]View[/b]
-  l        log / linear y axis          s / S    more / less smoothing
-  w        window: all, last 100 … 100k steps
-  f        follow live / freeze the view
-  n / N    next / previous run          o        overlay all runs
-  g        show / hide the findings panel
 
-[b]Findings[/b]
-  j / k, ↓ / ↑   select a finding        a        apply its fix (asks first)
-
-[b]Learning rate[/b]  (each change is confirmed, then acknowledged by the run)
-  e        set an exact LR              m        mode: rescale / pin
-  -        ×0.5     + / =  ×2     /  ÷10
-  p        pause / resume training
-
-  ?        this help                    q        quit
-
-[dim]rescale: the schedule keeps its shape, scaled; pin: the LR stays at the new value.
-A run is controllable when its script uses lrwatch.Monitor() or runs under `lrwatch run`.[/dim]
-"""
+def help_text() -> Text:
+    """The help as text: one binding per line, at most ~60 columns wide."""
+    t = Text()
+    t.append("lrwatch keys", style="bold")
+    t.append("  (no mouse needed)\n", style="dim")
+    for title, note, rows in HELP_SECTIONS:
+        t.append("\n")
+        if title:
+            t.append(title, style="bold")
+            if note:
+                t.append(f"\n  {note}", style="dim")
+            t.append("\n")
+        for keys, what in rows:
+            t.append(f"  {keys:<{_KEY_WIDTH}}", style="bold cyan")
+            t.append(f"{what}\n")
+    t.append("\n" + HELP_NOTES, style="dim")
+    return t
 
 
 class HelpScreen(ModalScreen[None]):
-    """The key bindings."""
+    """The key bindings; scrolls (↑/↓, j/k, page keys) when taller than the screen."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="HelpScreen") + "HelpScreen > Vertical { width: 84; }"
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 66; max-width: 100%; height: auto; max-height: 100%; padding: 0 1 0 2;
+        border: thick $accent; background: $surface; scrollbar-size-vertical: 1;
+        border-subtitle-color: $text-muted;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "app.pop_screen", "Close")
+        Binding("escape,q,question_mark", "app.pop_screen", "Close"),
+        Binding("j", "scroll(1)", "Down", show=False),
+        Binding("k", "scroll(-1)", "Up", show=False),
     ]
 
     def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(HELP)
+        box = VerticalScroll()
+        box.border_subtitle = "↑↓ scroll · esc close"
+        with box:
+            yield Static(help_text(), id="help-text")
+
+    def on_mount(self) -> None:
+        """Focus the text so the arrow and page keys scroll it."""
+        self.query_one(VerticalScroll).focus()
+
+    def action_scroll(self, lines: int) -> None:
+        """Scroll the help by ``lines``."""
+        self.query_one(VerticalScroll).scroll_relative(y=lines, animate=False)

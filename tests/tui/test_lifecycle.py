@@ -1,0 +1,83 @@
+"""How the UI tells a finished, idle or lost run apart, on real files and real processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lrwatch.tui.app import LRWatchApp
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
+
+
+async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.05)
+
+
+def _header(app: LRWatchApp) -> str:
+    return app.header_w.render().plain
+
+
+def _trainer(log: Path, steps: int, sleep: float) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(log), str(steps), str(sleep)])
+    deadline = time.monotonic() + 60
+    while not (log.with_suffix(".sock")).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "trainer did not start"
+        time.sleep(0.05)
+    return proc
+
+
+async def test_a_log_not_written_for_hours_is_idle_not_live(tmp_path: Path) -> None:
+    csv = tmp_path / "metrics.csv"
+    shutil.copy(FIXTURES / "lightning_sgd_lr8_nan_metrics.csv", csv)
+    hours_ago = time.time() - 3 * 3600 - 60
+    os.utime(csv, (hours_ago, hours_ago))
+    app = LRWatchApp(paths=[str(csv)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: "step 599" in _header(app))
+        header = _header(app)
+        assert "● idle 3h ago" in header and "live" not in header
+
+
+async def test_a_finished_run_closing_its_socket_is_not_an_error(tmp_path: Path) -> None:
+    log = tmp_path / "tiny.jsonl"
+    proc = _trainer(log, steps=60, sleep=0.05)
+    try:
+        app = LRWatchApp(paths=[str(log)])
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _until(pilot, lambda: app.control_info("tiny").connected)
+            await _until(pilot, lambda: "finished" in _header(app))
+            await _until(pilot, lambda: "■ run tiny finished" in app.status_w.render().plain)
+            await pilot.pause(2.5)  # past the grace a dropped connection gets before "lost"
+            header = _header(app)
+            assert "control – run finished" in header and "✗" not in header, header
+            assert not app.status_w.has_class("error"), app.status_w.render().plain
+            assert app.clients == {}  # no more status pings to a closed socket
+    finally:
+        proc.wait(30)
+
+
+async def test_a_run_that_dies_without_an_end_record_is_lost(tmp_path: Path) -> None:
+    log = tmp_path / "tiny.jsonl"
+    proc = _trainer(log, steps=100_000, sleep=0.02)
+    try:
+        app = LRWatchApp(paths=[str(log)])
+        async with app.run_test(size=(120, 36)) as pilot:
+            await _until(pilot, lambda: app.control_info("tiny").connected)
+            proc.kill()  # no end record, no goodbye
+            proc.wait(10)
+            await _until(pilot, lambda: "✗ lost" in _header(app))
+            assert app.status_w.has_class("error") and "lost" in app.status_w.render().plain
+            assert "● live" in _header(app)  # only after a minute of silence: stalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
