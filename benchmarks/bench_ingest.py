@@ -5,8 +5,10 @@
 Generates an lrwatch JSONL log (step, t, loss, lr, grad_norm; a NaN every ~1000 records) in
 benchmarks/out/ and, in the same run, times:
 
-- ``read_runs([path])``: the whole real path, file -> format detection -> parser -> store;
-- the JSONL parser alone (``JsonlParser.feed``) and parser + ``RunData.add``;
+- ``read_runs([path])``: the whole real path, file -> format detection -> parser -> store
+  (the parser in block mode: numpy columns per block), and the same with ``blocks=False``
+  (one Metrics record per line, what the UI and ``diagnose`` read);
+- the JSONL parser alone (``JsonlParser.feed``) and parser + ``RunData.add``, in both modes;
 - msgspec's bare ``Decoder().decode_lines`` of the same bytes, the baseline (goal: lrwatch
   >= 0.5x of it). msgspec rejects the ``NaN`` tokens, so it decodes the bytes with ``NaN``
   replaced by ``null`` (same size; the replacement is not timed);
@@ -17,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import sys
 import time
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, emit, fmt_rate, out_dir, read_runs_kwargs, write_jsonl_log
@@ -35,41 +35,14 @@ def time_once(fn: Any) -> float:
     return time.perf_counter() - t0
 
 
-def columnar_prototype(data: bytes, n: int) -> None:
-    """A proposed JSONL fast path: same-shaped lines -> columns -> ``RunData.add_columns``.
-
-    Decodes 16 MB blocks with the numeric msgspec decoder (NaN tokens quoted first, as the
-    parser does), checks every dict has the block's key set with two C-level passes
-    (``len`` and ``itemgetter``), and builds one float64 matrix per block: no Python object
-    per record. Lines that do not fit (the run header) go through the regular parser.
-    """
-    import msgspec
-
-    from lrwatch.formats.jsonl import JsonlParser, patch_tokens
-    from lrwatch.store import RunData
-
-    dec = msgspec.json.Decoder(dict[str, int | float], strict=False)
-    slow = JsonlParser()
-    run = RunData("prototype")
-    pos, size = 0, 16 << 20
-    while pos < len(data):
-        end = data.find(b"\n", pos + size)
-        end = len(data) if end < 0 else end + 1
-        block, pos = data[pos:end], end
-        try:
-            objs = dec.decode_lines(patch_tokens(block))
-        except (msgspec.DecodeError, ValueError):
-            # Split off the offending first line (here: the run header) and retry.
-            cut = block.find(b"\n") + 1
-            run.add(slow.feed(block[:cut]))
-            objs = dec.decode_lines(patch_tokens(block[cut:]))
-        keys = tuple(objs[0])
-        if set(map(len, objs)) != {len(keys)}:
-            raise ValueError("mixed key sets: the regular path would take this block")
-        mat = np.array(list(map(itemgetter(*keys), objs)), dtype=np.float64)
-        cols = {k: mat[:, j] for j, k in enumerate(keys) if k not in ("step", "t")}
-        run.add_columns(mat[:, keys.index("step")], cols, mat[:, keys.index("t")])
-    assert len(run.series["loss"]) == n, len(run.series["loss"])
+def cpu_of(fn: Any, repeat: int) -> float:
+    """Best CPU time (``time.process_time``) of ``repeat`` calls: steadier on a busy machine."""
+    best = math.inf
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return best
 
 
 def main() -> None:
@@ -90,6 +63,7 @@ def main() -> None:
     dec = msgspec.json.Decoder()
     t_msgspec = best_of(lambda: dec.decode_lines(clean), args.repeat)
     res["msgspec_decode_lines_rps"] = n / t_msgspec
+    res["msgspec_decode_lines_cpu_s"] = cpu_of(lambda: dec.decode_lines(clean), args.repeat)
 
     try:
         from lrwatch.sources import read_runs
@@ -97,12 +71,16 @@ def main() -> None:
         fmt, opts = read_runs_kwargs()
         res["read_runs_detected"] = fmt is None
 
-        def via_sources() -> None:
-            store = read_runs([str(path)], fmt, **opts)
+        def via_sources(blocks: bool = True) -> None:
+            store = read_runs([str(path)], fmt, blocks=blocks, **opts)
             run = next(iter(store.runs.values()))
             assert len(run.series["loss"]) == n, len(run.series["loss"])
+            assert run.records == n + 1, run.records
 
         res["read_runs_rps"] = n / best_of(via_sources, args.repeat)
+        res["read_runs_cpu_s"] = cpu_of(via_sources, args.repeat)
+        res["read_runs_cpu_vs_msgspec"] = res["msgspec_decode_lines_cpu_s"] / res["read_runs_cpu_s"]
+        res["read_runs_records_mode_rps"] = n / best_of(lambda: via_sources(False), args.repeat)
     except Exception as exc:  # the sources/formats parts may not have landed yet
         res["read_runs_error"] = repr(exc)
 
@@ -116,8 +94,8 @@ def main() -> None:
             recs += p.flush()
             assert len(recs) == n + 1, len(recs)
 
-        def parse_and_store() -> None:
-            p = JsonlParser()
+        def parse_and_store(blocks: bool = False) -> None:
+            p = JsonlParser(blocks=blocks)
             run = RunData("bench")
             chunk = 16 << 20  # as the tailer hands it over
             for i in range(0, len(data), chunk):
@@ -127,15 +105,9 @@ def main() -> None:
 
         res["parser_rps"] = n / best_of(parse_only, args.repeat)
         res["parser_store_rps"] = n / best_of(parse_and_store, args.repeat)
+        res["parser_store_blocks_rps"] = n / best_of(lambda: parse_and_store(True), args.repeat)
     except Exception as exc:
         res["parser_error"] = repr(exc)
-
-    try:
-        res["columnar_prototype_rps"] = n / best_of(
-            lambda: columnar_prototype(data, n), args.repeat
-        )
-    except Exception as exc:
-        res["columnar_prototype_error"] = repr(exc)
 
     try:
         import pandas as pd
@@ -149,9 +121,10 @@ def main() -> None:
     base = res["msgspec_decode_lines_rps"]
     for key in (
         "read_runs_rps",
+        "read_runs_records_mode_rps",
+        "parser_store_blocks_rps",
         "parser_store_rps",
         "parser_rps",
-        "columnar_prototype_rps",
         "pandas_read_json_rps",
     ):
         if res.get(key):
@@ -161,6 +134,8 @@ def main() -> None:
             ratio = res.get(key.replace("_rps", "_vs_msgspec"))
             extra = f"  ({ratio:.2f}x msgspec)" if ratio else ""
             print(f"  {key[:-4]:<22} {fmt_rate(value)}records/s{extra}")
+        elif key == "read_runs_cpu_vs_msgspec":
+            print(f"  {'read_runs CPU time':<22} {value:.2f}x msgspec's")
         elif key.endswith("_error"):
             print(f"  {key}: {value}")
     emit("ingest", res)

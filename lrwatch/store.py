@@ -100,6 +100,7 @@ class RunData:
                     inferred = self.steps_inferred
                     cur = None
                 else:
+                    self.last_time = last_t  # the event's time, if any, is newer
                     self._add_event(rec)
                     last_t = self.last_time
                 continue

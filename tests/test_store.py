@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lrwatch.records import Event, Metrics
+from lrwatch.records import Event, MetricBlock, Metrics
 from lrwatch.store import MetricStore, Reduced, RunData, Series, reduce_points
 
 FIELDS = ("x0", "x1", "ymin", "ymax", "first", "last", "nan", "inf", "count")
@@ -342,3 +342,52 @@ def test_add_columns_equals_add_of_records() -> None:
         n + 100,
         n + 101,
     ]
+
+
+_KEYSETS = [("loss", "lr"), ("loss", "lr"), ("val_loss",), ("loss",), ("lr", "loss")]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(_KEYSETS) - 1), st.integers(1, 300), st.booleans()),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(0, 3),
+)
+def test_metric_blocks_equal_their_rows(runs: list[tuple[int, int, bool]], seed: int) -> None:
+    """Runs of records given as MetricBlocks or as Metrics (with events between) store alike."""
+    rng = np.random.default_rng(seed)
+    by_rows, by_blocks = RunData("a"), RunData("b")
+    step = 0
+    for i, (ks, n, timed) in enumerate(runs):
+        keys = _KEYSETS[ks]
+        steps = np.arange(step, step + n) - (50 if i % 4 == 3 else 0)  # some go backwards
+        step += n
+        cols = {k: rng.normal(size=n) for k in keys}
+        for v in cols.values():
+            v[rng.random(n) < 0.05] = math.nan
+        times = 1.7e9 + steps * 0.5 if timed else None
+        block = MetricBlock(steps.astype(np.int64), cols, times, step_inferred=i == 2)
+        rows = list(block.rows())
+        ev = Event("note", {"i": i}, int(steps[-1]), None if times is None else float(times[-1]))
+        assert by_rows.add([*rows, ev]) == by_blocks.add([block, ev]) == n + 1
+    for attr in ("records", "first_step", "last_step", "last_time", "steps_inferred"):
+        assert getattr(by_rows, attr) == getattr(by_blocks, attr), attr
+    assert by_rows.events == by_blocks.events
+    assert set(by_rows.series) == set(by_blocks.series)
+    for name, a in by_rows.series.items():
+        b = by_blocks.series[name]
+        assert np.array_equal(a.steps, b.steps) and np.array_equal(a.times, b.times, equal_nan=True)
+        assert np.array_equal(a.values, b.values, equal_nan=True)
+        assert repr(a.summary()) == repr(b.summary())  # NaN-safe
+        assert_same(b.reduce(40), brute(b, 40))
+
+
+def test_an_event_without_time_keeps_the_metrics_time() -> None:
+    run = RunData("r")
+    run.add([Metrics(1, {"loss": 1.0}, 1e9 + 5), Event("note", {}, 1, None)])
+    assert run.last_time == 1e9 + 5
+    run.add([Event("note", {}, 2, 1e9 + 9)])
+    assert run.last_time == 1e9 + 9

@@ -4,9 +4,9 @@ Metric logs repeat a few key sets (a training line, an eval line). For their uni
 msgspec Struct (step >= 0 int, wall time >= 1e8, keys present on every line required, the
 others optional; unknown keys rejected) and a converter from rows to
 :class:`~lrwatch.records.Metrics`. msgspec then validates a whole block in C, and the Python
-work per record is a dict display plus one check per optional key. When every key is
-required (one key set), the rows can instead become one :class:`~lrwatch.records.MetricBlock`
-of numpy columns, with no Python object per record at all. Any line that does not fit
+work per record is a dict display plus one check per optional key. In block mode the rows
+instead become :class:`~lrwatch.records.MetricBlock` numpy columns, one block per run of
+rows with the same keys, with no Python object per record at all. Any line that does not fit
 (an event, a null, a new key, a duration under ``time``) makes the block fail, and the caller
 falls back to the general path for that block.
 """
@@ -14,11 +14,13 @@ falls back to the general path for that block.
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
+from itertools import pairwise, repeat
+from operator import attrgetter, is_not
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import numpy as np
+from msgspec import UNSET
 
 from lrwatch.formats.base import MIN_WALL_TIME
 from lrwatch.records import MetricBlock, Metrics, Record
@@ -28,8 +30,8 @@ _Time = Annotated[float, msgspec.Meta(ge=MIN_WALL_TIME)]
 
 #: rows -> (records, lines skipped because they held no value)
 Convert = Callable[[list[Any]], tuple[list[Record], int]]
-#: rows -> one block of columns (only when every key is required: the rows are dense)
-Columns = Callable[[list[Any]], MetricBlock]
+#: rows -> (blocks, lines skipped because they held no value), or None if not worth it
+Columns = Callable[[list[Any]], "tuple[list[MetricBlock], int] | None"]
 
 
 class Rows(NamedTuple):
@@ -37,7 +39,7 @@ class Rows(NamedTuple):
 
     decoder: msgspec.json.Decoder
     convert: Convert
-    columns: Columns | None
+    columns: Columns
 
 
 def build_rows(
@@ -46,33 +48,62 @@ def build_rows(
     required: dict[str, str],
     optional: dict[str, str] | None = None,
 ) -> Rows:
-    """A ``decode_lines`` decoder for lines of these keys, its row converter, and (when no
-    key is optional) its column builder.
+    """A ``decode_lines`` decoder for lines of these keys, its row converter and its column
+    builder.
 
     ``required`` and ``optional`` map value keys to canonical names, which must all differ
     (the general path decides clashes by key order, which a row does not keep).
     """
-    decoder, convert = _build(step_key, time_key, required, optional or {})
-    columns = None
-    if required and not optional:
-        names = list(required.values())
-        fields = [f"f{i}" for i in range(2, 2 + len(names))]  # as _build numbers them
-        columns = _columns(names, time_key is not None, fields)
+    optional = optional or {}
+    decoder, convert = _build(step_key, time_key, required, optional)
+    n_req = len(required)
+    names = [*required.values(), *optional.values()]
+    fields = [f"f{i}" for i in range(2, 2 + len(names))]  # as _build numbers them
+    columns = _columns(names, n_req, time_key is not None, fields)
     return Rows(decoder, convert, columns)
 
 
-def _columns(names: list[str], timed: bool, fields: list[str]) -> Columns:
-    """Rows -> a :class:`MetricBlock`: one C-level pass (``map(attrgetter)``) per column."""
+#: Below this many rows per key-set run on average, Metrics records are cheaper than blocks.
+MIN_RUN = 32
+
+
+def _columns(names: list[str], n_req: int, timed: bool, fields: list[str]) -> Columns:
+    """Rows -> :class:`MetricBlock` runs: one C-level pass (``map(attrgetter)``) per column.
+
+    Optional keys split the rows into runs of one key set each (a train line, an eval
+    line); a block holds one run. Returns ``None`` when the runs are too short to pay off.
+    """
     step_of = attrgetter("f0")
     time_of = attrgetter("f1")
-    getters = [(name, attrgetter(f)) for name, f in zip(names, fields, strict=True)]
+    getters = [attrgetter(f) for f in fields]
 
-    def columns(rows: list[Any]) -> MetricBlock:
+    def columns(rows: list[Any]) -> tuple[list[MetricBlock], int] | None:
         k = len(rows)
         steps = np.fromiter(map(step_of, rows), np.int64, k)
         times = np.fromiter(map(time_of, rows), np.float64, k) if timed else None
-        cols = {name: np.fromiter(map(get, rows), np.float64, k) for name, get in getters}
-        return MetricBlock(steps, cols, times)
+        req = [np.fromiter(map(g, rows), np.float64, k) for g in getters[:n_req]]
+        if n_req == len(names):  # one key set: one block
+            return [MetricBlock(steps, dict(zip(names, req, strict=True)), times)], 0
+        opt = [list(map(g, rows)) for g in getters[n_req:]]
+        code = np.zeros(k, dtype=np.int64)
+        for j, vals in enumerate(opt):
+            code |= np.fromiter(map(is_not, vals, repeat(UNSET)), bool, k).astype(np.int64) << j
+        cuts = np.flatnonzero(np.diff(code)) + 1
+        if len(cuts) * MIN_RUN > k:
+            return None
+        blocks, skipped = [], 0
+        for a, b in pairwise([0, *cuts.tolist(), k]):
+            c = int(code[a])
+            cols = {name: col[a:b] for name, col in zip(names, req, strict=False)}
+            for j, vals in enumerate(opt):
+                if c >> j & 1:
+                    cols[names[n_req + j]] = np.array(vals[a:b], dtype=np.float64)
+            if not cols:
+                skipped += b - a  # lines with a step but no value
+                continue
+            ts = None if times is None else times[a:b]
+            blocks.append(MetricBlock(steps[a:b], cols, ts))
+        return blocks, skipped
 
     return columns
 

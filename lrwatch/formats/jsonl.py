@@ -242,12 +242,12 @@ class JsonlParser(LineParser):
             if rows is None:
                 return None, block, patched
         self._rows_hits += 1
-        if self.blocks and columns is not None:
-            if not rows:
-                return [], block, patched
-            blk = columns(rows)
-            self._next_step = int(blk.steps[-1]) + 1
-            return [blk], block, patched  # type: ignore[list-item]
+        made = columns(rows) if self.blocks and rows else None
+        if made is not None:
+            blocks, skipped = made
+            self.skipped += skipped
+            self._next_step = int(rows[-1].f0) + 1
+            return blocks, block, patched  # type: ignore[return-value]
         out, skipped = convert(rows)
         self.skipped += skipped
         if out:
