@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
         "demo",
         help="built-in training demos: LR too high, too low, schedules, optimizers...",
         description="Run a built-in PyTorch demo (CPU) and watch it in the UI. "
-        f"Without NAME: the '{DEFAULT}' demo. See --list.",
+        "Without NAME: a picker of the demos (in a terminal; otherwise the "
+        f"'{DEFAULT}' demo). See --list.",
     )
     p.add_argument("name", nargs="?", default=None, metavar="NAME", help="demo to run")
     p.add_argument("--list", action="store_true", help="list the demos and what each shows")
@@ -61,24 +62,45 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(list_text())
         return 0
-    name = args.name or DEFAULT
-    if name not in SCENARIOS:
+    if args.name is not None and args.name not in SCENARIOS:
         print(
-            f"lrwatch demo: unknown demo {name!r}; known: {', '.join(SCENARIOS)}", file=sys.stderr
+            f"lrwatch demo: unknown demo {args.name!r}; known: {', '.join(SCENARIOS)}",
+            file=sys.stderr,
         )
         return 2
-    scenario = SCENARIOS[name]
+    if args.name is None and not args.headless and sys.stdin.isatty() and sys.stdout.isatty():
+        return _tour(args)
+    name = args.name or DEFAULT
     if args.name is None:
         print(f"No demo named: running '{name}'. Others (lrwatch demo NAME):", ", ".join(SCENARIOS))
+    return _one(SCENARIOS[name], args, quiet=False)
+
+
+def _one(scenario: Scenario, args: argparse.Namespace, *, quiet: bool) -> int:
+    """Run one demo (headless or in the UI) with its logs in --log or a temporary directory."""
     tmp = None if args.log else Path(tempfile.mkdtemp(prefix="lrwatch-demo-"))
     target = Path(args.log) if args.log else tmp / "logs"  # type: ignore[operator]
     try:
         if args.headless:
             return _headless(scenario, args, target)
-        return _with_ui(scenario, args, target)
+        return _with_ui(scenario, args, target, quiet=quiet)
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _tour(args: argparse.Namespace) -> int:
+    """The picker, then the chosen demo, then the picker again (next demo highlighted)."""
+    from lrwatch.tui.demo import DemoPicker
+
+    names = list(SCENARIOS)
+    index = 0
+    while True:
+        name = DemoPicker(list(SCENARIOS.values()), index).run()
+        if name is None:
+            return 0
+        _one(SCENARIOS[name], args, quiet=True)
+        index = (names.index(name) + 1) % len(names)
 
 
 def child_command(
@@ -121,14 +143,16 @@ def _watch_paths(target: Path) -> list[str]:
     return [str(target)]
 
 
-def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path) -> int:
+def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quiet: bool) -> int:
     from lrwatch.commands.run import stop
     from lrwatch.demos.runner import banner
+    from lrwatch.tui.demo import DemoApp
 
     out = target.with_suffix(".out") if target.suffix else target.with_name(target.name + ".out")
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = _watch_paths(target)
-    print(banner(scenario))
+    if not quiet:
+        print(banner(scenario))
     with open(out, "ab") as fh:
         proc = subprocess.Popen(
             child_command(scenario, args, target, progress=0),
@@ -138,28 +162,13 @@ def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path) -> int:
             start_new_session=True,
         )
     try:
-        code = _open_ui(paths, proc, banner(scenario))
+        app = DemoApp(scenario, paths=paths, child=proc)
+        app.run()
+        code = int(app.return_code or 0)
     finally:
         stop(proc)
-    print(banner(scenario))
-    if args.log:
+    if not quiet:
+        print(banner(scenario))
+    if args.log and not quiet:
         print(f"logs: {', '.join(paths)}  (training output: {out})")
     return code
-
-
-def _open_ui(paths: list[str], proc: subprocess.Popen[bytes], text: str) -> int:
-    """The UI on the demo's logs, with what the demo shows as a notification."""
-    from lrwatch.tui import app as tui_app
-    from lrwatch.tui.app import LRWatchApp
-
-    class DemoApp(LRWatchApp):
-        # Textual resolves a relative CSS_PATH next to the subclass's module: point at the app's.
-        CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))
-
-        def on_mount(self) -> None:
-            super().on_mount()
-            self.notify(text, title="lrwatch demo", timeout=30)
-
-    app = DemoApp(paths=paths, child=proc)
-    app.run()
-    return int(app.return_code or 0)

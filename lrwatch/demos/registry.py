@@ -28,6 +28,12 @@ class Scenario:
     flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: runs that must finish without any error-level finding
     healthy: tuple[str, ...] = ()
+    #: the run the UI shows first (default: the first run in ``flags``)
+    focus: str = ""
+    #: the UI starts with all runs overlaid (demos that compare runs)
+    overlay: bool = False
+    #: the UI starts with a log y axis (losses that span many decades)
+    log_y: bool = False
 
     def build(self, seed: int, steps: int) -> list[Any]:
         """Import the scenario's module and build its runs (``DemoRun`` objects)."""
@@ -47,6 +53,8 @@ _ALL = [
         pace=10.0,
         flags={"lr=1.5": ("divergence",)},
         healthy=("lr=0.1",),
+        overlay=True,
+        log_y=True,
     ),
     Scenario(
         name="too-high",
@@ -82,6 +90,7 @@ _ALL = [
         pace=20.0,
         flags={"lr-hot": ("oscillation",)},
         healthy=("lr-ok",),
+        overlay=True,
     ),
     Scenario(
         name="schedules",
@@ -93,6 +102,7 @@ _ALL = [
         fast_steps=200,
         pace=20.0,
         healthy=("step", "exponential", "cosine", "warmup-cosine", "one-cycle", "cyclical"),
+        overlay=True,
     ),
     Scenario(
         name="optimizers",
@@ -106,6 +116,7 @@ _ALL = [
         pace=15.0,
         flags={"momentum-lr1": ("divergence",)},
         healthy=("sgd-0.1", "momentum-0.01", "adam-0.001", "rmsprop-0.001", "adagrad-0.01"),
+        overlay=True,
     ),
     Scenario(
         name="warmup",
@@ -119,6 +130,7 @@ _ALL = [
         fast_steps=60,
         pace=10.0,
         healthy=("warmup",),
+        overlay=True,
     ),
     Scenario(
         name="batch-size",
@@ -130,6 +142,7 @@ _ALL = [
         fast_steps=160,
         pace=20.0,
         healthy=("bs32-lr0.05", "bs128-lr0.05", "bs128-lr0.2"),
+        overlay=True,
     ),
     Scenario(
         name="range-test",

@@ -1,0 +1,93 @@
+"""Pilot tests of the demo UI: the picker's keys, and the guidance the demo app adds."""
+
+from __future__ import annotations
+
+from lrwatch.demos.registry import SCENARIOS
+from lrwatch.rules.finding import Finding
+from lrwatch.store import MetricStore
+from lrwatch.tui.demo import AboutScreen, DemoApp, DemoPicker
+from lrwatch.tui.messages import FindingsChanged
+
+NAMES = list(SCENARIOS)
+
+
+async def _pick(*keys: str, initial: int = 0) -> str | None:
+    app = DemoPicker(list(SCENARIOS.values()), initial)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause()
+    return app.return_value
+
+
+async def test_picker_arrows_and_enter_start_the_highlighted_demo() -> None:
+    assert await _pick("enter") == NAMES[0]
+    assert await _pick("down", "down", "enter") == NAMES[2]
+    assert await _pick("down", "down", "up", "enter") == NAMES[1]
+    assert await _pick("j", "j", "j", "k", "enter") == NAMES[2]
+    # The picker comes back after a demo with the next one highlighted.
+    assert await _pick("enter", initial=4) == NAMES[4]
+    assert await _pick("up", "enter", initial=0) == NAMES[-1]  # the list wraps around
+
+
+async def test_picker_q_and_escape_quit_without_a_demo() -> None:
+    assert await _pick("q") is None
+    assert await _pick("down", "escape") is None
+
+
+async def test_picker_lists_every_demo_and_details_the_highlighted_one() -> None:
+    app = DemoPicker(list(SCENARIOS.values()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        listing = "\n".join(str(o.prompt) for o in app.query_one("#demos").options)  # type: ignore[attr-defined]
+        for sc in SCENARIOS.values():
+            assert sc.name in listing and sc.description in listing and sc.symptom in listing
+        await pilot.press("down")
+        detail = str(app.query_one("#detail").render())
+        too_high = SCENARIOS[NAMES[1]]
+        assert too_high.symptom in detail.replace("\n", " ")
+        assert "try:" in detail
+
+
+def _divergence(step: int) -> Finding:
+    return Finding(
+        "divergence",
+        "error",
+        step,
+        step,
+        {},
+        "Loss is diverging",
+        "reduce LR 10×",
+        {"op": "scale_lr", "factor": 0.1},
+        0.9,
+        id=f"div{step}",
+    )
+
+
+async def test_demo_app_about_key_and_hint_when_the_symptom_is_flagged() -> None:
+    sc = SCENARIOS["too-high"]
+    app = DemoApp(sc, store=MetricStore())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        first = [n.message for n in app._notifications]
+        assert any(sc.try_this in m and "i:" in m for m in first), first
+        await pilot.press("i")
+        assert isinstance(app.screen, AboutScreen)
+        about = str(app.screen.query_one("#about").render())
+        assert sc.symptom in about.replace("\n", " ") and "try:" in about
+        await pilot.press("escape")
+        assert not isinstance(app.screen, AboutScreen)
+        app.post_message(FindingsChanged("lr-too-high", [_divergence(74)]))
+        await pilot.pause()
+        hints = [n.message for n in app._notifications if "flagged" in n.message]
+        assert hints and "press a" in hints[0].lower(), hints
+        # Only once: a second finding does not repeat it.
+        app.post_message(FindingsChanged("lr-too-high", [_divergence(74), _divergence(90)]))
+        await pilot.pause()
+        assert len([n for n in app._notifications if "flagged" in n.message]) == 1
+
+
+async def test_demo_app_starts_in_the_view_its_comparison_wants() -> None:
+    quad = DemoApp(SCENARIOS["quadratic"], store=MetricStore())
+    assert quad.view.overlay and quad.view.log_y and quad.focus_run == "lr=1.5"
+    high = DemoApp(SCENARIOS["too-high"], store=MetricStore())
+    assert not high.view.overlay and high.focus_run == "lr-too-high"
