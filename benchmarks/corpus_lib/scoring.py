@@ -32,6 +32,7 @@ class Seen:
     step: int  # newest step fed when it first appeared
     lr: float | None  # the engine's LR at that moment
     action: dict[str, Any] | None = None  # the action when it first appeared
+    until: int | None = None  # step at which it was resolved next (None: still open)
 
 
 @dataclass
@@ -72,6 +73,8 @@ def run_engine(
     engine = Engine(config, run=name)
     res = RunResult(name, label)
     known: set[str] = set()
+    closed: set[str] = set()
+    latest: dict[str, Seen] = {}
     for rec in records:
         if isinstance(rec, Metrics):
             if "loss" in rec.values:
@@ -79,13 +82,21 @@ def run_engine(
             if "val_loss" in rec.values:
                 res.val_steps.append(rec.step)
         for f in engine.feed([rec]):
-            if f.id in known:
+            if f.resolved:
+                closed.add(f.id)
+                last = latest.get(f.id)
+                if last is not None and last.until is None:
+                    last.until = f.resolved_step
+            # A resolved finding that reopens alerts the user again: it counts as appearing.
+            reopened = f.id in closed and not f.resolved
+            if f.id in known and not reopened:
                 continue
             known.add(f.id)
+            closed.discard(f.id)
             action = dict(f.action) if f.action else None
-            res.seen.append(
-                Seen(f, len(res.loss_steps), len(res.val_steps), engine.step, engine.lr, action)
-            )
+            seen = Seen(f, len(res.loss_steps), len(res.val_steps), engine.step, engine.lr, action)
+            latest[f.id] = seen
+            res.seen.append(seen)
     return res
 
 
@@ -107,7 +118,17 @@ def _index_at(steps: list[int], step: int) -> int:
 def delay(res: RunResult, seen: Seen, symptom: str, onset: int) -> int:
     """Detection delay of ``seen`` in logged points of the symptom's series."""
     steps = res.val_steps if symptom in VAL_SYMPTOMS else res.loss_steps
-    return points_between(steps, onset, seen.step)
+    d = points_between(steps, onset, seen.step)
+    if d < -EARLY_SLACK and _open_at(seen, onset):
+        # Found before the labelled onset and still open when it comes (the loss had already
+        # lost all its progress, say, before it crossed the label's blow-up line): the user
+        # has the alert at the onset, so it is on time (delay 0), not a premature guess.
+        return 0
+    return d
+
+
+def _open_at(seen: Seen, step: int) -> bool:
+    return seen.until is None or seen.until >= step
 
 
 def matches(res: RunResult, seen: Seen) -> bool:

@@ -24,6 +24,8 @@ class Rule:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.active: Finding | None = None
+        self.closed: Finding | None = None  #: the last finding this rule resolved
+        self.closed_at = 0  #: ``engine.points`` when it was resolved
 
     def on_loss(self, step: int, x: float) -> None:
         """A finite train loss (after the shared statistics were updated)."""
@@ -60,9 +62,15 @@ class Rule:
         return self.active
 
     def resolve(self, step: int, why: str = "") -> None:
-        """Mark the open finding resolved at ``step``."""
+        """Mark the open finding resolved at ``step``.
+
+        The finding is remembered: if the symptom comes back within ``engine.reopen_within``
+        points, :meth:`Engine.report` reopens it (same id) instead of opening a new one, so a
+        value hovering at a threshold is one finding, not a string of them.
+        """
         if self.active is not None:
             self.engine.resolve(self.active, step, why)
+            self.closed, self.closed_at = self.active, self.engine.points
             self.active = None
 
     @property
@@ -96,13 +104,29 @@ class LossStats:
         self.first = math.nan  #: first finite loss of the run (kept across LR-jump resets)
         self.level = math.nan  #: despiked current loss: median of the last level_points
         self.run_start = False  #: this segment is the start of the run (not after a reset)
+        #: After an LR decrease: the level just before it (NaN otherwise). The loss is given
+        #: time to respond, and judged by its trend against this, not by its level.
+        self.lowered_from = math.nan
+        #: ... and the level the loss must fall back to for the run to count as recovered.
+        self.recover_line = math.nan
 
-    def reset(self, grace: int) -> None:
-        """New baselines (after an LR jump); the run-wide ``first`` and ``positive`` stay."""
+    def reset(self, grace: int, lowered: bool = False) -> None:
+        """New baselines (after an LR jump); the run-wide ``first`` and ``positive`` stay.
+
+        ``lowered``: the LR went down. The level before it and a recovery line (halfway back
+        to the best, geometrically for positive losses) are kept for the rules to judge the
+        response. A second decrease before the first one's grace ran out keeps the first's.
+        """
         beta, size, k = self.ema.beta, self.win.size, self.level_points
         positive, first = self.positive, self.first
+        level, best = self.level, self.best
+        lowered_from, line = self.lowered_from, self.recover_line
+        if not (lowered and lowered_from == lowered_from and not self.baselined):
+            lowered_from, line = level, _midway(best, level, positive)
         self.__init__(beta, size, grace, k)  # type: ignore[misc]
         self.positive, self.first = positive, first
+        if lowered and level == level:
+            self.lowered_from, self.recover_line = lowered_from, line
 
     def add(self, step: int, x: float) -> None:
         self.n += 1
@@ -175,6 +199,15 @@ class Progress:
             return True
         self.since += 1
         return False
+
+
+def _midway(best: float, level: float, positive: bool) -> float:
+    """Halfway from ``best`` up to ``level``: geometric for positive losses (log scale)."""
+    if best != best or not best < level:
+        return level
+    if positive and best > 0:
+        return math.sqrt(best * level)
+    return 0.5 * (best + level)
 
 
 def rel(x: float, ref: float) -> float:

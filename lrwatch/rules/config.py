@@ -30,6 +30,7 @@ class EngineConfig:
     jump_ratio: float = 1.5  #: LR ratio between consecutive points that counts as a jump
     grace: int = 10  #: points after an LR jump before baselines are taken again
     start_grace: int = 3  #: points at the very start before baselines are taken
+    reopen_within: int = 50  #: a symptom back within this many points reopens its finding
 
 
 @dataclass

@@ -154,6 +154,8 @@ class Engine:
         """Open a finding for ``rule`` or update its open one (escalating, never demoting)."""
         f = rule.active
         if f is None:
+            f = self._reopen(rule)
+        if f is None:
             f = self._new(symptom, severity, step if onset is None else onset, {})
         elif severity_rank(severity) > severity_rank(f.severity):
             f.severity = severity
@@ -174,6 +176,18 @@ class Engine:
         self._changed[id(f)] = f
 
     # -- internals --------------------------------------------------------------------------
+
+    def _reopen(self, rule: Rule) -> Finding | None:
+        """The rule's last finding, reopened, when it was resolved only a few points ago."""
+        f = rule.closed
+        if f is None or self.points - rule.closed_at > self.config.engine.reopen_within:
+            return None
+        rule.closed = None
+        f.resolved, f.resolved_step = False, None
+        f.evidence = {k: v for k, v in f.evidence.items() if k != "resolved_because"}
+        f.evidence["reopened"] = f.evidence.get("reopened", 0) + 1
+        self._changed[id(f)] = f
+        return f
 
     def _new(self, symptom: str, severity: str, onset: int, evidence: dict[str, Any]) -> Finding:
         base = f"{self.run}/{symptom}@{onset}" if self.run else f"{symptom}@{onset}"
@@ -301,7 +315,7 @@ class Engine:
             self.shock_left = self.config.engine.grace
 
     def _reset(self, step: int, direction: int, explicit: bool) -> None:
-        self.loss.reset(self.config.engine.grace)
+        self.loss.reset(self.config.engine.grace, lowered=direction < 0)
         for rule in self._rules:
             rule.on_reset(step, direction, explicit)
 

@@ -27,16 +27,47 @@ class Divergence(Rule):
         self.cfg = engine.config.divergence
         self.hot = self.warm = self.calm = self.far = 0
         self.hot_onset = self.warm_onset = 0
+        self.pending = False  #: the LR was lowered while the finding was open: awaiting recovery
+
+    def _recovering(self, step: int, line: float, cur: float) -> bool:
+        """While awaiting the response to an LR decrease: resolve once the loss is back below
+        the recovery line for ``resolve_after`` points. True when that resolved the finding."""
+        if self.active is None:
+            self.pending = False
+            return False
+        self.calm = self.calm + 1 if cur <= line else 0
+        if self.calm < self.cfg.resolve_after:
+            return False
+        self.pending = False
+        self.resolve(step, "the loss recovered after the LR was lowered")
+        self.closed = None  # a later blow-up is a new episode, not this one coming back
+        return True
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
         self.hot = self.warm = self.far = 0
-        if direction < 0 or (explicit and direction <= 0):
-            self.resolve(step, "the LR was lowered")
+        if direction < 0 and self.active is not None:
+            # The fix was applied: give the run time to respond. The finding stays open until
+            # the loss recovers (or goes on as before if it does not); no new one meanwhile.
+            self.pending = True
+            self.calm = 0
+            self.active.evidence = {**self.active.evidence, "lr_lowered_step": step}
+        else:
+            self.pending = False  # a new regime (restart, LR raised): judged afresh
+            if explicit and direction == 0:
+                self.resolve(step, "the LR was changed")
 
     def on_loss(self, step: int, x: float) -> None:
         s, cfg = self.engine.loss, self.cfg
         cur = s.level
-        if s.positive and s.first > 0 and cur >= cfg.start_factor * s.first:
+        if self.pending and self._recovering(step, s.recover_line, cur):
+            return
+        if s.lowered_from == s.lowered_from and (not s.baselined or cur < s.lowered_from):
+            # After an LR decrease: the loss is still high but no higher than when the LR was
+            # lowered. Its level says nothing yet; its trend (new baselines) will.
+            if not s.baselined:
+                self.hot = self.warm = 0
+                return
+        elif s.positive and s.first > 0 and cur >= cfg.start_factor * s.first:
             # Above where the run started (the loss at initialization is about as bad as a
             # model gets): no baseline needed (a blow-up in the first steps, an LR 100× too
             # high), and not benign even during warmup. ``factor`` × makes it an error.
@@ -58,7 +89,10 @@ class Divergence(Rule):
             clear = math.log(cur / best) > spread * s.best_log_noise
         else:
             clear = cur - best > spread * s.best_noise
-        lost = (cur - best) / progress if significant and clear else 0.0
+        # How much of the progress the level has given back, noise or not: a level inside
+        # the noise floor is no evidence of a rise, but no evidence of recovery either.
+        given_back = (cur - best) / progress if significant else 0.0
+        lost = given_back if clear else 0.0
         ratio = cur / best if s.positive and best > 0 else math.nan
         far = ratio >= cfg.factor and lost >= cfg.lost_fraction
         # Far above a best (not above the start) must hold for as long as the level's own
@@ -72,10 +106,18 @@ class Divergence(Rule):
             rising = False
         else:
             rising = lost >= cfg.lost_fraction
-        self._judge(step, cur, over, rising, ratio, lost, "best")
+        self._judge(step, cur, over, rising, ratio, lost, "best", given_back)
 
     def _judge(
-        self, step: int, cur: float, over: bool, rising: bool, ratio: float, lost: float, ref: str
+        self,
+        step: int,
+        cur: float,
+        over: bool,
+        rising: bool,
+        ratio: float,
+        lost: float,
+        ref: str,
+        given_back: float = math.inf,
     ) -> None:
         cfg = self.cfg
         self.hot = self.hot + 1 if over else 0
@@ -90,9 +132,9 @@ class Divergence(Rule):
             self._report(step, "error", self.hot_onset, cur, ratio, lost, ref)
         elif self.warm >= warm_patience:
             self._report(step, "warning", self.warm_onset, cur, ratio, lost, ref)
-        elif self.active is not None:
+        elif self.active is not None and not self.pending:
             # Hysteresis: resolve only well below the warning line, or the finding flaps.
-            clear = lost < 0.5 * cfg.lost_fraction and ref == "best"
+            clear = given_back < 0.5 * cfg.lost_fraction and ref == "best"
             self.calm = self.calm + 1 if clear else 0
             if self.calm >= cfg.resolve_after:
                 self.resolve(step, "the loss came back down")
@@ -198,6 +240,8 @@ class LossSpike(Rule):
         s = self.engine.loss
         if not (s.positive and x > 0 and s.first > 0) or x < self.cfg.early_factor * s.first:
             return
+        if not s.run_start:
+            return  # the window was emptied by an LR jump: the run's start is long past
         self._spike(step, x, s.first, math.nan, early=True)
 
     def _spike(self, step: int, x: float, med: float, z: float, early: bool = False) -> None:

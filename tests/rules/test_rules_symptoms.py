@@ -69,19 +69,42 @@ def test_sustained_rise_is_one_divergence_warning(base) -> None:
     assert [f.severity for f in found] == ["warning"]
 
 
-def test_divergence_resolves_after_the_lr_is_lowered(base) -> None:
+def _lowered_at_600(base, response: np.ndarray) -> list:
+    """A run whose loss climbs from step 400 (×1.03 a step); at step 600 the user applies
+    LR ÷10 (an lr_change event, then the lr series 10× lower) and the excess over the healthy
+    curve then evolves by ``response`` per step (< 1: the loss comes back down)."""
     lrs, loss = base
-    loss = loss.copy()
-    loss[400:600] *= np.exp(np.minimum(np.arange(200) * 0.05, 4))
-    recs = records(lrs[:600], loss[:600])
-    recs.append(Event("lr_change", {"old": [0.1], "new": [0.01], "mode": "rescale"}, step=600))
-    recs += records(lrs[600:] * 0.1, loss[600:], header=False)
+    lrs, loss = lrs.copy(), loss.copy()
+    excess = np.ones(len(loss))
+    excess[400:601] = 1.03 ** np.arange(201)
+    excess[601:] = excess[600] * np.cumprod(np.full(len(loss) - 601, response))
+    loss *= np.maximum(excess, 1.0)
+    lrs[600:] *= 0.1
+    recs = records(lrs, loss)
+    at = next(i for i, r in enumerate(recs) if isinstance(r, Metrics) and r.step == 600)
+    recs.insert(at, Event("lr_change", {"old": [0.1], "new": [0.01], "mode": "rescale"}, step=599))
+    return recs
+
+
+def test_lr_decrease_gets_time_to_respond_and_resolves_the_finding_on_recovery(base) -> None:
+    recs = _lowered_at_600(base, 0.8)  # the loss is still 300x high, but falling
     engine = Engine()
     engine.feed(recs[:601])
     (f,) = of(engine, "divergence")
     assert f.severity == "error" and not f.resolved
-    changed = engine.feed(recs[601:])
-    assert f in changed and f.resolved and f.resolved_step == 600
+    later = [g for r in recs[601:] for g in engine.feed([r])]
+    # No new divergence (nor an "early blow-up" spike) while the loss responds to the fix.
+    assert of(engine, "divergence") == [f]
+    assert not [g for g in later if g.symptom != "divergence" and g.severity != "info"]
+    assert f.resolved and 600 < f.resolved_step <= 640
+    assert f.evidence["lr_lowered_step"] == 599
+    assert "recovered" in f.evidence["resolved_because"]
+
+
+def test_lr_decrease_that_does_not_stop_the_climb_keeps_the_finding_open(base) -> None:
+    recs = _lowered_at_600(base, 1.03)  # too small a cut: the loss keeps climbing
+    (f,) = of(run(recs[:1000]), "divergence")
+    assert f.severity == "error" and not f.resolved and f.last_step > 700
 
 
 def test_warmup_holds_back_a_moderate_rise_but_not_a_blow_up() -> None:
