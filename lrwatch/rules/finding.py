@@ -79,10 +79,34 @@ def fmt_lr(lr: float) -> str:
 
 
 def fmt_num(x: float) -> str:
-    """A metric value with 4 significant digits (NaN/inf spelled out)."""
+    """A metric value with 3 significant digits, readable at a glance.
+
+    ``0.412``, ``13.9``, ``1234``, ``3.31e7``, ``6.2e-4`` (no ``e+07`` noise); NaN/inf spelled
+    out as Python prints them.
+    """
     if not math.isfinite(x):
         return str(x)
-    return f"{x:.4g}"
+    a = abs(x)
+    if a == 0:
+        return "0"
+    if 1e-3 <= a < 1e3:
+        return f"{x:.3g}"
+    if 1e3 <= a < 1e4:
+        return f"{x:.0f}"
+    mantissa, exp = f"{x:.2e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}"
+
+
+def fmt_ratio(r: float) -> str:
+    """A ratio as a factor: ``4×``, ``13.9×``, ``520×``, ``3.3e7×`` (compact when huge)."""
+    if not math.isfinite(r):
+        return "∞×" if r > 0 else "?×"
+    if r >= 1e4:
+        mantissa, exp = f"{r:.1e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exp)}×"
+    if r >= 100:
+        return f"{r:.0f}×"
+    return f"{r:.3g}×"
 
 
 def times(factor: float) -> str:

@@ -9,6 +9,7 @@ from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
     fmt_num,
+    fmt_ratio,
     lr_change_text,
     scale_action,
     set_action,
@@ -147,15 +148,15 @@ class Divergence(Rule):
             return
         s, lr = self.engine.loss, self.engine.lr
         if ref == "start":
-            what = f"{ratio:.1f}× the first logged loss ({fmt_num(s.first)}) over the last {s.level_points} points"
+            what = f"{fmt_ratio(ratio)} the first logged loss ({fmt_num(s.first)})"
         elif lost >= 1.0:
             what = (
-                f"back above where it started ({fmt_num(s.start)}); best was "
-                f"{fmt_num(s.best)} at step {s.best_step}"
+                f"back above its start ({fmt_num(s.start)}); best was {fmt_num(s.best)} "
+                f"at step {s.best_step}"
             )
         elif ratio == ratio:
             what = (
-                f"{ratio:.1f}× its best ({fmt_num(s.best)} at step {s.best_step}), "
+                f"{fmt_ratio(ratio)} its best ({fmt_num(s.best)} at step {s.best_step}), "
                 f"{lost:.0%} of the progress lost"
             )
         else:
@@ -177,9 +178,9 @@ class Divergence(Rule):
                 "factor": self.cfg.factor,
                 "lr": lr,
             },
-            message=f"Loss is diverging: {fmt_num(cur)}, {what}.",
-            suggestion=f"The LR is too high; {lr_change_text(lr, 0.1)} (restart from a "
-            f"checkpoint near step {s.best_step} if the loss does not recover).",
+            message=f"Loss is diverging: {fmt_num(cur)} is {what}.",
+            suggestion=f"LR too high: {lr_change_text(lr, 0.1)}; if the loss does not recover, "
+            f"restart from the checkpoint near step {s.best_step}.",
             action=scale_action(0.1),
             confidence=clamp01(
                 0.6
@@ -260,10 +261,11 @@ class LossSpike(Rule):
         start = eng.points <= 200 and not eng.saw_warmup
         fixes = "add an LR warmup (e.g. 5% of steps), " if start else ""
         what = (
-            f"{fmt_num(ratio)}× the first logged loss {fmt_num(med)}"
+            f"{fmt_ratio(ratio)} the first logged loss ({fmt_num(med)})"
             if early
-            else f"{fmt_num(ratio)}× the recent median {fmt_num(med)}, z={z:.0f}"
+            else f"{fmt_ratio(ratio)} the recent median ({fmt_num(med)})"
         )
+        episode = f"; {self.count} spikes in {cfg.cooldown} points" if self.count > 1 else ""
         self.report(
             step,
             sev,
@@ -278,9 +280,9 @@ class LossSpike(Rule):
                 "recovered": False,
                 "lr": eng.lr,
             },
-            message=f"Loss spiked to {fmt_num(x)} ({what}); {self.count} spike(s) in this episode.",
-            suggestion=f"Instability: {fixes}clip gradients (max_norm=1.0), or "
-            f"{lr_change_text(eng.lr, factor)}; skip bad batches if it is data.",
+            message=f"Loss spiked to {fmt_num(x)}, {what}{episode}.",
+            suggestion=f"Instability: {fixes}clip gradients (max_norm=1.0) or "
+            f"{lr_change_text(eng.lr, factor)}; if it is one bad batch, skip it.",
             action=scale_action(factor),
             confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
         )
@@ -336,11 +338,11 @@ class Oscillation(Rule):
                     "best_loss": self.progress.best,
                     "lr": lr,
                 },
-                message=f"Loss oscillates (lag-1 autocorrelation {r:.2f}, swings of "
-                f"±{fmt_num(spread)} around {fmt_num(med)}) with no new best for "
+                message=f"Loss swings up and down by ±{fmt_num(spread)} around "
+                f"{fmt_num(med)} (lag-1 autocorrelation {r:.2f}) with no new best for "
                 f"{self.progress.since} points.",
-                suggestion=f"The LR is slightly too high; {lr_change_text(lr, 1 / 3)} "
-                "(2–10× range), or use a decay schedule.",
+                suggestion=f"LR slightly too high: {lr_change_text(lr, 1 / 3)} (anywhere "
+                "from ÷2 to ÷10), or decay it with a schedule.",
                 action=scale_action(round(1 / 3, 4)),
                 confidence=clamp01(0.5 + (cfg.autocorr - r)),
             )
@@ -431,20 +433,20 @@ class SlowProgress(Rule):
             )
             sev, action = "info", None
             message = (
-                f"Loss has not moved from its start ({progress:.1%} lower after "
-                f"{cfg.window}+ points) and {why}."
+                f"Loss has not moved from its start ({_pct(progress)} after {cfg.window}+ "
+                f"points) and {why}."
             )
             suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
         else:
             how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
             sev, action = "warning", set_action(lr, cfg.factor)
             message = (
-                f"Loss {how}: {progress:.1%} lower than at the start after {cfg.window}+ "
-                "points, with no sign of slowing down."
+                f"Loss {how}: {_pct(progress)} after {cfg.window}+ points, with no sign of "
+                "slowing down."
             )
             suggestion = (
-                f"The LR looks too low; {lr_change_text(lr, cfg.factor)}, or run an LR range "
-                "test (lrwatch find-lr)."
+                f"LR too low: {lr_change_text(lr, cfg.factor)}, or run an LR range test "
+                "(lrwatch find-lr)."
             )
         self.report(
             step,
@@ -494,6 +496,15 @@ def lr_is_small(optimizer: str | None, lr: float | None) -> bool:
     """Whether ``lr`` is small for a *known* ``optimizer`` (Adam-like ≤ 1e-4, SGD ≤ 1e-3)."""
     family = _family(optimizer)
     return lr is not None and family is not None and lr <= _SMALL_LR[family]
+
+
+_METRIC_NAMES = {"loss": "Train loss", "val_loss": "Val loss"}
+
+
+def _pct(progress: float) -> str:
+    """'12% lower than at the start' / '3% higher than at the start'."""
+    word = "lower" if progress >= 0 else "higher"
+    return f"{abs(progress):.0%} {word} than at the start"
 
 
 class TrainPlateau(Rule):
@@ -556,7 +567,7 @@ class TrainPlateau(Rule):
             if self.touch(step, sev):
                 return
             suggestion = (
-                f"The LR is already decaying ({fmt_lr(eng.lr or 0)}); consider stopping early."
+                f"The LR is already decayed to {fmt_lr(eng.lr or 0)}: consider stopping early."
             )
             action = None
         else:
@@ -564,8 +575,8 @@ class TrainPlateau(Rule):
             if self.touch(step, sev):
                 return
             suggestion = (
-                f"Decay the LR (ReduceLROnPlateau-style): {lr_change_text(eng.lr, self.cfg.factor)};"
-                " or stop if it has converged."
+                f"Decay the LR (ReduceLROnPlateau-style): {lr_change_text(eng.lr, self.cfg.factor)}"
+                ", or stop if it has converged."
             )
             action = scale_action(self.cfg.factor)
         self.report(
@@ -580,8 +591,9 @@ class TrainPlateau(Rule):
                 "threshold": self._threshold(),
                 "lr": eng.lr,
             },
-            message=f"{self.metric} has not improved by {self._threshold():.1%} for {p.since} "
-            f"points (best {fmt_num(p.best)} at step {p.best_step}).",
+            message=f"{_METRIC_NAMES[self.metric]} has not improved by "
+            f"{self._threshold():.1%} for {p.since} {self._unit()} (best {fmt_num(p.best)} at "
+            f"step {p.best_step}).",
             suggestion=suggestion,
             action=action,
             confidence=clamp01(0.5 + 0.1 * p.since / self._patience()),
@@ -589,6 +601,9 @@ class TrainPlateau(Rule):
 
     def _severity(self) -> str:
         return "info"
+
+    def _unit(self) -> str:
+        return "points"
 
     def _superseded_by(self) -> str:
         return "slow_progress"
@@ -614,6 +629,9 @@ class ValPlateau(TrainPlateau):
 
     def _severity(self) -> str:
         return "warning"
+
+    def _unit(self) -> str:
+        return "evaluations"
 
     def _superseded_by(self) -> str:
         return "overfitting"

@@ -9,6 +9,7 @@ from lrwatch.rules.base import Rule
 from lrwatch.rules.finding import (
     clamp01,
     fmt_num,
+    fmt_ratio,
     lr_change_text,
     scale_action,
     set_action,
@@ -31,6 +32,9 @@ class NanInf(Rule):
         self.last_finite: tuple[int, float] | None = None
         self.lr_at_finite: float | None = None
         self.bad_loss = self.bad_grad = self.good = 0
+        self.onset: tuple[int, float] | None = (
+            None  #: first non-finite (step, value) of the episode
+        )
 
     def on_any_loss(self, step: int, x: float) -> None:
         """Every train loss, finite or not (called before the other rules)."""
@@ -42,6 +46,8 @@ class NanInf(Rule):
             return
         self.bad_loss += 1
         self.good = 0
+        if self.active is None:
+            self.onset = (step, x)
         self._report(step, "loss", x, "error")
 
     def on_grad(self, step: int, x: float) -> None:
@@ -50,6 +56,8 @@ class NanInf(Rule):
             return
         self.bad_grad += 1
         if self.bad_grad >= self.cfg.grad_patience:
+            if self.active is None:
+                self.onset = (step, x)
             self._report(step, "grad_norm", x, "warning")
 
     def _maybe_clear(self, step: int) -> None:
@@ -60,10 +68,17 @@ class NanInf(Rule):
             self.resolve(step, "values are finite again")
 
     def _report(self, step: int, metric: str, x: float, severity: str) -> None:
+        if self.active is not None:  # cheap, so exact even between full refreshes
+            ev = self.active.evidence
+            ev["latest_nonfinite_step"] = step
+            ev["nonfinite_points"] = self.bad_loss if metric == "loss" else self.bad_grad
         if self.touch(step, severity):
             return
         lr = self.lr_at_finite if self.lr_at_finite is not None else self.engine.lr
         last = self.last_finite
+        onset_step, onset_x = self.onset or (step, x)
+        if last and last[0] > onset_step:
+            last = None  # a finite value after the onset is not where it blew up
         where = f" (last finite {fmt_num(last[1])} at step {last[0]})" if last else ""
         stats = self.engine.loss
         # Restart from before the loss blew up: the best smoothed loss, not the last finite one.
@@ -75,15 +90,17 @@ class NanInf(Rule):
             evidence={
                 "metric": metric,
                 "value": x,
+                "onset_value": onset_x,
+                "latest_nonfinite_step": step,
                 "nonfinite_points": count,
                 "last_finite_step": last[0] if last else None,
                 "last_finite_loss": last[1] if last else None,
                 "good_step": good,
                 "lr": lr,
             },
-            message=f"{'Train loss' if metric == 'loss' else 'Grad norm'} became {x} at step "
-            f"{step}{where}.",
-            suggestion=f"Restart from a checkpoint from around step {good} and "
+            message=f"{'Train loss' if metric == 'loss' else 'Grad norm'} became "
+            f"{fmt_num(onset_x)} at step {onset_step}{where}.",
+            suggestion=f"Restart from the checkpoint near step {good} and "
             f"{lr_change_text(lr, 0.1)}; clip gradients (max_norm=1.0); check for fp16 "
             "overflow or bad inputs.",
             action=set_action(lr, 0.1),
@@ -107,9 +124,8 @@ class ValNan(Rule):
             step,
             "error",
             evidence={"val_loss": x, "lr": self.engine.lr},
-            message=f"Validation loss is {x}.",
-            suggestion="If the train loss is also non-finite, see nan_inf; otherwise check the "
-            "eval data and run eval in fp32.",
+            message=f"Val loss is {fmt_num(x)} at step {step} while the train loss is finite.",
+            suggestion="Check the eval data (empty or corrupt batches) and run eval in fp32.",
             action=None,
             confidence=0.95,
         )
@@ -170,10 +186,10 @@ class Overfitting(Rule):
                     "train_loss_at_best": self.train_at_best,
                     "evals_rising": self.hot,
                 },
-                message=f"Overfitting: val loss {fmt_num(x)} is {gap:.1%} above its best "
-                f"({fmt_num(self.best)} at step {self.best_step}) while train loss keeps falling.",
-                suggestion=f"Stop early / keep the checkpoint from step {self.best_step}; add "
-                f"regularisation (weight decay, dropout, augmentation) or "
+                message=f"Overfitting: val loss {fmt_num(x)} is {gap:.0%} above its best "
+                f"({fmt_num(self.best)} at step {self.best_step}) while the train loss falls.",
+                suggestion=f"Keep the checkpoint from step {self.best_step} and stop early; or "
+                f"regularise (weight decay, dropout, augmentation) or "
                 f"{lr_change_text(self.engine.lr, 0.5)}.",
                 action=None,
                 confidence=clamp01(0.5 + 0.1 * self.hot + gap),
@@ -236,9 +252,9 @@ class GradExplosion(Rule):
             return
         lr = self.engine.lr
         if self.hot >= self.cfg.patience:
-            what = f"grad norm grew {growth:.0f}× (smoothed {fmt_num(smooth)})"
+            what = f"grad norm grew {fmt_ratio(growth)} (smoothed {fmt_num(smooth)})"
         else:
-            what = f"grad norm spiked to {fmt_num(x)} ({x / med:.0f}× the median {fmt_num(med)})"
+            what = f"grad norm spiked to {fmt_num(x)}, {fmt_ratio(x / med)} its median ({fmt_num(med)})"
         self.report(
             step,
             sev,
