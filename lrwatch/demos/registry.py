@@ -46,7 +46,8 @@ _ALL = [
         name="quadratic",
         description="(x−2)² from x=0 under SGD at LR 0.1, 1.5 and 0.01, side by side",
         symptom="1.5 diverges (the error doubles every step), 0.01 crawls, 0.1 converges",
-        try_this="compare the three curves; the loss after t steps is exactly 4·(1−2·lr)^(2t)",
+        try_this="compare the curves (overlaid, log y; o: one run at a time, n: next run): after "
+        "t steps the loss is exactly 4·(1−2·lr)^(2t)",
         module="quadratic",
         steps=100,
         fast_steps=100,
@@ -60,7 +61,8 @@ _ALL = [
         name="too-high",
         description="a linear model trained just past the stability limit lr = 2/λmax",
         symptom="divergence: the loss falls, then climbs exponentially",
-        try_this="apply the suggested LR ÷10 while it climbs and watch the loss come back down",
+        try_this="when divergence is flagged press a (its fix: LR ÷10) then y, or / then y, and "
+        "watch the loss come back down",
         module="too_high",
         steps=400,
         fast_steps=200,
@@ -69,9 +71,10 @@ _ALL = [
     ),
     Scenario(
         name="too-low",
-        description="a small MLP under SGD at LR 2e-4, hundreds of times too small",
-        symptom="slow progress: the loss creeps down",
-        try_this="apply the suggested LR ×10 and watch the slope steepen (then ×10 again)",
+        description="a small MLP under full-batch SGD at LR 2e-4, hundreds of times too small",
+        symptom="slow progress: the loss creeps down along a straight line",
+        try_this="when slow_progress is flagged press a (its fix: LR ×10) then y and watch the "
+        "slope steepen; then e sets any LR (try 0.02)",
         module="too_low",
         steps=600,
         fast_steps=300,
@@ -83,7 +86,8 @@ _ALL = [
         description="a small MLP under full-batch gradient descent slightly too hot, next to a calm run",
         symptom="oscillation: the loss settles into a two-step bounce (the weights hop across a "
         "valley) well above what the calm run reaches",
-        try_this="apply the suggested LR ÷3 on the hot run and watch the bounce stop",
+        try_this="o shows the hot run alone, w its last 100 steps: the solid band is the bounce; "
+        "when oscillation is flagged press a (its fix) then y, or - (LR ×0.5), and watch it calm",
         module="oscillation",
         steps=400,
         fast_steps=300,
@@ -96,7 +100,8 @@ _ALL = [
         name="schedules",
         description="step, exponential, cosine, warmup+cosine, one-cycle and cyclical LR, overlaid",
         symptom="none (healthy runs): compare how each schedule shapes LR and loss",
-        try_this="watch the LR chart; change one run's LR live and see its schedule keep its shape",
+        try_this="compare the LR shapes and the losses they give (n: next run, o: one at a "
+        "time); + or - changes the shown run's LR live and its schedule keeps its shape",
         module="schedules",
         steps=400,
         fast_steps=200,
@@ -107,24 +112,39 @@ _ALL = [
     Scenario(
         name="optimizers",
         description="SGD, momentum, Adam, RMSprop and AdaGrad at their usual LRs and at LR 1.0",
-        symptom="momentum diverges at LR 1.0 and Adam/RMSprop jump far above their starting "
-        "loss at once; plain SGD and AdaGrad cope; every usual LR trains fine",
-        try_this="compare each optimizer's usual-LR run with its LR-1.0 run",
+        symptom="at LR 1.0 momentum diverges, Adam and RMSprop jump 10-5000× above their "
+        "starting loss at once and stay high, AdaGrad jumps then recovers, plain SGD copes; "
+        "every usual LR trains fine",
+        try_this="log y shows all ten; n steps through them (o: one at a time) and compare each "
+        "optimizer's usual-LR run with its LR-1.0 run",
         module="optimizers",
         steps=300,
         fast_steps=150,
         pace=15.0,
-        flags={"momentum-lr1": ("divergence",)},
-        healthy=("sgd-0.1", "momentum-0.01", "adam-0.001", "rmsprop-0.001", "adagrad-0.01"),
+        flags={
+            "momentum-lr1": ("divergence",),
+            "adam-lr1": ("divergence",),
+            "rmsprop-lr1": ("divergence",),
+            "adagrad-lr1": ("divergence",),
+        },
+        healthy=(
+            "sgd-0.1",
+            "sgd-lr1",
+            "momentum-0.01",
+            "adam-0.001",
+            "rmsprop-0.001",
+            "adagrad-0.01",
+        ),
         overlay=True,
+        log_y=True,
     ),
     Scenario(
         name="warmup",
         description="a tiny character-level transformer at a high Adam LR, with and without warmup",
         symptom="loss spike: without warmup the first full-size Adam steps throw the loss up to "
-        "~2× its starting value within 10 steps; with warmup it never rises",
-        try_this="compare the two curves over the first 20 steps (the rules judge spikes only "
-        "after 20 points of history, so this one is for the eyes)",
+        "~1.7× its starting value within 10 steps; with warmup it never rises",
+        try_this="compare the two curves over the first 20 steps (o: one at a time); the spike "
+        "(under 2× the start) is below the rules' bars, so this one is for the eyes",
         module="warmup",
         steps=300,
         fast_steps=60,
@@ -136,7 +156,8 @@ _ALL = [
         name="batch-size",
         description="batch size × LR: the linear scaling rule on the same model",
         symptom="a 4× batch at the same LR learns slower per sample; scaling the LR 4× catches up",
-        try_this="compare the loss of the runs against samples seen (the `samples` metric)",
+        try_this="the step axis counts samples seen (in 32s): the 4× batch at LR 0.05 lags, "
+        "at LR 0.2 it keeps up with the small batch (n: one run at a time)",
         module="batch_size",
         steps=300,
         fast_steps=160,

@@ -192,7 +192,12 @@ class DemoApp(LRWatchApp):
         for finding in message.findings:
             if finding.symptom in wanted and finding.action and not finding.resolved:
                 self._hinted = True
-                where = "" if self._is_current(message.run) else " (n: switch to it)"
+                current = self._is_current(message.run)
+                if current:
+                    # `a` applies the selected card, which may be an older finding: select
+                    # this one once the panel has the new list (LRWatchApp's handler, next).
+                    self.call_after_refresh(self._select_finding, finding.id)
+                where = "" if current else " (n: switch to it)"
                 self.notify(
                     f"{message.run}: {finding.symptom} flagged{where}. "
                     "Press a to apply its fix, then y.",
@@ -200,6 +205,12 @@ class DemoApp(LRWatchApp):
                     timeout=HINT_SECONDS,
                 )
                 return
+
+    def _select_finding(self, finding_id: str) -> None:
+        panel = self.findings_w
+        ids = [getattr(f, "id", None) for f in panel.findings]
+        if finding_id in ids:
+            panel.move(ids.index(finding_id) - panel.selected)
 
     def _is_current(self, name: str) -> bool:
         run = self.current_run

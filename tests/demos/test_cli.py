@@ -102,6 +102,49 @@ def test_too_high_is_rescued_by_lr_div_10_applied_live(tmp_path: Path) -> None:
     assert after[-1]["loss"] < min(r["loss"] for r in before)
 
 
+def _val_drop(recs: list[dict], lo: int, hi: int) -> float:
+    """How far the held-out loss (every 25 steps, no mini-batch noise) fell from step lo to hi."""
+    val = {r["step"]: r["val_loss"] for r in recs if "val_loss" in r}
+    return val[lo] - val[hi]
+
+
+def test_too_low_speeds_up_after_lr_x10_applied_live(tmp_path: Path) -> None:
+    log = tmp_path / "lr-too-low.jsonl"
+    cmd = [sys.executable, "-m", "lrwatch.demos.run", "too-low", "--log", str(tmp_path)]
+    proc = subprocess.Popen([*cmd, "--steps", "100000", "--pace", "400"], env=ENV, text=True)
+    window = 100  # steps, a multiple of the demo's validation interval (25)
+    try:
+        steps = lambda recs: [r["step"] for r in recs if "loss" in r]  # noqa: E731
+        # Let it crawl for two windows, then ask for ×10 as the findings panel suggests.
+        _wait_for(log, lambda r: len(steps(r)) >= 2 * window, proc)
+        with ControlClient.from_log(log) as client:
+            reply = client.request("scale_lr", factor=10.0)
+        assert reply["ok"], reply
+        change = _wait_for(log, lambda r: any(x.get("kind") == "lr_change" for x in r), proc)
+        at = next(x for x in change if x.get("kind") == "lr_change")["step"]
+        start = -(-at // 25) * 25  # the first validation at the new LR
+        recs = _wait_for(
+            log,
+            lambda r: any(x.get("step", 0) >= start + window and "val_loss" in x for x in r),
+            proc,
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    lrs = {r["step"]: r["lr"] for r in recs if "loss" in r}
+    assert abs(lrs[at] / lrs[at - 1] - 10.0) < 1e-9
+    before = _val_drop(recs, start - window - 25, start - 25)  # a window wholly at LR 2e-4
+    after = _val_drop(recs, start, start + window)
+    # Same number of steps, and the run is further along (less left to learn), yet the
+    # held-out loss falls several times faster at 10× the LR, and so does the training loss
+    # (full-batch: no mini-batch noise).
+    assert before > 0 and after > 2.5 * before, (before, after)
+    train = {r["step"]: r["loss"] for r in recs if "loss" in r}
+    train_before = train[at - window] - train[at - 1]
+    train_after = train[at] - train[at + window - 1]
+    assert train_before > 0 and train_after > 2.5 * train_before, (train_before, train_after)
+
+
 def test_find_lr_cli_prints_chart_and_suggestions(tmp_path: Path) -> None:
     log = tmp_path / "sweep.jsonl"
     out = _lrwatch("find-lr", "--num-iter", "60", "--log", str(log))

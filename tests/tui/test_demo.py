@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lrwatch.demos.registry import SCENARIOS
+from lrwatch.records import Event, Metrics
 from lrwatch.rules.finding import Finding
 from lrwatch.store import MetricStore
 from lrwatch.tui.demo import AboutScreen, DemoApp, DemoPicker
@@ -65,7 +66,13 @@ def _divergence(step: int) -> Finding:
 
 async def test_demo_app_about_key_and_hint_when_the_symptom_is_flagged() -> None:
     sc = SCENARIOS["too-high"]
-    app = DemoApp(sc, store=MetricStore())
+    store = MetricStore()
+    store.add(
+        "lr-too-high",
+        [Event("run", {"run": "lr-too-high", "t": 1.0, "lr": [0.11]}, None, 1.0)]
+        + [Metrics(i, {"loss": 0.5 + i, "lr": 0.11}, 1.0 + i) for i in range(1, 50)],
+    )
+    app = DemoApp(sc, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         first = [n.message for n in app._notifications]
@@ -76,14 +83,22 @@ async def test_demo_app_about_key_and_hint_when_the_symptom_is_flagged() -> None
         assert sc.symptom in about.replace("\n", " ") and "try:" in about
         await pilot.press("escape")
         assert not isinstance(app.screen, AboutScreen)
-        app.post_message(FindingsChanged("lr-too-high", [_divergence(74)]))
+        # An older finding is selected when the demo's symptom is flagged: the hint selects
+        # the flagged one, so that `a` applies its fix.
+        spike = Finding("loss_spike", "warning", 6, 9, resolved=True, id="spike6")
+        app.post_message(FindingsChanged("lr-too-high", [spike]))
         await pilot.pause()
-        hints = [n.message for n in app._notifications if "flagged" in n.message]
+        assert app.findings_w.current is not None and app.findings_w.current.id == "spike6"
+        app.post_message(FindingsChanged("lr-too-high", [spike, _divergence(74)]))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.findings_w.current.id == "div74"
+        hints = [n.message for n in app._notifications if n.message.startswith("lr-too-high:")]
         assert hints and "press a" in hints[0].lower(), hints
         # Only once: a second finding does not repeat it.
         app.post_message(FindingsChanged("lr-too-high", [_divergence(74), _divergence(90)]))
         await pilot.pause()
-        assert len([n for n in app._notifications if "flagged" in n.message]) == 1
+        assert len([n for n in app._notifications if n.message.startswith("lr-too-high:")]) == 1
 
 
 async def test_demo_app_starts_in_the_view_its_comparison_wants() -> None:

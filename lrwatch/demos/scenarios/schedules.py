@@ -19,6 +19,9 @@ from torch.optim import lr_scheduler as sch
 from lrwatch.demos.base import DemoRun, make_classification, minibatches, mlp
 
 PEAK_LR = 0.1
+#: Training examples: enough that 400 steps of 64 see each only ~3 times (with 1024 every
+#: schedule overfitted the label noise, and the rules rightly said so).
+TRAIN = 8192
 
 
 def _schedules(steps: int) -> dict[str, Callable[[torch.optim.Optimizer], Any]]:
@@ -43,7 +46,7 @@ def _schedules(steps: int) -> dict[str, Callable[[torch.optim.Optimizer], Any]]:
 
 def build(seed: int, steps: int) -> list[DemoRun]:
     """One run per schedule, each with a held-out loss every 20 steps."""
-    x, y = make_classification(1280, 20, 4, seed)
+    x, y = make_classification(TRAIN + 2048, 20, 4, seed)
     runs = []
     for label, make in _schedules(steps).items():
         model = mlp(20, 64, 4, seed)
@@ -54,9 +57,9 @@ def build(seed: int, steps: int) -> list[DemoRun]:
                 model=model,
                 optimizer=opt,
                 loss_fn=nn.functional.cross_entropy,
-                batches=minibatches((x[:1024], y[:1024]), 64, seed),
+                batches=minibatches((x[:TRAIN], y[:TRAIN]), 64, seed),
                 scheduler=make(opt),
-                eval_data=(x[1024:], y[1024:]),
+                eval_data=(x[TRAIN:], y[TRAIN:]),
                 eval_every=20,
                 note=f"{label} schedule, peak LR {PEAK_LR:g}",
             )
