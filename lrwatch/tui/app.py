@@ -27,7 +27,7 @@ from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
 from lrwatch.tui.lr_actions import LRActions
 from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
 from lrwatch.tui.summary import ControlInfo, summarize
-from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_spec
+from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_names, lr_spec
 from lrwatch.tui.widgets.charts import ChartPanel
 from lrwatch.tui.widgets.dialogs import HelpScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
@@ -105,6 +105,7 @@ class LRWatchApp(LRActions, App[int]):
         self.controls: dict[str, ControlInfo] = {}
         self.clients: dict[str, Any] = {}
         self.arrivals: dict[str, float] = {}
+        self.closed_inputs: set[str] = set()  #: runs read from a pipe that reached EOF
         self.stop_event = threading.Event()
         self.client_lock = threading.Lock()
         self._ticks = 0
@@ -268,6 +269,7 @@ class LRWatchApp(LRActions, App[int]):
                 self.last_write(run),
                 self.control_info(run.name),
                 alive=child_alive,
+                input_closed=run.name in self.closed_inputs,
             )
         if self.child_code is not None and s.state not in ("finished", "crashed", "paused"):
             # lrwatch run: console output has no end record, but the exit code says it all.
@@ -290,11 +292,16 @@ class LRWatchApp(LRActions, App[int]):
             return  # a batch that arrives while the app shuts down
         self._dirty, self._last_redraw = False, time.monotonic()
         with self.lock:
-            has_grad = any(len(r.series.get("grad_norm", ())) for r in self.shown_runs())
+            runs = self.shown_runs()
+            has_grad = any(len(r.series.get("grad_norm", ())) for r in runs)
+            # A log without LR (nanoGPT text) gives the loss the room; the header says "lr -".
+            has_lr = any(lr_names(r) for r in runs) or not any(r.records for r in runs)
+        self.charts_w[1].display = has_lr
         self.charts_w[2].display = has_grad
         for panel in self.charts_w:
             panel.redraw()
         self._refresh_header()
+        self._note_lr_changes()
         run = self.current_run
         if run is not None:
             self.findings_w.set_findings(self.findings.get(run.name, []))
@@ -326,6 +333,10 @@ class LRWatchApp(LRActions, App[int]):
             if run.records and run.path and os.path.realpath(run.path) == target:
                 self.current, self.prefer_path = i, None
                 return
+
+    def on_input_closed(self, message: msg.InputClosed) -> None:
+        self.closed_inputs.add(message.run)
+        self._refresh_header()
 
     def on_findings_changed(self, message: msg.FindingsChanged) -> None:
         self.findings[message.run] = message.findings

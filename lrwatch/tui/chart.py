@@ -15,7 +15,14 @@ import numpy as np
 from rich.text import Text
 
 from lrwatch.store import Reduced, Series
-from lrwatch.tui.scale import fmt_num, fmt_step, log_ticks, nice_ticks, robust_range
+from lrwatch.tui.scale import (
+    fmt_distinct,
+    fmt_num,
+    fmt_step,
+    log_ticks,
+    nice_ticks,
+    robust_range,
+)
 
 GUTTER = 8  # y tick labels (7) + the axis line
 # Braille dot bits by (row within cell, column within cell).
@@ -143,19 +150,40 @@ def _cell_bits(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.einsum("rawb,ab->rw", m, _BITS)
 
 
-def _ytick_rows(lo: float, hi: float, h: int, log_y: bool) -> dict[int, str]:
+def _ytick_rows(
+    lo: float, hi: float, h: int, log_y: bool, flat: float | None = None
+) -> dict[int, str]:
+    """Row -> label of the y ticks; ``flat``: the one value of a flat chart (labelled alone)."""
+    real = (lambda v: 10**v) if log_y else (lambda v: v)
+    if flat is not None:
+        # A constant LR: one label on its line says it all (a padded range's ends say nothing).
+        row = int(np.rint((hi - flat) / (hi - lo) * (4 * h - 1))) // 4
+        return {min(max(row, 0), h - 1): fmt_num(real(flat))}
     ticks = log_ticks(lo, hi, max(2, h // 3)) if log_y else nice_ticks(lo, hi, max(2, h // 3))
-    out: dict[int, str] = {}
+    values: dict[int, float] = {}
     for t in ticks:
         row = round((hi - t) / (hi - lo) * (h - 1))
-        if 0 <= row < h and row not in out:
-            out[row] = fmt_num(10**t if log_y else t)
-    if len(out) < 2 and h >= 2:
+        if 0 <= row < h and row not in values:
+            values[row] = real(t)
+    if len(values) < 2 and h >= 2:
         # One label gives no scale: label the top and bottom rows with their own values.
         for row, v in ((0, hi), (h - 1, lo)):
-            if row not in out and all(abs(row - r) > 1 for r in out):
-                out[row] = fmt_num(float(f"{10**v if log_y else v:.3g}"))
-    return out
+            if row not in values and all(abs(row - r) > 1 for r in values):
+                values[row] = float(f"{real(v):.3g}")
+    rows = sorted(values)
+    # Close values (a slow cosine decay of the LR) need more digits to tell them apart.
+    return dict(zip(rows, fmt_distinct([values[r] for r in rows]), strict=True))
+
+
+def _flat_value(ranges: list[tuple[np.ndarray, np.ndarray]]) -> float | None:
+    """The value when every finite point of the ranged traces is the same, else None."""
+    lows = [a[np.isfinite(a)] for a, _ in ranges]
+    highs = [b[np.isfinite(b)] for _, b in ranges]
+    if not any(len(x) for x in lows):
+        return None
+    lo = min(float(x.min()) for x in lows if len(x))
+    hi = max(float(x.max()) for x in highs if len(x))
+    return lo if hi == lo else None
 
 
 def _x_axis(lo: int, hi: int, w: int) -> Text:
@@ -223,7 +251,7 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
             for c in np.unique(cols[red.nan | red.inf]):
                 overlay[(plot_h - 1, int(c) // 2)] = ("×", "bold red")
     _place_markers(spec.markers, lo, span, plot_w, bits, overlay)
-    ticks = _ytick_rows(yr[0], yr[1], plot_h, spec.log_y)
+    ticks = _ytick_rows(yr[0], yr[1], plot_h, spec.log_y, _flat_value(ranges))
     styles = [tr.style for tr in spec.traces]
     for r in range(plot_h):
         line = Text(f"{ticks.get(r, ''):>7}", style="dim")

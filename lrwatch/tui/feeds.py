@@ -17,7 +17,7 @@ from typing import Any
 
 from lrwatch.records import Record
 from lrwatch.store import MetricStore
-from lrwatch.tui.messages import DataArrived, SourceProblem
+from lrwatch.tui.messages import DataArrived, InputClosed, SourceProblem
 from lrwatch.tui.pacing import Pacer
 from lrwatch.tui.rules_worker import RulesWorker
 
@@ -106,12 +106,17 @@ def follow_files(
     except SourceError as exc:
         ingest.post(SourceProblem(str(exc), fatal=True))
         return
+    closed: set[str] = set()
     try:
         while not stop.is_set():
             batch = runset.poll()
-            for name in runset.sources:
+            for name, src in runset.sources.items():
                 recs = batch.get(name) or []
                 ingest.add(name, recs, lambda r, n=name: sync_run(ingest.store, runset, n, r))
+                if src.is_stream and src.done and name not in closed:
+                    closed.add(name)
+                    ingest.flush(force=True)  # its last records first, then the news
+                    ingest.post(InputClosed(name))
             ingest.flush()
             if not any(batch.values()):
                 ingest.pacer.idle()

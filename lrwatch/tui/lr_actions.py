@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from lrwatch.tui import messages as msg
+from lrwatch.tui.cards import change_text
 from lrwatch.tui.control import (
     Command,
     ack_text,
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
+#: An ``lr_change`` written this many seconds ago or less is news for the status line.
+NEWS_WINDOW = 60.0
 #: Seconds to wait after a connection drops for the run's ``end`` record before saying "lost".
 LOST_GRACE = 1.5
 
@@ -162,6 +165,45 @@ class LRActions(_Base):
             self.notify(text, severity="error", timeout=8)
         self._refresh_header()
 
+    # ---- changes made elsewhere ----------------------------------------------------------
+
+    @property
+    def _awaiting(self) -> set[str]:
+        """Runs with a command of ours in flight."""
+        return self.__dict__.setdefault("_awaiting_set", set())
+
+    @property
+    def _ours(self) -> set[tuple[str, int | None]]:
+        """(run, step) of the LR changes our own commands made (their ack is already shown)."""
+        return self.__dict__.setdefault("_ours_set", set())
+
+    def _note_lr_changes(self) -> None:
+        """Say when a run's LR was changed by someone else (``lrwatch ctl``, another UI).
+
+        Only changes written in the last minute count: opening an old log is not news. The
+        chart's marker shows every change; this line says it happened while you watched.
+        """
+        seen: dict[str, int] = self.__dict__.setdefault("_events_seen", {})
+        now = self.clock()
+        for name, run in list(self.store.runs.items()):
+            events = run.events
+            start, seen[name] = seen.get(name, 0), len(events)
+            if name in self._awaiting:
+                continue
+            for ev in events[start:]:
+                if ev.kind != "lr_change" or ev.t is None or now - ev.t > NEWS_WINDOW:
+                    continue
+                if (name, ev.step) in self._ours:
+                    continue
+                old, new = ev.data.get("old"), ev.data.get("new")
+                change = change_text(old, new) if isinstance(old, list) and old and new else ""
+                where = f" at step {ev.step:,}" if ev.step is not None else ""
+                how = " · ".join(str(ev.data[k]) for k in ("op", "mode") if ev.data.get(k))
+                self.status_w.show(
+                    f"↻ LR of {name} changed{where} from elsewhere: {change}"
+                    + (f" ({how})" if how else "")
+                )
+
     # ---- planning and confirming ----------------------------------------------------------
 
     def _lrs(self, name: str) -> list[float]:
@@ -189,6 +231,7 @@ class LRActions(_Base):
     def _confirm_and_send(self, name: str, cmd: Command) -> None:
         def answered(yes: bool | None) -> None:
             if yes:
+                self._awaiting.add(name)  # its lr_change record is ours, not news
                 self.status_w.show(f"… {cmd.describe()} sent to {name}, waiting for the run")
                 self._send(name, cmd)
             else:
@@ -267,7 +310,10 @@ class LRActions(_Base):
 
     def on_control_reply(self, message: msg.ControlReply) -> None:
         status = self.status_w
+        self._awaiting.discard(message.run)
         if message.ok:
+            step = message.reply.get("step", message.reply.get("applied_step"))
+            self._ours.add((message.run, step if isinstance(step, int) else None))
             text = ack_text(Command(message.op), message.reply)
             status.show(f"✓ {message.run}: {text}")
             # Brief: the status line keeps it; a toast must not hide the chart that shows it.

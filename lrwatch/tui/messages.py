@@ -64,3 +64,10 @@ class RulesProgress(Message):
 
     behind: int
     skipped: int = 0
+
+
+@dataclass
+class InputClosed(Message):
+    """Run ``run``'s input (a pipe) reached EOF: nothing more will arrive."""
+
+    run: str

@@ -8,15 +8,18 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def fmt_num(x: float, width: int = 7) -> str:
-    """A compact label for ``x`` that fits in ``width`` characters (``3e-4``, ``2.31``, ``12k``)."""
+def fmt_num(x: float, width: int = 7, digits: int = 1) -> str:
+    """A compact label for ``x`` that fits in ``width`` characters (``3e-4``, ``2.31``, ``12k``).
+
+    ``digits``: mantissa decimals in exponent form (``2.99e-3`` needs 2).
+    """
     if not math.isfinite(x):
         return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
     if x == 0:
         return "0"
     ax = abs(x)
     if ax >= 1e4 or ax < 1e-2:
-        mant, exp = f"{x:.1e}".split("e")
+        mant, exp = f"{x:.{digits}e}".split("e")
         mant = mant.rstrip("0").rstrip(".")
         s = f"{mant}e{int(exp)}"
         return s if len(s) <= width else f"{x:.0e}"
@@ -25,6 +28,33 @@ def fmt_num(x: float, width: int = 7) -> str:
         if len(s) <= width:
             return s
     return f"{x:.0e}"
+
+
+def fmt_lr(x: float) -> str:
+    """An LR with three significant digits (``2.99e-3``): a cosine decay shows in the header."""
+    return fmt_num(x, width=9, digits=2)
+
+
+def _sig(x: float, k: int) -> str:
+    """``x`` with ``k`` significant digits, exponent written short (``2.99e-3``)."""
+    if x != 0 and (abs(x) >= 1e4 or abs(x) < 1e-2):  # exponent form, as fmt_num does
+        mant, exp = f"{x:.{k - 1}e}".split("e")
+        return f"{mant}e{int(exp)}"
+    return f"{x:.{k}g}"
+
+
+def fmt_distinct(values: Sequence[float], width: int = 7) -> list[str]:
+    """Labels for ``values`` (axis ticks), with as many digits as it takes not to repeat."""
+    labels = [fmt_num(v, width) for v in values]
+    for k in range(2, 7):
+        if len(set(labels)) == len(labels):
+            break
+        more = [_sig(v, k) if math.isfinite(v) else fmt_num(v) for v in values]
+        if any(len(m) > width for m in more):
+            break
+        if len(set(more)) > len(set(labels)):
+            labels = more
+    return labels
 
 
 def fmt_step(step: float) -> str:

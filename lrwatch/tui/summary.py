@@ -9,7 +9,7 @@ import numpy as np
 from rich.text import Text
 
 from lrwatch.store import RunData
-from lrwatch.tui.scale import fmt_num
+from lrwatch.tui.scale import fmt_lr, fmt_num
 from lrwatch.tui.view import lr_names
 
 #: Seconds without a write before a run that has not ended counts as idle (or stalled).
@@ -62,6 +62,8 @@ class RunSummary:
     skipped: int = 0
     #: Seconds since the run last wrote (shown as ``last write 3h ago`` when idle/stalled).
     quiet_for: float | None = None
+    #: The run's input (a pipe) is at EOF: nothing more can come.
+    input_closed: bool = False
 
 
 def run_state(
@@ -70,6 +72,7 @@ def run_state(
     last_write: float | None,
     alive: bool = False,
     stall_after: float = STALL_AFTER,
+    input_closed: bool = False,
 ) -> str:
     """The run's state: live / paused / finished / crashed / stalled / idle / waiting.
 
@@ -77,7 +80,8 @@ def run_state(
     last arrived from a pipe or socket). A run that has not written for ``stall_after``
     seconds is ``stalled`` when it was seen ``alive`` (a control socket answered, or the
     child of ``lrwatch run`` still runs) and ``idle`` otherwise (a finished log without an
-    ``end`` record: CSV, a console log, an old run). ``end`` records and pauses decide first.
+    ``end`` record: CSV, a console log, an old run). ``end`` records and pauses decide first;
+    a pipe at EOF (``input_closed``) is idle at once.
     """
     end = run.ended
     if end is not None:
@@ -89,6 +93,8 @@ def run_state(
             break
     if run.records == 0:
         return "waiting"
+    if input_closed:
+        return "idle"
     if last_write is not None and now - last_write > stall_after:
         return "stalled" if alive else "idle"
     return "live"
@@ -141,9 +147,11 @@ def summarize(
     last_write: float | None,
     control: ControlInfo,
     alive: bool = False,
+    input_closed: bool = False,
 ) -> RunSummary:
-    """The header data of ``run`` at wall time ``now`` (``last_write``, ``alive``: see run_state)."""
-    state = run_state(run, now, last_write, alive or control.seen, stall_threshold(run))
+    """The header data of ``run`` at wall time ``now`` (the other arguments: see run_state)."""
+    alive = alive or control.seen
+    state = run_state(run, now, last_write, alive, stall_threshold(run), input_closed)
     start = (run.header or {}).get("t")
     if not isinstance(start, int | float):
         times = [s.times[0] for s in run.series.values() if len(s) and math.isfinite(s.times[0])]
@@ -165,6 +173,7 @@ def summarize(
         control,
         run.skipped,
         now - last_write if last_write is not None else None,
+        input_closed,
     )
 
 
@@ -219,7 +228,9 @@ def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
     if count > 1:
         t.append(f" {index + 1}/{count}", style="dim")
     t.append(f"  ● {s.state}", style=STATE_STYLES.get(s.state, "bold"))
-    if s.state in ("idle", "stalled") and s.quiet_for is not None:
+    if s.state == "idle" and s.input_closed:
+        t.append(" input closed", style="dim")
+    elif s.state in ("idle", "stalled") and s.quiet_for is not None:
         t.append(f" {'' if compact else 'last write '}{fmt_age(s.quiet_for)} ago", style="dim")
     _field(t, "step", f"{s.step:,}" if s.step is not None else "-")
     pace = f"{s.steps_per_s:.1f}" if s.steps_per_s else "-"
@@ -230,8 +241,10 @@ def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
         if s.elapsed is not None:
             t.append(f"  {fmt_duration(s.elapsed)}", style="bold")
     else:
-        _field(t, "steps/s", pace)
-        _field(t, "elapsed", fmt_duration(s.elapsed))
+        if s.steps_per_s:
+            _field(t, "steps/s", pace)
+        if s.elapsed is not None:
+            _field(t, "elapsed", fmt_duration(s.elapsed))
     _field(t, "loss", fmt_num(s.last_loss) if s.last_loss is not None else "-")
     _field(t, "best", fmt_num(s.best_loss) if s.best_loss is not None else "-")
     return t
@@ -244,10 +257,10 @@ def control_status(c: ControlInfo, state: str, compact: bool = False) -> tuple[s
     for a connection that failed or was lost while the run has not written ``end``.
     """
     endpoint = short_endpoint(c.endpoint) if compact and c.endpoint else c.endpoint
+    if c.endpoint is None:  # even when over: the hint is for the next run
+        return "read-only", "bold yellow"
     if state in DONE_STATES:
         return f"– run {state}", "dim"
-    if c.endpoint is None:
-        return "read-only", "bold yellow"
     if c.connected:
         return f"✓ {endpoint}", "bold green"
     if c.checking:
@@ -262,7 +275,7 @@ def control_status(c: ControlInfo, state: str, compact: bool = False) -> tuple[s
 
 def _line2(s: RunSummary, compact: bool) -> Text:
     t = Text()
-    lr = " ".join(fmt_num(x) for x in s.lrs) if s.lrs else "-"
+    lr = " ".join(fmt_lr(x) for x in s.lrs) if s.lrs else "-"
     t.append(" lr ", style="dim")
     t.append(lr, style="bold magenta")
     if s.skipped:  # before the long control text, so a narrow screen still shows it
@@ -270,7 +283,7 @@ def _line2(s: RunSummary, compact: bool) -> Text:
         t.append(f"  {s.skipped:,} unreadable line{plural}", style="bold yellow")
     c = s.control
     text, style = control_status(c, s.state, compact)
-    if c.endpoint is None and s.state not in DONE_STATES:
+    if c.endpoint is None:
         t.append(f"  {text}", style=style)
         t.append(f" · to steer it: {c.hint}", style="dim")
         return t

@@ -35,9 +35,14 @@ class ViewState:
         win = "all" if self.window is None else f"last {self.window:,}"
         return (
             f"smooth {self.smoothing:g} · window {win} · {'log' if self.log_y else 'lin'}-y"
-            f" · {'following' if self.follow else 'paused view'}"
+            f" · {'following' if self.follow else self._frozen()}"
             + (" · overlay" if self.overlay else "")
         )
+
+    def _frozen(self) -> str:
+        # Not "paused": that word is for the training run (key p).
+        at = f" at step {self.frozen_hi:,}" if self.frozen_hi is not None else ""
+        return f"view frozen{at} (f: follow)"
 
 
 def lr_names(run: RunData) -> list[str]:

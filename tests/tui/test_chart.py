@@ -105,3 +105,42 @@ def test_sparse_points_are_joined_by_lines() -> None:
     plot = [line.plain[8:] for line in lines[1:-1]]
     drawn = [any(row[x] != " " for row in plot) for x in range(len(plot[0]))]
     assert all(drawn), "".join("#" if d else "." for d in drawn)
+
+
+def _y_labels(lines: list) -> dict[int, str]:  # type: ignore[type-arg]
+    return {i: line.plain[:7].strip() for i, line in enumerate(lines[1:-1]) if line.plain[7] == "┤"}
+
+
+def test_a_constant_lr_is_labelled_once_on_its_line() -> None:
+    s = _series(np.full(300, 8.0))
+    lines = render_chart(ChartSpec("lr", [Trace(s, "c")], 0, 299, log_y=True), 60, 9)
+    labels = _y_labels(lines)
+    assert list(labels.values()) == ["8"], labels  # not 7.21 / 8.88 around a line at 8
+    (row,) = labels
+    assert lines[1 + row].plain[8:].strip(" ") != ""  # the line is drawn on the labelled row
+
+
+def test_close_tick_values_get_enough_digits_to_differ() -> None:
+    # A cosine decay from 3e-3 seen early: the range spans 2.96e-3 .. 3e-3.
+    s = _series(3e-3 * (1 + np.cos(np.pi * np.arange(200) / 6000)) / 2)
+    lines = render_chart(ChartSpec("lr", [Trace(s, "c")], 0, 199, log_y=True), 60, 8)
+    labels = list(_y_labels(lines).values())
+    assert len(labels) >= 2 and len(set(labels)) == len(labels), labels
+    assert all(len(x) <= 7 for x in labels)
+
+
+def test_no_color_keeps_weight_and_greys_but_drops_hues() -> None:
+    from rich.text import Text
+
+    from lrwatch.tui.mono import monochrome
+
+    t = Text("lr ")
+    t.append("3e-3", style="bold magenta")
+    t.append(" raw", style="grey42")
+    t.append(" ✗ lost", style="bold red")
+    m = monochrome(t)
+    styles = [span.style for span in m.spans]
+    assert m.plain == t.plain
+    assert styles[0].bold and styles[0].color is None  # magenta was unreadable as grey
+    assert styles[1].color is not None and styles[1].color.name == "grey42"
+    assert styles[2].bold and styles[2].color is None

@@ -81,3 +81,17 @@ async def test_a_run_that_dies_without_an_end_record_is_lost(tmp_path: Path) -> 
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_a_pipe_at_eof_is_idle_and_a_log_without_lr_gives_the_loss_the_room() -> None:
+    r, w = os.pipe()
+    os.write(w, (FIXTURES / "nanogpt_healthy.log").read_bytes())
+    os.close(w)
+    app = LRWatchApp(paths=["-"], stdin_fd=r)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: "input closed" in _header(app))
+        header = _header(app)
+        assert "● idle input closed" in header and "live" not in header
+        assert "lr -" in header
+        await _until(pilot, lambda: not app.charts_w[1].display)  # no empty LR panel
+        await _until(pilot, lambda: app.charts_w[0].size.height >= 18)  # all the body

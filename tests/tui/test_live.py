@@ -15,6 +15,7 @@ import pytest
 
 from lrwatch.tui.app import LRWatchApp
 from lrwatch.tui.messages import ControlReply
+from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.widgets.dialogs import ConfirmScreen
 
 SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
@@ -90,3 +91,56 @@ async def test_a_refused_command_is_shown(trainer) -> None:  # type: ignore[no-u
         status = app.query_one("#status")
         await _until(pilot, lambda: "refused" in status.render().plain)  # type: ignore[attr-defined]
         assert "out_of_range" in status.render().plain and status.has_class("error")  # type: ignore[attr-defined]
+
+
+async def test_an_lr_change_made_with_ctl_shows_on_the_chart_and_the_status_line(trainer) -> None:  # type: ignore[no-untyped-def]
+    log, _ = trainer
+    app = LRWatchApp(paths=[str(log)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: app.control_info("tiny").connected)
+        with app.lock:
+            before = len([e for e in app.store.runs["tiny"].events if e.kind == "lr_change"])
+        ctl = subprocess.run(
+            [sys.executable, "-m", "lrwatch", "ctl", str(log), "scale-lr", "0.5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ctl.returncode == 0, ctl.stderr
+
+        def changes() -> list:  # type: ignore[type-arg]
+            with app.lock:
+                return [e for e in app.store.runs["tiny"].events if e.kind == "lr_change"]
+
+        await _until(pilot, lambda: len(changes()) > before)
+        change = changes()[-1]
+        old, new = change.data["old"][0], change.data["new"][0]
+        status = app.status_w
+        news = f"changed at step {change.step:,} from elsewhere"
+        await _until(pilot, lambda: news in status.render().plain)
+        label = f"{fmt_num(old)}→{fmt_num(new)}"
+        assert label in app.charts_w[1].render().plain  # the marker on the LR chart
+
+
+async def test_our_own_change_keeps_its_acknowledgement_on_the_status_line(trainer) -> None:  # type: ignore[no-untyped-def]
+    log, _ = trainer
+    app = LRWatchApp(paths=[str(log)])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: app.control_info("tiny").connected)
+        await pilot.press("plus")
+        await pilot.press("y")
+        status = app.status_w
+        await _until(pilot, lambda: "applied at step" in status.render().plain)
+        applied = int(
+            status.render().plain.split("applied at step ")[1].split(":")[0].replace(",", "")
+        )
+
+        def logged() -> bool:
+            with app.lock:
+                run = app.store.runs["tiny"]
+                return any(e.kind == "lr_change" and e.step == applied for e in run.events)
+
+        await _until(pilot, logged)
+        await pilot.pause(0.5)  # a few redraws after the record arrived
+        assert "applied at step" in status.render().plain
+        assert "from elsewhere" not in status.render().plain

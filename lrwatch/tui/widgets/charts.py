@@ -14,6 +14,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from lrwatch.tui.chart import ChartSpec, render_chart
+from lrwatch.tui.mono import monochrome
 
 
 class ChartPanel(Widget):
@@ -61,6 +62,8 @@ class ChartPanel(Widget):
 
     def _strip(self, line: Text, width: int) -> Strip:
         console = self.app.console
+        if self.app.no_color:
+            line = monochrome(line)
         # Text.render drops the text's own style when it has no spans: apply it with the base.
         base = self.rich_style + console.get_style(line.style or "")
         segments = Segment.apply_style(line.render(console, end=""), base)

@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from lrwatch.tui.cards import render_cards, sort_findings
+from lrwatch.tui.mono import monochrome
 
 #: Records the rules must lag before the panel says so.
 NOTE_BEHIND = 10_000
@@ -73,7 +74,8 @@ class FindingsPanel(Widget):
             title.append(f"\n{self.note[: self.size.width]}", style="yellow")
             rows -= 1
         body = render_cards(self.findings, self.selected, self.size.width, rows)
-        return title + Text("\n") + body
+        text = title + Text("\n") + body
+        return monochrome(text) if self.app.no_color else text
 
 
 def _count(n: int) -> str:

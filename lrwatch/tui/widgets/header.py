@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
+from lrwatch.tui.mono import monochrome
 from lrwatch.tui.summary import RunSummary, render_header
 
 
@@ -31,7 +32,8 @@ class RunHeader(Widget):
         """The two header lines, fitted to the current width."""
         if self.summary is None:
             return Text(self.note)
-        return render_header(self.summary, *self.where, width=self.size.width)
+        text = render_header(self.summary, *self.where, width=self.size.width)
+        return monochrome(text) if self.app.no_color else text
 
 
 class StatusLine(Static):
