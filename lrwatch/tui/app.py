@@ -25,6 +25,7 @@ from lrwatch.tui import messages as msg
 from lrwatch.tui.chart import ChartSpec
 from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
 from lrwatch.tui.lr_actions import LRActions
+from lrwatch.tui.palette import palette_commands
 from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
 from lrwatch.tui.summary import ControlInfo, summarize
 from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_names, lr_spec
@@ -33,16 +34,6 @@ from lrwatch.tui.widgets.dialogs import HelpScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 
-#: How the command palette spells key names.
-_KEY_NAMES = {
-    "question_mark": "?",
-    "minus": "-",
-    "plus": "+",
-    "equals_sign": "=",
-    "slash": "/",
-    "down": "↓",
-    "up": "↑",
-}
 #: Seconds between redraws for new data (at most; see LRWatchApp._redraw_if_dirty).
 REDRAW_EVERY = 0.1
 
@@ -408,19 +399,4 @@ class LRWatchApp(LRActions, App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.action not in ("quit",):
-                method = getattr(self, f"action_{b.action.split('(')[0]}", None)
-                doc = ((method.__doc__ if method else "") or "").strip().splitlines()
-                keys = " or ".join(_KEY_NAMES.get(k, k) for k in b.key.split(","))
-                help_text = f"{doc[0] if doc else ''}  [key {keys}]"
-                yield SystemCommand(
-                    f"lrwatch: {b.description}", help_text, self._palette_callback(b.action)
-                )
-
-    def _palette_callback(self, action: str) -> Callable[[], Any]:
-        def run() -> None:
-            # run_action is a coroutine: schedule it (calling it alone would do nothing).
-            self.call_later(self.run_action, action)
-
-        return run
+        yield from palette_commands(self, self.BINDINGS)
