@@ -99,9 +99,10 @@ class SlowProgressConfig:
 @dataclass
 class PlateauConfig:
     enabled: bool = True
-    patience: int = 200  #: train-loss points without improvement
-    threshold: float = 0.01  #: relative improvement that counts (train loss, smoothed)
-    beta: float = 0.98  #: EMA weight per point for the train loss
+    patience: int = 150  #: train-loss points without improvement
+    window: int = 50  #: the train loss is judged on means of this many points
+    threshold: float = 0.01  #: relative improvement of a window mean that counts (train loss)
+    z: float = 3.0  #: ... and it must beat this many sigmas of the difference of two means
     val_patience: int = 10  #: evaluations without improvement (ReduceLROnPlateau: 10)
     val_threshold: float = 1e-3  #: relative improvement that counts (val loss)
     factor: float = 0.1  #: suggested LR decay (ReduceLROnPlateau: 0.1)

@@ -14,7 +14,7 @@ from lrwatch.rules.finding import (
     scale_action,
     set_action,
 )
-from lrwatch.rules.stats import Autocorr, Ema, Lagged
+from lrwatch.rules.stats import Autocorr, Lagged
 
 
 class Divergence(Rule):
@@ -315,9 +315,12 @@ class Oscillation(Rule):
         if len(self.ac) < cfg.window or self.engine.lr_rising:
             return
         r = self.ac.value
-        med, spread = s.win.median, s.noise
         stuck = self.progress.since >= cfg.window
-        cond = r <= cfg.autocorr and stuck and spread >= cfg.min_spread * abs(med)
+        cond = r <= cfg.autocorr and stuck  # cheap tests first: most points stop here
+        med = spread = math.nan
+        if cond:
+            med, spread = s.win.median, s.noise
+            cond = spread >= cfg.min_spread * abs(med)
         self.hot = self.hot + 1 if cond else 0
         self.calm = self.calm + 1 if r > cfg.autocorr / 2 else 0
         if self.hot == 1:
@@ -516,9 +519,9 @@ class TrainPlateau(Rule):
     def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
         super().__init__(engine)
         self.cfg = engine.config.plateau
-        self.ema = Ema(self.cfg.beta)
         self.progress = Progress(self._threshold())
         self.cooldown = 0
+        self.block_sum, self.block_n = 0.0, 0  #: the train loss's current window
 
     def _threshold(self) -> float:
         return self.cfg.threshold
@@ -527,32 +530,56 @@ class TrainPlateau(Rule):
         return self.cfg.patience
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
-        self.ema = Ema(self.cfg.beta)
+        self.block_sum, self.block_n = 0.0, 0
         self.progress = Progress(self._threshold())
         if direction != 0 or explicit:
             self.resolve(step, "the LR changed")
             self.cooldown = self.cfg.cooldown
 
     def on_loss(self, step: int, x: float) -> None:
-        if self.engine.loss.baselined:
-            self.observe(step, self.ema.add(x))
-        else:
-            self.ema.add(x)
+        # The train loss is judged on the means of consecutive windows of ``window`` points:
+        # a mean's noise is known (point noise / sqrt(window)), so "no improvement" can be
+        # told from "improvement hidden by batch noise" (Adam's noise would otherwise keep
+        # making tiny new bests of a smoothed value and reset the patience).
+        s = self.engine.loss
+        if not s.baselined:
+            return
+        self.block_sum += x
+        self.block_n += 1
+        if self.block_n < self.cfg.window:
+            return
+        mean = self.block_sum / self.block_n
+        self.block_sum, self.block_n = 0.0, 0
+        noise = s.noise / math.sqrt(self.cfg.window)
+        # A new window mean must beat the best by the relative threshold AND by z sigmas of
+        # the difference of two means; patience counts points.
+        margin = max(
+            self.cfg.threshold * abs(self.progress.best), self.cfg.z * math.sqrt(2.0) * noise
+        )
+        self.observe(step, mean, margin, self.cfg.window)
 
-    def observe(self, step: int, v: float) -> None:
+    def observe(self, step: int, v: float, margin: float = math.nan, points: int = 1) -> None:
         if self.engine.lr_rising:
             return
         before = self.progress.best
-        improved = self.progress.add(step, v)
+        if margin == margin:
+            improved = before == math.inf or v < before - margin
+            if improved:
+                self.progress.best, self.progress.best_step, self.progress.since = v, step, 0
+            else:
+                self.progress.since += points
+        else:
+            margin = self._threshold() * abs(before)
+            improved = self.progress.add(step, v)
         if improved and self.active is not None:
             # Hysteresis: noise makes small new bests; only a clear one ends the plateau.
-            if v < before - self.cfg.resolve_factor * self._threshold() * abs(before):
+            if v < before - self.cfg.resolve_factor * margin:
                 self.resolve(step, "the loss improved again")
                 self.cooldown = self.cfg.cooldown
             else:
                 self.progress.since = self._patience()
         if self.cooldown > 0:
-            self.cooldown -= 1
+            self.cooldown = max(0, self.cooldown - points)
             return
         if self.progress.since >= self._patience():
             self._report(step)

@@ -48,7 +48,7 @@ class Window:
     cheaper in practice than a two-heap median for windows of tens of points.
     """
 
-    __slots__ = ("_fifo", "_median", "_sigma", "_sorted", "size")
+    __slots__ = ("_fifo", "_log_sigma", "_median", "_sigma", "_sorted", "size")
 
     def __init__(self, size: int) -> None:
         self.size = max(1, int(size))
@@ -56,6 +56,7 @@ class Window:
         self._sorted: list[float] = []
         self._median: float | None = None  # cached until the next add
         self._sigma: float | None = None
+        self._log_sigma: float | None = None
 
     def __len__(self) -> int:
         return len(self._fifo)
@@ -67,12 +68,12 @@ class Window:
             del self._sorted[bisect_left(self._sorted, old)]
         self._fifo.append(x)
         insort(self._sorted, x)
-        self._median = self._sigma = None
+        self._median = self._sigma = self._log_sigma = None
 
     def clear(self) -> None:
         self._fifo.clear()
         self._sorted.clear()
-        self._median = self._sigma = None
+        self._median = self._sigma = self._log_sigma = None
 
     def quantile(self, q: float) -> float:
         """Linear-interpolated quantile ``q`` in [0, 1] (NaN when empty)."""
@@ -105,10 +106,10 @@ class Window:
     @property
     def log_sigma(self) -> float:
         """Robust standard deviation of log(values) (NaN unless the quartiles are > 0)."""
-        lo, hi = self.quantile(0.25), self.quantile(0.75)
-        if not lo > 0:
-            return math.nan
-        return math.log(hi / lo) / 1.349
+        if self._log_sigma is None:
+            lo, hi = self.quantile(0.25), self.quantile(0.75)
+            self._log_sigma = math.log(hi / lo) / 1.349 if lo > 0 else math.nan
+        return self._log_sigma
 
     @property
     def last(self) -> float:
