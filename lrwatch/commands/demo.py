@@ -162,7 +162,7 @@ def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quie
             start_new_session=True,
         )
     try:
-        app = DemoApp(scenario, paths=paths, child=proc)
+        app = DemoApp(scenario, out, paths=paths, child=proc)
         app.run()
         code = int(app.return_code or 0)
     finally:

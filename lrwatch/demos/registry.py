@@ -169,7 +169,8 @@ _ALL = [
         name="range-test",
         description="the LR range test: an exponential LR sweep on a small network",
         symptom="the loss falls, bottoms out, then diverges as the LR grows (loss vs LR, log x)",
-        try_this="read the suggested LRs (steepest descent, valley) printed when the sweep stops",
+        try_this="when the sweep stops the suggested LRs (steepest descent, valley) pop up (i "
+        "shows them again): compare them with the LR where the loss was lowest",
         module="range_test",
         steps=100,
         fast_steps=100,

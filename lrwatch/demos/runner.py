@@ -15,6 +15,9 @@ from typing import Any
 
 from lrwatch.demos.registry import Scenario
 
+#: The line before a scenario's results (e.g. the range test's suggested LRs) in its output.
+RESULTS = "results:"
+
 
 def log_paths(target: str | Path, labels: list[str]) -> dict[str, Path]:
     """Where each run logs: ``DIR/<label>.jsonl``, or for ``FILE.jsonl`` that file (one run)
@@ -86,9 +89,11 @@ def run_scenario(
             mon = monitors.get(run.label)
             if mon is not None:
                 mon.close("crashed" if run.dead else status)
-    for run in runs:
-        for line in run.summary():
-            out(f"  {run.label}: {line}")
+    results = [f"  {run.label}: {line}" for run in runs for line in run.summary()]
+    if results:
+        out(RESULTS)  # the demo UI shows what follows this line when the training ends
+        for line in results:
+            out(line)
     return paths
 
 

@@ -26,6 +26,7 @@ from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lrwatch.demos.registry import Scenario
+from lrwatch.demos.runner import RESULTS
 from lrwatch.tui import messages as msg
 from lrwatch.tui.app import LRWatchApp
 
@@ -153,9 +154,11 @@ class DemoApp(LRWatchApp):
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
     BINDINGS: ClassVar[list[BindingType]] = [Binding("i", "about", "About demo")]
 
-    def __init__(self, scenario: Scenario, **kwargs: Any) -> None:
+    def __init__(self, scenario: Scenario, output: Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.output = output  #: the training process's stdout (its results at the end)
+        self.results: list[str] = []
         self.focus_run = scenario.focus or next(iter(scenario.flags), "")
         self._focused = not self.focus_run
         self._hinted = False
@@ -216,6 +219,34 @@ class DemoApp(LRWatchApp):
         run = self.current_run
         return run is not None and run.name == name
 
+    def on_child_exited(self, message: msg.ChildExited) -> None:
+        # The results (the range test's suggested LRs) are printed by the training process,
+        # whose output is a file: show them here, where the person is looking.
+        self.results = read_results(self.output)
+        if self.results:
+            self.notify(
+                "\n".join(self.results) + "\n(i shows them again)",
+                title=f"{self.scenario.name} results",
+                timeout=2 * HINT_SECONDS,
+            )
+
     def action_about(self) -> None:
-        """What this demo shows and what to try."""
-        self.push_screen(AboutScreen(about_text(self.scenario)))
+        """What this demo shows and what to try (and its results once it has finished)."""
+        text = about_text(self.scenario)
+        if self.results:
+            text += "\n\n[b]results:[/b]\n" + "\n".join(self.results)
+        self.push_screen(AboutScreen(text))
+
+
+def read_results(output: Path | None) -> list[str]:
+    """The lines after the last ``results:`` line of a demo's training output."""
+    if output is None:
+        return []
+    try:
+        lines = output.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    marks = [i for i, line in enumerate(lines) if line.strip() == RESULTS]
+    if not marks:
+        return []
+    return [line.strip() for line in lines[marks[-1] + 1 :] if line.startswith("  ")]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lrwatch.demos.registry import SCENARIOS
 from lrwatch.records import Event, Metrics
 from lrwatch.rules.finding import Finding
 from lrwatch.store import MetricStore
 from lrwatch.tui.demo import AboutScreen, DemoApp, DemoPicker
-from lrwatch.tui.messages import FindingsChanged
+from lrwatch.tui.messages import ChildExited, FindingsChanged
 
 NAMES = list(SCENARIOS)
 
@@ -106,3 +108,23 @@ async def test_demo_app_starts_in_the_view_its_comparison_wants() -> None:
     assert quad.view.overlay and quad.view.log_y and quad.focus_run == "lr=1.5"
     high = DemoApp(SCENARIOS["too-high"], store=MetricStore())
     assert not high.view.overlay and high.focus_run == "lr-too-high"
+
+
+async def test_demo_app_shows_the_results_the_training_printed(tmp_path: Path) -> None:
+    out = tmp_path / "logs.out"
+    out.write_text(
+        "lrwatch demo range-test: ...\n  range-test: note\nresults:\n"
+        "  range-test: suggested LR (steepest): 0.0123\n"
+        "  range-test: suggested LR (valley): 0.0456\n"
+    )
+    app = DemoApp(SCENARIOS["range-test"], out, store=MetricStore())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.results == []
+        app.post_message(ChildExited(0))
+        await pilot.pause()
+        shown = [n.message for n in app._notifications if n.title == "range-test results"]
+        assert shown and "0.0123" in shown[0] and "0.0456" in shown[0] and "note" not in shown[0]
+        await pilot.press("i")
+        about = str(app.screen.query_one("#about").render())
+        assert "results:" in about and "suggested LR (valley): 0.0456" in about
