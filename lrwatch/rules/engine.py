@@ -161,8 +161,11 @@ class Engine:
             f.severity = severity
             self._changed[id(f)] = f
         f.last_step = max(f.last_step, step)
+        reopened = f.evidence.get("reopened")
         for key, value in fields.items():
             setattr(f, key, value)
+        if reopened and "reopened" not in f.evidence:
+            f.evidence["reopened"] = reopened  # rules rebuild the evidence; keep the count
         return f
 
     def resolve(self, f: Finding, step: int, why: str = "") -> None:

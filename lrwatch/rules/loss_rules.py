@@ -29,6 +29,7 @@ class Divergence(Rule):
         self.hot = self.warm = self.calm = self.far = 0
         self.hot_onset = self.warm_onset = 0
         self.pending = False  #: the LR was lowered while the finding was open: awaiting recovery
+        self.lowered_step: int | None = None
 
     def _recovering(self, step: int, line: float, cur: float) -> bool:
         """While awaiting the response to an LR decrease: resolve once the loss is back below
@@ -51,6 +52,7 @@ class Divergence(Rule):
             # the loss recovers (or goes on as before if it does not); no new one meanwhile.
             self.pending = True
             self.calm = 0
+            self.lowered_step = step
             self.active.evidence = {**self.active.evidence, "lr_lowered_step": step}
         else:
             self.pending = False  # a new regime (restart, LR raised): judged afresh
@@ -177,6 +179,7 @@ class Divergence(Rule):
                 "progress_lost": lost,
                 "factor": self.cfg.factor,
                 "lr": lr,
+                **({"lr_lowered_step": self.lowered_step} if self.pending else {}),
             },
             message=f"Loss is diverging: {fmt_num(cur)} is {what}.",
             suggestion=f"LR too high: {lr_change_text(lr, 0.1)}; if the loss does not recover, "

@@ -311,3 +311,14 @@ def test_blow_up_in_the_first_steps_is_found_at_once() -> None:
     first = min(engine.findings, key=lambda f: f.step)
     assert first.symptom in ("loss_spike", "divergence") and first.step <= 2
     assert first.severity != "info" and first.action["factor"] == 0.1
+
+
+def test_a_symptom_back_soon_after_it_resolved_reopens_the_same_finding(base) -> None:
+    lrs, loss = base
+    loss = loss.copy()
+    loss[800] *= 4  # a lone spike: info, resolved after 50 quiet points (~851)
+    loss[880] *= 4  # back 30 points later: the same finding, reopened
+    loss[1300] *= 4  # long after: a new finding
+    found = of(run(records(lrs, loss)), "loss_spike")
+    assert [f.step for f in found] == [800, 1300]
+    assert found[0].evidence["reopened"] == 1 and found[0].last_step == 880
