@@ -72,9 +72,13 @@ def diagnose_paths(
 
     ``source_options`` go to :func:`lrwatch.sources.open_runs` (``stdin_fd``...).
     """
+    from lrwatch.records import count_records
     from lrwatch.rules import Engine
     from lrwatch.sources import open_runs
 
+    # Block mode: plain metric rows come as numpy columns (MetricBlock), which Engine.feed
+    # walks without building a record per row (the per-line records cost most of the time).
+    source_options.setdefault("blocks", True)
     runset = open_runs(paths, fmt, follow=False, **source_options)
     engines: dict[str, Engine] = {}
     counts: dict[str, int] = {}
@@ -86,7 +90,7 @@ def diagnose_paths(
                 if engine is None:
                     engine = engines[name] = Engine(config, run=name)
                 engine.feed(records)
-                counts[name] = counts.get(name, 0) + len(records)
+                counts[name] = counts.get(name, 0) + count_records(records)
             if runset.done:
                 break
             if not any(batch.values()):
