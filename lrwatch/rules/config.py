@@ -79,7 +79,8 @@ class OscillationConfig:
     enabled: bool = True
     window: int = 64  #: points for the autocorrelation
     autocorr: float = -0.55  #: lag-1 autocorrelation at or below this: swings up/down
-    min_spread: float = 0.05  #: robust spread ≥ this fraction of |median|
+    alternation_z: float = 5.0  #: or turning points this many sigmas above i.i.d. noise's 2/3
+    min_spread: float = 0.005  #: mean |successive difference| ≥ this fraction of |median|
     threshold: float = 0.01  #: relative improvement of the best that counts as progress
     patience: int = 20  #: consecutive points meeting all conditions (and not, to resolve)
 

@@ -231,3 +231,78 @@ class Lagged:
     @property
     def full(self) -> bool:
         return len(self._buf) > self.size
+
+
+class Alternation:
+    """Rolling count of sign alternations of successive differences, and their mean size.
+
+    Over the last ``size`` values: how many of the consecutive pairs of differences change
+    sign (a turning point), and the mean |difference|. For i.i.d. noise a turning point has
+    probability 2/3 (the turning-point test), so a fraction near 1 is a period-2 bounce no
+    matter how the level trends. A zero difference is never an alternation.
+    """
+
+    __slots__ = ("_abs", "_count", "_diffs", "_flips", "_last", "_prev_sign", "_turns", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = max(4, int(size))
+        self._diffs: deque[float] = deque()  # |difference|, the last size - 1
+        self._flips: deque[int] = deque()  # 1 per turning point, the last size - 2
+        self._abs = 0.0
+        self._turns = 0
+        self._last: float | None = None
+        self._prev_sign = 0
+        self._count = 0
+
+    def __len__(self) -> int:
+        """Values covered (differences + 1)."""
+        return len(self._diffs) + 1 if self._last is not None else 0
+
+    def add(self, x: float) -> None:
+        last, self._last = self._last, x
+        if last is None:
+            return
+        d = x - last
+        sign = (d > 0) - (d < 0)
+        self._diffs.append(abs(d))
+        self._abs += abs(d)
+        if len(self._diffs) > self.size - 1:
+            self._abs -= self._diffs.popleft()
+        self._count += 1
+        if self._count % 1024 == 0:
+            self._abs = math.fsum(self._diffs)  # no drift from a large value long gone
+        flip = 1 if sign * self._prev_sign < 0 else 0
+        self._prev_sign = sign
+        if len(self._diffs) >= 2:
+            self._flips.append(flip)
+            self._turns += flip
+            if len(self._flips) > self.size - 2:
+                self._turns -= self._flips.popleft()
+
+    def clear(self) -> None:
+        self._diffs.clear()
+        self._flips.clear()
+        self._abs, self._turns, self._last, self._prev_sign = 0.0, 0, None, 0
+
+    @property
+    def fraction(self) -> float:
+        """Turning points per pair of successive differences (NaN before any pair)."""
+        n = len(self._flips)
+        return self._turns / n if n else math.nan
+
+    @property
+    def mean_abs_diff(self) -> float:
+        """Mean |successive difference| over the window (NaN before two values)."""
+        n = len(self._diffs)
+        if n == 0:
+            return math.nan
+        return max(self._abs, 0.0) / n
+
+    def z(self) -> float:
+        """z-score of the turning-point count against i.i.d. noise (mean 2(n-2)/3, variance
+        (16n-29)/90 for n values)."""
+        n = len(self)
+        if n < 4:
+            return math.nan
+        var = (16 * n - 29) / 90.0
+        return (self._turns - 2.0 * (n - 2) / 3.0) / math.sqrt(var)

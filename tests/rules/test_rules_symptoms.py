@@ -155,6 +155,29 @@ def test_oscillation(base) -> None:
     assert found[0].action["op"] == "scale_lr" and found[0].action["factor"] < 1
 
 
+def test_two_step_bounce_on_a_falling_loss_is_found_by_its_turning_points() -> None:
+    # Full-batch GD at the edge of stability: a small period-2 ripple on a loss that still
+    # falls. Its lag-1 autocorrelation is positive (the trend dominates), but every step
+    # reverses direction, where i.i.d. noise reverses 2 steps in 3.
+    t = np.arange(600)
+    loss = 0.3 * np.exp(-t / 400) + 0.05 + 0.004 * (-1.0) ** t
+    lrs = np.full(600, 0.55)
+    (f,) = of(run(records(lrs, loss)), "oscillation")
+    assert f.severity == "info"  # still improving: at the edge of stability, not stuck
+    assert f.evidence["alternation"] > 0.95 and f.step < 200
+    assert f.action == {"op": "scale_lr", "factor": 0.5}
+    flat = 0.1 + 0.01 * (-1.0) ** t  # the same bounce with no progress at all
+    (g,) = of(run(records(lrs, flat)), "oscillation")
+    assert g.severity == "warning" and g.step < 200
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_sgd_does_not_oscillate(seed: int) -> None:
+    # Heavy i.i.d. batch noise reverses direction about 2 steps in 3: no bounce.
+    lrs, loss = curve(3000, constant(0.1), seed=seed, noise=0.4)
+    assert of(run(records(lrs, loss)), "oscillation") == []
+
+
 @pytest.mark.parametrize("lr", [5e-4, 1e-5])
 def test_slow_progress_suggests_ten_times_the_lr(lr: float) -> None:
     lrs, loss = curve(1500, constant(lr), seed=2, noise=0.03)
