@@ -101,6 +101,9 @@ class LossStats:
         self.best_noise = math.nan  #: point-to-point noise (:attr:`noise`) when ``best`` was set
         self.best_log_noise = math.nan  #: :attr:`log_noise` when ``best`` was set
         self.positive = True  #: every finite loss of the run so far was > 0
+        #: every finite loss was >= 0 (a batch fitted exactly gives 0.0; ratios to the first
+        #: loss still mean something, logs do not)
+        self.nonneg = True
         self.first = math.nan  #: first finite loss of the run (kept across LR-jump resets)
         self.level = math.nan  #: despiked current loss: median of the last level_points
         self.run_start = False  #: this segment is the start of the run (not after a reset)
@@ -118,19 +121,20 @@ class LossStats:
         response. A second decrease before the first one's grace ran out keeps the first's.
         """
         beta, size, k = self.ema.beta, self.win.size, self.level_points
-        positive, first = self.positive, self.first
+        positive, nonneg, first = self.positive, self.nonneg, self.first
         level, best = self.level, self.best
         lowered_from, line = self.lowered_from, self.recover_line
         if not (lowered and lowered_from == lowered_from and not self.baselined):
             lowered_from, line = level, _midway(best, level, positive)
         self.__init__(beta, size, grace, k)  # type: ignore[misc]
-        self.positive, self.first = positive, first
+        self.positive, self.nonneg, self.first = positive, nonneg, first
         if lowered and level == level:
             self.lowered_from, self.recover_line = lowered_from, line
 
     def add(self, step: int, x: float) -> None:
         self.n += 1
         self.positive = self.positive and x > 0
+        self.nonneg = self.nonneg and x >= 0
         if self.first != self.first:  # NaN: nothing seen yet
             self.first = x
             self.run_start = True

@@ -70,7 +70,7 @@ class Divergence(Rule):
             if not s.baselined:
                 self.hot = self.warm = 0
                 return
-        elif s.positive and s.first > 0 and cur >= cfg.start_factor * s.first:
+        elif s.nonneg and s.first > 0 and cur >= cfg.start_factor * s.first:
             # Above where the run started (the loss at initialization is about as bad as a
             # model gets): no baseline needed (a blow-up in the first steps, an LR 100× too
             # high), and not benign even during warmup. ``factor`` × makes it an error.
@@ -87,7 +87,7 @@ class Divergence(Rule):
         # The level is a median of k points: its own noise is ~1.25 sigma / sqrt(k). A rise
         # within noise_z of that is the level wandering above a lucky best, not a climb.
         spread = cfg.noise_z * 1.2533 / math.sqrt(s.level_points)
-        if s.positive and best > 0 and s.best_log_noise > 0:
+        if s.positive and best > 0 and cur > 0 and s.best_log_noise > 0:
             # Batch noise is multiplicative: on the log scale its heavy tail is tamed.
             clear = math.log(cur / best) > spread * s.best_log_noise
         else:
@@ -136,11 +136,23 @@ class Divergence(Rule):
         elif self.warm >= warm_patience:
             self._report(step, "warning", self.warm_onset, cur, ratio, lost, ref)
         elif self.active is not None and not self.pending:
-            # Hysteresis: resolve only well below the warning line, or the finding flaps.
-            clear = given_back < 0.5 * cfg.lost_fraction and ref == "best"
+            # Hysteresis: resolve only well below the warning line, or the finding flaps; and
+            # only with the level back near where the run was before it blew up (with no
+            # significant progress to give back, "given back" says nothing about that).
+            clear = given_back < 0.5 * cfg.lost_fraction and ref == "best" and self._near_start(cur)
             self.calm = self.calm + 1 if clear else 0
             if self.calm >= cfg.resolve_after:
                 self.resolve(step, "the loss came back down")
+
+    def _near_start(self, cur: float) -> bool:
+        """The level is back near its pre-divergence level: for non-negative losses below
+        the geometric midway between the start and ``start_factor`` × the first loss."""
+        s = self.engine.loss
+        if not (s.nonneg and s.first > 0 and s.start == s.start):
+            return True  # no scale to judge by: the progress-based test alone decides
+        return (
+            cur <= math.sqrt(max(s.start, 0.0) * self.cfg.start_factor * s.first) or cur <= s.start
+        )
 
     def _report(
         self, step: int, sev: str, onset: int, cur: float, ratio: float, lost: float, ref: str
@@ -242,7 +254,7 @@ class LossSpike(Rule):
     def _early(self, step: int, x: float) -> None:
         """Before the window can judge: a loss many times its first value is a blow-up."""
         s = self.engine.loss
-        if not (s.positive and x > 0 and s.first > 0) or x < self.cfg.early_factor * s.first:
+        if not (s.nonneg and x > 0 and s.first > 0) or x < self.cfg.early_factor * s.first:
             return
         if not s.run_start:
             return  # the window was emptied by an LR jump: the run's start is long past

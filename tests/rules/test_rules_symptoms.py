@@ -345,3 +345,20 @@ def test_a_symptom_back_soon_after_it_resolved_reopens_the_same_finding(base) ->
     found = of(run(records(lrs, loss)), "loss_spike")
     assert [f.step for f in found] == [800, 1300]
     assert found[0].evidence["reopened"] == 1 and found[0].last_step == 880
+
+
+def test_divergence_resolves_only_when_the_loss_is_back_near_its_start() -> None:
+    # RMSprop at LR 1.0: the loss jumps ~100x in the first steps and stays there, noisy, with
+    # an occasional batch fitted exactly (loss 0.0). Still diverged: never "resolved".
+    rng = np.random.default_rng(3)
+    loss = 100.0 * np.exp(rng.normal(0.0, 0.8, 150))
+    loss[0] = 1.43
+    loss[50] = 0.0
+    lrs = np.full(150, 1.0)
+    (f,) = of(run(records(lrs, loss)), "divergence")
+    assert f.severity == "error" and f.step <= 5 and not f.resolved
+    # The same blow-up followed by a real recovery to the start level does resolve.
+    back = loss.copy()
+    back[60:] = 1.2 * np.exp(rng.normal(0.0, 0.05, 90))
+    (g,) = of(run(records(lrs, back)), "divergence")
+    assert g.resolved and g.resolved_step >= 60
