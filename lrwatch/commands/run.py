@@ -126,6 +126,7 @@ def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path,
         rules_config=load_rules(args.rules),
         child=proc,
         prefer_path=str(log),
+        keep_child=args.keep,
     )
 
 
@@ -149,9 +150,27 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        if not args.keep and proc.poll() is None:
+        # q asked whether to stop the training; an UI that died (an exception) stops it
+        # unless --keep, as before.
+        keep = not app.stop_child
+        if not keep and proc.poll() is None:
             print(f"lrwatch run: stopping {name} (SIGINT, then SIGTERM after {STOP_GRACE:g} s)…")
-        code = proc.poll() if args.keep else stop(proc)
-    state = "still running" if code is None else f"exited with code {code}"
-    print(f"lrwatch run: {name} {state}; output {out}, log {log}")
-    return 0 if code is None else code
+        code = proc.poll() if keep else stop(proc)
+    if code is None:
+        print(
+            f"lrwatch run: {name} still running (pid {proc.pid}); output {out}, log {log}\n"
+            f"  watch it again: lrwatch watch {log}"
+        )
+        return 0
+    print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {log}")
+    return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
+
+
+def exit_text(code: int) -> str:
+    """``exited with code 3`` or ``killed by SIGTERM``."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"

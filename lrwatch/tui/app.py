@@ -30,7 +30,7 @@ from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
 from lrwatch.tui.summary import ControlInfo, summarize
 from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_names, lr_spec
 from lrwatch.tui.widgets.charts import ChartPanel
-from lrwatch.tui.widgets.dialogs import HelpScreen
+from lrwatch.tui.widgets.dialogs import HelpScreen, QuitRunScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 
@@ -80,6 +80,7 @@ class LRWatchApp(LRActions, App[int]):
         child: subprocess.Popen[bytes] | None = None,
         prefer_path: str | None = None,
         stdin_fd: int | None = None,
+        keep_child: bool = False,
     ) -> None:
         super().__init__()
         self.store = store if store is not None else MetricStore()
@@ -105,7 +106,13 @@ class LRWatchApp(LRActions, App[int]):
         self._stream_client: Any = None
         self.child = child
         self.child_code: int | None = None  # set when the child of lrwatch run exits
+        #: lrwatch run: stop the child when the UI quits (q asks; --keep says no at once).
+        self.stop_child = not keep_child
+        #: q asks whether to stop a running child too (lrwatch run without --keep).
+        self.confirm_quit = child is not None and not keep_child
+        self.blocks = True  #: readers yield MetricBlock columns (benchmarks turn it off)
         self.prefer_path = prefer_path  # switch to this log's run once it has records
+        self.child_log = prefer_path  #: lrwatch run: the Monitor's log (for "watch it again")
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -157,7 +164,13 @@ class LRWatchApp(LRActions, App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
     def _follow_files(self) -> None:
         follow_files(
-            self.paths, self.fmt, self._ingest, self.stop_event, self.follow_files, self.stdin_fd
+            self.paths,
+            self.fmt,
+            self._ingest,
+            self.stop_event,
+            self.follow_files,
+            self.stdin_fd,
+            self.blocks,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="stream")
@@ -172,8 +185,36 @@ class LRWatchApp(LRActions, App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="child")
     def _wait_child(self) -> None:
+        # Waits in short steps: Textual's exit joins this thread, and a plain wait() on a
+        # child that outlives the UI made quitting hang until the training ended.
         assert self.child is not None
-        self.post_message(msg.ChildExited(self.child.wait()))
+        while not self.stop_event.is_set():
+            try:
+                code = self.child.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                continue
+            self.post_message(msg.ChildExited(code))
+            return
+
+    async def action_quit(self) -> None:
+        """Quit; under ``lrwatch run`` with the training still running, ask what becomes of it."""
+        child = self.child
+        if not self.confirm_quit or child is None or child.poll() is not None:
+            self.exit(self.child_code)
+            return
+        if isinstance(self.screen, QuitRunScreen):
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice is not None:
+                self.stop_child = choice == "stop"
+                self.exit(self.child_code)
+
+        self.push_screen(QuitRunScreen(self._child_label(), self.child_log), answered)
+
+    def _child_label(self) -> str:
+        run = self.current_run
+        return f"{run.name if run else 'the command'} (pid {self.child.pid if self.child else '?'})"
 
     def on_child_exited(self, message: msg.ChildExited) -> None:
         self.child_code = message.code
@@ -334,6 +375,8 @@ class LRWatchApp(LRActions, App[int]):
         run = self.current_run
         if run is not None and run.name == message.run:
             self.findings_w.set_findings(message.findings)
+            # "no findings to apply", "… is resolved": said of a list that has just changed.
+            self.status_w.clear_topic("findings", self.view.describe())
 
     def on_rules_progress(self, message: msg.RulesProgress) -> None:
         self.findings_w.set_note(message.behind, message.skipped)
@@ -382,6 +425,7 @@ class LRWatchApp(LRActions, App[int]):
         """Switch to the next / previous run."""
         if self.store.runs:
             self.current = (self.current + delta) % len(self.store.runs)
+            self.findings_w.forget_hold()  # another run's cards: start at its top card
             self._view_changed()
 
     def action_overlay(self) -> None:

@@ -210,10 +210,7 @@ class DemoApp(LRWatchApp):
                 return
 
     def _select_finding(self, finding_id: str) -> None:
-        panel = self.findings_w
-        ids = [getattr(f, "id", None) for f in panel.findings]
-        if finding_id in ids:
-            panel.move(ids.index(finding_id) - panel.selected)
+        self.findings_w.select_id(finding_id)
 
     def _is_current(self, name: str) -> bool:
         run = self.current_run

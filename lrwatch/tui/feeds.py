@@ -15,21 +15,33 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lrwatch.records import Record
+from lrwatch.records import AnyRecord
 from lrwatch.store import MetricStore
+from lrwatch.tui.blocks import slices
 from lrwatch.tui.messages import DataArrived, InputClosed, SourceProblem
 from lrwatch.tui.pacing import Pacer
 from lrwatch.tui.rules_worker import RulesWorker
 
 #: Records added to the store per lock hold: the UI's draw waits for at most one slice.
 ADD_SLICE = 2048
+#: Seconds between polls of the files while they grow, and at most once they have gone quiet
+#: (a finished log must not cost CPU; a live one that pauses is picked up within a second).
+POLL_FAST, POLL_SLOW = 0.05, 1.0
+#: Seconds without new data before the polls start to slow down.
+QUIET_AFTER = 2.0
 
 
-def _slices(records: list[Record]) -> Iterator[list[Record]]:
+def _slices(records: list[AnyRecord]) -> Iterator[list[AnyRecord]]:
     if not records:
         yield records  # still sync an empty batch: it registers new runs and their stats
-    for a in range(0, len(records), ADD_SLICE):
-        yield records[a : a + ADD_SLICE]
+    yield from slices(records, ADD_SLICE)
+
+
+def poll_delay(quiet: float) -> float:
+    """Seconds to wait before the next poll after ``quiet`` seconds without new records."""
+    if quiet < QUIET_AFTER:
+        return POLL_FAST
+    return min(POLL_SLOW, POLL_FAST * 2 ** min((quiet - QUIET_AFTER) / 2, 10.0))
 
 
 class Ingest:
@@ -52,6 +64,9 @@ class Ingest:
         self.pacer = Pacer(work=0.02, rest=0.005)
         self._pending: dict[str, int] = {}
         self._last_post = 0.0
+        #: What the UI last heard of each run (unreadable-line count): an empty poll of an
+        #: unchanged run is not news, and posting it made the idle UI redraw 10 times a second.
+        self._known: dict[str, int] = {}
 
     def start(self) -> None:
         """Start the rule engine's thread."""
@@ -66,14 +81,20 @@ class Ingest:
     def add(
         self,
         name: str,
-        records: list[Record],
-        sync: Callable[[list[Record]], int] | None = None,
+        records: list[AnyRecord],
+        sync: Callable[[list[AnyRecord]], int] | None = None,
     ) -> None:
-        """Add ``records`` to run ``name`` (``sync(chunk)`` adds a chunk itself when given)."""
+        """Add ``records`` to run ``name`` (``sync(chunk)`` adds a chunk itself when given).
+
+        Records may be :class:`~lrwatch.records.MetricBlock` columns (block-mode readers).
+        """
         for chunk in _slices(records):
             with self.lock:
                 n = sync(chunk) if sync is not None else self.store.run(name).add(chunk)
-            self._pending[name] = self._pending.get(name, 0) + n
+                skipped = self.store.runs[name].skipped
+            if n or self._known.get(name) != skipped:
+                self._known[name] = skipped
+                self._pending[name] = self._pending.get(name, 0) + n
             self.pacer.tick()
         if self.rules is not None:
             self.rules.submit(name, records)
@@ -96,17 +117,24 @@ def follow_files(
     stop: threading.Event,
     follow: bool = True,
     stdin_fd: int | None = None,
+    blocks: bool = True,
 ) -> None:
-    """Tail ``paths`` (files, dirs, globs, ``-`` read from ``stdin_fd``) until ``stop`` is set."""
+    """Tail ``paths`` (files, dirs, globs, ``-`` read from ``stdin_fd``) until ``stop`` is set.
+
+    ``blocks``: readers yield :class:`~lrwatch.records.MetricBlock` columns for plain metric
+    rows (2-3x faster ingest). Files are polled every 50 ms while they grow and ever more
+    rarely (up to once a second) once they have been quiet for a while.
+    """
     from lrwatch.sources import SourceError, open_runs
     from lrwatch.sources.follow import sync_run
 
     try:
-        runset = open_runs(paths, fmt, follow=follow, stdin_fd=stdin_fd)
+        runset = open_runs(paths, fmt, follow=follow, stdin_fd=stdin_fd, blocks=blocks)
     except SourceError as exc:
         ingest.post(SourceProblem(str(exc), fatal=True))
         return
     closed: set[str] = set()
+    last_data = time.monotonic()
     try:
         while not stop.is_set():
             batch = runset.poll()
@@ -118,11 +146,16 @@ def follow_files(
                     ingest.flush(force=True)  # its last records first, then the news
                     ingest.post(InputClosed(name))
             ingest.flush()
-            if not any(batch.values()):
+            now = time.monotonic()
+            if any(batch.values()):
+                last_data = now
+            else:
                 ingest.pacer.idle()
                 if not follow and runset.done:
                     break
-                stop.wait(0.05)
+                # A pipe gets no slow polls: its writer may pause and resume at any time.
+                piped = any(s.is_stream and not s.done for s in runset.sources.values())
+                stop.wait(POLL_FAST if piped else poll_delay(now - last_data))
     except Exception as exc:
         ingest.post(SourceProblem(f"reading stopped: {exc!r}", fatal=True))
     finally:

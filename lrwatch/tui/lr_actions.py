@@ -134,6 +134,7 @@ class LRActions(_Base):
             return
         if message.connected:
             info.connected, info.seen, info.error, info.checking = True, True, "", False
+            self.status_w.clear_topic("control", self.view.describe())  # "not connected yet"
             self._refresh_header()
             return
         info.connected = False
@@ -220,11 +221,11 @@ class LRActions(_Base):
             return None
         info = self.control_info(run.name)
         if info.endpoint is None:
-            self.status_w.show(READ_ONLY_HINT.format(run=run.name), error=True)
+            self.status_w.show(READ_ONLY_HINT.format(run=run.name), error=True, topic="control")
             return None
         if run.name not in self.clients:
             why = info.error or "not connected yet"
-            self.status_w.show(f"✗ control of {run.name}: {why}", error=True)
+            self.status_w.show(f"✗ control of {run.name}: {why}", error=True, topic="control")
             return None
         return run.name
 
@@ -263,9 +264,23 @@ class LRActions(_Base):
     def action_apply_finding(self) -> None:
         """Apply the selected finding's suggested fix, after confirmation."""
         finding = self.findings_w.current
-        action = getattr(finding, "action", None) if finding is not None else None
+        if finding is None:
+            self.status_w.show("no findings to apply", error=True, topic="findings")
+            return
+        what = f"{finding.symptom} since {finding.step:,}" if finding.step is not None else ""
+        what = what or str(finding.symptom)
+        if getattr(finding, "resolved", False):
+            # Its fix answered a problem that is over: applying it now would be a stale change.
+            self.status_w.show(
+                f"{what} is resolved: its fix is not applied (j/k: select an open finding)",
+                error=True,
+                topic="findings",
+            )
+            return
+        action = getattr(finding, "action", None)
         if not action:
-            self.status_w.show("the selected finding has no one-key fix", error=True)
+            advice = f"; advice: {finding.suggestion}" if finding.suggestion else ""
+            self.status_w.show(f"{what} has no one-key fix{advice}", error=True, topic="findings")
             return
         name = self._controllable()
         if name:

@@ -18,7 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from lrwatch.records import Record
+from lrwatch.records import AnyRecord, count_records
+from lrwatch.tui.blocks import slices
 from lrwatch.tui.messages import FindingsChanged, RulesProgress, SourceProblem
 from lrwatch.tui.pacing import Pacer
 
@@ -52,7 +53,7 @@ class RulesWorker:
         self.backlog = 0  #: records submitted and not yet fed
         self.skipped = 0  #: records never fed because the backlog overflowed
         self.failed = False
-        self._queue: deque[tuple[str, list[Record]]] = deque()
+        self._queue: deque[tuple[str, list[AnyRecord], int]] = deque()
         self._cond = threading.Condition()
         self._stop = False
         self._changed: set[str] = set()
@@ -72,17 +73,21 @@ class RulesWorker:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def submit(self, name: str, records: list[Record]) -> None:
-        """Queue ``records`` of run ``name`` for the rules (returns at once)."""
+    def submit(self, name: str, records: list[AnyRecord]) -> None:
+        """Queue ``records`` of run ``name`` for the rules (returns at once).
+
+        Blocks (:class:`~lrwatch.records.MetricBlock`) count as their rows everywhere.
+        """
         if self.failed or not records:
             return
+        n = count_records(records)
         with self._cond:
-            self._queue.append((name, records))
-            self.backlog += len(records)
+            self._queue.append((name, records, n))
+            self.backlog += n
             while self.backlog > self.max_backlog and len(self._queue) > 1:
-                _, old = self._queue.popleft()
-                self.backlog -= len(old)
-                self.skipped += len(old)
+                _, _, old = self._queue.popleft()
+                self.backlog -= old
+                self.skipped += old
             self._cond.notify()
 
     def drain(self, timeout: float = 10.0) -> bool:
@@ -111,7 +116,7 @@ class RulesWorker:
                     return
                 item = self._queue.popleft() if self._queue else None
             if item is not None:
-                self._feed(*item)
+                self._feed(item[0], item[1])
             now = time.monotonic()
             if now - last_stall >= STALL_CHECK:
                 last_stall = now
@@ -128,9 +133,8 @@ class RulesWorker:
             engine = self.engines[name] = Engine(self.config, run=name)
         return engine
 
-    def _feed(self, name: str, records: list[Record]) -> None:
-        for a in range(0, len(records), FEED_SLICE):
-            chunk = records[a : a + FEED_SLICE]
+    def _feed(self, name: str, records: list[AnyRecord]) -> None:
+        for chunk in slices(records, FEED_SLICE):
             try:
                 if self._engine(name).feed(chunk):
                     self._changed.add(name)
@@ -138,7 +142,7 @@ class RulesWorker:
                 self._fail(exc)
                 return
             with self._cond:
-                self.backlog -= len(chunk)
+                self.backlog -= count_records(chunk)
             self.pacer.tick()
             if self._stop:
                 return

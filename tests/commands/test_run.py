@@ -7,6 +7,7 @@ behaviour (SIGKILL of the UI, exit code of the command) is in tests/tui/test_tmu
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -14,9 +15,17 @@ from typing import Any
 
 import pytest
 
-from lrwatch.commands.run import fresh_name, make_app, paths_for, run_name, start, stop
+from lrwatch.commands.run import (
+    exit_text,
+    fresh_name,
+    make_app,
+    paths_for,
+    run_name,
+    start,
+    stop,
+)
 from lrwatch.tui.messages import ControlReply
-from lrwatch.tui.widgets.dialogs import ConfirmScreen
+from lrwatch.tui.widgets.dialogs import ConfirmScreen, QuitRunScreen
 
 SCRIPTS = Path(__file__).parent.parent / "tui" / "scripts"
 
@@ -119,3 +128,67 @@ async def test_console_only_output_is_shown_and_the_exit_code_reported(tmp_path:
         assert stop(proc) == 3
     lines = out.read_text().splitlines()
     assert len(lines) == 301 and lines[-1] == "finished 300"
+
+
+async def _quit_with(tmp_path: Path, answer: str) -> tuple[Any, Any]:
+    """Start a long real training under the app, press q then ``answer``; the app has exited."""
+    args = _args(tmp_path, sys.executable, str(SCRIPTS / "train_env.py"), "3000", "0.02")
+    name = run_name(args.cmd[1:])
+    out, log = paths_for(args.dir, name)
+    proc = start(args.cmd[1:], out, log, name)
+    try:
+        app = make_app(args, proc, out, log)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _until(pilot, lambda: (r := app.current_run) is not None and r.name == name)
+            await pilot.press("q")
+            assert isinstance(app.screen, QuitRunScreen)
+            text = " ".join(str(w.render()) for w in app.screen.query("Label"))
+            assert "Stop the training too?" in text and "leave it running" in text
+            await pilot.press(answer)
+        # Textual's thread workers run in the loop's default executor, which asyncio.run
+        # joins on exit: the thread that waits on the child must end though the child runs
+        # (it used to block in wait() and lrwatch run hung on q until the training ended).
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.shutdown_default_executor(), timeout=30)
+        assert proc.poll() is None
+        return app, proc
+    except BaseException:
+        stop(proc)
+        raise
+
+
+async def test_q_asks_and_n_leaves_the_training_running(tmp_path: Path) -> None:
+    app, proc = await _quit_with(tmp_path, "n")
+    try:
+        assert app.stop_child is False
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+
+
+async def test_q_then_y_quits_at_once_and_stops_the_training(tmp_path: Path) -> None:
+    app, proc = await _quit_with(tmp_path, "y")
+    assert app.stop_child is True
+    code = stop(proc)  # what lrwatch run does next: SIGINT to the training
+    assert code != 0 and proc.poll() is not None
+
+
+async def test_esc_in_the_quit_dialog_stays(tmp_path: Path) -> None:
+    args = _args(tmp_path, sys.executable, str(SCRIPTS / "print_nanogpt.py"), "3000", "0.01")
+    name = run_name(args.cmd[1:])
+    out, log = paths_for(args.dir, name)
+    proc = start(args.cmd[1:], out, log, name)
+    try:
+        app = make_app(args, proc, out, log)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("q")
+            assert isinstance(app.screen, QuitRunScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, QuitRunScreen) and app.is_running
+    finally:
+        stop(proc)
+
+
+def test_exit_codes_of_killed_children_read_like_the_shell() -> None:
+    assert exit_text(3) == "exited with code 3"
+    assert exit_text(-2) == "killed by SIGINT"

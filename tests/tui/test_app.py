@@ -8,6 +8,8 @@ from lrwatch.tui.app import LRWatchApp
 from lrwatch.tui.messages import FindingsChanged, SourceProblem
 from lrwatch.tui.widgets.dialogs import HelpScreen
 
+from .helpers import until
+
 
 def _text(app: LRWatchApp, selector: str) -> str:
     return app.query_one(selector).render().plain  # type: ignore[union-attr]
@@ -60,14 +62,13 @@ async def test_findings_select_and_errors_are_visible(store: MetricStore) -> Non
     app = LRWatchApp(store, clock=lambda: 1650.0)
     async with app.run_test(size=(120, 40)) as pilot:
         app.post_message(FindingsChanged("exp1", [_finding(100, "warning"), _finding(200)]))
-        await pilot.pause()
+        await until(pilot, lambda: "findings (2)" in _text(app, "#findings"))
         panel = _text(app, "#findings")
         assert "findings (2)" in panel and panel.index("ERROR") < panel.index("WARNING")
         await pilot.press("j")
         assert app.query_one("#findings").current.id == "f100"  # type: ignore[attr-defined]
         app.post_message(SourceProblem("lost connection to unix:/x.sock"))
-        await pilot.pause()
-        assert "lost connection" in _text(app, "#status")
+        await until(pilot, lambda: "lost connection" in _text(app, "#status"))
 
 
 async def test_help_and_run_switching(store: MetricStore) -> None:
@@ -112,5 +113,76 @@ async def test_every_key_action_is_in_the_command_palette(store: MetricStore) ->
         assert "[key ?]" in commands["lrwatch: Help"].help
         assert commands["lrwatch: ×2"].help.endswith("[key + or =]")
         commands["lrwatch: Log-y"].callback()
-        await pilot.pause()
-        assert app.view.log_y
+        await until(pilot, lambda: app.view.log_y)
+
+
+def _resolved(step: int) -> Finding:
+    f = _finding(step, "warning")
+    f.symptom, f.id, f.resolved = "loss_spike", f"r{step}", True
+    return f
+
+
+async def test_selection_follows_the_newest_worst_open_finding_unless_moved_by_hand(
+    store: MetricStore,
+) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    now = [0.0]
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.findings_w
+        panel.clock = lambda: now[0]
+        app.post_message(FindingsChanged("exp1", [_resolved(50)]))
+        await until(pilot, lambda: panel.current is not None)
+        # New open findings arrive above the resolved card: the selection goes to the worst.
+        app.post_message(FindingsChanged("exp1", [_resolved(50), _finding(100, "warning")]))
+        await until(pilot, lambda: len(panel.findings) == 2)
+        assert panel.current.id == "f100"
+        app.post_message(
+            FindingsChanged("exp1", [_resolved(50), _finding(100, "warning"), _finding(200)])
+        )
+        await until(pilot, lambda: len(panel.findings) == 3)
+        assert panel.current.id == "f200"  # error before warning
+        # Chosen by hand: it stays while new findings come in...
+        await pilot.press("j")
+        assert panel.current.id == "f100"
+        now[0] = 10.0
+        app.post_message(
+            FindingsChanged(
+                "exp1", [_resolved(50), _finding(100, "warning"), _finding(200), _finding(300)]
+            )
+        )
+        await until(pilot, lambda: len(panel.findings) == 4)
+        assert panel.current.id == "f100"
+        # ...until the hold has passed: then the newest of the worst again.
+        now[0] = 100.0
+        app.post_message(
+            FindingsChanged(
+                "exp1", [_resolved(50), _finding(100, "warning"), _finding(200), _finding(300)]
+            )
+        )
+        await until(pilot, lambda: panel.current.id == "f300")
+
+
+async def test_a_on_a_resolved_finding_is_refused_clearly(store: MetricStore) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.post_message(FindingsChanged("exp1", [_resolved(50)]))
+        await until(pilot, lambda: app.findings_w.current is not None)
+        await pilot.press("a")
+        status = _text(app, "#status")
+        assert "loss_spike since 50 is resolved" in status and "not applied" in status
+        assert app.screen is app.screen_stack[0]  # no confirmation was opened
+
+
+async def test_a_without_findings_says_so_and_the_message_goes_when_findings_come(
+    store: MetricStore,
+) -> None:
+    app = LRWatchApp(store, clock=lambda: 1650.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        assert _text(app, "#status") == "no findings to apply"
+        app.post_message(FindingsChanged("exp1", [_finding(100)]))
+        await until(pilot, lambda: app.findings_w.current is not None)
+        status = _text(app, "#status")
+        assert "no findings" not in status and "one-key" not in status
+        assert status == app.view.describe()
+        assert not app.status_w.has_class("error")

@@ -11,6 +11,8 @@ from lrwatch.store import MetricStore
 from lrwatch.tui.demo import AboutScreen, DemoApp, DemoPicker
 from lrwatch.tui.messages import ChildExited, FindingsChanged
 
+from .helpers import until
+
 NAMES = list(SCENARIOS)
 
 
@@ -18,7 +20,8 @@ async def _pick(*keys: str, initial: int = 0) -> str | None:
     app = DemoPicker(list(SCENARIOS.values()), initial)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*keys)
-        await pilot.pause()
+        # Enter/q close the app through a message: wait for it, not for one pause.
+        await until(pilot, lambda: app.return_value is not None or not app.is_running)
     return app.return_value
 
 
@@ -45,10 +48,14 @@ async def test_picker_lists_every_demo_and_details_the_highlighted_one() -> None
         for sc in SCENARIOS.values():
             assert sc.name in listing and sc.description in listing and sc.symptom in listing
         await pilot.press("down")
-        detail = str(app.query_one("#detail").render())
         too_high = SCENARIOS[NAMES[1]]
-        assert too_high.symptom in detail.replace("\n", " ")
-        assert "try:" in detail
+
+        def detail() -> str:
+            return str(app.query_one("#detail").render()).replace("\n", " ")
+
+        # The highlight reaches the detail panel through the list's message: wait for it.
+        await until(pilot, lambda: too_high.symptom in detail())
+        assert "try:" in detail()
 
 
 def _divergence(step: int) -> Finding:
@@ -76,31 +83,35 @@ async def test_demo_app_about_key_and_hint_when_the_symptom_is_flagged() -> None
     )
     app = DemoApp(sc, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await until(pilot, lambda: app._notifications)
         first = [n.message for n in app._notifications]
         assert any(sc.try_this in m and "i:" in m for m in first), first
         await pilot.press("i")
-        assert isinstance(app.screen, AboutScreen)
+        await until(pilot, lambda: isinstance(app.screen, AboutScreen))
         about = str(app.screen.query_one("#about").render())
         assert sc.symptom in about.replace("\n", " ") and "try:" in about
         await pilot.press("escape")
-        assert not isinstance(app.screen, AboutScreen)
+        await until(pilot, lambda: not isinstance(app.screen, AboutScreen))
         # An older finding is selected when the demo's symptom is flagged: the hint selects
         # the flagged one, so that `a` applies its fix.
         spike = Finding("loss_spike", "warning", 6, 9, resolved=True, id="spike6")
         app.post_message(FindingsChanged("lr-too-high", [spike]))
-        await pilot.pause()
-        assert app.findings_w.current is not None and app.findings_w.current.id == "spike6"
+        await until(pilot, lambda: app.findings_w.current is not None)
+        assert app.findings_w.current.id == "spike6"
+
+        def hints() -> list[str]:
+            return [n.message for n in app._notifications if n.message.startswith("lr-too-high:")]
+
         app.post_message(FindingsChanged("lr-too-high", [spike, _divergence(74)]))
-        await pilot.pause()
-        await pilot.pause()
-        assert app.findings_w.current.id == "div74"
-        hints = [n.message for n in app._notifications if n.message.startswith("lr-too-high:")]
-        assert hints and "press a" in hints[0].lower(), hints
-        # Only once: a second finding does not repeat it.
+        # The selection moves after the panel's refresh (call_after_refresh): wait for it.
+        await until(pilot, lambda: app.findings_w.current.id == "div74" and hints())
+        assert "press a" in hints()[0].lower(), hints()
+        # Only once: a second finding does not repeat it. (The marker message is posted
+        # after it and handled in order: once it is seen, the finding was handled too.)
         app.post_message(FindingsChanged("lr-too-high", [_divergence(74), _divergence(90)]))
-        await pilot.pause()
-        assert len([n for n in app._notifications if n.message.startswith("lr-too-high:")]) == 1
+        app.post_message(FindingsChanged("marker", []))
+        await until(pilot, lambda: "marker" in app.findings)
+        assert len(hints()) == 1
 
 
 async def test_demo_app_starts_in_the_view_its_comparison_wants() -> None:
@@ -122,9 +133,13 @@ async def test_demo_app_shows_the_results_the_training_printed(tmp_path: Path) -
         await pilot.pause()
         assert app.results == []
         app.post_message(ChildExited(0))
-        await pilot.pause()
-        shown = [n.message for n in app._notifications if n.title == "range-test results"]
-        assert shown and "0.0123" in shown[0] and "0.0456" in shown[0] and "note" not in shown[0]
+
+        def shown() -> list[str]:
+            return [n.message for n in app._notifications if n.title == "range-test results"]
+
+        await until(pilot, shown)
+        assert "0.0123" in shown()[0] and "0.0456" in shown()[0] and "note" not in shown()[0]
         await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, AboutScreen))
         about = str(app.screen.query_one("#about").render())
         assert "results:" in about and "suggested LR (valley): 0.0456" in about

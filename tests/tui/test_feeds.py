@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 import threading
 
-from lrwatch.records import Metrics
+import numpy as np
+
+from lrwatch.records import Event, MetricBlock, Metrics, count_records, expand
 from lrwatch.store import MetricStore
-from lrwatch.tui.feeds import ADD_SLICE, Ingest
+from lrwatch.tui.blocks import slices
+from lrwatch.tui.feeds import ADD_SLICE, POLL_FAST, POLL_SLOW, Ingest, poll_delay
 from lrwatch.tui.messages import DataArrived, FindingsChanged, RulesProgress
 from lrwatch.tui.rules_worker import RulesWorker
 
@@ -63,3 +66,58 @@ def test_a_backlog_overflow_skips_the_oldest_batches_and_says_so() -> None:
     progress = [m for m in posted if isinstance(m, RulesProgress)]
     assert progress and progress[-1] == RulesProgress(0, 1200)
     assert worker.engines["exp"].step == 1999  # the newest records were checked
+
+
+def _block(start: int, n: int) -> MetricBlock:
+    steps = np.arange(start, start + n, dtype=np.int64)
+    return MetricBlock(steps, {"loss": 2.0 - steps * 1e-4, "lr": np.full(n, 1e-3)})
+
+
+def test_slices_count_rows_and_cut_blocks_in_order() -> None:
+    ev = Event("lr_change", {"old": [1e-3], "new": [5e-4]}, 7, None)
+    batch = [_block(0, 5), ev, _block(5, 10), *_records(3, start=15)]
+    parts = list(slices(batch, 4))
+    assert [count_records(p) for p in parts] == [4, 4, 4, 4, 3]
+    steps = [r.step for p in parts for r in expand(p)]
+    assert steps == [0, 1, 2, 3, 4, 7, *range(5, 18)]  # every row once, in order
+
+
+def test_blocks_reach_the_store_in_slices_and_the_rules_count_their_rows() -> None:
+    posted: list[object] = []
+    store = MetricStore()
+    ingest = Ingest(store, threading.Lock(), posted.append)
+    n = 3 * ADD_SLICE + 5
+    ingest.add("a", [_block(0, n)])
+    ingest.start()
+    try:
+        assert ingest.rules is not None and ingest.rules.drain()
+    finally:
+        ingest.close()
+    ingest.flush(force=True)
+    assert len(store.runs["a"].series["loss"]) == n
+    assert [m.counts for m in posted if isinstance(m, DataArrived)] == [{"a": n}]
+    assert ingest.rules.engines["a"].step == n - 1 and ingest.rules.backlog == 0
+
+
+def test_empty_polls_of_an_unchanged_run_post_nothing() -> None:
+    """A finished log is polled forever: each empty poll must not make the UI redraw."""
+    posted: list[object] = []
+    store = MetricStore()
+    ingest = Ingest(store, threading.Lock(), posted.append, rules=False)
+    ingest.add("a", _records(10))
+    ingest.flush(force=True)
+    for _ in range(5):
+        ingest.add("a", [])
+        ingest.flush(force=True)
+    assert [m.counts for m in posted if isinstance(m, DataArrived)] == [{"a": 10}]
+    # A change of what the header shows (unreadable lines) is news, even without records.
+    store.runs["a"].skipped = 1
+    ingest.add("a", [])
+    ingest.flush(force=True)
+    assert [m.counts for m in posted if isinstance(m, DataArrived)][-1] == {"a": 0}
+
+
+def test_polls_slow_down_once_the_files_are_quiet() -> None:
+    delays = [poll_delay(q) for q in (0.0, 1.0, 3.0, 6.0, 10.0, 60.0, 3600.0)]
+    assert delays[0] == delays[1] == POLL_FAST
+    assert delays == sorted(delays) and delays[-1] == POLL_SLOW

@@ -161,3 +161,41 @@ def test_watch_reads_a_pipe_on_stdin() -> None:
         _wait_for(session, "loss (log)")
     finally:
         _tmux("kill-session", "-t", session)
+
+
+TRAIN_ENV = Path(__file__).parent / "scripts" / "train_env.py"
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_run_quit_asks_whether_to_stop_the_training(tmp_path: Path, answer: str) -> None:
+    """q in ``lrwatch run``: y stops the training, n leaves it running; either quits at once.
+
+    The training would run for ~30 minutes: the UI used to hang on q until it ended.
+    """
+    cmd = f"run --dir {tmp_path} -- {shlex.quote(sys.executable)} {TRAIN_ENV} 100000 0.02"
+    session = _start(cmd, cols=100, rows=30, after="; echo EXIT=$?; sleep 60")
+    pid_file = tmp_path / "child.pid"
+    try:
+        _wait_for(session, "train_env", "● live", "control ✓", timeout=60)
+        _tmux("send-keys", "-t", session, "q")
+        _wait_for(session, "Stop the training too?")
+        _tmux("send-keys", "-t", session, answer)
+        screen = _wait_for(session, "EXIT=")
+        if answer == "y":
+            assert "lrwatch run: train_env killed by SIGINT" in screen, screen
+            assert "EXIT=130" in screen
+        else:
+            assert "train_env still running (pid" in screen and "EXIT=0" in screen, screen
+            pid = int(screen.split("still running (pid ")[1].split(")")[0])
+            pid_file.write_text(str(pid))
+            os.kill(pid, 0)  # alive
+            log = tmp_path / "train_env.jsonl"
+            size = log.stat().st_size
+            deadline = time.monotonic() + 30
+            while log.stat().st_size == size:  # and still logging
+                assert time.monotonic() < deadline, "the training stopped logging"
+                time.sleep(0.1)
+    finally:
+        _tmux("kill-session", "-t", session)
+        if pid_file.exists():
+            os.killpg(int(pid_file.read_text()), 15)

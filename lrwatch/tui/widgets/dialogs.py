@@ -48,6 +48,41 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+class QuitRunScreen(ModalScreen[str | None]):
+    """``lrwatch run``'s quit: ``y`` stops the training too, ``n`` leaves it running, esc stays.
+
+    Dismisses with ``"stop"``, ``"leave"`` or ``None`` (stay in the UI).
+    """
+
+    DEFAULT_CSS = _DIALOG_CSS.format(name="QuitRunScreen")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer('stop')", "Stop it"),
+        Binding("n", "answer('leave')", "Leave it running"),
+        Binding("escape,q", "answer(None)", "Stay"),
+    ]
+
+    def __init__(self, what: str, log: str | None = None) -> None:
+        super().__init__()
+        self.what = what
+        self.log_path = log
+
+    def compose(self) -> ComposeResult:
+        again = f" (watch it again: lrwatch watch {self.log_path})" if self.log_path else ""
+        with Vertical():
+            yield Label(f"Quit lrwatch. The training {self.what} is still running.", id="question")
+            yield Label("[b]Stop the training too?[/b]")
+            yield Label(
+                "[b]y[/b]  stop it (Ctrl+C to the training, as if typed)\n"
+                f"[b]n[/b]  leave it running: it keeps logging{again}\n"
+                "[b]esc[/b] stay here",
+                classes="hint",
+            )
+
+    def action_answer(self, choice: str | None) -> None:
+        """Close with the choice."""
+        self.dismiss(choice)
+
+
 class _LRValidator(Validator):
     def validate(self, value: str) -> ValidationResult:
         try:

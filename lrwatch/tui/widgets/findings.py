@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -13,6 +15,10 @@ from lrwatch.tui.mono import monochrome
 
 #: Records the rules must lag before the panel says so.
 NOTE_BEHIND = 10_000
+#: Seconds a selection made by hand (j/k) stays put; after that, and before any, the
+#: selection follows the newest open finding of the highest severity, so that `a` applies
+#: the fix of what matters now, not of a card that resolved while new ones came in above it.
+HAND_HOLD = 30.0
 
 
 class FindingsPanel(Widget):
@@ -30,15 +36,27 @@ class FindingsPanel(Widget):
         self.findings: list[Any] = []
         self._selected_id: str | None = None
         self.note = ""  #: how far the rule engine is behind, when it is
+        self.clock: Callable[[], float] = time.monotonic
+        self._held_at: float | None = None  #: when the selection was last moved by hand
+
+    @property
+    def held(self) -> bool:
+        """The user chose the selected card in the last :data:`HAND_HOLD` seconds."""
+        return self._held_at is not None and self.clock() - self._held_at < HAND_HOLD
 
     def set_findings(self, findings: list[Any]) -> None:
-        """Replace the list, keeping the selection on the same finding when it is still there."""
+        """Replace the list; the selection follows the top card unless held by hand.
+
+        The top card (:func:`sort_findings`) is the newest open finding of the highest
+        severity. A card chosen by hand in the last :data:`HAND_HOLD` seconds stays selected
+        while it is in the list.
+        """
         self.findings = sort_findings(findings)
         ids = [getattr(f, "id", None) for f in self.findings]
-        if self._selected_id in ids:
+        if self.held and self._selected_id in ids:
             self.selected = ids.index(self._selected_id)
         else:
-            self.selected = min(self.selected, max(len(self.findings) - 1, 0))
+            self.selected = 0
         self._remember()
         self.refresh()
 
@@ -52,10 +70,25 @@ class FindingsPanel(Widget):
         self.refresh()
 
     def move(self, delta: int) -> None:
-        """Select the next (+1) or previous (-1) card."""
+        """Select the next (+1) or previous (-1) card (by hand: it stays selected a while)."""
         if self.findings:
             self.selected = (self.selected + delta) % len(self.findings)
+            self._held_at = self.clock()
             self._remember()
+
+    def forget_hold(self) -> None:
+        """Let the selection follow the top card again (another run's list is shown)."""
+        self._held_at = None
+
+    def select_id(self, finding_id: str) -> bool:
+        """Select the card of ``finding_id`` (held like a choice by hand); False if absent."""
+        ids = [getattr(f, "id", None) for f in self.findings]
+        if finding_id not in ids:
+            return False
+        self.selected = ids.index(finding_id)
+        self._held_at = self.clock()
+        self._remember()
+        return True
 
     def _remember(self) -> None:
         cur = self.current

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
@@ -22,17 +24,28 @@ class RunHeader(Widget):
         self.summary: RunSummary | None = None
         self.where = (0, 1)
         self.note = " waiting for records…"
+        self._shown: tuple[int, str, list[Any]] | None = None  #: width, text, spans drawn
 
     def show(self, summary: RunSummary | None, index: int = 0, count: int = 1) -> None:
-        """Show ``summary`` (None: the waiting note), as run ``index`` of ``count``."""
+        """Show ``summary`` (None: the waiting note), as run ``index`` of ``count``.
+
+        Repaints only when the text changed: the app calls this every second, and an idle
+        UI must not redraw the screen for a header that says the same.
+        """
         self.summary, self.where = summary, (index, count)
-        self.refresh()
+        text = self._text()
+        if self._shown != (self.size.width, text.plain, text.spans):
+            self.refresh()
+
+    def _text(self) -> Text:
+        if self.summary is None:
+            return Text(self.note)
+        return render_header(self.summary, *self.where, width=self.size.width)
 
     def render(self) -> Text:
         """The two header lines, fitted to the current width."""
-        if self.summary is None:
-            return Text(self.note)
-        text = render_header(self.summary, *self.where, width=self.size.width)
+        text = self._text()
+        self._shown = (self.size.width, text.plain, list(text.spans))
         return monochrome(text) if self.app.no_color else text
 
 
@@ -44,7 +57,19 @@ class StatusLine(Static):
     StatusLine.error { background: $error 40%; }
     """
 
-    def show(self, text: str, error: bool = False) -> None:
-        """Show ``text`` (red background when ``error``)."""
+    topic = ""  #: what the shown text is about ("findings", "control"; "" for news)
+
+    def show(self, text: str, error: bool = False, topic: str = "") -> None:
+        """Show ``text`` (red background when ``error``).
+
+        ``topic`` tags a message that goes stale when its situation changes (the app clears
+        it with :meth:`clear_topic`, e.g. "no findings to apply" once findings arrive).
+        """
+        self.topic = topic
         self.set_class(error, "error")
         self.update(Text(text, style="bold" if error else ""))
+
+    def clear_topic(self, topic: str, replacement: str) -> None:
+        """Show ``replacement`` if the line still shows a message about ``topic``."""
+        if self.topic == topic:
+            self.show(replacement)
