@@ -143,12 +143,99 @@ async def latency(rate: int = 100_000, seconds: float = 6.0, rules: bool = True)
         )
 
 
+WRITER = """
+import sys, time
+path, rate = sys.argv[1], int(sys.argv[2])
+batch = rate // 20
+step = 0
+with open(path, "a") as fh:
+    while True:
+        t, now = time.perf_counter(), time.time()  # t: wall time (the fast path wants one)
+        fh.write("".join(
+            f'{{"step": {s}, "t": {now:.3f}, "loss": {1.0 / (1 + s * 1e-5)!r}, "lr": 0.0003}}\\n'
+            for s in range(step, step + batch)
+        ))
+        fh.flush()
+        step += batch
+        time.sleep(max(0.0, 0.05 - (time.perf_counter() - t)))
+"""
+
+
+async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool = True) -> None:
+    """Key-to-screen latency and ingest rate while another process appends ``rate`` JSONL
+    metric lines/s to a log that the app follows (the real reader path, rules on).
+
+    ``blocks``: the reader yields MetricBlock columns (the default) or one record per line.
+    """
+    import random
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from textual import events
+
+    from lrwatch.tui.app import LRWatchApp
+
+    tmp = Path(tempfile.mkdtemp()) / "bench.jsonl"
+    tmp.write_text("")
+    app = LRWatchApp(paths=[str(tmp)])
+    app.blocks = blocks
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp), str(rate)])
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            panel = app.charts_w[0]
+            builds: list[tuple[float, bool]] = []
+            orig = panel.lines
+
+            def lines(w: int, h: int) -> list:
+                out = orig(w, h)
+                builds.append((time.perf_counter(), app.view.log_y))
+                return out
+
+            panel.lines = lines  # type: ignore[method-assign]
+            await pilot.pause(1.0)
+            n0, t_start = app.store.runs["bench"].records, time.perf_counter()
+            size0 = tmp.stat().st_size
+            lat = []
+            end = time.monotonic() + seconds
+            rng = random.Random(0)
+            while time.monotonic() < end:
+                want = not app.view.log_y
+                t0 = time.perf_counter()
+                app.post_message(events.Key("l", "l"))
+                while not any(t > t0 and log == want for t, log in builds[-5:]):
+                    await asyncio.sleep(0.002)
+                lat.append(next(t for t, log in builds[-5:] if t > t0 and log == want) - t0)
+                await asyncio.sleep(rng.uniform(0.05, 0.25))
+            elapsed = time.perf_counter() - t_start
+            n = app.store.runs["bench"].records - n0
+            line = len(
+                '{"step": 1000000, "t": 12345.678, "loss": 0.9090909090909091, "lr": 0.0003}\n'
+            )
+            written = (tmp.stat().st_size - size0) / line / elapsed
+    finally:
+        writer.kill()
+        writer.wait()
+    print(
+        f"file follow, {'blocks ' if blocks else 'records'}, {rate:,} lines/s written: "
+        f"key→screen median {np.median(lat) * 1e3:.0f} ms, p95 {np.quantile(lat, 0.95) * 1e3:.0f} ms, "
+        f"max {max(lat) * 1e3:.0f} ms over {len(lat)} keys; ingested {n / elapsed:,.0f} rec/s "
+        f"(written ~{written:,.0f} lines/s)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max", type=int, default=10_000_000)
     ap.add_argument("--rate", type=int, default=100_000, help="records/s offered")
     ap.add_argument("--latency-only", action="store_true")
+    ap.add_argument("--file-only", action="store_true", help="only the file-follow benchmark")
     args = ap.parse_args()
+    if args.file_only:
+        for blocks in (False, True):
+            asyncio.run(latency_file(args.rate, blocks=blocks))
+        return
     if not args.latency_only:
         for n in (1_000, 100_000, 10_000_000):
             if n <= args.max:
@@ -156,6 +243,8 @@ def main() -> None:
         asyncio.run(first_screen(args.max))
     asyncio.run(latency(args.rate, rules=False))
     asyncio.run(latency(args.rate, rules=True))
+    for blocks in (False, True):
+        asyncio.run(latency_file(args.rate, blocks=blocks))
 
 
 if __name__ == "__main__":
