@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
@@ -25,8 +26,26 @@ def out_dir() -> Path:
     return OUT
 
 
+def loadavg() -> tuple[float, float, float]:
+    """1, 5 and 15 minute load averages (the machine is shared: record how busy it was)."""
+    try:
+        return os.getloadavg()
+    except OSError:
+        return (float("nan"),) * 3
+
+
+def _version(dist: str) -> str | None:
+    # Read from the installed metadata, not by importing: importing torch costs seconds and
+    # every benchmark calls machine() when it saves its result.
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def machine() -> dict[str, Any]:
-    """nproc, CPU model, Python and numpy versions (what docs/benchmarks.md records)."""
+    """nproc, CPU model, memory, load, Python and library versions (what docs/benchmarks.md
+    records with each result)."""
     model = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as fh:
@@ -36,11 +55,21 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
+    try:
+        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        mem_gib = None
     return {
         "nproc": os.cpu_count(),
         "cpu": model,
+        "mem_gib": mem_gib,
+        "loadavg": [round(x, 2) for x in loadavg()],
         "python": sys.version.split()[0],
         "numpy": np.__version__,
+        **{
+            dist: _version(dist)
+            for dist in ("torch", "msgspec", "textual", "pandas", "tensorboard")
+        },
         "platform": platform.platform(),
     }
 
