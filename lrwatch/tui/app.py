@@ -136,6 +136,7 @@ class LRWatchApp(LRActions, App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.view.mono = self.no_color
         for name in self.store.runs:
             self.arrivals[name] = self.clock()
         self._ingest = Ingest(self.store, self.lock, self.post_message, self.rules_config)
@@ -323,6 +324,8 @@ class LRWatchApp(LRActions, App[int]):
         if not self.header_w.is_attached:
             return  # a batch that arrives while the app shuts down
         self._dirty, self._last_redraw = False, time.monotonic()
+        current = self.current_run
+        self.view.current = current.name if current is not None else ""
         with self.lock:
             runs = self.shown_runs()
             has_grad = any(len(r.series.get("grad_norm", ())) for r in runs)

@@ -15,6 +15,7 @@ import numpy as np
 from rich.text import Text
 
 from lrwatch.store import Reduced, Series
+from lrwatch.tui.legend import Entry, legend_lines
 from lrwatch.tui.scale import (
     fmt_distinct,
     fmt_num,
@@ -38,6 +39,11 @@ class Trace:
     label: str = ""
     robust: bool = True  #: takes part in the y-range
     marks: bool = True  #: its NaN/Inf columns are marked
+    tag: str = ""  #: a character drawn at the line's right end (which run it is) and in the legend
+    dashed: bool = (
+        False  #: drawn in every other cell, so it differs from solid lines without colour
+    )
+    points: bool = False  #: a ``•`` on each point when they are sparse (evaluations)
 
 
 @dataclass
@@ -60,6 +66,8 @@ class ChartSpec:
     log_y: bool = False
     markers: list[Marker] = field(default_factory=list)
     empty_note: str = "no data yet"
+    legend_rows: int = 1  #: lines the title and legend may take (overlays of many runs wrap)
+    extra: list[Entry] = field(default_factory=list)  #: legend entries after the traces'
 
 
 def _transform(y: np.ndarray, log_y: bool) -> np.ndarray:
@@ -199,24 +207,32 @@ def _x_axis(lo: int, hi: int, w: int) -> Text:
     return Text(" " * GUTTER + "".join(line), style="dim")
 
 
-def _title(spec: ChartSpec, width: int) -> Text:
+def _title(spec: ChartSpec, width: int, rows: int) -> list[Text]:
     t = Text(spec.title, style="bold")
     if spec.log_y:
         t.append(" (log)", style="dim")
-    for tr in spec.traces:
-        if tr.label:
-            t.append("  ━ ", style=tr.style)
-            t.append(tr.label)
+    entries = [
+        # A tagged run drawn bold (the current one of an overlay) has its name bold too.
+        Entry(
+            tr.tag or ("┄" if tr.dashed else "━"),
+            tr.style,
+            tr.label,
+            "bold" if tr.tag and tr.style.startswith("bold") else "",
+        )
+        for tr in spec.traces
+        if tr.label
+    ]
+    entries += spec.extra
     if any(tr.series.nonfinite for tr in spec.traces if tr.marks):
-        t.append("  × NaN/Inf", style="bold red")
-    t.truncate(width)
-    return t
+        entries.append(Entry("×", "bold red", "NaN/Inf"))
+    return legend_lines(t, entries, width, rows)
 
 
 def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
     """Render ``spec`` into ``height`` lines of ``width`` cells (title, plot rows, x axis)."""
-    lines = [_title(spec, width)]
-    plot_w, plot_h = width - GUTTER, height - 2
+    # The legend may wrap, but the plot keeps at least two thirds of the rows.
+    lines = _title(spec, width, min(spec.legend_rows, max(1, (height - 2) // 3)))
+    plot_w, plot_h = width - GUTTER, height - 1 - len(lines)
     if plot_w < 4 or plot_h < 1:
         return lines[:height]
     dots_w, dots_h = plot_w * 2, plot_h * 4
@@ -240,6 +256,8 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
             continue
         cols = _columns(red, lo, span, dots_w)
         mask, clip_hi, clip_lo = _dots_for(red, cols, yr, spec.log_y, (dots_h, dots_w))
+        if tr.dashed:
+            mask[:, (np.arange(dots_w) // 2) % 2 == 1] = False
         cb = _cell_bits(mask, plot_h, plot_w)
         bits |= cb
         owner[cb > 0] = k
@@ -250,6 +268,8 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
         if tr.marks:
             for c in np.unique(cols[red.nan | red.inf]):
                 overlay[(plot_h - 1, int(c) // 2)] = ("×", "bold red")
+        if tr.points or tr.tag:
+            _mark_points(tr, red, cols, yr, spec.log_y, (plot_h, plot_w), overlay)
     _place_markers(spec.markers, lo, span, plot_w, bits, overlay)
     ticks = _ytick_rows(yr[0], yr[1], plot_h, spec.log_y, _flat_value(ranges))
     styles = [tr.style for tr in spec.traces]
@@ -260,6 +280,53 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
         lines.append(line)
     lines.append(_x_axis(lo, hi, plot_w))
     return lines
+
+
+def _mark_points(
+    tr: Trace,
+    red: Reduced,
+    cols: np.ndarray,
+    ymap: tuple[float, float],
+    log_y: bool,
+    shape: tuple[int, int],
+    overlay: dict[tuple[int, int], tuple[str, str]],
+) -> None:
+    """``•`` on the points of a sparse trace, and its tag just right of its last point."""
+    plot_h, plot_w = shape
+    y_lo, y_hi = ymap
+    v = _transform(np.where(np.isfinite(red.last), red.last, np.nan), log_y)
+    ok = np.flatnonzero(np.isfinite(v) & (v >= y_lo) & (v <= y_hi))
+    if not len(ok):
+        return
+    rows = np.rint((y_hi - v[ok]) / (y_hi - y_lo) * (plot_h - 1)).astype(np.int64)
+    cells = cols[ok] // 2
+    if tr.points and len(ok) * 3 <= plot_w:  # dense points would be one thick line of •
+        for r, c in zip(rows.tolist(), cells.tolist(), strict=True):
+            overlay.setdefault((r, c), ("•", tr.style))
+    if tr.tag:
+        _place_tag(tr, int(rows[-1]), min(int(cells[-1]) + 1, plot_w - 1), plot_h, overlay)
+
+
+def _place_tag(
+    tr: Trace, r0: int, c0: int, plot_h: int, overlay: dict[tuple[int, int], tuple[str, str]]
+) -> None:
+    """The tag at (r0, c0), or the nearest cell not holding another tag (then one column left)."""
+    style = tr.style if tr.style.startswith("bold") else f"bold {tr.style}"
+    for c in (c0, c0 - 1, c0 - 2):
+        for d in range(2 * plot_h):
+            r = r0 + (d + 1) // 2 * (1 if d % 2 else -1)
+            if 0 <= r < plot_h and c >= 0 and overlay.get((r, c), (" ", ""))[0] not in _TAGS:
+                overlay[(r, c)] = (tr.tag, style)
+                return
+
+
+#: Run tags of overlays: 1-9, 0, then letters.
+_TAGS = "1234567890abcdefghijklmnopqrstuvwxyz"
+
+
+def run_tag(i: int) -> str:
+    """The tag of the ``i``-th overlaid run."""
+    return _TAGS[i % len(_TAGS)]
 
 
 def _place_markers(

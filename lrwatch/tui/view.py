@@ -9,14 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lrwatch.store import RunData, Series
-from lrwatch.tui.chart import ChartSpec, Marker, Trace
+from lrwatch.tui.chart import ChartSpec, Marker, Trace, run_tag
+from lrwatch.tui.legend import Entry
 from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.smooth import EmaCache
 
 #: Step windows the UI cycles through (None = the whole run).
 WINDOWS: tuple[int | None, ...] = (None, 100, 1_000, 10_000, 100_000)
-#: Colours of overlaid runs, in order.
-RUN_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "red")
+#: Colours of overlaid runs, in order: ten that differ on a 256-colour terminal.
+RUN_COLOURS = (
+    "cyan",
+    "magenta",
+    "green",
+    "yellow",
+    "dodger_blue2",
+    "red",
+    "dark_orange",
+    "medium_purple1",
+    "pink1",
+    "wheat1",
+)
 
 
 @dataclass
@@ -29,6 +41,9 @@ class ViewState:
     follow: bool = True
     frozen_hi: int | None = None  #: right edge kept while follow is off
     overlay: bool = False
+    #: NO_COLOR: overlaid runs cannot differ by hue, so the current run is bold, the others grey.
+    mono: bool = False
+    current: str = ""  #: the run the header is about (bold in an overlay)
 
     def describe(self) -> str:
         """A one-line summary for the status bar."""
@@ -82,29 +97,62 @@ def _first(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) else None
 
 
+def run_style(i: int, run: RunData, view: ViewState) -> str:
+    """The style of the ``i``-th overlaid run: its own colour, bold when it is the current run.
+
+    Without colour (``view.mono``) only the current run is bold and the others are grey.
+    """
+    current = run.name == view.current
+    if view.mono:
+        return "bold" if current else "grey50"
+    colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+    return f"bold {colour}" if current else colour
+
+
+def _overlay_notes(runs: list[RunData], view: ViewState, has_val: bool) -> list[Entry]:
+    notes = [Entry("┄", "dim", "val", shrink=False)] if has_val else []
+    if view.mono and any(r.name == view.current for r in runs):
+        # Without colour, lines differ by their tags and the current run by weight.
+        notes.insert(0, Entry("", "", f"bold: {view.current}", "dim", shrink=False))
+    return notes
+
+
 def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
-    """Train loss (raw faint, smoothed bright) and val loss; one colour per run in overlay."""
+    """Train loss (raw faint, smoothed bright) and val loss (dashed, a dot per evaluation).
+
+    Overlaid, each run has a colour and a tag (``1``…``9``, ``0``) at the right end of its
+    line and in the legend, which wraps (see :mod:`lrwatch.tui.legend`).
+    """
     lo, hi = step_range(runs, view)
     traces: list[Trace] = []
     overlay = len(runs) > 1
+    has_val = False
     for i, run in enumerate(runs):
-        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+        style = run_style(i, run, view) if overlay else "bold cyan"
+        tag = run_tag(i) if overlay else ""
         loss = run.series.get("loss")
-        tag = f"{run.name} " if overlay else ""
         if loss is not None and len(loss):
             if not overlay:
                 traces.append(Trace(loss, "grey42", "raw"))
             smooth = loss
             if view.smoothing > 0:
                 smooth = ema.smoothed((run.name, "loss"), loss, view.smoothing)
-            label = f"{tag}loss" if overlay else f"smoothed {view.smoothing:g}"
+            label = run.name if overlay else f"smoothed {view.smoothing:g}"
             # The raw trace sets the range; an EMA dragged up by a spike must not squash it.
-            traces.append(Trace(smooth, f"bold {colour}", label, robust=overlay, marks=False))
+            traces.append(Trace(smooth, style, label, robust=overlay, marks=False, tag=tag))
         val = run.series.get("val_loss")
         if val is not None and len(val):
-            traces.append(Trace(val, "bold yellow" if not overlay else colour, f"{tag}val"))
+            has_val = True
+            # Dashed with a dot per evaluation: it differs from the smoothed loss without colour.
+            val_style = style if overlay else "bold yellow"
+            label = "" if overlay else "val"
+            # (Overlaid runs evaluate at the same steps: their dots would stack into columns.)
+            traces.append(Trace(val, val_style, label, dashed=True, points=not overlay))
     markers = [] if overlay else lr_markers(runs[0]) if runs else []
-    return ChartSpec("loss", traces, lo, hi, view.log_y, markers, "no loss logged yet")
+    spec = ChartSpec("loss", traces, lo, hi, view.log_y, markers, "no loss logged yet")
+    if overlay:
+        spec.legend_rows, spec.extra = 3, _overlay_notes(runs, view, has_val)
+    return spec
 
 
 def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
@@ -114,11 +162,17 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
     overlay = len(runs) > 1
     for i, run in enumerate(runs):
         for g, name in enumerate(lr_names(run)):
-            colour = RUN_COLOURS[(i if overlay else g + 1) % len(RUN_COLOURS)]
-            label = f"{run.name} {name}" if overlay else name
-            traces.append(Trace(run.series[name], colour, label))
+            if overlay:  # the runs' tags and colours, as in the loss legend
+                tag = run_tag(i) if g == 0 else ""
+                traces.append(Trace(run.series[name], run_style(i, run, view), "", tag=tag))
+            else:
+                colour = RUN_COLOURS[(g + 1) % len(RUN_COLOURS)]
+                traces.append(Trace(run.series[name], colour, name))
     markers = [] if overlay else lr_markers(runs[0]) if runs else []
-    return ChartSpec("lr", traces, lo, hi, True, markers, "no learning rate logged")
+    spec = ChartSpec("lr", traces, lo, hi, True, markers, "no learning rate logged")
+    if overlay:
+        spec.extra = [Entry("", "", "runs tagged as in the loss legend", "dim", shrink=False)]
+    return spec
 
 
 def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
@@ -130,8 +184,11 @@ def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
         return None
     lo, hi = step_range(runs, view)
     overlay = len(runs) > 1
+    index = {r.name: i for i, r in enumerate(runs)}
     traces = [
-        Trace(s, RUN_COLOURS[(i if overlay else 2) % len(RUN_COLOURS)], r.name if overlay else "")
-        for i, (r, s) in enumerate(series)
+        Trace(s, run_style(index[r.name], r, view), "", tag=run_tag(index[r.name]))
+        if overlay
+        else Trace(s, RUN_COLOURS[2], "")
+        for r, s in series
     ]
     return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "")

@@ -84,7 +84,8 @@ async def test_help_and_run_switching(store: MetricStore) -> None:
         assert app.current_run is not None and app.current_run.name == "exp2"
         assert "2/2" in _text(app, "#header")
         await pilot.press("o")
-        assert "exp1 loss" in _text(app, "#loss") and "exp2 loss" in _text(app, "#loss")
+        legend = _text(app, "#loss").splitlines()[0]
+        assert "1 exp1" in legend and "2 exp2" in legend
 
 
 async def test_the_lr_dialog_validates_and_stays_compact(store: MetricStore) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from lrwatch.records import Event
+from lrwatch.records import Event, Metrics
 from lrwatch.rules.finding import Finding
 from lrwatch.store import MetricStore
 from lrwatch.tui.cards import describe_action, render_cards, sort_findings
+from lrwatch.tui.chart import render_chart
 from lrwatch.tui.control import ack_text, error_text, parse_lr, plan_action, plan_scale, plan_set
 from lrwatch.tui.smooth import EmaCache
 from lrwatch.tui.summary import ControlInfo, render_header, run_state, summarize
@@ -72,7 +75,7 @@ def test_specs_window_markers_and_overlay(store: MetricStore) -> None:
     store.add("exp2", [])
     store.runs["exp2"].metric("loss").extend([0, 1], [1.0, 2.0])
     both = loss_spec(list(store.runs.values()), ViewState(), EmaCache())
-    assert {t.label for t in both.traces} >= {"exp1 loss", "exp2 loss"}
+    assert {(t.tag, t.label) for t in both.traces} >= {("1", "exp1"), ("2", "exp2")}
 
 
 def test_follow_off_freezes_the_right_edge(store: MetricStore) -> None:
@@ -132,3 +135,67 @@ def test_bad_lr_input_is_refused(text: str) -> None:
 
 def test_good_lr_input() -> None:
     assert parse_lr(" 3e-4 ") == 3e-4
+
+
+OPTIMIZERS = [
+    "sgd-0.1",
+    "sgd-lr1",
+    "momentum-0.01",
+    "momentum-lr1",
+    "adam-0.001",
+    "adam-lr1",
+    "rmsprop-0.001",
+    "rmsprop-lr1",
+    "adagrad-0.01",
+    "adagrad-lr1",
+]
+
+
+def _ten_runs() -> list:
+    st = MetricStore()
+    for k, name in enumerate(OPTIMIZERS):
+        recs = [
+            Metrics(i, {"loss": 2 * math.exp(-i / (50 + 20 * k)) + 0.1 * k}) for i in range(300)
+        ]
+        recs += [Metrics(i, {"val_loss": 2.2 + 0.1 * k}) for i in range(0, 300, 50)]
+        st.add(name, recs)
+    return list(st.runs.values())
+
+
+def test_ten_overlaid_runs_each_have_a_tag_colour_and_a_legend_entry_at_80_columns() -> None:
+    runs = _ten_runs()
+    view = ViewState(overlay=True, current="adam-lr1")
+    lines = render_chart(loss_spec(runs, view, EmaCache()), 50, 14)  # the loss panel at 80x24
+    legend = " ".join(line.plain for line in lines[:3])
+    tags = "1234567890"
+    for tag in tags:
+        assert f" {tag} " in f" {legend} ", legend  # every run has an entry
+    assert "adam-lr1" in legend and "┄ val" in legend
+    plot = [line.plain[8:] for line in lines[3:-1]]
+    assert set(tags) <= set("".join(plot)), plot  # and its tag at the end of its line
+    styles = {tr.style for tr in loss_spec(runs, view, EmaCache()).traces if tr.tag}
+    assert len(styles) == 10  # ten distinct colours (the current run bold)
+
+
+def test_without_colour_the_current_run_is_bold_and_the_legend_says_so() -> None:
+    runs = _ten_runs()
+    view = ViewState(overlay=True, current="adam-lr1", mono=True)
+    spec = loss_spec(runs, view, EmaCache())
+    tagged = {tr.label: tr.style for tr in spec.traces if tr.tag}
+    assert tagged["adam-lr1"] == "bold"
+    assert all(st == "grey50" for name, st in tagged.items() if name != "adam-lr1")
+    legend = " ".join(line.plain for line in render_chart(spec, 80, 16)[:3])
+    assert "bold: adam-lr1" in legend
+
+
+def test_val_loss_is_dashed_with_dots_so_it_differs_without_colour() -> None:
+    st = MetricStore()
+    st.add("r", [Metrics(i, {"val_loss": 1.0}) for i in range(0, 1000, 100)])
+    spec = loss_spec(list(st.runs.values()), ViewState(), EmaCache())
+    (val,) = spec.traces
+    assert val.dashed and val.points
+    lines = render_chart(spec, 68, 8)
+    row = next(line.plain[8:] for line in lines[1:-1] if "•" in line.plain)
+    assert row.count("•") >= 8  # one per evaluation
+    assert "  " in row.strip()  # gaps: a dashed line, not the solid one of the train loss
+    assert "┄ val" in lines[0].plain
