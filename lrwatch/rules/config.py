@@ -100,10 +100,10 @@ class SlowProgressConfig:
 @dataclass
 class PlateauConfig:
     enabled: bool = True
-    patience: int = 150  #: train-loss points without improvement
-    window: int = 50  #: the train loss is judged on means of this many points
-    threshold: float = 0.01  #: relative improvement of a window mean that counts (train loss)
-    z: float = 3.0  #: ... and it must beat this many sigmas of the difference of two means
+    patience: int = 150  #: train-loss points the fitted line runs through
+    threshold: float = 0.02  #: a fitted decline over them below this fraction of the level is flat
+    z: float = 3.0  #: ... and this many sigmas of the fit's noise
+    hold: int = 50  #: points in a row without such a decline before a train plateau is reported
     val_patience: int = 10  #: evaluations without improvement (ReduceLROnPlateau: 10)
     val_threshold: float = 1e-3  #: relative improvement that counts (val loss)
     factor: float = 0.1  #: suggested LR decay (ReduceLROnPlateau: 0.1)

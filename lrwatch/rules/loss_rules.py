@@ -14,7 +14,7 @@ from lrwatch.rules.finding import (
     scale_action,
     set_action,
 )
-from lrwatch.rules.stats import Alternation, Autocorr, Lagged
+from lrwatch.rules.stats import Alternation, Autocorr, Lagged, Trend
 
 
 class Divergence(Rule):
@@ -518,6 +518,9 @@ _LARGE_LR = {"adaptive": 1e-2, "sgd": 1.0}
 #: LRs at or below which a flat loss is blamed on the LR even when batch noise hides whether
 #: it moves at all (fine-tuning uses such Adam LRs, but then the loss does move).
 _SMALL_LR = {"adaptive": 1e-4, "sgd": 1e-3}
+#: LRs below which a plateau is never answered with "lower the LR": already small for the
+#: optimizer (plain SGD rarely works below 1e-2, Adam rarely below 1e-5).
+_SMALL_FOR_DECAY = {"adaptive": 1e-5, "sgd": 1e-2}
 _ADAPTIVE = ("adam", "rmsprop", "adagrad", "lamb", "lion", "nadam", "radam", "adafactor")
 
 
@@ -535,10 +538,15 @@ def lr_is_large(optimizer: str | None, lr: float | None) -> bool:
     return lr >= _LARGE_LR[_family(optimizer) or "sgd"]
 
 
-def lr_is_small(optimizer: str | None, lr: float | None) -> bool:
-    """Whether ``lr`` is small for a *known* ``optimizer`` (Adam-like ≤ 1e-4, SGD ≤ 1e-3)."""
+def lr_is_small(
+    optimizer: str | None, lr: float | None, table: dict[str, float] | None = None
+) -> bool:
+    """Whether ``lr`` is small for a *known* ``optimizer`` (by default Adam-like ≤ 1e-4,
+    SGD ≤ 1e-3; ``table`` gives other, exclusive, upper bounds per family)."""
     family = _family(optimizer)
-    return lr is not None and family is not None and lr <= _SMALL_LR[family]
+    if lr is None or family is None:
+        return False
+    return lr <= _SMALL_LR[family] if table is None else lr < table[family]
 
 
 _METRIC_NAMES = {"loss": "Train loss", "val_loss": "Val loss"}
@@ -551,7 +559,7 @@ def _pct(progress: float) -> str:
 
 
 class TrainPlateau(Rule):
-    """No improvement of the smoothed train loss for ``patience`` points (info)."""
+    """No significant decline of the train loss over the last ``patience`` points (info)."""
 
     symptom = "plateau"
     metric = "loss"
@@ -561,7 +569,11 @@ class TrainPlateau(Rule):
         self.cfg = engine.config.plateau
         self.progress = Progress(self._threshold())
         self.cooldown = 0
-        self.block_sum, self.block_n = 0.0, 0  #: the train loss's current window
+        self.trend = Trend(self.cfg.patience)
+        self.steps = Lagged(self.cfg.patience)
+        self.decline = math.nan  #: fitted decline over the window, for the evidence
+        self.held = 0  #: consecutive points judged without a decline
+        self.log = True  #: the trend is fitted to log(loss)
 
     def _threshold(self) -> float:
         return self.cfg.threshold
@@ -570,82 +582,107 @@ class TrainPlateau(Rule):
         return self.cfg.patience
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
-        self.block_sum, self.block_n = 0.0, 0
         self.progress = Progress(self._threshold())
+        self.trend.clear()
+        self.steps.clear()
+        self.held = 0
         if direction != 0 or explicit:
             self.resolve(step, "the LR changed")
             self.cooldown = self.cfg.cooldown
 
     def on_loss(self, step: int, x: float) -> None:
-        # The train loss is judged on the means of consecutive windows of ``window`` points:
-        # a mean's noise is known (point noise / sqrt(window)), so "no improvement" can be
-        # told from "improvement hidden by batch noise" (Adam's noise would otherwise keep
-        # making tiny new bests of a smoothed value and reset the patience).
+        # The train loss is judged on the least-squares line through its last ``patience``
+        # points: the fitted decline must be relevant (``threshold`` of the level) and real
+        # (``z`` sigmas of the fit's own noise, from the point noise). A steady decline
+        # hidden in batch noise point by point still shows in the fit; a flat loss whose
+        # noise makes lucky new lows does not reset anything.
         s = self.engine.loss
-        if not s.baselined:
+        if not s.baselined or self.engine.lr_rising:
             return
-        self.block_sum += x
-        self.block_n += 1
-        if self.block_n < self.cfg.window:
-            return
-        mean = self.block_sum / self.block_n
-        self.block_sum, self.block_n = 0.0, 0
-        noise = s.noise / math.sqrt(self.cfg.window)
-        # A new window mean must beat the best by the relative threshold AND by z sigmas of
-        # the difference of two means; patience counts points.
-        margin = max(
-            self.cfg.threshold * abs(self.progress.best), self.cfg.z * math.sqrt(2.0) * noise
-        )
-        self.observe(step, mean, margin, self.cfg.window)
-
-    def observe(self, step: int, v: float, margin: float = math.nan, points: int = 1) -> None:
-        if self.engine.lr_rising:
-            return
-        before = self.progress.best
-        if margin == margin:
-            improved = before == math.inf or v < before - margin
-            if improved:
-                self.progress.best, self.progress.best_step, self.progress.since = v, step, 0
-            else:
-                self.progress.since += points
-        else:
-            margin = self._threshold() * abs(before)
-            improved = self.progress.add(step, v)
-        if improved and self.active is not None:
-            # Hysteresis: noise makes small new bests; only a clear one ends the plateau.
-            if v < before - self.cfg.resolve_factor * margin:
-                self.resolve(step, "the loss improved again")
-                self.cooldown = self.cfg.cooldown
-            else:
-                self.progress.since = self._patience()
+        # Positive losses are fitted on the log scale: batch noise is multiplicative and
+        # heavy-tailed, and a relative decline is then just a difference (scale-free).
+        log = s.positive and x > 0
+        if log != self.log:
+            self.trend.clear()
+            self.log = log
+        self.trend.add(self._clipped(x, log))
+        self.steps.add(step)
         if self.cooldown > 0:
-            self.cooldown = max(0, self.cooldown - points)
+            self.cooldown -= 1
+        t = self.trend
+        if len(t) < self.cfg.patience:
             return
-        if self.progress.since >= self._patience():
-            self._report(step)
+        span = len(t) - 1
+        decline = self.decline = -t.slope * span
+        noise = s.log_noise if log else s.noise
+        noise_bar = self.cfg.z * t.slope_sigma(noise) * span
+        level = 1.0 if log else abs(t.mean)
+        if self.active is not None:
+            # Hysteresis: only a clear decline (resolve_factor × the threshold) ends it.
+            # Hysteresis: only a clear decline (resolve_factor × the threshold, and real),
+            # held for ``hold`` points like the plateau itself, ends it.
+            clear = max(self.cfg.resolve_factor * self.cfg.threshold * level, noise_bar)
+            self.held = self.held + 1 if decline > clear else 0
+            if self.held >= self.cfg.hold:
+                self.resolve(step, "the loss is falling again")
+                self.cooldown = self.cfg.cooldown
+                self.held = 0
+            else:
+                self.active.last_step = max(self.active.last_step, step)
+            return
+        if self.cooldown > 0:
+            return
+        # Flat: the fitted decline itself is below the threshold (not merely hidden in the
+        # noise: heavy batch noise hides a healthy decline from any one window, and that
+        # made noisy runs report plateaus while still improving), and it stays so for
+        # ``hold`` points in a row (window after window, so one lucky fit is not enough).
+        if decline > self.cfg.threshold * level:
+            self.held = 0
+            return
+        # One window without a visible decline can be noise hiding one; it must hold.
+        self.held += 1
+        if self.held < self.cfg.hold:
+            return
+        p = self.progress
+        p.best, p.best_step, p.since = self._level(), self.steps.ago(span), span + 1
+        self.held = 0
+        self._report(step)
 
     def _report(self, step: int) -> None:
         eng, p = self.engine, self.progress
         if self.active is None and eng.is_open(self._superseded_by()):
             return  # a more specific finding already explains it
+        sev = self._severity()
         decayed = eng.lr is not None and eng.lr_max is not None and eng.lr < 0.5 * eng.lr_max
-        if decayed:
+        small = lr_is_small(eng.optimizer, eng.lr, _SMALL_FOR_DECAY)
+        if decayed or small:
             sev = "info"
-            if self.touch(step, sev):
-                return
+        if self.touch(step, sev):
+            return
+        action = None
+        if decayed:
             suggestion = (
                 f"The LR is already decayed to {fmt_lr(eng.lr or 0)}: consider stopping early."
             )
-            action = None
-        else:
-            sev = self._severity()
-            if self.touch(step, sev):
-                return
+        elif small:
+            # Lowering an LR that is already small for the optimizer would only slow it more;
+            # a plateau there may as well be a too-low LR (it saturates early, high).
             suggestion = (
-                f"Decay the LR (ReduceLROnPlateau-style): {lr_change_text(eng.lr, self.cfg.factor)}"
-                ", or stop if it has converged."
+                f"The LR {fmt_lr(eng.lr or 0)} is already small for {eng.optimizer}: do not "
+                "lower it; if the loss should go lower, the LR may be too low: run an LR "
+                "range test (lrwatch find-lr), or stop if this is good enough."
+            )
+        elif self._converged():
+            suggestion = (
+                f"Converged at this LR: decay it (ReduceLROnPlateau-style): "
+                f"{lr_change_text(eng.lr, self.cfg.factor)}, or stop."
             )
             action = scale_action(self.cfg.factor)
+        else:
+            suggestion = (
+                "It flattened without a converging curve before it: run an LR range test "
+                "(lrwatch find-lr) before changing the LR."
+            )
         self.report(
             step,
             sev,
@@ -656,21 +693,61 @@ class TrainPlateau(Rule):
                 "best_step": p.best_step,
                 "points_without_improvement": p.since,
                 "threshold": self._threshold(),
+                **({"fitted_decline": self.decline} if self.metric == "loss" else {}),
+                "optimizer": eng.optimizer,
                 "lr": eng.lr,
             },
-            message=f"{_METRIC_NAMES[self.metric]} has not improved by "
-            f"{self._threshold():.1%} for {p.since} {self._unit()} (best {fmt_num(p.best)} at "
-            f"step {p.best_step}).",
+            message=self._message(),
             suggestion=suggestion,
             action=action,
             confidence=clamp01(0.5 + 0.1 * p.since / self._patience()),
         )
 
+    def _clipped(self, x: float, log: bool) -> float:
+        """``x`` (or log x) winsorized to 3 robust sigmas around the window's median: a burst
+        of spikes at the end of the window must not bend the fitted line flat."""
+        s = self.engine.loss
+        med = s.win.median
+        if log:
+            lx, sig = math.log(x), s.log_noise
+            if med > 0 and sig > 0:
+                m = math.log(med)
+                return min(max(lx, m - 3.0 * sig), m + 3.0 * sig)
+            return lx
+        sig = s.win.sigma
+        if sig > 0:
+            return min(max(x, med - 3.0 * sig), med + 3.0 * sig)
+        return x
+
+    def _level(self) -> float:
+        """The mean loss over the window (geometric for positive losses)."""
+        m = self.trend.mean
+        return math.exp(m) if self.log and m == m else m
+
+    def _converged(self) -> bool:
+        """The loss made real progress before it flattened: a converged, decelerating curve
+        (ReduceLROnPlateau's case), not a loss that never moved."""
+        s = self.engine.loss
+        start, level = s.first, self._level()
+        if not (start == start and level == level):
+            return False
+        return start - level > max(self.cfg.threshold * abs(start), 3.0 * s.noise)
+
+    def _change_text(self) -> str:
+        if self.log:
+            return f"{math.expm1(-self.decline):+.1%}"
+        return f"{-self.decline:+.3g}"
+
+    def _message(self) -> str:
+        p = self.progress
+        return (
+            f"Train loss has not declined by {self._threshold():.1%} over the last {p.since} "
+            f"points (mean {fmt_num(p.best)} since step {p.best_step}; fitted change "
+            f"{self._change_text()})."
+        )
+
     def _severity(self) -> str:
         return "info"
-
-    def _unit(self) -> str:
-        return "points"
 
     def _superseded_by(self) -> str:
         return "slow_progress"
@@ -694,11 +771,37 @@ class ValPlateau(TrainPlateau):
         if math.isfinite(x):
             self.observe(step, x)
 
+    def observe(self, step: int, v: float) -> None:
+        """ReduceLROnPlateau on the val loss: no new best by the threshold for patience."""
+        if self.engine.lr_rising:
+            return
+        before = self.progress.best
+        improved = self.progress.add(step, v)
+        if improved and self.active is not None:
+            # Hysteresis: noise makes small new bests; only a clear one ends the plateau.
+            if v < before - self.cfg.resolve_factor * self._threshold() * abs(before):
+                self.resolve(step, "the loss improved again")
+                self.cooldown = self.cfg.cooldown
+            else:
+                self.progress.since = self._patience()
+        if self.cooldown > 0:
+            self.cooldown = max(0, self.cooldown - 1)
+            return
+        if self.progress.since >= self._patience():
+            self._report(step)
+
+    def _converged(self) -> bool:
+        return True  # the val loss improved before (a best exists) and then stopped
+
+    def _message(self) -> str:
+        p = self.progress
+        return (
+            f"Val loss has not improved by {self._threshold():.1%} for {p.since} evaluations "
+            f"(best {fmt_num(p.best)} at step {p.best_step})."
+        )
+
     def _severity(self) -> str:
         return "warning"
-
-    def _unit(self) -> str:
-        return "evaluations"
 
     def _superseded_by(self) -> str:
         return "overfitting"

@@ -306,3 +306,60 @@ class Alternation:
             return math.nan
         var = (16 * n - 29) / 90.0
         return (self._turns - 2.0 * (n - 2) / 3.0) / math.sqrt(var)
+
+
+class Trend:
+    """Rolling least-squares slope of the last ``size`` values (per point), O(1) per value.
+
+    Sums are kept against the window's own first index, so they stay small however long the
+    run; they are rebuilt exactly every ``16 × size`` values so float error cannot build up.
+    """
+
+    __slots__ = ("_count", "_sk", "_sy", "_vals", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = max(3, int(size))
+        self._vals: deque[float] = deque()
+        self._sy = 0.0  #: Σ y
+        self._sk = 0.0  #: Σ k·y, k = 0 for the oldest value in the window
+        self._count = 0
+
+    def __len__(self) -> int:
+        return len(self._vals)
+
+    def add(self, y: float) -> None:
+        if len(self._vals) == self.size:
+            old = self._vals.popleft()
+            self._sy -= old
+            self._sk -= self._sy  # every remaining value's index drops by one
+        self._sk += len(self._vals) * y
+        self._sy += y
+        self._vals.append(y)
+        self._count += 1
+        if self._count % (16 * self.size) == 0:
+            self._sy = math.fsum(self._vals)
+            self._sk = math.fsum(k * v for k, v in enumerate(self._vals))
+
+    def clear(self) -> None:
+        self._vals.clear()
+        self._sy = self._sk = 0.0
+
+    @property
+    def mean(self) -> float:
+        n = len(self._vals)
+        return self._sy / n if n else math.nan
+
+    @property
+    def slope(self) -> float:
+        """Fitted change per point (NaN with fewer than 3 values)."""
+        n = len(self._vals)
+        if n < 3:
+            return math.nan
+        sk_mean = (n - 1) / 2.0
+        sxx = n * (n * n - 1) / 12.0
+        return (self._sk - sk_mean * self._sy) / sxx
+
+    def slope_sigma(self, noise: float) -> float:
+        """Standard deviation of :attr:`slope` for i.i.d. point noise ``noise``."""
+        n = len(self._vals)
+        return noise * math.sqrt(12.0 / (n * (n * n - 1))) if n >= 3 else math.nan

@@ -362,3 +362,33 @@ def test_divergence_resolves_only_when_the_loss_is_back_near_its_start() -> None
     back[60:] = 1.2 * np.exp(rng.normal(0.0, 0.05, 90))
     (g,) = of(run(records(lrs, back)), "divergence")
     assert g.resolved and g.resolved_step >= 60
+
+
+def _converging(lr: float, optimizer: str) -> list:
+    # Decelerates, then flat for 600 points, with 10% log-normal batch noise.
+    t = np.arange(1200)
+    rng = np.random.default_rng(5)
+    loss = (0.2 + 2.0 * np.exp(-t / 80)) * np.exp(0.1 * rng.standard_normal(1200))
+    recs = records(np.full(1200, lr), loss)
+    recs[0] = Event("run", {"lr": [lr], "optimizer": optimizer}, step=0)
+    return recs
+
+
+def test_converged_plateau_suggests_decay_but_never_below_a_small_lr() -> None:
+    (f,) = of(run(_converging(0.1, "SGD")), "plateau")
+    assert f.severity == "info" and f.action == {"op": "scale_lr", "factor": 0.1}
+    assert "Converged" in f.suggestion and f.step >= 300  # not before it flattened
+    # SGD at 2e-3 is already small: lowering it further is the wrong direction.
+    (g,) = of(run(_converging(2e-3, "SGD")), "plateau")
+    assert g.action is None and "do not lower" in g.suggestion
+    (h,) = of(run(_converging(5e-6, "Adam")), "plateau")
+    assert h.action is None
+
+
+def test_plateau_is_not_reported_while_a_noisy_loss_still_falls() -> None:
+    # 40% batch noise: a 20%-per-150-points decline is within 2 sigmas of flat in a single
+    # window, but not for 50 windows in a row.
+    t = np.arange(1500)
+    rng = np.random.default_rng(6)
+    loss = 2.0 * np.exp(-t / 700) * np.exp(0.4 * rng.standard_normal(1500))
+    assert of(run(records(np.full(1500, 0.1), loss)), "plateau") == []
