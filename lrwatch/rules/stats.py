@@ -115,6 +115,10 @@ class Window:
     def last(self) -> float:
         return self._fifo[-1] if self._fifo else math.nan
 
+    def values(self) -> list[float]:
+        """The values in arrival order (a copy; O(size))."""
+        return list(self._fifo)
+
     def recent_median(self, k: int) -> float:
         """Median of the ``k`` newest values (k small: a short despiking filter)."""
         fifo = self._fifo

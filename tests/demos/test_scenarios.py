@@ -61,11 +61,15 @@ def test_too_high_climbs_and_too_low_crawls(tmp_path: Path) -> None:
 
 
 def test_warmup_spikes_only_without_warmup(tmp_path: Path) -> None:
-    paths, _ = _run("warmup", tmp_path)
+    paths, findings = _run("warmup", tmp_path)
     cold, warm = _losses(paths["no-warmup"]), _losses(paths["warmup"])
     assert cold[0] == pytest.approx(warm[0])  # same model, same first batch
     assert max(cold[1:10]) > 1.4 * cold[0]
     assert max(warm[1:]) <= warm[0]
+    # The rules call the cold start a missing-warmup spike, and leave the warmed-up run alone.
+    spikes = [f for f in findings["no-warmup"] if f["symptom"] == "loss_spike"]
+    assert spikes and spikes[0]["evidence"]["no_warmup"] and "warmup" in spikes[0]["suggestion"]
+    assert not [f for f in findings["warmup"] if f["severity"] != "info"]
 
 
 def test_adaptive_optimizers_blow_up_at_lr_1(tmp_path: Path) -> None:

@@ -392,3 +392,32 @@ def test_plateau_is_not_reported_while_a_noisy_loss_still_falls() -> None:
     rng = np.random.default_rng(6)
     loss = 2.0 * np.exp(-t / 700) * np.exp(0.4 * rng.standard_normal(1500))
     assert of(run(records(np.full(1500, 0.1), loss)), "plateau") == []
+
+
+def _cold_start(lr_first: float, noise: float, seed: int) -> list:
+    # Adam at a constant LR with no warmup: the loss rises ~1.8x its first value in steps
+    # 3-5, then recovers and learns. With lr_first < lr, the LR warms up instead.
+    rng = np.random.default_rng(seed)
+    t = np.arange(300)
+    loss = (1.0 + 3.0 * np.exp(-t / 60)) * np.exp(noise * rng.standard_normal(300))
+    loss[0] = 4.3
+    loss[2:6] *= np.array([1.5, 1.8, 1.4, 1.1])
+    lrs = np.minimum(0.2, lr_first + (0.2 - lr_first) * t / 20)
+    return records(lrs, loss)
+
+
+def test_rise_in_the_first_steps_without_warmup_is_a_warmup_warning() -> None:
+    (f,) = of(run(_cold_start(0.2, 0.03, 0)), "loss_spike")
+    assert f.severity == "warning" and 2 <= f.step <= 5 and f.evidence["no_warmup"]
+    assert "warmup" in f.suggestion and f.action == {"op": "scale_lr", "factor": 0.5}
+    # The same rise while the LR warms up is not this symptom.
+    assert of(run(_cold_start(0.01, 0.03, 0)), "loss_spike") == []
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_first_steps_are_not_a_missing_warmup(seed: int) -> None:
+    # 30% batch noise and no rise: a lucky low first batch must not look like a spike.
+    rng = np.random.default_rng(seed)
+    t = np.arange(300)
+    loss = (1.0 + 3.0 * np.exp(-t / 60)) * np.exp(0.3 * rng.standard_normal(300))
+    assert of(run(records(np.full(300, 0.1), loss)), "loss_spike") == []
