@@ -23,6 +23,7 @@ from textual.widgets import Footer
 from lrwatch.store import MetricStore, RunData
 from lrwatch.tui import messages as msg
 from lrwatch.tui.chart import ChartSpec
+from lrwatch.tui.child import ChildActions
 from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
 from lrwatch.tui.lr_actions import LRActions
 from lrwatch.tui.palette import palette_commands
@@ -30,7 +31,7 @@ from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
 from lrwatch.tui.summary import ControlInfo, summarize
 from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_names, lr_spec
 from lrwatch.tui.widgets.charts import ChartPanel
-from lrwatch.tui.widgets.dialogs import HelpScreen, QuitRunScreen
+from lrwatch.tui.widgets.dialogs import HelpScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 
@@ -38,7 +39,7 @@ from lrwatch.tui.widgets.header import RunHeader, StatusLine
 REDRAW_EVERY = 0.1
 
 
-class LRWatchApp(LRActions, App[int]):
+class LRWatchApp(ChildActions, LRActions, App[int]):
     """Watch runs live; ``paths`` are followed, or ``attach`` names a control socket to stream."""
 
     CSS_PATH = "app.tcss"
@@ -184,46 +185,6 @@ class LRWatchApp(LRActions, App[int]):
     def _stream_opened(self, client: Any) -> None:
         self._stream_client = client
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="child")
-    def _wait_child(self) -> None:
-        # Waits in short steps: Textual's exit joins this thread, and a plain wait() on a
-        # child that outlives the UI made quitting hang until the training ended.
-        assert self.child is not None
-        while not self.stop_event.is_set():
-            try:
-                code = self.child.wait(timeout=0.25)
-            except subprocess.TimeoutExpired:
-                continue
-            self.post_message(msg.ChildExited(code))
-            return
-
-    async def action_quit(self) -> None:
-        """Quit; under ``lrwatch run`` with the training still running, ask what becomes of it."""
-        child = self.child
-        if not self.confirm_quit or child is None or child.poll() is not None:
-            self.exit(self.child_code)
-            return
-        if isinstance(self.screen, QuitRunScreen):
-            return
-
-        def answered(choice: str | None) -> None:
-            if choice is not None:
-                self.stop_child = choice == "stop"
-                self.exit(self.child_code)
-
-        self.push_screen(QuitRunScreen(self._child_label(), self.child_log), answered)
-
-    def _child_label(self) -> str:
-        run = self.current_run
-        return f"{run.name if run else 'the command'} (pid {self.child.pid if self.child else '?'})"
-
-    def on_child_exited(self, message: msg.ChildExited) -> None:
-        self.child_code = message.code
-        self._refresh_header()
-        text = f"the training command exited with code {message.code}"
-        self.status_w.show(("✓ " if message.code == 0 else "✗ ") + text, message.code != 0)
-        self.notify(text, severity="information" if message.code == 0 else "error", timeout=10)
-
     # ---- what is shown --------------------------------------------------------------------
 
     @property
@@ -261,8 +222,8 @@ class LRWatchApp(LRActions, App[int]):
         info = self.controls.get(name)
         if info is None:
             info = self.controls[name] = ControlInfo()
-            if self.child is not None:  # lrwatch run: the env is there, the Monitor is not
-                info.hint = "add lrwatch.Monitor() to the script"
+        if self.child is not None and info.endpoint is None:
+            info.hint = self._run_hint(name)
         if info.endpoint is None:
             run = self.store.runs.get(name)
             header = (run.header if run else None) or {}

@@ -295,13 +295,16 @@ def _mark_points(
     plot_h, plot_w = shape
     y_lo, y_hi = ymap
     v = _transform(np.where(np.isfinite(red.last), red.last, np.nan), log_y)
-    ok = np.flatnonzero(np.isfinite(v) & (v >= y_lo) & (v <= y_hi))
+    ok = np.flatnonzero(np.isfinite(v))
     if not len(ok):
         return
-    rows = np.rint((y_hi - v[ok]) / (y_hi - y_lo) * (plot_h - 1)).astype(np.int64)
+    # Off-range values (a cosine LR decayed to ~0) put the tag on the edge they went past.
+    rows = np.clip(np.rint((y_hi - v[ok]) / (y_hi - y_lo) * (plot_h - 1)), 0, plot_h - 1)
+    rows = rows.astype(np.int64)
     cells = cols[ok] // 2
+    inside = (v[ok] >= y_lo) & (v[ok] <= y_hi)
     if tr.points and len(ok) * 3 <= plot_w:  # dense points would be one thick line of •
-        for r, c in zip(rows.tolist(), cells.tolist(), strict=True):
+        for r, c in zip(rows[inside].tolist(), cells[inside].tolist(), strict=True):
             overlay.setdefault((r, c), ("•", tr.style))
     if tr.tag:
         _place_tag(tr, int(rows[-1]), min(int(cells[-1]) + 1, plot_w - 1), plot_h, overlay)

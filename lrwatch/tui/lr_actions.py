@@ -229,7 +229,7 @@ class LRActions(_Base):
             return None
         return run.name
 
-    def _confirm_and_send(self, name: str, cmd: Command) -> None:
+    def _confirm_and_send(self, name: str, cmd: Command, why: str = "") -> None:
         def answered(yes: bool | None) -> None:
             if yes:
                 self._awaiting.add(name)  # its lr_change record is ours, not news
@@ -238,7 +238,8 @@ class LRActions(_Base):
             else:
                 self.status_w.show("cancelled")
 
-        self.push_screen(ConfirmScreen(cmd.prompt(name)), answered)
+        question = f"Fix for {why}:\n{cmd.prompt(name)}" if why else cmd.prompt(name)
+        self.push_screen(ConfirmScreen(question), answered)
 
     def action_scale(self, factor: float) -> None:
         """Scale the LR of the current run (×0.5, ×2, ÷10), after confirmation."""
@@ -286,7 +287,7 @@ class LRActions(_Base):
         if name:
             cmd = plan_action(action, self._lrs(name), self.control_info(name).mode)
             if cmd is not None:
-                self._confirm_and_send(name, cmd)
+                self._confirm_and_send(name, cmd, f"{finding.severity} {what}")
 
     def action_mode(self) -> None:
         """Switch LR changes between rescale (schedule keeps its shape) and pin."""

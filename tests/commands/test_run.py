@@ -99,6 +99,9 @@ async def test_a_monitor_configured_only_by_the_environment_is_watched_and_steer
             # Its console output (nanoGPT lines) is parsed live as a second run.
             console = app.store.runs[f"{name}.console"]
             await _until(pilot, lambda: len(console.series.get("loss", ())) > 10)
+            # The console run is read-only: its header points at the Monitor's run.
+            await pilot.press("n")
+            await _until(pilot, lambda: f"its Monitor's run {name}" in _text(app, "#header"))
     finally:
         code = stop(proc)
     assert code is not None and proc.poll() is not None  # quitting stops the child
