@@ -56,6 +56,7 @@ class DivergenceConfig:
     rise_patience: int = 10  #: consecutive points over the warning line
     noise_z: float = 4.0  #: a rise must exceed this many sigmas of the level's own noise
     level_points: int = 7  #: the loss level is the median of this many last points
+    confirm_points: int = 3  #: this many raw points in a row all above the start (after real progress) or ≥ factor × the first loss: error at once (0: off)
     beta: float = 0.9  #: EMA weight per point of the smoothed loss other rules use
     resolve_after: int = 5
 

@@ -71,6 +71,8 @@ class Divergence(Rule):
             if not s.baselined:
                 self.hot = self.warm = 0
                 return
+        elif self._confirmed_climb(step):
+            return
         elif s.nonneg and s.first > 0 and cur >= cfg.start_factor * s.first:
             # Above where the run started (the loss at initialization is about as bad as a
             # model gets): no baseline needed (a blow-up in the first steps, an LR 100× too
@@ -111,6 +113,45 @@ class Divergence(Rule):
         else:
             rising = lost >= cfg.lost_fraction
         self._judge(step, cur, over, rising, ratio, lost, "best", given_back)
+
+    def _confirmed_climb(self, step: int) -> bool:
+        """Faster than the 7-point median: the last ``confirm_points`` raw points are *all*
+        back above the start after real progress (or all ≥ ``factor`` × the first loss).
+        Each one beats the start by more than the progress, itself > 3 noise sigmas: for
+        batch noise that is a < 1e-3 event per point, and k in a row is a climb, not noise.
+        An error at once (the k points are the confirmation). True when it reported."""
+        cfg, s = self.cfg, self.engine.loss
+        k = cfg.confirm_points
+        if k <= 0 or not s.run_start:
+            # After an LR jump (warm restart, decay) a bump of unknown length is expected:
+            # only the median-based criteria judge there.
+            return False
+        low = s.win.recent_min(k)
+        if low != low:
+            return False
+        first_ok = s.nonneg and s.first > 0
+        if first_ok and low >= cfg.factor * s.first:
+            self._hot_now(step)
+            self._judge(step, s.level, True, True, low / s.first, math.nan, "start")
+            return True
+        if not s.baselined or s.lowered_from == s.lowered_from:
+            return False
+        if len(s.diffs) < self.engine.config.loss_spike.min_points:
+            return False  # the noise (hence "real progress") is not known well enough yet
+        progress = s.start - s.best
+        if not (progress > 0 and progress > 3.0 * s.best_noise and low > s.start):
+            return False
+        ratio = s.level / s.best if s.positive and s.best > 0 else math.nan
+        self._hot_now(step)
+        self._judge(step, s.level, True, True, ratio, (low - s.best) / progress, "best")
+        return True
+
+    def _hot_now(self, step: int) -> None:
+        """Make the next :meth:`_judge` report at once (the k points were the patience)."""
+        if self.hot == 0:
+            self.hot_onset = self.warm_onset = step
+            self.warm = max(self.warm, 1)
+        self.hot = max(self.hot, self.cfg.patience - 1)
 
     def _judge(
         self,

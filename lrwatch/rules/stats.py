@@ -119,6 +119,13 @@ class Window:
         """The values in arrival order (a copy; O(size))."""
         return list(self._fifo)
 
+    def recent_min(self, k: int) -> float:
+        """Lowest of the ``k`` newest values (NaN with fewer than k)."""
+        fifo = self._fifo
+        if len(fifo) < k:
+            return math.nan
+        return min(fifo[-i] for i in range(1, k + 1))
+
     def recent_median(self, k: int) -> float:
         """Median of the ``k`` newest values (k small: a short despiking filter)."""
         fifo = self._fifo

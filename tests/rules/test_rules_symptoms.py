@@ -421,3 +421,15 @@ def test_noisy_first_steps_are_not_a_missing_warmup(seed: int) -> None:
     t = np.arange(300)
     loss = (1.0 + 3.0 * np.exp(-t / 60)) * np.exp(0.3 * rng.standard_normal(300))
     assert of(run(records(np.full(300, 0.1), loss)), "loss_spike") == []
+
+
+def test_three_points_back_above_the_start_confirm_divergence_at_once(base) -> None:
+    # The loss learned (2.3 -> ~0.3), then three points in a row land above the start: an
+    # error by the third, before a 7-point median could move.
+    lrs, loss = base
+    loss = loss.copy()
+    loss[600:] = np.array([3.0, 5.0, 4.0] + [6.0] * 897)
+    (f,) = of(run(records(lrs, loss)), "divergence")
+    assert f.severity == "error" and 600 <= f.step <= 602
+    early = run(records(lrs[:603], loss[:603]))
+    assert [g.severity for g in of(early, "divergence")] == ["error"]
