@@ -230,8 +230,8 @@ def _title(spec: ChartSpec, width: int, rows: int) -> list[Text]:
 
 def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
     """Render ``spec`` into ``height`` lines of ``width`` cells (title, plot rows, x axis)."""
-    # The legend may wrap, but the plot keeps at least two thirds of the rows.
-    lines = _title(spec, width, min(spec.legend_rows, max(1, (height - 2) // 3)))
+    # The legend may wrap (overlays of many runs), but the plot keeps half of the rows.
+    lines = _title(spec, width, min(spec.legend_rows, max(1, (height - 2) // 2)))
     plot_w, plot_h = width - GUTTER, height - 1 - len(lines)
     if plot_w < 4 or plot_h < 1:
         return lines[:height]

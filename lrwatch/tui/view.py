@@ -111,9 +111,12 @@ def run_style(i: int, run: RunData, view: ViewState) -> str:
 
 def _overlay_notes(runs: list[RunData], view: ViewState, has_val: bool) -> list[Entry]:
     notes = [Entry("┄", "dim", "val", shrink=False)] if has_val else []
-    if view.mono and any(r.name == view.current for r in runs):
-        # Without colour, lines differ by their tags and the current run by weight.
-        notes.insert(0, Entry("", "", f"bold: {view.current}", "dim", shrink=False))
+    names = [r.name for r in runs]
+    if view.mono and view.current in names:
+        # Without colour, lines differ by their tags and the current run by weight. Short
+        # (the tag, not the name): at 80 columns the run names need the room.
+        tag = run_tag(names.index(view.current))
+        notes.insert(0, Entry("", "", f"bold: run {tag}", "dim", shrink=False))
     return notes
 
 

@@ -185,7 +185,7 @@ def test_without_colour_the_current_run_is_bold_and_the_legend_says_so() -> None
     assert tagged["adam-lr1"] == "bold"
     assert all(st == "grey50" for name, st in tagged.items() if name != "adam-lr1")
     legend = " ".join(line.plain for line in render_chart(spec, 80, 16)[:3])
-    assert "bold: adam-lr1" in legend
+    assert "bold: run 6" in legend
 
 
 def test_val_loss_is_dashed_with_dots_so_it_differs_without_colour() -> None:
