@@ -1,7 +1,7 @@
 """Run every benchmark, each in its own process, and print a summary table against the goals.
 
-    python benchmarks/run_all.py                 # every benchmark at full size (~10-15 min)
-    python benchmarks/run_all.py --quick         # small sizes (a few minutes)
+    python benchmarks/run_all.py                 # every benchmark at full size (~5-10 min)
+    python benchmarks/run_all.py --quick         # small sizes (~2 min)
     python benchmarks/run_all.py --only store,ui # a subset; --list names them all
     python benchmarks/run_all.py --only rules_quality   # opt-in: scores the rules corpus
 
@@ -253,7 +253,7 @@ def _names(only: str | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes (a few minutes in all)")
+    ap.add_argument("--quick", action="store_true", help="small sizes (~2 min in all)")
     ap.add_argument("--only", help="comma-separated subset (see --list)")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per script (default 1800)")
