@@ -196,7 +196,7 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
             panel.lines = lines  # type: ignore[method-assign]
             await pilot.pause(1.0)
             n0, t_start = app.store.runs["bench"].records, time.perf_counter()
-            size0 = tmp.stat().st_size
+            size0, cpu0 = tmp.stat().st_size, time.process_time()
             lat = []
             end = time.monotonic() + seconds
             rng = random.Random(0)
@@ -209,6 +209,7 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
                 lat.append(next(t for t, log in builds[-5:] if t > t0 and log == want) - t0)
                 await asyncio.sleep(rng.uniform(0.05, 0.25))
             elapsed = time.perf_counter() - t_start
+            cpu = time.process_time() - cpu0  # this process: UI, readers, rules
             n = app.store.runs["bench"].records - n0
             line = len(
                 '{"step": 1000000, "t": 12345.678, "loss": 0.9090909090909091, "lr": 0.0003}\n'
@@ -221,7 +222,7 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
         f"file follow, {'blocks ' if blocks else 'records'}, {rate:,} lines/s written: "
         f"key→screen median {np.median(lat) * 1e3:.0f} ms, p95 {np.quantile(lat, 0.95) * 1e3:.0f} ms, "
         f"max {max(lat) * 1e3:.0f} ms over {len(lat)} keys; ingested {n / elapsed:,.0f} rec/s "
-        f"(written ~{written:,.0f} lines/s)"
+        f"(written ~{written:,.0f} lines/s); UI process CPU {cpu / elapsed:.0%}"
     )
 
 
