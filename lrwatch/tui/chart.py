@@ -68,6 +68,9 @@ class ChartSpec:
     empty_note: str = "no data yet"
     legend_rows: int = 1  #: lines the title and legend may take (overlays of many runs wrap)
     extra: list[Entry] = field(default_factory=list)  #: legend entries after the traces'
+    #: Show every value (no outlier cut): an LR is set, not measured, and a schedule that
+    #: decays to ~0 (cosine) must be drawn to its end, not clipped as an outlier.
+    full_range: bool = False
 
 
 def _transform(y: np.ndarray, log_y: bool) -> np.ndarray:
@@ -244,7 +247,9 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
         for r, tr in zip(reds, spec.traces, strict=True)
         if tr.robust
     ]
-    yr = robust_range([a for a, _ in ranges], [b for _, b in ranges])
+    yr = robust_range(
+        [a for a, _ in ranges], [b for _, b in ranges], 0.0 if spec.full_range else 0.02
+    )
     if yr is None:
         note = Text(" " * GUTTER + spec.empty_note, style="dim italic")
         return [*lines, note, *[Text("") for _ in range(plot_h - 1)], Text("")][:height]

@@ -173,6 +173,7 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
                 traces.append(Trace(run.series[name], colour, name))
     markers = [] if overlay else lr_markers(runs[0]) if runs else []
     spec = ChartSpec("lr", traces, lo, hi, True, markers, "no learning rate logged")
+    spec.full_range = True
     if overlay:
         spec.extra = [Entry("", "", "runs tagged as in the loss legend", "dim", shrink=False)]
     return spec

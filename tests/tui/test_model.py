@@ -199,3 +199,18 @@ def test_val_loss_is_dashed_with_dots_so_it_differs_without_colour() -> None:
     assert row.count("•") >= 8  # one per evaluation
     assert "  " in row.strip()  # gaps: a dashed line, not the solid one of the train loss
     assert "┄ val" in lines[0].plain
+
+
+def test_an_lr_decayed_to_almost_zero_is_drawn_to_its_end_not_clipped() -> None:
+    st = MetricStore()
+    n = 400
+    st.add(
+        "cos",
+        [
+            Metrics(i, {"lr": 0.1 * (1 + math.cos(math.pi * i / n)) / 2 + 1e-7})
+            for i in range(n + 1)
+        ],
+    )
+    lines = render_chart(lr_spec(list(st.runs.values()), ViewState()), 60, 10)
+    text = "\n".join(line.plain for line in lines)
+    assert "▼" not in text and "▲" not in text
