@@ -162,6 +162,8 @@ class DemoApp(LRWatchApp):
         self.focus_run = scenario.focus or next(iter(scenario.flags), "")
         self._focused = not self.focus_run
         self._hinted = False
+        # q leaves the demo (back to the picker) and stops its training: no question asked.
+        self.confirm_quit = False
         self.view.overlay = scenario.overlay
         self.view.log_y = scenario.log_y
         self.title = f"lrwatch demo {scenario.name}"

@@ -143,3 +143,21 @@ async def test_demo_app_shows_the_results_the_training_printed(tmp_path: Path) -
         await until(pilot, lambda: isinstance(app.screen, AboutScreen))
         about = str(app.screen.query_one("#about").render())
         assert "results:" in about and "suggested LR (valley): 0.0456" in about
+
+
+async def test_q_in_a_demo_quits_without_asking_and_stops_its_training() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True
+    )
+    try:
+        app = DemoApp(SCENARIOS["too-high"], store=MetricStore(), child=proc)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running)
+        assert proc.wait(timeout=30) != 0  # interrupted, long before its two minutes
+    finally:
+        if proc.poll() is None:
+            proc.kill()
