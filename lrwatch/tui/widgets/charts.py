@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
 from textual.strip import Strip
@@ -60,21 +61,25 @@ class ChartPanel(Widget):
         self._built_for = None
         self.refresh()
 
-    def _strip(self, line: Text, width: int) -> Strip:
+    def _strip(self, line: Text, width: int, style: Style, mono: bool) -> Strip:
         console = self.app.console
-        if self.app.no_color:
+        if mono:
             line = monochrome(line)
         # Text.render drops the text's own style when it has no spans: apply it with the base.
-        base = self.rich_style + console.get_style(line.style or "")
+        base = style + console.get_style(line.style) if line.style else style
         segments = Segment.apply_style(line.render(console, end=""), base)
-        return Strip(segments, line.cell_len).crop_extend(0, width, self.rich_style)
+        return Strip(segments, line.cell_len).crop_extend(0, width, style)
 
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the chart, built for all lines at once on the first call of a frame."""
         size = self.size
         if self._built_for != size:
             t0 = time.perf_counter()
-            self._strips = [self._strip(line, size.width) for line in self.lines(*size)]
+            # The widget's style once per build: Textual computes it from CSS on every access.
+            style, mono = self.rich_style, self.app.no_color
+            self._strips = [
+                self._strip(line, size.width, style, mono) for line in self.lines(*size)
+            ]
             self._built_for = size
             self.build_cost = time.perf_counter() - t0
         return (

@@ -38,6 +38,7 @@ class FindingsPanel(Widget):
         self.note = ""  #: how far the rule engine is behind, when it is
         self.clock: Callable[[], float] = time.monotonic
         self._held_at: float | None = None  #: when the selection was last moved by hand
+        self._source: list[Any] | None = None  #: the list last given to set_findings
 
     @property
     def held(self) -> bool:
@@ -51,12 +52,15 @@ class FindingsPanel(Widget):
         severity. A card chosen by hand in the last :data:`HAND_HOLD` seconds stays selected
         while it is in the list.
         """
+        if findings is self._source and not (self._held_at is not None and not self.held):
+            return  # the same list (the app passes it again on every data redraw)
+        self._source = findings
         self.findings = sort_findings(findings)
         ids = [getattr(f, "id", None) for f in self.findings]
         if self.held and self._selected_id in ids:
             self.selected = ids.index(self._selected_id)
         else:
-            self.selected = 0
+            self.selected, self._held_at = 0, None
         self._remember()
         self.refresh()
 
