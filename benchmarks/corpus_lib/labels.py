@@ -81,7 +81,8 @@ def _too_high(
     label: dict[str, Any], steps: list[int], loss: list[float], nonfinite: int | None
 ) -> None:
     label["direction"] = "down"
-    label["accepted"] = ["loss_spike", "oscillation", "divergence"]
+    # stuck_high_lr says "no progress at an LR large for the optimizer: too high": right too.
+    label["accepted"] = ["loss_spike", "oscillation", "divergence", "stuck_high_lr"]
     if nonfinite is not None:
         label["expected"] = {"nan_inf": nonfinite}
         label["notes"] = f"loss non-finite from step {nonfinite}"
@@ -109,7 +110,8 @@ def _too_high(
     if median(loss[len(loss) // 2 :]) >= 0.9 * loss[0]:
         # Never learned: stuck near chance. From the curve alone this looks like a too-low
         # LR; only the LR value says otherwise. Any "LR too high" symptom is a right answer.
-        label["expected"] = {s: _whole_run_onset(steps) for s in too_high}
+        # stuck_high_lr names exactly this: no progress at all at an LR too high.
+        label["expected"] = {s: _whole_run_onset(steps) for s in (*too_high, "stuck_high_lr")}
         label["notes"] = "stuck: never learned (second-half median >= 90% of the first loss)"
         return
     label["notes"] = "CONSTRUCTION FAILED: too-high LR but the loss neither blew up nor stalled"

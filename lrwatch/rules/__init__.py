@@ -24,6 +24,7 @@ SYMPTOMS = (
     "loss_spike",
     "oscillation",
     "slow_progress",
+    "stuck_high_lr",
     "plateau",
     "overfitting",
     "grad_explosion",

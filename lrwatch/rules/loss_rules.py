@@ -517,7 +517,8 @@ class SlowProgress(Rule):
             self.run_start = math.nan
             self.run_best = math.inf
             self.done = False
-        if direction > 0:
+        if direction > 0 and self.active is not None and self.active.symptom == self.symptom:
+            # Raising the LR answers "too low"; a stuck_high_lr finding waits for the loss.
             self.resolve(step, "the LR was raised")
 
     def on_loss(self, step: int, x: float) -> None:
@@ -559,6 +560,8 @@ class SlowProgress(Rule):
             self._report(step, progress, d1, d2, "steady")
         elif flat and (small or not noisy) and not large:
             self._report(step, progress, d1, d2, "flat")
+        elif flat and large:
+            self._report(step, progress, d1, d2, "stuck_high_lr")
         elif flat:
             self._report(step, progress, d1, d2, "stuck")
 
@@ -566,20 +569,29 @@ class SlowProgress(Rule):
         cfg, eng = self.cfg, self.engine
         lr = eng.lr
         self.done = True
-        if kind == "stuck":
-            # Flat and noisy at its start, or flat with an LR already large for the
-            # optimizer: a too-high LR looks like this too. Never suggest raising it.
-            big = lr_is_large(eng.optimizer, lr)
-            why = (
-                f"the LR {fmt_lr(lr or 0)} is already large for {eng.optimizer}, so it is more "
-                "likely too high than too low"
-                if big
-                else "it is noisy, so the LR may be too high as well as too low"
+        symptom = self.symptom
+        if kind == "stuck_high_lr":
+            # No progress at all at an LR already large for the optimizer (Adam-like >= 1e-2,
+            # SGD >= 1): at such an LR a too-low LR is implausible; the usual cause is an LR
+            # so high the updates bounce around (or kill units) and never descend. Its own
+            # id: it is not "too slow" (slow_progress) and the loss is not rising (divergence).
+            symptom, sev, action = "stuck_high_lr", "warning", scale_action(0.1)
+            message = (
+                f"Loss has not moved from its start ({_pct(progress)} after {cfg.window}+ "
+                f"points) at an LR of {fmt_lr(lr or 0)}, already large for "
+                f"{eng.optimizer or 'this optimizer'}: the LR is likely too high."
             )
+            suggestion = (
+                f"LR too high: {lr_change_text(lr, 0.1)}, or run an LR range test "
+                "(lrwatch find-lr) to find a working LR."
+            )
+        elif kind == "stuck":
+            # Flat and noisy at its start at a normal LR: a too-high LR looks like this too,
+            # so never suggest raising it.
             sev, action = "info", None
             message = (
                 f"Loss has not moved from its start ({_pct(progress)} after {cfg.window}+ "
-                f"points) and {why}."
+                "points) and it is noisy, so the LR may be too high as well as too low."
             )
             suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
         else:
@@ -593,25 +605,26 @@ class SlowProgress(Rule):
                 f"LR too low: {lr_change_text(lr, cfg.factor)}, or run an LR range test "
                 "(lrwatch find-lr)."
             )
-        self.report(
-            step,
-            sev,
-            evidence={
-                "start_loss": self.run_start,
-                "loss_smoothed": eng.loss.ema.value,
-                "progress": progress,
-                "drop_first_half": d1,
-                "drop_second_half": d2,
-                "window": cfg.window,
-                "kind": kind,
-                "optimizer": eng.optimizer,
-                "lr": lr,
-            },
-            message=message,
-            suggestion=suggestion,
-            action=action,
-            confidence=clamp01(0.5 + (cfg.max_progress - progress)),
-        )
+        evidence = {
+            "start_loss": self.run_start,
+            "loss_smoothed": eng.loss.ema.value,
+            "progress": progress,
+            "drop_first_half": d1,
+            "drop_second_half": d2,
+            "window": cfg.window,
+            "kind": kind,
+            "optimizer": eng.optimizer,
+            "lr": lr,
+        }
+        fields = {
+            "evidence": evidence,
+            "message": message,
+            "suggestion": suggestion,
+            "action": action,
+            "confidence": clamp01(0.5 + (cfg.max_progress - progress)),
+        }
+        # Rule.report always uses the rule's own id; the stuck-at-a-large-LR case has its own.
+        self.active = eng.report(self, symptom, step, sev, None, fields)
 
 
 #: LRs above which an optimizer family is rarely stable: a loss that does not move at such an

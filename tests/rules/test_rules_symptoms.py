@@ -282,9 +282,11 @@ def test_flat_loss_at_a_large_lr_never_suggests_raising_it() -> None:
     rng = np.random.default_rng(4)
     loss = 1.39 * np.exp(0.06 * rng.standard_normal(500))
     engine = run(_with_optimizer(records(np.full(500, 2.0), loss), "SGD"))
-    found = of(engine, "slow_progress")
-    assert [f.evidence["kind"] for f in found] == ["stuck"]
-    assert found[0].action is None and "too high" in found[0].message
+    assert of(engine, "slow_progress") == []
+    (f,) = of(engine, "stuck_high_lr")
+    assert f.severity == "warning" and f.evidence["kind"] == "stuck_high_lr"
+    assert f.action == {"op": "scale_lr", "factor": 0.1} and "too high" in f.message
+    assert "2.0e+00 → 2.0e-01" in f.suggestion
     assert all(
         f.action is None or f.action.get("factor", 0) < 1 or f.action.get("value", 9) < 2.0
         for f in engine.findings
@@ -433,3 +435,14 @@ def test_three_points_back_above_the_start_confirm_divergence_at_once(base) -> N
     assert f.severity == "error" and 600 <= f.step <= 602
     early = run(records(lrs[:603], loss[:603]))
     assert [g.severity for g in of(early, "divergence")] == ["error"]
+
+
+def test_flat_noisy_loss_at_a_normal_lr_is_not_blamed_on_a_high_lr() -> None:
+    # Same flat, noisy curve at SGD LR 0.1 (not large): too high or too low is unknown, so it
+    # stays a slow_progress "stuck" info with no action, never stuck_high_lr.
+    rng = np.random.default_rng(4)
+    loss = 1.39 * np.exp(0.06 * rng.standard_normal(500))
+    engine = run(_with_optimizer(records(np.full(500, 0.1), loss), "SGD"))
+    assert of(engine, "stuck_high_lr") == []
+    (f,) = of(engine, "slow_progress")
+    assert f.evidence["kind"] == "stuck" and f.severity == "info" and f.action is None
