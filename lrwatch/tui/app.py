@@ -300,7 +300,8 @@ class LRWatchApp(ChildActions, LRActions, App[int]):
         self._note_lr_changes()
         run = self.current_run
         if run is not None:
-            self.findings_w.set_findings(self.findings.get(run.name, []))
+            # setdefault: the same list each time, so an unchanged panel is not re-rendered.
+            self.findings_w.set_findings(self.findings.setdefault(run.name, []))
 
     def _tick(self) -> None:
         self._refresh_header()

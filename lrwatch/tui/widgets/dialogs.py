@@ -138,7 +138,7 @@ HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("w", "window: all, last 100 … 100k steps"),
             ("f", "follow live / freeze the view"),
             ("n / N", "next / previous run"),
-            ("o", "overlay all runs"),
+            ("o", "overlay all runs (a tag marks each line)"),
             ("g", "show / hide the findings panel"),
         ],
     ),
@@ -159,7 +159,15 @@ HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("p", "pause / resume training"),
         ],
     ),
-    ("", "", [("?", "this help"), ("ctrl+p", "command palette"), ("q", "quit")]),
+    (
+        "",
+        "",
+        [
+            ("?", "this help"),
+            ("ctrl+p", "command palette"),
+            ("q", "quit (lrwatch run asks whether to stop it)"),
+        ],
+    ),
 ]
 HELP_NOTES = (
     "rescale: the schedule keeps its shape, scaled.\n"
