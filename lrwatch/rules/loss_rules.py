@@ -577,7 +577,7 @@ class SlowProgress(Rule):
             # id: it is not "too slow" (slow_progress) and the loss is not rising (divergence).
             symptom, sev, action = "stuck_high_lr", "warning", scale_action(0.1)
             message = (
-                f"Loss has not moved from its start ({_pct(progress)} after {cfg.window}+ "
+                f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
                 f"points) at an LR of {fmt_lr(lr or 0)}, already large for "
                 f"{eng.optimizer or 'this optimizer'}: the LR is likely too high."
             )
@@ -590,7 +590,7 @@ class SlowProgress(Rule):
             # so never suggest raising it.
             sev, action = "info", None
             message = (
-                f"Loss has not moved from its start ({_pct(progress)} after {cfg.window}+ "
+                f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
                 "points) and it is noisy, so the LR may be too high as well as too low."
             )
             suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
