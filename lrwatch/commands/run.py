@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if code is None:
         print(
             f"lrwatch run: {name} still running (pid {proc.pid}); output {out}, log {log}\n"
-            f"  watch it again: lrwatch watch {log}"
+            f"  watch it again: lrwatch watch {log}\n  stop it: kill -INT {proc.pid}"
         )
         return 0
     print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {log}")

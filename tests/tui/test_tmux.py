@@ -186,6 +186,7 @@ def test_run_quit_asks_whether_to_stop_the_training(tmp_path: Path, answer: str)
             assert "EXIT=130" in screen
         else:
             assert "train_env still running (pid" in screen and "EXIT=0" in screen, screen
+            assert "stop it: kill -INT" in screen
             pid = int(screen.split("still running (pid ")[1].split(")")[0])
             pid_file.write_text(str(pid))
             os.kill(pid, 0)  # alive
