@@ -1,4 +1,5 @@
-"""What every rule builds on: the Rule base class, shared loss statistics, progress tracking."""
+"""What every rule builds on: the Rule base class, shared loss statistics, progress tracking,
+and how large an LR is for an optimizer family."""
 
 from __future__ import annotations
 
@@ -217,3 +218,37 @@ def _midway(best: float, level: float, positive: bool) -> float:
 def rel(x: float, ref: float) -> float:
     """``x / |ref|``, or inf when ref is 0 (no scale to compare with)."""
     return x / abs(ref) if ref else math.inf
+
+
+#: LRs above which an optimizer family is rarely stable: a loss that does not move at such an
+#: LR is likelier stuck because it is too high, never a reason to raise it further.
+_LARGE_LR = {"adaptive": 1e-2, "sgd": 1.0}
+#: LRs at or below which a flat loss is blamed on the LR even when batch noise hides whether
+#: it moves at all (fine-tuning uses such Adam LRs, but then the loss does move).
+_SMALL_LR = {"adaptive": 1e-4, "sgd": 1e-3}
+_ADAPTIVE = ("adam", "rmsprop", "adagrad", "lamb", "lion", "nadam", "radam", "adafactor")
+
+
+def _family(optimizer: str | None) -> str | None:
+    name = (optimizer or "").lower()
+    if any(k in name for k in _ADAPTIVE):
+        return "adaptive"
+    return "sgd" if "sgd" in name else None
+
+
+def lr_is_large(optimizer: str | None, lr: float | None) -> bool:
+    """Whether ``lr`` is large for ``optimizer`` (Adam-like ≥ 1e-2, SGD ≥ 1; unknown: ≥ 1)."""
+    if lr is None:
+        return False
+    return lr >= _LARGE_LR[_family(optimizer) or "sgd"]
+
+
+def lr_is_small(
+    optimizer: str | None, lr: float | None, table: dict[str, float] | None = None
+) -> bool:
+    """Whether ``lr`` is small for a *known* ``optimizer`` (by default Adam-like ≤ 1e-4,
+    SGD ≤ 1e-3; ``table`` gives other, exclusive, upper bounds per family)."""
+    family = _family(optimizer)
+    if lr is None or family is None:
+        return False
+    return lr <= _SMALL_LR[family] if table is None else lr < table[family]

@@ -16,16 +16,13 @@ from typing import Any
 from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.rules.base import LossStats, Rule
 from lrwatch.rules.config import RuleConfig
+from lrwatch.rules.divergence import Divergence
 from lrwatch.rules.finding import Finding, clamp01, severity_rank
-from lrwatch.rules.loss_rules import (
-    Divergence,
-    LossSpike,
-    Oscillation,
-    SlowProgress,
-    TrainPlateau,
-    ValPlateau,
-)
+from lrwatch.rules.oscillation import Oscillation
 from lrwatch.rules.other_rules import GradExplosion, NanInf, Overfitting, ValNan
+from lrwatch.rules.plateau import TrainPlateau, ValPlateau
+from lrwatch.rules.progress import SlowProgress
+from lrwatch.rules.spikes import LossSpike
 
 
 class Engine:

@@ -1,0 +1,153 @@
+"""Slow progress: the loss falls far too slowly (LR too low), or is stuck at a large LR."""
+
+from __future__ import annotations
+
+import math
+
+from lrwatch.rules.base import Rule, lr_is_large, lr_is_small, rel
+from lrwatch.rules.finding import (
+    clamp01,
+    fmt_lr,
+    lr_change_text,
+    scale_action,
+    set_action,
+)
+from lrwatch.rules.stats import Lagged
+
+
+class SlowProgress(Rule):
+    """Loss falls steadily but far too slowly (or not at all) for an LR at its peak."""
+
+    symptom = "slow_progress"
+
+    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(engine)
+        self.cfg = engine.config.slow_progress
+        self.lag = Lagged(self.cfg.window)
+        self.run_start = math.nan
+        self.run_best = math.inf
+        self.done = False
+
+    def on_reset(self, step: int, direction: int, explicit: bool) -> None:
+        # Warm restarts and step decay keep the run's start: slow progress is judged since the
+        # start of training, so later (small) relative progress is never mistaken for it.
+        if explicit or direction > 0:
+            self.lag.clear()
+        if explicit:
+            self.run_start = math.nan
+            self.run_best = math.inf
+            self.done = False
+        if direction > 0 and self.active is not None and self.active.symptom == self.symptom:
+            # Raising the LR answers "too low"; a stuck_high_lr finding waits for the loss.
+            self.resolve(step, "the LR was raised")
+
+    def on_loss(self, step: int, x: float) -> None:
+        cfg, eng, s = self.cfg, self.engine, self.engine.loss
+        if not s.baselined:
+            return
+        if math.isnan(self.run_start):
+            self.run_start = s.start
+        c = s.ema.value
+        self.run_best = min(self.run_best, c)
+        self.lag.add(c)
+        if not self.lag.full or eng.lr_rising or not s.positive or self.run_start <= 0:
+            return
+        progress = (self.run_start - c) / self.run_start
+        learned = self.run_best < self.run_start * (1.0 - cfg.max_progress)
+        if self.active is not None:
+            if learned:
+                self.resolve(step, "the loss is falling faster now")
+            return
+        if self.done or learned:
+            return  # it learned: what follows is divergence's or plateau's business
+        if eng.lr is not None and eng.lr_max and eng.lr < cfg.min_lr_fraction * eng.lr_max:
+            return  # the schedule has decayed the LR: slow progress is expected
+        a, b = self.lag.ago(cfg.window), self.lag.ago(cfg.window // 2)
+        d1, d2 = a - b, b - c
+        # The EMA (beta 0.9) keeps ~23% of the point noise; a half-window drop must clear
+        # 3 of those sigmas to be a trend rather than wander.
+        sig = 3.0 * 0.23 * math.sqrt(2.0) * s.noise
+        # Too low an LR: the loss falls along a straight line, no knee (a right LR drops fast
+        # and then decelerates; a loss leaving a plateau accelerates). Both halves alike.
+        steady = d1 > sig and d2 > sig and cfg.linearity * d1 <= d2 <= d1 / cfg.linearity
+        flat = abs(a - c) <= cfg.flat_progress * self.run_start and progress < cfg.flat_progress
+        if not (steady or flat):
+            return
+        noisy = rel(s.noise, s.win.median) > cfg.max_noise
+        large = lr_is_large(eng.optimizer, eng.lr)
+        small = lr_is_small(eng.optimizer, eng.lr)
+        if steady and not large:
+            self._report(step, progress, d1, d2, "steady")
+        elif flat and (small or not noisy) and not large:
+            self._report(step, progress, d1, d2, "flat")
+        elif flat and large:
+            self._report(step, progress, d1, d2, "stuck_high_lr")
+        elif flat:
+            self._report(step, progress, d1, d2, "stuck")
+
+    def _report(self, step: int, progress: float, d1: float, d2: float, kind: str) -> None:
+        cfg, eng = self.cfg, self.engine
+        lr = eng.lr
+        self.done = True
+        symptom = self.symptom
+        if kind == "stuck_high_lr":
+            # No progress at all at an LR already large for the optimizer (Adam-like >= 1e-2,
+            # SGD >= 1): at such an LR a too-low LR is implausible; the usual cause is an LR
+            # so high the updates bounce around (or kill units) and never descend. Its own
+            # id: it is not "too slow" (slow_progress) and the loss is not rising (divergence).
+            symptom, sev, action = "stuck_high_lr", "warning", scale_action(0.1)
+            message = (
+                f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
+                f"points) at an LR of {fmt_lr(lr or 0)}, already large for "
+                f"{eng.optimizer or 'this optimizer'}: the LR is likely too high."
+            )
+            suggestion = (
+                f"LR too high: {lr_change_text(lr, 0.1)}, or run an LR range test "
+                "(lrwatch find-lr) to find a working LR."
+            )
+        elif kind == "stuck":
+            # Flat and noisy at its start at a normal LR: a too-high LR looks like this too,
+            # so never suggest raising it.
+            sev, action = "info", None
+            message = (
+                f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
+                "points) and it is noisy, so the LR may be too high as well as too low."
+            )
+            suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
+        else:
+            how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
+            sev, action = "warning", set_action(lr, cfg.factor)
+            message = (
+                f"Loss {how}: {_pct(progress)} after {cfg.window}+ points, with no sign of "
+                "slowing down."
+            )
+            suggestion = (
+                f"LR too low: {lr_change_text(lr, cfg.factor)}, or run an LR range test "
+                "(lrwatch find-lr)."
+            )
+        evidence = {
+            "start_loss": self.run_start,
+            "loss_smoothed": eng.loss.ema.value,
+            "progress": progress,
+            "drop_first_half": d1,
+            "drop_second_half": d2,
+            "window": cfg.window,
+            "kind": kind,
+            "optimizer": eng.optimizer,
+            "lr": lr,
+        }
+        fields = {
+            "evidence": evidence,
+            "message": message,
+            "suggestion": suggestion,
+            "action": action,
+            "confidence": clamp01(0.5 + (cfg.max_progress - progress)),
+        }
+        # Rule.report always uses the rule's own id; the stuck-at-a-large-LR case has its own.
+        self.active = eng.report(self, symptom, step, sev, None, fields)
+
+
+def _pct(progress: float) -> str:
+    """'12% lower than at the start' / '3% higher than at the start'."""
+    word = "lower" if progress >= 0 else "higher"
+    return f"{abs(progress):.0%} {word} than at the start"
