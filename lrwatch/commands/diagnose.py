@@ -14,6 +14,8 @@ import math
 import sys
 from typing import Any
 
+from lrwatch.commands._args import add_format_argument, add_paths_argument
+
 #: Exit codes.
 OK, FAILED, USAGE = 0, 1, 2
 
@@ -25,9 +27,7 @@ def register(subparsers: Any) -> None:
         help="diagnose learning-rate problems in logs (no UI; exit 1 on problems)",
         description="Read logs to the end, run the rule engine and report findings with fixes.",
     )
-    p.add_argument(
-        "paths", nargs="+", metavar="PATH", help="log files, directories, globs, or - for stdin"
-    )
+    add_paths_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--rules", metavar="FILE", default=None, help="TOML file of rule thresholds")
     p.add_argument(
@@ -36,14 +36,7 @@ def register(subparsers: Any) -> None:
         default="error",
         help="exit 1 when a finding reaches this severity (default: error)",
     )
-    p.add_argument(
-        "--format",
-        "-f",
-        dest="format",
-        default=None,
-        metavar="F",
-        help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
-    )
+    add_format_argument(p)
     p.set_defaults(func=run)
 
 

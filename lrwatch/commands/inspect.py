@@ -13,6 +13,7 @@ import math
 import sys
 from typing import Any
 
+from lrwatch.commands._args import add_format_argument, add_paths_argument
 from lrwatch.records import CANONICAL
 
 #: Per-metric keys of the summary, in output order.
@@ -26,18 +27,9 @@ def register(subparsers: Any) -> None:
         help="summarize what lrwatch reads from logs (no UI)",
         description="Read logs once to the end and summarize each run and metric.",
     )
-    p.add_argument(
-        "paths", nargs="+", metavar="PATH", help="log files, directories, globs, or - for stdin"
-    )
+    add_paths_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--format",
-        "-f",
-        dest="format",
-        default=None,
-        metavar="F",
-        help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
-    )
+    add_format_argument(p)
     p.set_defaults(func=run)
 
 

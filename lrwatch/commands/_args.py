@@ -1,0 +1,28 @@
+"""Arguments shared by the headless subcommands (``inspect``, ``diagnose``...).
+
+One definition each, so the help text and defaults of the same option cannot drift apart
+between commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_paths_argument(parser: argparse.ArgumentParser) -> None:
+    """Add the positional ``PATH...`` (one or more logs to read)."""
+    parser.add_argument(
+        "paths", nargs="+", metavar="PATH", help="log files, directories, globs, or - for stdin"
+    )
+
+
+def add_format_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--format/-f F``: force the log format (``args.format``; None = detect)."""
+    parser.add_argument(
+        "--format",
+        "-f",
+        dest="format",
+        default=None,
+        metavar="F",
+        help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
+    )
