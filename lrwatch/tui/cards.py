@@ -55,6 +55,18 @@ def describe_action(action: dict[str, Any] | None) -> str:
     return str(op)
 
 
+def finding_label(f: Any) -> str:
+    """``divergence since 1,200``: a finding named in a sentence (refusals, confirmations)."""
+    step = getattr(f, "step", None)
+    symptom = str(getattr(f, "symptom", "finding"))
+    return f"{symptom} since {step:,}" if isinstance(step, int) else symptom
+
+
+def fix_question(why: str, prompt: str) -> str:
+    """The confirmation of ``a``: which finding's fix (``why``), then the change it makes."""
+    return f"Fix for {why}:\n{prompt}" if why else prompt
+
+
 def change_text(old: Sequence[float], new: Sequence[float]) -> str:
     """``3e-3 → 3e-4`` (one group) or ``g0 3e-3 → 3e-4, g1 …``."""
     if len(old) == 1 and len(new) == 1:

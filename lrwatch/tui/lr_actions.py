@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 
 from lrwatch.tui import messages as msg
-from lrwatch.tui.cards import change_text
+from lrwatch.tui.cards import change_text, finding_label, fix_question
 from lrwatch.tui.control import (
     Command,
     ack_text,
@@ -238,7 +238,7 @@ class LRActions(_Base):
             else:
                 self.status_w.show("cancelled")
 
-        question = f"Fix for {why}:\n{cmd.prompt(name)}" if why else cmd.prompt(name)
+        question = fix_question(why, cmd.prompt(name))
         self.push_screen(ConfirmScreen(question), answered)
 
     def action_scale(self, factor: float) -> None:
@@ -268,8 +268,7 @@ class LRActions(_Base):
         if finding is None:
             self.status_w.show("no findings to apply", error=True, topic="findings")
             return
-        what = f"{finding.symptom} since {finding.step:,}" if finding.step is not None else ""
-        what = what or str(finding.symptom)
+        what = finding_label(finding)
         if getattr(finding, "resolved", False):
             # Its fix answered a problem that is over: applying it now would be a stale change.
             self.status_w.show(

@@ -6,7 +6,7 @@ from lrwatch.rules.finding import Finding
 from lrwatch.store import MetricStore
 from lrwatch.tui.app import LRWatchApp
 from lrwatch.tui.messages import FindingsChanged, SourceProblem
-from lrwatch.tui.widgets.dialogs import ConfirmScreen, HelpScreen
+from lrwatch.tui.widgets.dialogs import HelpScreen
 
 from .helpers import until
 
@@ -187,27 +187,3 @@ async def test_a_without_findings_says_so_and_the_message_goes_when_findings_com
         assert "no findings" not in status and "one-key" not in status
         assert status == app.view.describe()
         assert not app.status_w.has_class("error")
-
-
-class _NeverUsed:
-    """Stands for a control connection that the test never sends on (it answers no)."""
-
-    def close(self) -> None:
-        """Nothing to close."""
-
-
-async def test_a_names_the_finding_whose_fix_it_asks_to_apply(store: MetricStore) -> None:
-    app = LRWatchApp(store, clock=lambda: 1650.0)
-    async with app.run_test(size=(120, 40)) as pilot:
-        # Controllable as far as the keys can tell (nothing is sent: the answer is no).
-        app.control_info("exp1").endpoint = "unix:/nowhere.sock"
-        app.clients["exp1"] = _NeverUsed()
-        app.post_message(FindingsChanged("exp1", [_finding(100, "warning"), _finding(200)]))
-        await until(pilot, lambda: app.findings_w.current is not None)
-        await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        question = str(app.screen.query_one("#question").render())
-        assert "Fix for error lr_too_high since 200" in question
-        assert "3e-4 → 3e-5" in question
-        await pilot.press("n")
-        await until(pilot, lambda: _text(app, "#status") == "cancelled")

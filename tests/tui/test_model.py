@@ -9,7 +9,13 @@ import pytest
 from lrwatch.records import Event, Metrics
 from lrwatch.rules.finding import Finding
 from lrwatch.store import MetricStore
-from lrwatch.tui.cards import describe_action, render_cards, sort_findings
+from lrwatch.tui.cards import (
+    describe_action,
+    finding_label,
+    fix_question,
+    render_cards,
+    sort_findings,
+)
 from lrwatch.tui.chart import render_chart
 from lrwatch.tui.control import ack_text, error_text, parse_lr, plan_action, plan_scale, plan_set
 from lrwatch.tui.smooth import EmaCache
@@ -214,3 +220,10 @@ def test_an_lr_decayed_to_almost_zero_is_drawn_to_its_end_not_clipped() -> None:
     lines = render_chart(lr_spec(list(st.runs.values()), ViewState()), 60, 10)
     text = "\n".join(line.plain for line in lines)
     assert "▼" not in text and "▲" not in text
+
+
+def test_a_names_the_finding_whose_fix_it_asks_to_apply() -> None:
+    f = _finding("error", 1200)
+    assert finding_label(f) == "lr_too_high since 1,200"
+    question = fix_question(f"{f.severity} {finding_label(f)}", "Change the LR of run r: …")
+    assert question.startswith("Fix for error lr_too_high since 1,200:\nChange the LR")
