@@ -22,8 +22,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from lrwatch.train.lr import unwrap_optimizer, unwrap_scheduler
-from lrwatch.train.monitor import Monitor
+from lrwatch.integrations._common import MonitorCallback
 
 STATE_FILE = "lrwatch_state.json"
 # HF logs the scheduler's *next* LR as learning_rate; the Monitor records the LR each optimizer
@@ -42,24 +41,13 @@ def hf_metrics(logs: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-class LRWatchCallback(TrainerCallback):
+class LRWatchCallback(MonitorCallback, TrainerCallback):
     """A ``TrainerCallback`` that runs an :class:`lrwatch.Monitor` for the Trainer.
 
     Args:
         monitor: an existing Monitor to use; by default one is created at train begin from
             ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`).
     """
-
-    def __init__(
-        self,
-        log: str | None = None,
-        control: str | None = None,
-        run: str | None = None,
-        monitor: Monitor | None = None,
-        **opts: Any,
-    ) -> None:
-        self.monitor = monitor
-        self._args = {"log": log, "control": control, "run": run, **opts}
 
     def on_train_begin(
         self,
@@ -71,13 +59,10 @@ class LRWatchCallback(TrainerCallback):
         **kwargs: Any,
     ) -> None:
         """Create the Monitor, bind the optimizer/scheduler, restore a resumed run's state."""
-        if self.monitor is None:
-            self.monitor = Monitor(**self._args)
-        # accelerate wraps both; step hooks only work on the real torch optimizer.
-        self.monitor.attach(unwrap_optimizer(optimizer), unwrap_scheduler(lr_scheduler))
+        monitor = self._start_monitor(optimizer, lr_scheduler)
         saved = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
         if state.global_step > 0 and saved.is_file():
-            self.monitor.load_state_dict(json.loads(saved.read_text()))
+            monitor.load_state_dict(json.loads(saved.read_text()))
 
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any

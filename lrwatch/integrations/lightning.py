@@ -19,8 +19,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from lrwatch.train.lr import unwrap_optimizer, unwrap_scheduler
-from lrwatch.train.monitor import Monitor
+from lrwatch.integrations._common import MonitorCallback
 
 
 def _scalar(value: Any) -> float | None:
@@ -32,7 +31,7 @@ def _scalar(value: Any) -> float | None:
     return None
 
 
-class LRWatchCallback(pl.Callback):
+class LRWatchCallback(MonitorCallback, pl.Callback):
     """A Lightning ``Callback`` that runs an :class:`lrwatch.Monitor` for the trainer.
 
     Args:
@@ -40,29 +39,17 @@ class LRWatchCallback(pl.Callback):
             ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`).
     """
 
-    def __init__(
-        self,
-        log: str | None = None,
-        control: str | None = None,
-        run: str | None = None,
-        monitor: Monitor | None = None,
-        **opts: Any,
-    ) -> None:
-        self.monitor = monitor
-        self._args = {"log": log, "control": control, "run": run, **opts}
-        self._restored: dict[str, Any] | None = None
-        self._last_step = -1
+    #: a checkpoint's state loaded before the Monitor existed, applied at train start
+    _restored: dict[str, Any] | None = None
+    _last_step = -1  #: global step of the last optimizer step seen (-1: not attached yet)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Create the Monitor and bind the first optimizer and its scheduler."""
-        if self.monitor is None:
-            self.monitor = Monitor(**self._args)
         configs = trainer.lr_scheduler_configs
         scheduler = configs[0].scheduler if configs else None
-        optimizer = unwrap_optimizer(trainer.optimizers[0])
-        self.monitor.attach(optimizer, unwrap_scheduler(scheduler))
+        monitor = self._start_monitor(trainer.optimizers[0], scheduler)
         if self._restored is not None:  # a checkpoint was loaded before training started
-            self.monitor.load_state_dict(self._restored)
+            monitor.load_state_dict(self._restored)
             self._restored = None
         self._last_step = trainer.global_step
 
