@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from lrwatch.rules.base import Rule, lr_is_large, lr_is_small, rel
 from lrwatch.rules.finding import (
@@ -89,6 +90,33 @@ class SlowProgress(Rule):
         cfg, eng = self.cfg, self.engine
         lr = eng.lr
         self.done = True
+        symptom, sev, action, message, suggestion = self._verdict(kind, progress, lr)
+        evidence = {
+            "start_loss": self.run_start,
+            "loss_smoothed": eng.loss.ema.value,
+            "progress": progress,
+            "drop_first_half": d1,
+            "drop_second_half": d2,
+            "window": cfg.window,
+            "kind": kind,
+            "optimizer": eng.optimizer,
+            "lr": lr,
+        }
+        fields = {
+            "evidence": evidence,
+            "message": message,
+            "suggestion": suggestion,
+            "action": action,
+            "confidence": clamp01(0.5 + (cfg.max_progress - progress)),
+        }
+        # Rule.report always uses the rule's own id; the stuck-at-a-large-LR case has its own.
+        self.active = eng.report(self, symptom, step, sev, None, fields)
+
+    def _verdict(
+        self, kind: str, progress: float, lr: float | None
+    ) -> tuple[str, str, dict[str, Any] | None, str, str]:
+        """Symptom id, severity, action, message and suggestion for a finding of ``kind``."""
+        cfg, eng = self.cfg, self.engine
         symptom = self.symptom
         if kind == "stuck_high_lr":
             # No progress at all at an LR already large for the optimizer (Adam-like >= 1e-2,
@@ -125,26 +153,7 @@ class SlowProgress(Rule):
                 f"LR too low: {lr_change_text(lr, cfg.factor)}, or run an LR range test "
                 "(lrwatch find-lr)."
             )
-        evidence = {
-            "start_loss": self.run_start,
-            "loss_smoothed": eng.loss.ema.value,
-            "progress": progress,
-            "drop_first_half": d1,
-            "drop_second_half": d2,
-            "window": cfg.window,
-            "kind": kind,
-            "optimizer": eng.optimizer,
-            "lr": lr,
-        }
-        fields = {
-            "evidence": evidence,
-            "message": message,
-            "suggestion": suggestion,
-            "action": action,
-            "confidence": clamp01(0.5 + (cfg.max_progress - progress)),
-        }
-        # Rule.report always uses the rule's own id; the stuck-at-a-large-LR case has its own.
-        self.active = eng.report(self, symptom, step, sev, None, fields)
+        return symptom, sev, action, message, suggestion
 
 
 def _pct(progress: float) -> str:

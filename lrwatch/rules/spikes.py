@@ -112,6 +112,33 @@ class LossSpike(Rule):
         # One spike that recovers needs no action; an episode of several does.
         # A blow-up in the first steps is the classic missing-warmup / LR-too-high symptom.
         sev = "warning" if self.count >= cfg.repeat or early else "info"
+        message, suggestion = self._texts(x, med, ratio, factor, early, cold)
+        self.report(
+            step,
+            sev,
+            evidence={
+                "loss": x,
+                "median": med,
+                "robust_z": None if z != z else round(z, 2),
+                "early": early,
+                "no_warmup": cold,
+                "ratio_to_median": ratio,
+                "spikes": self.count,
+                "window": cfg.window,
+                "recovered": False,
+                "lr": eng.lr,
+            },
+            message=message,
+            suggestion=suggestion,
+            action=scale_action(factor),
+            confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
+        )
+
+    def _texts(
+        self, x: float, med: float, ratio: float, factor: float, early: bool, cold: bool
+    ) -> tuple[str, str]:
+        """The message and suggestion of a spike finding."""
+        cfg, eng = self.cfg, self.engine
         start = eng.points <= 200 and not eng.saw_warmup
         fixes = "add an LR warmup (e.g. 5% of steps), " if start else ""
         what = (
@@ -134,26 +161,7 @@ class LossSpike(Rule):
                 "Add an LR warmup of about 2-5% of the steps (100-1000 steps for "
                 f"transformers) and/or {lr_change_text(eng.lr, factor)}."
             )
-        self.report(
-            step,
-            sev,
-            evidence={
-                "loss": x,
-                "median": med,
-                "robust_z": None if z != z else round(z, 2),
-                "early": early,
-                "no_warmup": cold,
-                "ratio_to_median": ratio,
-                "spikes": self.count,
-                "window": cfg.window,
-                "recovered": False,
-                "lr": eng.lr,
-            },
-            message=message,
-            suggestion=suggestion,
-            action=scale_action(factor),
-            confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
-        )
+        return message, suggestion
 
 
 def _log_diff_sigma(values: list[float]) -> float:
