@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from lrwatch.rules.base import Progress, Rule, lr_is_small
 from lrwatch.rules.finding import clamp01, fmt_lr, fmt_num, lr_change_text, scale_action
@@ -72,8 +73,11 @@ class TrainPlateau(Rule):
         noise = s.log_noise if log else s.noise
         noise_bar = self.cfg.z * t.slope_sigma(noise) * span
         level = 1.0 if log else abs(t.mean)
+        self._judge(step, span, decline, level, noise_bar)
+
+    def _judge(self, step: int, span: int, decline: float, level: float, noise_bar: float) -> None:
+        """Open, hold or resolve the plateau from the ``decline`` fitted over ``span`` steps."""
         if self.active is not None:
-            # Hysteresis: only a clear decline (resolve_factor × the threshold) ends it.
             # Hysteresis: only a clear decline (resolve_factor × the threshold, and real),
             # held for ``hold`` points like the plateau itself, ends it.
             clear = max(self.cfg.resolve_factor * self.cfg.threshold * level, noise_bar)
@@ -114,6 +118,30 @@ class TrainPlateau(Rule):
             sev = "info"
         if self.touch(step, sev):
             return
+        suggestion, action = self._advice(decayed, small)
+        self.report(
+            step,
+            sev,
+            p.best_step,
+            evidence={
+                "metric": self.metric,
+                "best": p.best,
+                "best_step": p.best_step,
+                "points_without_improvement": p.since,
+                "threshold": self._threshold(),
+                **({"fitted_decline": self.decline} if self.metric == "loss" else {}),
+                "optimizer": eng.optimizer,
+                "lr": eng.lr,
+            },
+            message=self._message(),
+            suggestion=suggestion,
+            action=action,
+            confidence=clamp01(0.5 + 0.1 * p.since / self._patience()),
+        )
+
+    def _advice(self, decayed: bool, small: bool) -> tuple[str, dict[str, Any] | None]:
+        """The suggestion and machine action for a plateau at the current LR."""
+        eng = self.engine
         action = None
         if decayed:
             suggestion = (
@@ -138,25 +166,7 @@ class TrainPlateau(Rule):
                 "It flattened without a converging curve before it: run an LR range test "
                 "(lrwatch find-lr) before changing the LR."
             )
-        self.report(
-            step,
-            sev,
-            p.best_step,
-            evidence={
-                "metric": self.metric,
-                "best": p.best,
-                "best_step": p.best_step,
-                "points_without_improvement": p.since,
-                "threshold": self._threshold(),
-                **({"fitted_decline": self.decline} if self.metric == "loss" else {}),
-                "optimizer": eng.optimizer,
-                "lr": eng.lr,
-            },
-            message=self._message(),
-            suggestion=suggestion,
-            action=action,
-            confidence=clamp01(0.5 + 0.1 * p.since / self._patience()),
-        )
+        return suggestion, action
 
     def _clipped(self, x: float, log: bool) -> float:
         """``x`` (or log x) winsorized to 3 robust sigmas around the window's median: a burst
