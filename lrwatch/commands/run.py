@@ -150,9 +150,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         app.run()
     finally:
-        # q asked whether to stop the training; an UI that died (an exception) stops it
-        # unless --keep, as before.
-        keep = not app.stop_child
+        keep = keeps_child(app.stop_child, app.return_code)
         if not keep and proc.poll() is None:
             print(f"lrwatch run: stopping {name} (SIGINT, then SIGTERM after {STOP_GRACE:g} s)…")
         code = proc.poll() if keep else stop(proc)
@@ -164,6 +162,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {log}")
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
+
+
+def keeps_child(stop_child: bool, ui_return_code: int | None) -> bool:
+    """Whether the training goes on after the UI: the user said so (q, then n; or --keep),
+    or the UI failed (an exception: return code not 0) - the run survives the UI."""
+    return not stop_child or ui_return_code != 0
 
 
 def exit_text(code: int) -> str:

@@ -18,6 +18,7 @@ import pytest
 from lrwatch.commands.run import (
     exit_text,
     fresh_name,
+    keeps_child,
     make_app,
     paths_for,
     run_name,
@@ -195,3 +196,10 @@ async def test_esc_in_the_quit_dialog_stays(tmp_path: Path) -> None:
 def test_exit_codes_of_killed_children_read_like_the_shell() -> None:
     assert exit_text(3) == "exited with code 3"
     assert exit_text(-2) == "killed by SIGINT"
+
+
+def test_only_a_yes_stops_the_training_a_failed_ui_leaves_it_running() -> None:
+    assert keeps_child(stop_child=True, ui_return_code=0) is False  # q, y
+    assert keeps_child(stop_child=False, ui_return_code=0) is True  # q, n (or --keep)
+    assert keeps_child(stop_child=True, ui_return_code=1) is True  # the UI crashed
+    assert keeps_child(stop_child=True, ui_return_code=None) is True  # it never exited
