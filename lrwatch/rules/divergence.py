@@ -72,6 +72,12 @@ class Divergence(Rule):
             return
         if not s.baselined:
             return
+        self._against_best(step, cur)
+
+    def _against_best(self, step: int, cur: float) -> None:
+        """Judge the level ``cur`` against the best since the baselines: how much of the
+        progress it gave back, beyond the level's own noise."""
+        s, cfg = self.engine.loss, self.cfg
         best, progress = s.best, s.start - s.best
         # Progress is real when it exceeds the noise of the raw loss at the best point: on a
         # noisy run near zero a rise is judged against what was learned, not against a
@@ -193,20 +199,7 @@ class Divergence(Rule):
         if self.touch(step, sev):
             return
         s, lr = self.engine.loss, self.engine.lr
-        if ref == "start":
-            what = f"{fmt_ratio(ratio)} the first logged loss ({fmt_num(s.first)})"
-        elif lost >= 1.0:
-            what = (
-                f"back above its start ({fmt_num(s.start)}); best was {fmt_num(s.best)} "
-                f"at step {s.best_step}"
-            )
-        elif ratio == ratio:
-            what = (
-                f"{fmt_ratio(ratio)} its best ({fmt_num(s.best)} at step {s.best_step}), "
-                f"{lost:.0%} of the progress lost"
-            )
-        else:
-            what = f"{lost:.0%} of the progress since step {s.best_step} lost"
+        what = self._what(ratio, lost, ref)
         self.report(
             step,
             sev,
@@ -235,3 +228,22 @@ class Divergence(Rule):
                 + 0.2 * min(lost if lost == lost else 1.0, 1.0)
             ),
         )
+
+    def _what(self, ratio: float, lost: float, ref: str) -> str:
+        """How far the level is from its reference, for the message."""
+        s = self.engine.loss
+        if ref == "start":
+            what = f"{fmt_ratio(ratio)} the first logged loss ({fmt_num(s.first)})"
+        elif lost >= 1.0:
+            what = (
+                f"back above its start ({fmt_num(s.start)}); best was {fmt_num(s.best)} "
+                f"at step {s.best_step}"
+            )
+        elif ratio == ratio:
+            what = (
+                f"{fmt_ratio(ratio)} its best ({fmt_num(s.best)} at step {s.best_step}), "
+                f"{lost:.0%} of the progress lost"
+            )
+        else:
+            what = f"{lost:.0%} of the progress since step {s.best_step} lost"
+        return what
