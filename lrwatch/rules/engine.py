@@ -56,6 +56,11 @@ class Engine:
         self._last_t: float | None = None
         self._gap: float | None = None  # smoothed interval between record times
         self._stalled: Finding | None = None
+        self._build_rules()
+
+    def _build_rules(self) -> None:
+        """Instantiate the enabled rules, and per hook the list of rules that implement it."""
+        cfg = self.config
         self._spike = LossSpike(self) if cfg.loss_spike.enabled else None
         self.nan_rule = self._nan = NanInf(self) if cfg.nan_inf.enabled else None
         self._rules: list[Rule] = [
