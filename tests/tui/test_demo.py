@@ -161,3 +161,19 @@ async def test_q_in_a_demo_quits_without_asking_and_stops_its_training() -> None
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+async def test_the_finding_the_hint_selected_is_let_go_once_it_resolves() -> None:
+    store = MetricStore()
+    store.add("lr-too-high", [Metrics(i, {"loss": 0.5 + i, "lr": 0.11}) for i in range(50)])
+    app = DemoApp(SCENARIOS["too-high"], store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        newer = Finding("grad_explosion", "error", 106, 106, id="grad106")
+        app.post_message(FindingsChanged("lr-too-high", [_divergence(74), newer]))
+        # The hint holds the flagged finding (its fix is what `a` should apply)...
+        await until(pilot, lambda: getattr(app.findings_w.current, "id", "") == "div74")
+        # ...until it resolves: then the selection follows the open finding again.
+        done = _divergence(74)
+        done.resolved = True
+        app.post_message(FindingsChanged("lr-too-high", [done, newer]))
+        await until(pilot, lambda: app.findings_w.current.id == "grad106")

@@ -39,6 +39,7 @@ class FindingsPanel(Widget):
         self.clock: Callable[[], float] = time.monotonic
         self._held_at: float | None = None  #: when the selection was last moved by hand
         self._source: list[Any] | None = None  #: the list last given to set_findings
+        self._by_hand = False  #: the held selection was made with j/k (not by select_id)
 
     @property
     def held(self) -> bool:
@@ -50,14 +51,18 @@ class FindingsPanel(Widget):
 
         The top card (:func:`sort_findings`) is the newest open finding of the highest
         severity. A card chosen by hand in the last :data:`HAND_HOLD` seconds stays selected
-        while it is in the list.
+        while it is in the list; one chosen by the app (:meth:`select_id`) only while it is
+        open (a fix the app pointed at must not stay selected once it is stale).
         """
         if findings is self._source and not (self._held_at is not None and not self.held):
             return  # the same list (the app passes it again on every data redraw)
         self._source = findings
         self.findings = sort_findings(findings)
         ids = [getattr(f, "id", None) for f in self.findings]
-        if self.held and self._selected_id in ids:
+        keep = self.held and self._selected_id in ids
+        if keep and not self._by_hand:
+            keep = not getattr(self.findings[ids.index(self._selected_id)], "resolved", False)
+        if keep:
             self.selected = ids.index(self._selected_id)
         else:
             self.selected, self._held_at = 0, None
@@ -77,7 +82,7 @@ class FindingsPanel(Widget):
         """Select the next (+1) or previous (-1) card (by hand: it stays selected a while)."""
         if self.findings:
             self.selected = (self.selected + delta) % len(self.findings)
-            self._held_at = self.clock()
+            self._held_at, self._by_hand = self.clock(), True
             self._remember()
 
     def forget_hold(self) -> None:
@@ -85,12 +90,12 @@ class FindingsPanel(Widget):
         self._held_at = None
 
     def select_id(self, finding_id: str) -> bool:
-        """Select the card of ``finding_id`` (held like a choice by hand); False if absent."""
+        """Select the card of ``finding_id`` (held while it is open); False if absent."""
         ids = [getattr(f, "id", None) for f in self.findings]
         if finding_id not in ids:
             return False
         self.selected = ids.index(finding_id)
-        self._held_at = self.clock()
+        self._held_at, self._by_hand = self.clock(), False
         self._remember()
         return True
 
