@@ -103,11 +103,24 @@ def _tour(args: argparse.Namespace) -> int:
         index = (names.index(name) + 1) % len(names)
 
 
+#: Steps of an open-ended demo in the UI: more than anyone watches (days at its pace); the
+#: training stops when the UI quits (or when an unrescued run's loss overflows).
+UNTIL_STOPPED = 10_000_000
+
+
 def child_command(
-    scenario: Scenario, args: argparse.Namespace, target: Path, progress: int
+    scenario: Scenario,
+    args: argparse.Namespace,
+    target: Path,
+    progress: int,
+    *,
+    ui: bool = False,
 ) -> list[str]:
-    """The command line of the demo's training process."""
+    """The command line of the demo's training process (``ui``: watched in the UI, so an
+    ``open_ended`` scenario without ``--steps``/``--fast`` runs until the UI stops it)."""
     steps = args.steps or (scenario.fast_steps if args.fast else scenario.steps)
+    if ui and scenario.open_ended and not args.steps and not args.fast:
+        steps = UNTIL_STOPPED
     pace = 0.0 if args.fast else (scenario.pace if args.pace is None else args.pace)
     cmd = [sys.executable, "-m", "lrwatch.demos.run", scenario.name, "--log", str(target)]
     cmd += ["--seed", str(args.seed), "--steps", str(steps), "--pace", str(pace)]
@@ -155,7 +168,7 @@ def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quie
         print(banner(scenario))
     with open(out, "ab") as fh:
         proc = subprocess.Popen(
-            child_command(scenario, args, target, progress=0),
+            child_command(scenario, args, target, progress=0, ui=True),
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -34,6 +34,9 @@ class Scenario:
     overlay: bool = False
     #: the UI starts with a log y axis (losses that span many decades)
     log_y: bool = False
+    #: in the UI without ``--steps``/``--fast`` the training keeps going until the user quits,
+    #: so that a live fix has time to show (demos about fixing the LR while it runs)
+    open_ended: bool = False
 
     def build(self, seed: int, steps: int) -> list[Any]:
         """Import the scenario's module and build its runs (``DemoRun`` objects)."""
@@ -64,10 +67,13 @@ _ALL = [
         try_this="when divergence is flagged press a (its fix: LR ÷10) then y, or / then y, and "
         "watch the loss come back down",
         module="too_high",
-        steps=400,
+        # Divergence is flagged near step 74: at 5 steps/s that is ~15 s in, time to read the
+        # hint first; 600 steps is 2 minutes (the UI runs on until q, see open_ended).
+        steps=600,
         fast_steps=200,
-        pace=15.0,
+        pace=5.0,
         flags={"lr-too-high": ("divergence",)},
+        open_ended=True,
     ),
     Scenario(
         name="too-low",
@@ -76,10 +82,13 @@ _ALL = [
         try_this="when slow_progress is flagged press a (its fix: LR ×10) then y and watch the "
         "slope steepen; then e sets any LR (try 0.02)",
         module="too_low",
-        steps=600,
+        # slow_progress is flagged near step 103: at 7 steps/s that is ~15 s in; 900 steps is
+        # about 2 minutes (the UI runs on until q, see open_ended).
+        steps=900,
         fast_steps=300,
-        pace=20.0,
+        pace=7.0,
         flags={"lr-too-low": ("slow_progress",)},
+        open_ended=True,
     ),
     Scenario(
         name="oscillation",

@@ -160,3 +160,37 @@ def test_find_lr_cli_prints_chart_and_suggestions(tmp_path: Path) -> None:
         "steepest",
         "valley",
     }
+
+
+def _steps_of(cmd: list[str]) -> int:
+    return int(cmd[cmd.index("--steps") + 1])
+
+
+def test_open_ended_demos_run_until_the_ui_quits_only_when_paced_by_default(
+    tmp_path: Path,
+) -> None:
+    import argparse
+
+    from lrwatch.commands import demo
+
+    def ns(**kw: object) -> argparse.Namespace:
+        return argparse.Namespace(**{"steps": None, "fast": False, "pace": None, "seed": 0, **kw})
+
+    sc = SCENARIOS["too-high"]
+    assert sc.open_ended
+    assert _steps_of(demo.child_command(sc, ns(), tmp_path, 0, ui=True)) == demo.UNTIL_STOPPED
+    # headless, --fast and an explicit --steps keep their bounded step counts
+    assert _steps_of(demo.child_command(sc, ns(), tmp_path, 0)) == sc.steps
+    assert _steps_of(demo.child_command(sc, ns(fast=True), tmp_path, 0, ui=True)) == sc.fast_steps
+    assert _steps_of(demo.child_command(sc, ns(steps=50), tmp_path, 0, ui=True)) == 50
+    bounded = SCENARIOS["schedules"]  # its LR schedules span the step count: never open-ended
+    assert not bounded.open_ended
+    assert _steps_of(demo.child_command(bounded, ns(), tmp_path, 0, ui=True)) == bounded.steps
+
+
+def test_paced_live_fix_demos_give_a_person_time() -> None:
+    # The symptom is flagged near step 74 (too-high) / 103 (too-low) in the --fast tests; at
+    # the default pace that must be well after the start, and the nominal run >= 2 minutes.
+    for name, flagged_at in (("too-high", 74), ("too-low", 103)):
+        sc = SCENARIOS[name]
+        assert flagged_at / sc.pace >= 10 and sc.steps / sc.pace >= 120, name
