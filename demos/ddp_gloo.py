@@ -40,6 +40,9 @@ def worker(rank: int, world: int, port: int, steps: int, log: str) -> None:
         opt.step()
         mon.step(step, loss=loss.item())  # every rank calls it: the LR sync is collective
     mon.close()
+    # Leave together: a rank that tears its gloo group down while the other still talks to
+    # it can abort the other process ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 

@@ -67,8 +67,9 @@ def worker(rank: int, world: int, init_file: str, out: str) -> None:
             "params": [p.detach().flatten().tolist() for p in params],
             "lost": sync.close(),
         }
-    dist.destroy_process_group()
     Path(out).write_text(json.dumps(result))
+    dist.barrier()  # leave together (see test_monitor.dist_worker)
+    dist.destroy_process_group()
 
 
 def test_two_gloo_ranks_apply_the_same_change_at_the_same_step(tmp_path: Path):

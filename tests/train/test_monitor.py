@@ -235,8 +235,11 @@ def dist_worker(rank: int, init: str, log: str, stop: str, out: str) -> None:
         lrs.append(opt.param_groups[0]["lr"])
         time.sleep(0.005)
     mon.close()
-    dist.destroy_process_group()
     Path(out).write_text(json.dumps({"lrs": lrs, "endpoint": mon.endpoint}))
+    # Leave together: a rank tearing its gloo group down while the other still talks to it
+    # can abort that process (SIGABRT, "terminate called without an active exception").
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def test_two_gloo_ranks_change_at_the_same_step(tmp_path: Path) -> None:
