@@ -21,6 +21,21 @@ def _num(s: str) -> float:
     return float(s.replace(",", ""))
 
 
+def _latency(
+    rate: str, median: str, p95: str, mx: str, keys: str, ingested: str, offered: str
+) -> dict:
+    """One key-latency row of ui_render's output, as numbers."""
+    return {
+        "rate_asked": int(_num(rate)),
+        "median_ms": _num(median),
+        "p95_ms": _num(p95),
+        "max_ms": _num(mx),
+        "keys": int(keys),
+        "ingested_rps": _num(ingested),
+        "offered_rps": _num(offered),
+    }
+
+
 def _search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
     m = re.search(pattern, text, flags)
     if m is None:
@@ -76,15 +91,7 @@ def parse_ui_render(outputs: list[str]) -> dict[str, Any]:
         r" max (\d+) ms over (\d+) keys; ingested ([\d,]+) rec/s \(offered ([\d,]+)\)",
         text,
     ):
-        latency[f"rules_{m[2]}"] = {
-            "rate_asked": int(_num(m[1])),
-            "median_ms": _num(m[3]),
-            "p95_ms": _num(m[4]),
-            "max_ms": _num(m[5]),
-            "keys": int(m[6]),
-            "ingested_rps": _num(m[7]),
-            "offered_rps": _num(m[8]),
-        }
+        latency[f"rules_{m[2]}"] = _latency(m[1], *m.groups()[2:])
     # Another process appends JSONL to a followed log: the real path, one record per line
     # ("records") or block mode ("blocks").
     for m in re.finditer(
@@ -93,15 +100,7 @@ def parse_ui_render(outputs: list[str]) -> dict[str, Any]:
         r" \(written ~([\d,]+) lines/s\)",
         text,
     ):
-        latency[f"file_follow_{m[1]}"] = {
-            "rate_asked": int(_num(m[2])),
-            "median_ms": _num(m[3]),
-            "p95_ms": _num(m[4]),
-            "max_ms": _num(m[5]),
-            "keys": int(m[6]),
-            "ingested_rps": _num(m[7]),
-            "offered_rps": _num(m[8]),
-        }
+        latency[f"file_follow_{m[1]}"] = _latency(m[2], *m.groups()[2:])
     if not latency:
         raise ParseError("no key→screen line in ui_render output")
     return {
