@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lrwatch.formats.base import as_step
 from lrwatch.formats.hf import HfParser
 from lrwatch.records import STEP_KEYS, Metrics, NameMap, Record, to_float
 
@@ -92,7 +93,7 @@ class TextParser(HfParser):
             if not m:
                 continue
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
-            step = _int(groups.pop("step", None))
+            step = as_step(groups.pop("step", None))
             values = self._numbers(groups.items())
             if step is None or not values:
                 self.skipped += 1
@@ -151,7 +152,7 @@ class TextParser(HfParser):
         rest: list[tuple[str, str]] = []
         for key, value in pairs:
             if step is None and key.lower() in _GENERIC_STEP_KEYS:
-                step = _int(value)
+                step = as_step(value)
             else:
                 rest.append((key, value))
         if step is None:
@@ -162,7 +163,7 @@ class TextParser(HfParser):
     def _metrics(
         self, step_text: str, pairs: list[tuple[str, str | None]], need: bool = True
     ) -> Metrics | None:
-        step = _int(step_text)
+        step = as_step(step_text)
         values = self._numbers(pairs)
         if step is None or not values or not need:
             self.skipped += 1
@@ -176,10 +177,3 @@ class TextParser(HfParser):
             if f is not None:
                 values[self.names(key)] = f
         return values
-
-
-def _int(text: str | None) -> int | None:
-    f = to_float(text) if text is not None else None
-    if f is None or f != f or f < 0 or f >= 2**62:
-        return None
-    return int(f)
