@@ -11,16 +11,10 @@ from pathlib import Path
 
 from lrwatch.tui.app import LRWatchApp
 
+from .helpers import until
+
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
-
-
-async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 def _header(app: LRWatchApp) -> str:
@@ -43,7 +37,7 @@ async def test_a_log_not_written_for_hours_is_idle_not_live(tmp_path: Path) -> N
     os.utime(csv, (hours_ago, hours_ago))
     app = LRWatchApp(paths=[str(csv)])
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: "step 599" in _header(app))
+        await until(pilot, lambda: "step 599" in _header(app))
         header = _header(app)
         assert "● idle 3h ago" in header and "live" not in header
 
@@ -54,9 +48,9 @@ async def test_a_finished_run_closing_its_socket_is_not_an_error(tmp_path: Path)
     try:
         app = LRWatchApp(paths=[str(log)])
         async with app.run_test(size=(120, 36)) as pilot:
-            await _until(pilot, lambda: app.control_info("tiny").connected)
-            await _until(pilot, lambda: "finished" in _header(app))
-            await _until(pilot, lambda: "■ run tiny finished" in app.status_w.render().plain)
+            await until(pilot, lambda: app.control_info("tiny").connected)
+            await until(pilot, lambda: "finished" in _header(app))
+            await until(pilot, lambda: "■ run tiny finished" in app.status_w.render().plain)
             await pilot.pause(2.5)  # past the grace a dropped connection gets before "lost"
             header = _header(app)
             assert "control – run finished" in header and "✗" not in header, header
@@ -72,10 +66,10 @@ async def test_a_run_that_dies_without_an_end_record_is_lost(tmp_path: Path) -> 
     try:
         app = LRWatchApp(paths=[str(log)])
         async with app.run_test(size=(120, 36)) as pilot:
-            await _until(pilot, lambda: app.control_info("tiny").connected)
+            await until(pilot, lambda: app.control_info("tiny").connected)
             proc.kill()  # no end record, no goodbye
             proc.wait(10)
-            await _until(pilot, lambda: "✗ lost" in _header(app))
+            await until(pilot, lambda: "✗ lost" in _header(app))
             assert app.status_w.has_class("error") and "lost" in app.status_w.render().plain
             assert "● live" in _header(app)  # only after a minute of silence: stalled
     finally:
@@ -89,9 +83,9 @@ async def test_a_pipe_at_eof_is_idle_and_a_log_without_lr_gives_the_loss_the_roo
     os.close(w)
     app = LRWatchApp(paths=["-"], stdin_fd=r)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: "input closed" in _header(app))
+        await until(pilot, lambda: "input closed" in _header(app))
         header = _header(app)
         assert "● idle input closed" in header and "live" not in header
         assert "lr -" in header
-        await _until(pilot, lambda: not app.charts_w[1].display)  # no empty LR panel
-        await _until(pilot, lambda: app.charts_w[0].size.height >= 18)  # all the body
+        await until(pilot, lambda: not app.charts_w[1].display)  # no empty LR panel
+        await until(pilot, lambda: app.charts_w[0].size.height >= 18)  # all the body

@@ -18,15 +18,9 @@ from lrwatch.tui.messages import ControlReply
 from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.widgets.dialogs import ConfirmScreen
 
+from .helpers import until
+
 SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
-
-
-async def _until(pilot, cond, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +48,14 @@ async def test_lr_change_from_the_ui_reaches_the_run_and_comes_back(trainer) -> 
 
     app = LRWatchApp(attach=f"unix:{log.with_suffix('.sock')}")
     async with app.run_test(size=(120, 40), message_hook=hook) as pilot:
-        await _until(pilot, lambda: "tiny" in app.store.runs and app.store.runs["tiny"].last_step)
-        await _until(pilot, lambda: app.control_info("tiny").connected)
+        await until(pilot, lambda: "tiny" in app.store.runs and app.store.runs["tiny"].last_step)
+        await until(pilot, lambda: app.control_info("tiny").connected)
         assert "✓" in app.query_one("#header").render().plain  # type: ignore[attr-defined]
         await pilot.press("slash")
         assert isinstance(app.screen, ConfirmScreen)
         assert "0.05 → 5e-3" in app.screen.question
         await pilot.press("y")
-        await _until(pilot, lambda: bool(replies))
+        await until(pilot, lambda: bool(replies))
         assert replies[0].ok, replies[0].error
         applied = replies[0].reply["step"]
         status = app.query_one("#status").render().plain  # type: ignore[attr-defined]
@@ -72,7 +66,7 @@ async def test_lr_change_from_the_ui_reaches_the_run_and_comes_back(trainer) -> 
                 lr = app.store.runs["tiny"].series["lr"]
                 return [float(v) for s, v in zip(lr.steps, lr.values, strict=True) if s >= applied]
 
-        await _until(pilot, lambda: len(lr_after()) >= 3)
+        await until(pilot, lambda: len(lr_after()) >= 3)
         assert all(v == pytest.approx(0.005) for v in lr_after())
         with app.lock:
             changes = [e for e in app.store.runs["tiny"].events if e.kind == "lr_change"]
@@ -84,12 +78,12 @@ async def test_a_refused_command_is_shown(trainer) -> None:  # type: ignore[no-u
     log, _ = trainer
     app = LRWatchApp(attach=f"unix:{log.with_suffix('.sock')}")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _until(pilot, lambda: app.control_info("tiny").connected)
+        await until(pilot, lambda: app.control_info("tiny").connected)
         await pilot.press("e")
         await pilot.press(*"9.5", "enter")  # above the run's ceiling of max(1, 100 × 0.05)
         await pilot.press("y")
         status = app.query_one("#status")
-        await _until(pilot, lambda: "refused" in status.render().plain)  # type: ignore[attr-defined]
+        await until(pilot, lambda: "refused" in status.render().plain)  # type: ignore[attr-defined]
         assert "out_of_range" in status.render().plain and status.has_class("error")  # type: ignore[attr-defined]
 
 
@@ -97,7 +91,7 @@ async def test_an_lr_change_made_with_ctl_shows_on_the_chart_and_the_status_line
     log, _ = trainer
     app = LRWatchApp(paths=[str(log)])
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: app.control_info("tiny").connected)
+        await until(pilot, lambda: app.control_info("tiny").connected)
         with app.lock:
             before = len([e for e in app.store.runs["tiny"].events if e.kind == "lr_change"])
         ctl = subprocess.run(
@@ -112,12 +106,12 @@ async def test_an_lr_change_made_with_ctl_shows_on_the_chart_and_the_status_line
             with app.lock:
                 return [e for e in app.store.runs["tiny"].events if e.kind == "lr_change"]
 
-        await _until(pilot, lambda: len(changes()) > before)
+        await until(pilot, lambda: len(changes()) > before)
         change = changes()[-1]
         old, new = change.data["old"][0], change.data["new"][0]
         status = app.status_w
         news = f"changed at step {change.step:,} from elsewhere"
-        await _until(pilot, lambda: news in status.render().plain)
+        await until(pilot, lambda: news in status.render().plain)
         label = f"{fmt_num(old)}→{fmt_num(new)}"
         assert label in app.charts_w[1].render().plain  # the marker on the LR chart
 
@@ -126,11 +120,11 @@ async def test_our_own_change_keeps_its_acknowledgement_on_the_status_line(train
     log, _ = trainer
     app = LRWatchApp(paths=[str(log)])
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: app.control_info("tiny").connected)
+        await until(pilot, lambda: app.control_info("tiny").connected)
         await pilot.press("plus")
         await pilot.press("y")
         status = app.status_w
-        await _until(pilot, lambda: "applied at step" in status.render().plain)
+        await until(pilot, lambda: "applied at step" in status.render().plain)
         applied = int(
             status.render().plain.split("applied at step ")[1].split(":")[0].replace(",", "")
         )
@@ -140,7 +134,7 @@ async def test_our_own_change_keeps_its_acknowledgement_on_the_status_line(train
                 run = app.store.runs["tiny"]
                 return any(e.kind == "lr_change" and e.step == applied for e in run.events)
 
-        await _until(pilot, logged)
+        await until(pilot, logged)
         await pilot.pause(0.5)  # a few redraws after the record arrived
         assert "applied at step" in status.render().plain
         assert "from elsewhere" not in status.render().plain
