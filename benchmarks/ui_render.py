@@ -61,6 +61,27 @@ def redraw(n: int, width: int = 160, height: int = 20, reps: int = 20) -> None:
     )
 
 
+async def _key_latencies(app: object, builds: list, seconds: float) -> list[float]:
+    """Press ``l`` (log-y) like the terminal does, at random intervals for ``seconds``; each
+    latency runs until the loss chart was rebuilt showing the toggled axis."""
+    import random
+
+    from textual import events
+
+    lat = []
+    end = time.monotonic() + seconds
+    rng = random.Random(0)
+    while time.monotonic() < end:
+        want = not app.view.log_y
+        t0 = time.perf_counter()
+        app.post_message(events.Key("l", "l"))
+        while not any(t > t0 and log == want for t, log in builds[-5:]):
+            await asyncio.sleep(0.002)
+        lat.append(next(t for t, log in builds[-5:] if t > t0 and log == want) - t0)
+        await asyncio.sleep(rng.uniform(0.05, 0.25))
+    return lat
+
+
 async def first_screen(n: int) -> None:
     from lrwatch.tui.app import LRWatchApp
 
@@ -83,10 +104,6 @@ async def latency(rate: int = 100_000, seconds: float = 6.0, rules: bool = True)
     the toggled log axis. Keys come at random 50-250 ms gaps, so they fall on every phase
     of the redraw and ingest cycles.
     """
-    import asyncio
-    import random
-
-    from textual import events
 
     from lrwatch.tui.app import LRWatchApp
     from lrwatch.tui.feeds import Ingest
@@ -126,17 +143,7 @@ async def latency(rate: int = 100_000, seconds: float = 6.0, rules: bool = True)
         t_start = time.perf_counter()
         th.start()
         await pilot.pause(0.5)
-        lat = []
-        end = time.monotonic() + seconds
-        rng = random.Random(0)
-        while time.monotonic() < end:
-            want = not app.view.log_y
-            t0 = time.perf_counter()
-            app.post_message(events.Key("l", "l"))
-            while not any(t > t0 and log == want for t, log in builds[-5:]):
-                await asyncio.sleep(0.002)
-            lat.append(next(t for t, log in builds[-5:] if t > t0 and log == want) - t0)
-            await asyncio.sleep(rng.uniform(0.05, 0.25))
+        lat = await _key_latencies(app, builds, seconds)
         elapsed = time.perf_counter() - t_start
         stop.set()
         th.join()
@@ -176,13 +183,10 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
 
     ``blocks``: the reader yields MetricBlock columns (the default) or one record per line.
     """
-    import random
     import subprocess
     import sys
     import tempfile
     from pathlib import Path
-
-    from textual import events
 
     from lrwatch.tui.app import LRWatchApp
 
@@ -206,17 +210,7 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
             await pilot.pause(1.0)
             n0, t_start = app.store.runs["bench"].records, time.perf_counter()
             size0, cpu0 = tmp.stat().st_size, time.process_time()
-            lat = []
-            end = time.monotonic() + seconds
-            rng = random.Random(0)
-            while time.monotonic() < end:
-                want = not app.view.log_y
-                t0 = time.perf_counter()
-                app.post_message(events.Key("l", "l"))
-                while not any(t > t0 and log == want for t, log in builds[-5:]):
-                    await asyncio.sleep(0.002)
-                lat.append(next(t for t, log in builds[-5:] if t > t0 and log == want) - t0)
-                await asyncio.sleep(rng.uniform(0.05, 0.25))
+            lat = await _key_latencies(app, builds, seconds)
             elapsed = time.perf_counter() - t_start
             cpu = time.process_time() - cpu0  # this process: UI, readers, rules
             n = app.store.runs["bench"].records - n0
