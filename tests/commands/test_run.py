@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,16 @@ def _args(tmp_path: Path, *cmd: str) -> argparse.Namespace:
     return argparse.Namespace(
         dir=str(tmp_path), name=None, fmt=None, rules=None, keep=False, cmd=["--", *cmd]
     )
+
+
+def _launch(
+    tmp_path: Path, script: str, *argv: str
+) -> tuple[argparse.Namespace, str, Path, Path, subprocess.Popen[bytes]]:
+    """Start ``python script argv`` as ``lrwatch run`` does, named after the script."""
+    args = _args(tmp_path, sys.executable, script, *argv)
+    name = run_name(args.cmd[1:])
+    out, log = paths_for(args.dir, name)
+    return args, name, out, log, start(args.cmd[1:], out, log, name)
 
 
 def _text(app: Any, selector: str) -> str:
@@ -110,10 +121,9 @@ async def test_a_monitor_configured_only_by_the_environment_is_watched_and_steer
 
 
 async def test_console_only_output_is_shown_and_the_exit_code_reported(tmp_path: Path) -> None:
-    args = _args(tmp_path, sys.executable, str(SCRIPTS / "print_nanogpt.py"), "300", "0.002", "3")
-    name = run_name(args.cmd[1:])
-    out, log = paths_for(args.dir, name)
-    proc = start(args.cmd[1:], out, log, name)
+    args, name, out, log, proc = _launch(
+        tmp_path, str(SCRIPTS / "print_nanogpt.py"), "300", "0.002", "3"
+    )
     try:
         app = make_app(args, proc, out, log)
         async with app.run_test(size=(100, 30)) as pilot:
@@ -136,10 +146,7 @@ async def test_console_only_output_is_shown_and_the_exit_code_reported(tmp_path:
 
 async def _quit_with(tmp_path: Path, answer: str) -> tuple[Any, Any]:
     """Start a long real training under the app, press q then ``answer``; the app has exited."""
-    args = _args(tmp_path, sys.executable, str(SCRIPTS / "train_env.py"), "3000", "0.02")
-    name = run_name(args.cmd[1:])
-    out, log = paths_for(args.dir, name)
-    proc = start(args.cmd[1:], out, log, name)
+    args, name, out, log, proc = _launch(tmp_path, str(SCRIPTS / "train_env.py"), "3000", "0.02")
     try:
         app = make_app(args, proc, out, log)
         async with app.run_test(size=(100, 30)) as pilot:
@@ -178,10 +185,7 @@ async def test_q_then_y_quits_at_once_and_stops_the_training(tmp_path: Path) -> 
 
 
 async def test_esc_in_the_quit_dialog_stays(tmp_path: Path) -> None:
-    args = _args(tmp_path, sys.executable, str(SCRIPTS / "print_nanogpt.py"), "3000", "0.01")
-    name = run_name(args.cmd[1:])
-    out, log = paths_for(args.dir, name)
-    proc = start(args.cmd[1:], out, log, name)
+    args, _, out, log, proc = _launch(tmp_path, str(SCRIPTS / "print_nanogpt.py"), "3000", "0.01")
     try:
         app = make_app(args, proc, out, log)
         async with app.run_test(size=(100, 30)) as pilot:
