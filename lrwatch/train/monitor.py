@@ -351,9 +351,7 @@ def _to_float(value: Any) -> float | None:
     try:
         if hasattr(value, "item"):
             value = value.item()  # tensors / numpy scalars: the only sync, and only here
-        if isinstance(value, bool):
-            return float(value)
-        return float(value)
+        return float(value)  # bools too: True/False log as 1.0/0.0
     except (TypeError, ValueError, RuntimeError):
         return None
 
