@@ -110,9 +110,7 @@ class Boundary:
         refusal = self._check(req)
         if refusal is not None:
             return refusal
-        op = _SHORT[req.op]
-        value = req.args.get("value", req.args.get("factor", 0.0))
-        old, new = self._change(op, value, req.args.get("group"), req.args.get("mode", "pin"), step)
+        old, new = self._change(*_change_args(req), step)
         return self._record(req, by, step, old, new)
 
     def _check(self, req: P.Request) -> dict[str, Any] | None:
@@ -172,15 +170,7 @@ class Boundary:
             if refusal is not None:
                 reply(refusal)
                 continue
-            op = _SHORT[req.op]
-            value = req.args.get("value", req.args.get("factor", 0.0))
-            pending = (
-                op,
-                value,
-                req.args.get("group"),
-                req.args.get("mode", "pin"),
-                (req, reply, by),
-            )
+            pending = (*_change_args(req), (req, reply, by))
         change = self.sync.exchange(step + 1, pending)
         if change is None or self.lr is None:
             return
@@ -194,3 +184,13 @@ class Boundary:
         if change.tag is not None:
             req, reply, by = change.tag
             reply(self._record(req, by, step, old, new))
+
+
+def _change_args(req: P.Request) -> tuple[str, float, int | None, str]:
+    """``(op, value, group, mode)`` of a validated change request (for _change and DistSync)."""
+    return (
+        _SHORT[req.op],
+        req.args.get("value", req.args.get("factor", 0.0)),
+        req.args.get("group"),
+        req.args.get("mode", "pin"),
+    )
