@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from lrwatch.rules.base import Rule
+from lrwatch.rules.base import Rule, rel
 from lrwatch.rules.finding import (
     clamp01,
     fmt_num,
@@ -172,7 +172,7 @@ class Overfitting(Rule):
         if self.hot == 1:
             self.onset = step
         if self.hot >= cfg.patience and self.evals >= cfg.min_evals:
-            gap = (x - self.best) / abs(self.best) if self.best else math.inf
+            gap = rel(x - self.best, self.best)
             self.report(
                 step,
                 "warning",
