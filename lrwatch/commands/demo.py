@@ -157,7 +157,7 @@ def _watch_paths(target: Path) -> list[str]:
 
 
 def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quiet: bool) -> int:
-    from lrwatch.commands.run import stop
+    from lrwatch.commands.run import spawn, stop
     from lrwatch.demos.runner import banner
     from lrwatch.tui.demo import DemoApp
 
@@ -166,14 +166,7 @@ def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quie
     paths = _watch_paths(target)
     if not quiet:
         print(banner(scenario))
-    with open(out, "ab") as fh:
-        proc = subprocess.Popen(
-            child_command(scenario, args, target, progress=0, ui=True),
-            stdin=subprocess.DEVNULL,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = spawn(child_command(scenario, args, target, progress=0, ui=True), out)
     try:
         app = DemoApp(scenario, out, paths=paths, child=proc)
         app.run()

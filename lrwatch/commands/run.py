@@ -64,7 +64,13 @@ def child_env(log: Path, name: str) -> dict[str, str]:
 
 
 def start(cmd: list[str], out: Path, log: Path, name: str) -> subprocess.Popen[bytes]:
-    """Start ``cmd`` with stdout+stderr into ``out`` (its own session: the UI owns the tty)."""
+    """Start ``cmd`` with stdout+stderr into ``out`` and the Monitor's environment."""
+    return spawn(cmd, out, child_env(log, name))
+
+
+def spawn(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` with stdout+stderr appended to ``out``, in its own session (the UI owns
+    the tty, and :func:`stop` signals the whole process group); ``env`` None: inherited."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "ab") as fh:
         return subprocess.Popen(
@@ -72,7 +78,7 @@ def start(cmd: list[str], out: Path, log: Path, name: str) -> subprocess.Popen[b
             stdin=subprocess.DEVNULL,
             stdout=fh,
             stderr=subprocess.STDOUT,
-            env=child_env(log, name),
+            env=env,
             start_new_session=True,
         )
 
