@@ -26,3 +26,8 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
     )
+
+
+def add_rules_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--rules TOML``: rule thresholds read by :func:`lrwatch.rules.load_config`."""
+    parser.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")

@@ -10,6 +10,8 @@ import argparse
 import os
 from typing import Any
 
+from lrwatch.commands._args import add_rules_argument
+
 
 def register(subparsers: Any) -> None:
     """Add the ``attach`` subcommand."""
@@ -21,7 +23,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("target", help="unix:/path/exp.sock, /path/exp.sock or tcp://HOST:PORT")
     p.add_argument("--token", default=None, help="TCP token (default: $LRWATCH_TOKEN)")
-    p.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+    add_rules_argument(p)
     p.set_defaults(func=run)
 
 

@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lrwatch.commands._args import add_rules_argument
+
 #: Seconds the child gets to stop after SIGINT when the UI quits, before SIGTERM.
 STOP_GRACE = 10.0
 
@@ -35,7 +37,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dir", default="runs", help="where the output and log go (default: runs)")
     p.add_argument("--name", default=None, help="run name (default: the script's name)")
     p.add_argument("--format", dest="fmt", default=None, help="format of the console output")
-    p.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+    add_rules_argument(p)
     p.add_argument(
         "--keep", action="store_true", help="leave the command running when the UI quits"
     )

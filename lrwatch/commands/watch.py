@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from lrwatch.commands._args import add_rules_argument
+
 
 def register(subparsers: Any) -> None:
     """Add the ``watch`` subcommand."""
@@ -20,7 +22,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--format", dest="fmt", default=None, help="force a log format (default: detect)"
     )
-    p.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+    add_rules_argument(p)
     p.add_argument(
         "--no-follow", action="store_true", help="read the logs once instead of following them"
     )
