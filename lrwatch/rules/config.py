@@ -52,6 +52,7 @@ class DivergenceConfig:
     lost_fraction: float = 0.5  #: this much of the progress since the baseline lost: warning (and needed for the ratio error)
     start_factor: float = 2.0  #: level ≥ this × the first logged loss: warning (factor ×: error)
     error_lost: float = 1.0  #: all progress lost (back above the start level): error
+    steep_lost: float = 0.75  #: during warmup (LR rising), this much of the progress lost: warning after ``patience`` points
     patience: int = 2  #: consecutive points over an error line before it is reported
     rise_patience: int = 10  #: consecutive points over the warning line
     noise_z: float = 4.0  #: a rise must exceed this many sigmas of the level's own noise

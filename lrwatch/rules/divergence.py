@@ -102,13 +102,17 @@ class Divergence(Rule):
         # shorter than the window moves the level without being a trend.
         self.far = self.far + 1 if far else 0
         over = lost >= cfg.error_lost or self.far >= s.level_points
+        steep = False
         if self.engine.lr_rising:
-            # Warmup: a rising LR may cost some progress; only losing all of it counts.
+            # Warmup: a rising LR may cost some progress; losing all of it is an error. Most
+            # of it is no bump either: a warning as soon as an error would be, because while
+            # the LR keeps rising a blow-up only gets worse (a warning, not an error: after
+            # warmup the slower rules below judge it again).
             over = lost >= cfg.error_lost
-            rising = False
+            rising = steep = lost >= cfg.steep_lost
         else:
             rising = lost >= cfg.lost_fraction
-        self._judge(step, cur, over, rising, ratio, lost, "best", given_back)
+        self._judge(step, cur, over, rising, ratio, lost, "best", given_back, steep)
 
     def _confirmed_climb(self, step: int) -> bool:
         """Faster than the 7-point median: the last ``confirm_points`` raw points are *all*
@@ -159,6 +163,7 @@ class Divergence(Rule):
         lost: float,
         ref: str,
         given_back: float = math.inf,
+        steep: bool = False,
     ) -> None:
         cfg = self.cfg
         self.hot = self.hot + 1 if over else 0
@@ -167,8 +172,9 @@ class Divergence(Rule):
             self.hot_onset = step
         if self.warm == 1:
             self.warm_onset = step
-        # Above the start needs no long patience: a healthy run never goes back there.
-        warm_patience = cfg.patience if ref == "start" else cfg.rise_patience
+        # Above the start, or most of the progress lost, needs no long patience: a healthy run
+        # never goes back there.
+        warm_patience = cfg.patience if ref == "start" or steep else cfg.rise_patience
         if self.hot >= cfg.patience:
             self._report(step, "error", self.hot_onset, cur, ratio, lost, ref)
         elif self.warm >= warm_patience:

@@ -24,6 +24,10 @@ from lrwatch.rules.plateau import TrainPlateau, ValPlateau
 from lrwatch.rules.progress import SlowProgress
 from lrwatch.rules.spikes import LossSpike
 
+#: An LR up to this fraction above the run's peak counts as one it has already used (a warm
+#: restart back to the peak, logged with rounding); anything higher is a new high.
+REUSED_LR_TOLERANCE = 0.01
+
 
 class Engine:
     """Feeds records of one run through the rules; keeps the findings."""
@@ -307,9 +311,11 @@ class Engine:
             self._pre_shock_lr = None
         elif explicit or ratio <= 1.0 / jump:
             self._reset(step, 1 if ratio > 1 else -1 if ratio < 1 else 0, explicit)
-        elif ratio >= jump and peak is not None and lr <= jump * peak:
+        elif ratio >= jump and peak is not None and lr <= peak * (1.0 + REUSED_LR_TOLERANCE):
             # Back up to an LR the run has already used (warm restart, cyclic schedule): the
-            # loss bump that follows is expected, so the baselines start afresh.
+            # loss bump that follows is expected, so the baselines start afresh. Not a new
+            # high, however close to the peak: a linear warmup's third step is exactly 1.5x
+            # the second, and restarting the baselines there hid a blow-up later in warmup.
             self._reset(step, 1, explicit)
         elif ratio >= jump and self.points >= self.config.loss_spike.min_points:
             # Beyond anything the run used (an LR shock, a manual 10× raise): nothing is

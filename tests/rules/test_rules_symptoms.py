@@ -129,6 +129,43 @@ def test_loss_that_learned_then_lost_it_all_during_warmup_is_an_error() -> None:
     assert f.evidence["progress_lost"] >= 1.0
 
 
+def _warmup_climb(lost: float, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """A linear warmup to a too-high LR: the loss falls 1.6 -> 0.45 in 40 points, then gives
+    back ``lost`` of that progress in 8 points while the LR still rises, and stays there."""
+    lrs = np.linspace(0.01, 1.0, 200)
+    best, start = 0.45, 1.6
+    top = best + lost * (start - best)
+    loss = np.concatenate(
+        [np.linspace(start, best, 40), np.linspace(best, top, 8), np.full(152, top)]
+    )
+    return lrs, loss * np.exp(0.05 * np.random.default_rng(seed).standard_normal(200))
+
+
+def test_most_of_the_progress_lost_during_warmup_is_a_warning_at_once() -> None:
+    (f,) = of(run(records(*_warmup_climb(0.8))), "divergence")
+    assert f.severity == "warning" and 44 <= f.step <= 52  # the climb ends at point 48
+    assert 0.75 <= f.evidence["progress_lost"] < 1.0
+
+
+def test_half_the_progress_lost_during_warmup_is_held_back() -> None:
+    lrs, loss = _warmup_climb(0.5)
+    assert of(run(records(lrs[:150], loss[:150])), "divergence") == []  # warmup: LR rising
+
+
+def test_linear_warmup_keeps_the_baselines_from_the_start() -> None:
+    # lr = peak * (t + 1) / W: the third point is 1.5x the second (exactly, in binary
+    # fractions), a jump ratio by the default config, but a new high, not a warm restart.
+    w = 64
+    lrs = np.arange(1, w + 1) / 2**10
+    loss = 1.6 * np.exp(0.02 * np.random.default_rng(0).standard_normal(w))
+    engine = Engine()
+    engine.feed(records(lrs[:6], loss[:6]))
+    assert engine.loss.baselined and engine.loss.run_start  # no reset at the third point
+    # A warm restart back to the peak still restarts the baselines.
+    engine.feed([Metrics(6 + i, {"loss": 1.6, "lr": lr}) for i, lr in enumerate([0.003, lrs[5]])])
+    assert not engine.loss.baselined and not engine.loss.run_start
+
+
 def test_lr_shock_is_a_spike_warning_and_a_lone_spike_is_info(base) -> None:
     lrs, loss = base
     shock = loss.copy()
