@@ -7,6 +7,7 @@ the LR fix should point and the run's spec. Runs and labels are described in
 docs/rules-quality.md.
 
     python benchmarks/rules_corpus.py [--out DIR] [--jobs 2] [--only SUBSTRING]
+    python benchmarks/rules_corpus.py --relabel    # label the existing logs again, no training
 """
 
 from __future__ import annotations
@@ -72,13 +73,57 @@ def generate(out_dir: Path, jobs: int = 2, only: str | None = None) -> dict[str,
     return {"meta": meta, "runs": labels}
 
 
+def relabel(out_dir: Path) -> list[str]:
+    """Label every existing log in ``out_dir`` again (after a change to the labelling rules)
+    and rewrite ``labels.json``; returns one line per run whose label changed."""
+    path = out_dir / "labels.json"
+    data = json.loads(path.read_text())
+    changed = []
+    for name, old in data["runs"].items():
+        spec = RunSpec(**old["spec"])
+        new = {**old, **label_run(spec, logged_series(out_dir / old["log"]))}
+        if (new["primary"], new["expected"], new["excluded"]) != (
+            old["primary"], old["expected"], old["excluded"]
+        ):  # fmt: skip
+            changed.append(
+                f"{name}: {old['primary']} {old['expected']} -> {new['primary']} "
+                f"{new['expected']} ({new['notes']})"
+            )
+        data["runs"][name] = new
+    path.write_text(json.dumps(data, indent=1))
+    return changed
+
+
+def logged_series(log: Path) -> dict[str, Any]:
+    """What :func:`train_run` returned for a run, read back from its JSONL log."""
+    out: dict[str, Any] = {"steps": [], "loss": [], "val_steps": [], "val": [], "status": "?"}
+    for line in log.read_text().splitlines():
+        rec = json.loads(line)
+        if rec.get("kind") == "end":
+            out["status"] = rec.get("status", "?")
+        elif "kind" in rec:
+            continue
+        elif "loss" in rec:
+            out["steps"].append(rec["step"])
+            out["loss"].append(float(rec["loss"]))  # NaN/Infinity decode as floats
+        elif "val_loss" in rec:
+            out["val_steps"].append(rec["step"])
+            out["val"].append(float(rec["val_loss"]))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     ap.add_argument("--only", default=None, help="train only runs whose name contains this")
+    ap.add_argument("--relabel", action="store_true", help="label the existing logs again")
     args = ap.parse_args(argv)
+    if args.relabel:
+        changed = relabel(args.out)
+        print(f"{len(changed)} labels changed" + "".join(f"\n  {c}" for c in changed))
+        return 0
     corpus = generate(args.out, args.jobs, args.only)
     failed = [n for n, r in corpus["runs"].items() if "CONSTRUCTION FAILED" in r["notes"]]
     print(f"{corpus['meta']['runs']} runs in {corpus['meta']['seconds']} s -> {args.out}")

@@ -10,6 +10,7 @@ documented in docs/rules-quality.md, and none is taken from the rule engine.
 
 from __future__ import annotations
 
+import itertools
 import math
 from statistics import median
 from typing import Any
@@ -19,6 +20,15 @@ from benchmarks.corpus_lib.trainer import RunSpec
 #: Whole-run symptoms (too-low LR, oscillation): the onset is the logged point by which a
 #: person looking at the curve could reasonably call it (a curve of 50 points).
 WHOLE_RUN_POINTS = 50
+#: The loss level is a centred median of at least this many points (more on noisy runs) ...
+MIN_LEVEL_POINTS = 7
+#: ... so that its own relative noise is at most this.
+LEVEL_NOISE = 0.10
+#: A blow-up holds at >= this share of the line it crossed for MIN_LEVEL_POINTS points.
+HOLD = 2.0 / 3.0
+#: A blow-up "stayed up" (divergence) when the level never came back below this x the best
+#: before it; otherwise the loss came back down (a spike).
+STAYED_UP = 1.5
 
 
 def label_run(spec: RunSpec, out: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +97,7 @@ def _too_high(
         label["expected"] = {"nan_inf": nonfinite}
         label["notes"] = f"loss non-finite from step {nonfinite}"
         finite = [v for v in loss if math.isfinite(v)]
-        jump = divergence_onset(steps, finite)
+        jump = divergence_onset(steps, finite, ends_nonfinite=True)
         if jump is not None and steps[jump[0]] < nonfinite - 5 * (steps[1] - steps[0]):
             # A long finite climb before the NaN: calling it divergence first is right too.
             label["expected"]["divergence"] = steps[jump[0]]
@@ -97,14 +107,18 @@ def _too_high(
     too_high = ("divergence", "loss_spike", "oscillation")  # each says "LR too high"
     if jump is not None:
         i, best = jump
-        tail = median(loss[-max(3, len(loss) // 10) :])
-        kind = "divergence" if tail >= 2.0 * best else "loss_spike"
+        # "Stayed up" means stayed up: the level never came back near the best before the
+        # blow-up (a burst of spikes in the last few points is not staying up).
+        low = min(level(loss, MIN_LEVEL_POINTS)[i:])
+        kind = "divergence" if low >= STAYED_UP * best else "loss_spike"
         label["primary"] = kind
         label["expected"] = {kind: steps[i], **{s: steps[i] for s in too_high if s != kind}}
         label["notes"] = (
-            f"loss blew up at step {steps[i]} and stayed up (ends {tail:.3g}, best before {best:.3g})"
+            f"loss blew up at step {steps[i]} and stayed up (never back below {low:.3g}, "
+            f"best before {best:.3g})"
             if kind == "divergence"
-            else f"loss blew up at step {steps[i]}, then came back down (ends {tail:.3g})"
+            else f"loss blew up at step {steps[i]}, then came back down (to {low:.3g}; "
+            f"best before {best:.3g})"
         )
         return
     if median(loss[len(loss) // 2 :]) >= 0.9 * loss[0]:
@@ -117,23 +131,55 @@ def _too_high(
     label["notes"] = "CONSTRUCTION FAILED: too-high LR but the loss neither blew up nor stalled"
 
 
-def divergence_onset(steps: list[int], loss: list[float]) -> tuple[int, float] | None:
-    """(index, best before) of the first point where the 7-point centred median loss is >= 2x
-    the initial one or >= 3x its lowest value so far (after a real improvement), else None."""
-    med = _smooth(loss)
+def divergence_onset(
+    steps: list[int], loss: list[float], ends_nonfinite: bool = False
+) -> tuple[int, float] | None:
+    """(index, best before) of the first sustained blow-up, else None.
+
+    A blow-up: the 7-point level (:func:`level`) reaches >= 2x the initial loss, or >= 3x the
+    best so far after a real improvement, and holds at >= 2/3 of that line for 7 points (or
+    until the loss went non-finite): a lone excursion of a noisy level is not a blow-up. The
+    best is the lowest *noise-adapted* level (:func:`level_points`): on a noisy run the lowest
+    7-point median is a lucky low, and 3x a lucky low is the run's ordinary level."""
+    fine, wide = level(loss, MIN_LEVEL_POINTS), level(loss, level_points(loss))
     initial, best = loss[0], math.inf  # the first logged value, as a person reads it
-    for i, m in enumerate(med):
+    for i, m in enumerate(fine):
+        line, ref = math.inf, best
         if initial > 0 and m >= 2.0 * initial:
-            return i, min(best, initial)
-        if best < 0.8 * initial and m >= 3.0 * best:
-            return i, best
-        best = min(best, m)
+            line, ref = 2.0 * initial, min(best, initial)
+        elif best < 0.8 * initial and m >= 3.0 * best:
+            line = 3.0 * best
+        hold = fine[i : i + MIN_LEVEL_POINTS]
+        if (
+            line < math.inf
+            and (len(hold) == MIN_LEVEL_POINTS or ends_nonfinite)
+            and all(v >= HOLD * line for v in hold)
+        ):
+            return i, ref
+        best = min(best, wide[i])
     return None
 
 
-def _smooth(loss: list[float]) -> list[float]:
-    # A centred 7-point median: batch noise near zero does not make a "3x the best" jump.
-    return [median(loss[max(0, i - 3) : i + 4]) for i in range(len(loss))]
+def level_points(loss: list[float]) -> int:
+    """The window of the loss level: 7 points, or more on a noisy run, so that the median's
+    own noise stays within ~10% (batch noise is multiplicative: measured on log(loss), from
+    successive differences, so a trend does not count as noise). At most a quarter of the run."""
+    pos = [v for v in loss if v > 0 and math.isfinite(v)]
+    diffs = [math.log(b / a) for a, b in itertools.pairwise(pos)]
+    if len(diffs) < 10:
+        return MIN_LEVEL_POINTS
+    mid = median(diffs)
+    sigma = 1.4826 * median(abs(d - mid) for d in diffs) / math.sqrt(2.0)
+    k = math.ceil((1.2533 * sigma / LEVEL_NOISE) ** 2)  # the median's noise: 1.25 sigma/sqrt(k)
+    return max(MIN_LEVEL_POINTS, min(k | 1, max(MIN_LEVEL_POINTS, len(loss) // 4) | 1))
+
+
+def level(loss: list[float], k: int) -> list[float]:
+    """The loss level at each point: a centred median over ``k`` points, so a few noisy
+    batches near zero do not make a "3x the best" jump, and a sharp jump is still placed at
+    the point where it happens."""
+    h = k // 2
+    return [median(loss[max(0, i - h) : i + h + 1]) for i in range(len(loss))]
 
 
 def _oscillation(

@@ -131,6 +131,44 @@ TOO_HIGH: list[Row] = [
     ("cnn-momentum-warmup-lr1", "cnn", "momentum", 1.0, 400, {"sched": "warmup"}),
     ("lin-sgd-lr1.05", "linear_reg", "sgd", 1.05, 600, {"batch": 256}),
     ("lin-sgd-lr1.02-log10", "linear_reg", "sgd", 1.02, 3000, {"batch": 256, "log_every": 10}),
+    # Added with the label review (2026-11-29): more runs that warm up into a too-high LR, so
+    # that divergence recall rests on more than a handful of runs. All kept, whatever they did.
+    ("reg-momentum-warmup-lr0.5", "mlp_reg", "momentum", 0.5, 600, {"sched": "warmup"}),
+    (
+        "reg-adam-warmup-lr0.1-log10",
+        "mlp_reg",
+        "adam",
+        0.1,
+        3000,
+        {"sched": "warmup", "log_every": 10},
+    ),
+    (
+        "cls-adamw-warmup-lr0.3",
+        "mlp_cls",
+        "adamw",
+        0.3,
+        600,
+        {"sched": "warmup", "grad_norm": True},
+    ),
+    (
+        "cls-sgd-warmup-lr3-inst10",
+        "mlp_cls",
+        "sgd",
+        3.0,
+        2000,
+        {"sched": "warmup", "log_every": 10, "log_mean": False},
+    ),
+    ("cls-momentum-warmup-lr0.7", "mlp_cls", "momentum", 0.7, 600, {"sched": "warmup"}),
+    ("cnn-sgd-warmup-lr3", "cnn", "sgd", 3.0, 400, {"sched": "warmup"}),
+    (
+        "cnn-momentum-warmup-lr1-batch8",
+        "cnn",
+        "momentum",
+        1.0,
+        400,
+        {"sched": "warmup", "batch": 8},
+    ),
+    ("lm-adam-warmup-lr0.05", "charlm", "adam", 0.05, 300, {"sched": "warmup", "batch": 16}),
 ]
 
 TOO_LOW: list[Row] = [
