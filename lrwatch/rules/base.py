@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from lrwatch.rules.engine import Engine
 
 
+#: Successive differences needed before their quartiles are trusted as the batch noise.
+MIN_NOISE_POINTS = 20
+
+
 class Rule:
     """One detector. The engine calls the hooks for each record, in stream order.
 
@@ -93,6 +97,7 @@ class LossStats:
         self.ema = Ema(beta)
         self.win = Window(window)
         self.diffs = Window(window)  #: successive differences: noise without the trend
+        self.log_diffs = Window(window)  #: ... of log(loss), while every loss is > 0
         self.level_points = level_points
         self.n = 0  #: finite points in this segment
         self.grace_left = grace
@@ -100,7 +105,7 @@ class LossStats:
         self.best = math.nan  #: lowest level since then
         self.best_step = 0
         self.best_noise = math.nan  #: point-to-point noise (:attr:`noise`) when ``best`` was set
-        self.best_log_noise = math.nan  #: :attr:`log_noise` when ``best`` was set
+        self.best_log_noise = math.nan  #: :attr:`log_step_noise` when ``best`` was set
         self.positive = True  #: every finite loss of the run so far was > 0
         #: every finite loss was >= 0 (a batch fitted exactly gives 0.0; ratios to the first
         #: loss still mean something, logs do not)
@@ -141,7 +146,10 @@ class LossStats:
             self.run_start = True
         self.ema.add(x)
         if len(self.win):
-            self.diffs.add(x - self.win.last)
+            last = self.win.last
+            self.diffs.add(x - last)
+            if self.positive and last > 0:
+                self.log_diffs.add(math.log(x / last))
         self.win.add(x)
         level = self.level = self.win.recent_median(self.level_points)
         if self.grace_left > 0:
@@ -151,10 +159,10 @@ class LossStats:
                 # blow-up in the first points does not become the start.
                 self.start = self.best = min(level, self.first) if self.run_start else level
                 self.best_step = step
-                self.best_noise, self.best_log_noise = self.noise, self.log_noise
+                self.best_noise, self.best_log_noise = self.noise, self.log_step_noise
         elif level < self.best:
             self.best, self.best_step = level, step
-            self.best_noise, self.best_log_noise = self.noise, self.log_noise
+            self.best_noise, self.best_log_noise = self.noise, self.log_step_noise
 
     @property
     def baselined(self) -> bool:
@@ -181,6 +189,17 @@ class LossStats:
         whose loss is 3.0 and runs whose loss is 0.001.
         """
         return self.win.log_sigma
+
+    @property
+    def log_step_noise(self) -> float:
+        """Robust standard deviation of log(loss)'s batch noise, from successive differences
+        like :attr:`noise`: right after a fast descent the window's plain spread is mostly the
+        descent, and a rise judged against it would have to be several times too large.
+        From fewer than :data:`MIN_NOISE_POINTS` differences the quartiles are too rough (a
+        handful of quiet first steps would make any wobble a "rise"): the window's spread."""
+        if len(self.log_diffs) < MIN_NOISE_POINTS:
+            return self.log_noise
+        return self.log_diffs.sigma / math.sqrt(2.0)
 
 
 class Progress:

@@ -102,3 +102,27 @@ def test_hf_sgd_lr5_is_not_an_error() -> None:
     # SGD at LR 5 with clipping: an unstable first steps, then a plateau well above the Adam run.
     findings = diagnose(hf_console("hf_trainer_sgd_lr5.stdout"))
     assert not [f for f in findings if f.severity == "error"]
+
+
+def test_warmup_into_a_too_high_lr_is_flagged_while_the_lr_still_rises() -> None:
+    # A real torch run recorded through lrwatch.Monitor: momentum SGD warmed up linearly over
+    # 80 steps to LR 0.7. The loss fell from 1.58 to ~0.3 by step 27, then climbed back while
+    # the LR kept rising. Its batch noise is large (0.09-0.77 around the best), and the window
+    # around the best also holds the fast descent: judged against that spread, the climb was
+    # not "clear" until it was back above the start, after warmup (step 86).
+    recs = []
+    for line in (FIX / "lrwatch_warmup_blowup.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if "loss" in rec:
+            recs.append(Metrics(rec["step"], {"loss": rec["loss"], "lr": rec["lr"]}))
+    engine = Engine()
+    first = None
+    for rec in recs:
+        engine.feed([rec])
+        found = [f for f in engine.findings if f.symptom == "divergence"]
+        if found and first is None:
+            first = (rec.step, rec.values["lr"], found[0].severity)
+    assert first is not None
+    step, lr, severity = first
+    assert step <= 60 and lr < 0.7 and severity == "warning"  # during warmup
+    assert engine.findings[0].severity == "error"  # and an error once all progress is gone
