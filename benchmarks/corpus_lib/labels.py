@@ -171,7 +171,7 @@ def level_points(loss: list[float]) -> int:
     mid = median(diffs)
     sigma = 1.4826 * median(abs(d - mid) for d in diffs) / math.sqrt(2.0)
     k = math.ceil((1.2533 * sigma / LEVEL_NOISE) ** 2)  # the median's noise: 1.25 sigma/sqrt(k)
-    return max(MIN_LEVEL_POINTS, min(k | 1, max(MIN_LEVEL_POINTS, len(loss) // 4) | 1))
+    return min(max(k, MIN_LEVEL_POINTS), max(len(loss) // 4, MIN_LEVEL_POINTS)) | 1  # odd
 
 
 def level(loss: list[float], k: int) -> list[float]:

@@ -148,7 +148,7 @@ class LossStats:
         if len(self.win):
             last = self.win.last
             self.diffs.add(x - last)
-            if self.positive and last > 0:
+            if self.positive:  # x and every loss before it are > 0
                 self.log_diffs.add(math.log(x / last))
         self.win.add(x)
         level = self.level = self.win.recent_median(self.level_points)
