@@ -1,4 +1,4 @@
-"""Arguments shared by the headless subcommands (``inspect``, ``diagnose``...).
+"""Arguments shared by the subcommands (``inspect``, ``diagnose``, ``watch``, ``demo``...).
 
 One definition each, so the help text and defaults of the same option cannot drift apart
 between commands.
@@ -31,3 +31,13 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
 def add_rules_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--rules TOML``: rule thresholds read by :func:`lrwatch.rules.load_config`."""
     parser.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+
+
+def add_fail_on_argument(parser: argparse.ArgumentParser, help_prefix: str = "") -> None:
+    """Add ``--fail-on LEVEL``: the severity that makes a diagnosis exit 1 (``args.fail_on``)."""
+    parser.add_argument(
+        "--fail-on",
+        choices=("info", "warning", "error"),
+        default="error",
+        help=f"{help_prefix}exit 1 when a finding reaches this severity (default: error)",
+    )

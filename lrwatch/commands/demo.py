@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lrwatch.commands._args import add_fail_on_argument
 from lrwatch.demos.registry import DEFAULT, SCENARIOS, Scenario
 
 
@@ -38,12 +39,7 @@ def register(subparsers: Any) -> None:
     pace.add_argument("--fast", action="store_true", help="no pacing (and fewer steps)")
     p.add_argument("--headless", action="store_true", help="no UI: progress and findings")
     p.add_argument("--log", default=None, metavar="PATH", help="keep the logs: DIR or FILE.jsonl")
-    p.add_argument(
-        "--fail-on",
-        choices=("info", "warning", "error"),
-        default="error",
-        help="--headless exits 1 when a finding reaches this severity (default: error)",
-    )
+    add_fail_on_argument(p, "--headless: ")
     p.set_defaults(func=run)
 
 

@@ -14,7 +14,12 @@ import math
 import sys
 from typing import Any
 
-from lrwatch.commands._args import add_format_argument, add_paths_argument
+from lrwatch.commands._args import (
+    add_fail_on_argument,
+    add_format_argument,
+    add_paths_argument,
+    add_rules_argument,
+)
 
 #: Exit codes.
 OK, FAILED, USAGE = 0, 1, 2
@@ -29,13 +34,8 @@ def register(subparsers: Any) -> None:
     )
     add_paths_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--rules", metavar="FILE", default=None, help="TOML file of rule thresholds")
-    p.add_argument(
-        "--fail-on",
-        choices=("info", "warning", "error"),
-        default="error",
-        help="exit 1 when a finding reaches this severity (default: error)",
-    )
+    add_rules_argument(p)
+    add_fail_on_argument(p)
     add_format_argument(p)
     p.set_defaults(func=run)
 
