@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import math
 import sys
 import time
 from pathlib import Path
@@ -27,22 +26,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import best_of, emit, fmt_rate, out_dir, read_runs_kwargs, write_jsonl_log
-
-
-def time_once(fn: Any) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def cpu_of(fn: Any, repeat: int) -> float:
-    """Best CPU time (``time.process_time``) of ``repeat`` calls: steadier on a busy machine."""
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
 
 
 def main() -> None:
@@ -63,7 +46,9 @@ def main() -> None:
     dec = msgspec.json.Decoder()
     t_msgspec = best_of(lambda: dec.decode_lines(clean), args.repeat)
     res["msgspec_decode_lines_rps"] = n / t_msgspec
-    res["msgspec_decode_lines_cpu_s"] = cpu_of(lambda: dec.decode_lines(clean), args.repeat)
+    res["msgspec_decode_lines_cpu_s"] = best_of(
+        lambda: dec.decode_lines(clean), args.repeat, clock=time.process_time
+    )
 
     try:
         from lrwatch.sources import read_runs
@@ -78,7 +63,7 @@ def main() -> None:
             assert run.records == n + 1, run.records
 
         res["read_runs_rps"] = n / best_of(via_sources, args.repeat)
-        res["read_runs_cpu_s"] = cpu_of(via_sources, args.repeat)
+        res["read_runs_cpu_s"] = best_of(via_sources, args.repeat, clock=time.process_time)
         res["read_runs_cpu_vs_msgspec"] = res["msgspec_decode_lines_cpu_s"] / res["read_runs_cpu_s"]
         res["read_runs_records_mode_rps"] = n / best_of(lambda: via_sources(False), args.repeat)
     except Exception as exc:  # the sources/formats parts may not have landed yet
