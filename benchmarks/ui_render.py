@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,22 @@ def redraw(n: int, width: int = 160, height: int = 20, reps: int = 20) -> None:
         f"{per_raw * 1e3:6.2f} ms); first smoothing {first * 1e3:7.1f} ms, "
         f"first render (pyramids) {build * 1e3:6.1f} ms"
     )
+
+
+def _record_builds(app: Any) -> list[tuple[float, bool]]:
+    """Wrap the loss chart's line builder: each rebuild appends (time, log-y shown), which
+    :func:`_key_latencies` waits on."""
+    panel = app.charts_w[0]
+    builds: list[tuple[float, bool]] = []
+    orig = panel.lines
+
+    def lines(w: int, h: int) -> list:
+        out = orig(w, h)
+        builds.append((time.perf_counter(), app.view.log_y))
+        return out
+
+    panel.lines = lines
+    return builds
 
 
 async def _key_latencies(app: object, builds: list, seconds: float) -> list[float]:
@@ -114,16 +131,7 @@ async def latency(rate: int = 100_000, seconds: float = 6.0, rules: bool = True)
     async with app.run_test(size=(160, 48)) as pilot:
         ingest = Ingest(app.store, app.lock, app.post_message, rules=rules)
         ingest.start()
-        panel = app.charts_w[0]
-        builds: list[tuple[float, bool]] = []
-        orig = panel.lines
-
-        def lines(w: int, h: int) -> list:
-            out = orig(w, h)
-            builds.append((time.perf_counter(), app.view.log_y))
-            return out
-
-        panel.lines = lines  # type: ignore[method-assign]
+        builds = _record_builds(app)
 
         def produce() -> None:
             step, batch = 0, rate // 20
@@ -197,16 +205,7 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp), str(rate)])
     try:
         async with app.run_test(size=(160, 48)) as pilot:
-            panel = app.charts_w[0]
-            builds: list[tuple[float, bool]] = []
-            orig = panel.lines
-
-            def lines(w: int, h: int) -> list:
-                out = orig(w, h)
-                builds.append((time.perf_counter(), app.view.log_y))
-                return out
-
-            panel.lines = lines  # type: ignore[method-assign]
+            builds = _record_builds(app)
             await pilot.pause(1.0)
             n0, t_start = app.store.runs["bench"].records, time.perf_counter()
             size0, cpu0 = tmp.stat().st_size, time.process_time()
