@@ -1,10 +1,13 @@
-"""Waiting in pilot tests: on a condition with a deadline, never on a fixed sleep."""
+"""Shared by the UI tests: waiting on a condition with a deadline (never on a fixed sleep),
+and a stock finding to show."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import Any
+
+from lrwatch.rules import Finding
 
 
 async def until(pilot: Any, cond: Callable[[], object], timeout: float = 30.0) -> None:
@@ -19,3 +22,20 @@ async def until(pilot: Any, cond: Callable[[], object], timeout: float = 30.0) -
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.02)
+
+
+def finding(step: int, sev: str = "error", **kw: Any) -> Finding:
+    """A too-high-LR finding at ``step`` with a ÷10 fix (id ``f<step>``)."""
+    return Finding(
+        "lr_too_high",
+        sev,
+        step,
+        step,
+        {"ratio": 4.0},
+        "loss is diverging",
+        "reduce LR 10×",
+        {"op": "scale_lr", "factor": 0.1},
+        0.8,
+        id=f"f{step}",
+        **kw,
+    )

@@ -8,26 +8,11 @@ from lrwatch.tui.app import LRWatchApp
 from lrwatch.tui.messages import FindingsChanged, SourceProblem
 from lrwatch.tui.widgets.dialogs import HelpScreen
 
-from .helpers import until
+from .helpers import finding, until
 
 
 def _text(app: LRWatchApp, selector: str) -> str:
     return app.query_one(selector).render().plain  # type: ignore[union-attr]
-
-
-def _finding(step: int, sev: str = "error") -> Finding:
-    return Finding(
-        "lr_too_high",
-        sev,
-        step,
-        step,
-        {"ratio": 4.0},
-        "loss diverging",
-        "reduce LR 10×",
-        {"op": "scale_lr", "factor": 0.1},
-        0.8,
-        id=f"f{step}",
-    )
 
 
 async def test_view_keys_change_the_charts(store: MetricStore) -> None:
@@ -61,7 +46,7 @@ async def test_lr_keys_on_a_read_only_run_say_how_to_fix_it(store: MetricStore) 
 async def test_findings_select_and_errors_are_visible(store: MetricStore) -> None:
     app = LRWatchApp(store, clock=lambda: 1650.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.post_message(FindingsChanged("exp1", [_finding(100, "warning"), _finding(200)]))
+        app.post_message(FindingsChanged("exp1", [finding(100, "warning"), finding(200)]))
         await until(pilot, lambda: "findings (2)" in _text(app, "#findings"))
         panel = _text(app, "#findings")
         assert "findings (2)" in panel and panel.index("ERROR") < panel.index("WARNING")
@@ -118,7 +103,7 @@ async def test_every_key_action_is_in_the_command_palette(store: MetricStore) ->
 
 
 def _resolved(step: int) -> Finding:
-    f = _finding(step, "warning")
+    f = finding(step, "warning")
     f.symptom, f.id, f.resolved = "loss_spike", f"r{step}", True
     return f
 
@@ -134,11 +119,11 @@ async def test_selection_follows_the_newest_worst_open_finding_unless_moved_by_h
         app.post_message(FindingsChanged("exp1", [_resolved(50)]))
         await until(pilot, lambda: panel.current is not None)
         # New open findings arrive above the resolved card: the selection goes to the worst.
-        app.post_message(FindingsChanged("exp1", [_resolved(50), _finding(100, "warning")]))
+        app.post_message(FindingsChanged("exp1", [_resolved(50), finding(100, "warning")]))
         await until(pilot, lambda: len(panel.findings) == 2)
         assert panel.current.id == "f100"
         app.post_message(
-            FindingsChanged("exp1", [_resolved(50), _finding(100, "warning"), _finding(200)])
+            FindingsChanged("exp1", [_resolved(50), finding(100, "warning"), finding(200)])
         )
         await until(pilot, lambda: len(panel.findings) == 3)
         assert panel.current.id == "f200"  # error before warning
@@ -148,7 +133,7 @@ async def test_selection_follows_the_newest_worst_open_finding_unless_moved_by_h
         now[0] = 10.0
         app.post_message(
             FindingsChanged(
-                "exp1", [_resolved(50), _finding(100, "warning"), _finding(200), _finding(300)]
+                "exp1", [_resolved(50), finding(100, "warning"), finding(200), finding(300)]
             )
         )
         await until(pilot, lambda: len(panel.findings) == 4)
@@ -157,7 +142,7 @@ async def test_selection_follows_the_newest_worst_open_finding_unless_moved_by_h
         now[0] = 100.0
         app.post_message(
             FindingsChanged(
-                "exp1", [_resolved(50), _finding(100, "warning"), _finding(200), _finding(300)]
+                "exp1", [_resolved(50), finding(100, "warning"), finding(200), finding(300)]
             )
         )
         await until(pilot, lambda: panel.current.id == "f300")
@@ -181,7 +166,7 @@ async def test_a_without_findings_says_so_and_the_message_goes_when_findings_com
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("a")
         assert _text(app, "#status") == "no findings to apply"
-        app.post_message(FindingsChanged("exp1", [_finding(100)]))
+        app.post_message(FindingsChanged("exp1", [finding(100)]))
         await until(pilot, lambda: app.findings_w.current is not None)
         status = _text(app, "#status")
         assert "no findings" not in status and "one-key" not in status

@@ -7,7 +7,6 @@ import math
 import pytest
 
 from lrwatch.records import Event, Metrics
-from lrwatch.rules.finding import Finding
 from lrwatch.store import MetricStore
 from lrwatch.tui.cards import (
     describe_action,
@@ -21,6 +20,8 @@ from lrwatch.tui.control import ack_text, error_text, parse_lr, plan_action, pla
 from lrwatch.tui.smooth import EmaCache
 from lrwatch.tui.summary import ControlInfo, render_header, run_state, summarize
 from lrwatch.tui.view import ViewState, loss_spec, lr_markers, lr_spec, step_range
+
+from .helpers import finding
 
 
 def test_summary_of_a_live_run(store: MetricStore) -> None:
@@ -89,25 +90,9 @@ def test_follow_off_freezes_the_right_edge(store: MetricStore) -> None:
     assert step_range([store.runs["exp1"]], view) == (201, 300)
 
 
-def _finding(sev: str, step: int, **kw: object) -> Finding:
-    return Finding(
-        "lr_too_high",
-        sev,
-        step,
-        step,
-        {"ratio": 4.0},
-        "loss is diverging",
-        "reduce LR 10×",
-        {"op": "scale_lr", "factor": 0.1},
-        0.8,
-        id=f"f{step}",
-        **kw,
-    )  # type: ignore[arg-type]
-
-
 def test_cards_sorted_coloured_and_actionable() -> None:
     fs = sort_findings(
-        [_finding("info", 5), _finding("error", 9), _finding("warning", 7, resolved=True)]
+        [finding(5, "info"), finding(9, "error"), finding(7, "warning", resolved=True)]
     )
     assert [f.severity for f in fs] == ["error", "info", "warning"]
     text = render_cards(fs, 0, 34, 40)
@@ -223,7 +208,7 @@ def test_an_lr_decayed_to_almost_zero_is_drawn_to_its_end_not_clipped() -> None:
 
 
 def test_a_names_the_finding_whose_fix_it_asks_to_apply() -> None:
-    f = _finding("error", 1200)
+    f = finding(1200, "error")
     assert finding_label(f) == "lr_too_high since 1,200"
     question = fix_question(f"{f.severity} {finding_label(f)}", "Change the LR of run r: …")
     assert question.startswith("Fix for error lr_too_high since 1,200:\nChange the LR")
