@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,22 +95,19 @@ def test_failed_line_names_the_offending_line() -> None:
     import msgspec
 
     dec = msgspec.json.Decoder(dict[str, int | float])
-    block = b'{"a": 1}\n{"a": 2}\n{"kind": "x"}\n{"a": 3}\n'
-    try:
-        dec.decode_lines(block)
-    except msgspec.ValidationError as exc:
-        start, end = _failed_line(block, exc)  # type: ignore[misc]
-        assert block[start:end] == b'{"kind": "x"}\n'
-    else:
-        raise AssertionError("decoded")
-    broken = b'{"a": 1}\n{"a": nope}\n{"a": 3}\n'
-    try:
-        dec.decode_lines(broken)
-    except msgspec.DecodeError as exc:
-        start, end = _failed_line(broken, exc)  # type: ignore[misc]
-        assert broken[start:end] == b'{"a": nope}\n'
-    else:
-        raise AssertionError("decoded")
+    cases = [
+        (
+            b'{"a": 1}\n{"a": 2}\n{"kind": "x"}\n{"a": 3}\n',
+            msgspec.ValidationError,
+            b'{"kind": "x"}\n',
+        ),
+        (b'{"a": 1}\n{"a": nope}\n{"a": 3}\n', msgspec.DecodeError, b'{"a": nope}\n'),
+    ]
+    for block, error, line in cases:
+        with pytest.raises(error) as info:
+            dec.decode_lines(block)
+        start, end = _failed_line(block, info.value)  # type: ignore[misc]
+        assert block[start:end] == line
 
 
 _LINES = [
