@@ -16,6 +16,7 @@ from lrwatch.formats.hf_state import HfStateParser
 from lrwatch.formats.jsonl import JsonlParser
 from lrwatch.formats.text import TextParser
 from lrwatch.formats.tfevents import TfeventsParser
+from lrwatch.formats.wandb import WandbParser
 from lrwatch.records import NameMap
 
 #: Format name -> parser class.
@@ -26,6 +27,7 @@ FORMATS: dict[str, type[Parser]] = {
     HfStateParser.name: HfStateParser,
     CsvParser.name: CsvParser,
     TfeventsParser.name: TfeventsParser,
+    WandbParser.name: WandbParser,
 }
 
 

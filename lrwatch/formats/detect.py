@@ -15,11 +15,14 @@ def detect(path: str, head: bytes) -> str | None:
     """The format name of the file at ``path`` whose first bytes are ``head``.
 
     Returns ``None`` when nothing fits (the caller reads it as ``text``). The file name decides
-    first (``*.tfevents*``, ``trainer_state.json``, ``*.csv``, ``*.jsonl``), then the content.
+    first (``*.tfevents*``, ``*.wandb``, ``trainer_state.json``, ``*.csv``, ``*.jsonl``), then
+    the content.
     """
     base = os.path.basename(path).lower()
     if "tfevents" in base:
         return "tfevents"
+    if base.endswith(".wandb"):
+        return "wandb"
     if base == "trainer_state.json" or base.endswith("trainer_state.json"):
         return "hf_state"
     if base.endswith((".jsonl", ".ndjson")):
@@ -33,6 +36,8 @@ def sniff(head: bytes) -> str | None:
     """The format of a log from its first bytes alone, or ``None``."""
     if _is_tfrecord(head):
         return "tfevents"
+    if head.startswith(b":W&B"):  # W&B run file header (ident, magic 0xBEE1, version)
+        return "wandb"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"{") and b'"log_history"' in head:
         return "hf_state"

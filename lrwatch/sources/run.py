@@ -23,7 +23,7 @@ POLL_BUDGET = 16 << 20
 #: Detection waits for a complete first line, or this much data without one.
 DETECT_HEAD = 64 << 10
 #: Formats whose bytes are binary: NUL bytes are data there, not padding.
-BINARY_FORMATS = frozenset({"tfevents"})
+BINARY_FORMATS = frozenset({"tfevents", "wandb"})
 
 ParserFactory = Callable[..., Any]
 Detector = Callable[[str, bytes], "str | None"]
@@ -156,7 +156,7 @@ class RunSource:
 
     def _feed(self, data: bytes) -> list[AnyRecord]:
         if self._parser is None:
-            if not self._head and not self._named_tfevents():
+            if not self._head and not self._named_binary():
                 # Leading NULs (a copytruncated file) would hide the first line from detection.
                 data = data.lstrip(b"\0")
             self._head += data
@@ -173,11 +173,12 @@ class RunSource:
             self._errors += 1
             return []
 
-    def _named_tfevents(self) -> bool:
-        return "tfevents" in os.path.basename(self.path)
+    def _named_binary(self) -> bool:
+        base = os.path.basename(self.path)
+        return "tfevents" in base or base.endswith(".wandb")
 
     def _ready_to_detect(self) -> bool:
-        if self._named_tfevents():
+        if self._named_binary():
             return bool(self._head)
         # tqdm redraws with "\r": a progress bar is a complete line for detection too.
         head = self._head

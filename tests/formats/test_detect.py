@@ -41,7 +41,7 @@ def test_jsonl_and_text_by_content() -> None:
 
 
 def test_every_detected_format_has_a_parser() -> None:
-    assert {"jsonl", "hf", "hf_state", "csv", "text", "tfevents"} == set(FORMATS)
+    assert {"jsonl", "hf", "hf_state", "csv", "text", "tfevents", "wandb"} == set(FORMATS)
 
 
 def test_csv_with_only_its_header_written_yet() -> None:

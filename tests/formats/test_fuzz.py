@@ -25,6 +25,7 @@ SAMPLES = {
     "csv": _head("lightning_healthy_metrics.csv", 1500),
     "hf_state": fixture("hf_trainer_state.json"),
     "tfevents": fixture("lightning_healthy.tfevents"),
+    "wandb": fixture("wandb_crashing.wandb"),
 }
 
 
