@@ -31,7 +31,8 @@ GENERIC_STEMS = frozenset(
     }
 )
 
-#: Suffixes of files a directory watch treats as logs (plus tfevents and trainer_state.json).
+#: Suffixes of files a directory watch treats as logs (plus tfevents, trainer_state.json and
+#: W&B's ``run-<id>.wandb``).
 LOG_SUFFIXES = frozenset(
     {".log", ".txt", ".jsonl", ".ndjson", ".csv", ".tsv", ".out", ".stdout", ".stderr", ".err"}
 )
@@ -76,8 +77,8 @@ def is_log_name(filename: str) -> bool:
     """Whether a file found in a watched directory should become a run."""
     if filename.startswith("."):
         return False
-    if "tfevents" in filename:
-        return True
+    if "tfevents" in filename or filename.endswith(".wandb"):
+        return True  # binary logs: TensorBoard events, W&B run files (named run-<id>)
     if filename.endswith(".json"):
         return "trainer_state" in filename  # HF's; other JSON is config, not a log
 
@@ -142,6 +143,15 @@ class RunNamer:
             self.taken.add(name)
             out[p] = name
         return out
+
+    def claim(self, name: str) -> str:
+        """Give out a name a run carries itself (an MLflow ``run_name``), counted on a clash."""
+        unique, k = name, 2
+        while unique in self.taken:
+            unique = f"{name}#{k}"
+            k += 1
+        self.taken.add(unique)
+        return unique
 
     @staticmethod
     def _candidate(path: str, level: int) -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import glob
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrwatch.records import NameMap, Record
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.naming import SKIP_DIRS, RunNamer, is_binary_name, is_log_name
 from lrwatch.sources.run import RunSource
+
+if TYPE_CHECKING:  # imported when met: it pulls in lrwatch.formats (numpy, msgspec)
+    from lrwatch.sources.mlflow import MlflowRunSource
 
 #: Seconds between rescans of watched directories and globs (a scan walks a tree).
 RESCAN = 0.5
@@ -34,7 +37,7 @@ class RunSet:
         **source_options: Any,
     ) -> None:
         """``source_options`` (``parser_factory``, ``detector``) are passed to each source."""
-        self.sources: dict[str, RunSource] = {}
+        self.sources: dict[str, RunSource | MlflowRunSource] = {}
         self.fmt = fmt
         self.follow = follow
         self._names = names
@@ -66,8 +69,24 @@ class RunSet:
         self._fresh += added
         return added
 
+    def add_mlflow(self, run_dirs: list[str]) -> list[str]:
+        """Add MLflow run directories, one run each (named after its ``run_name``)."""
+        from lrwatch.sources.mlflow import MlflowRunSource, run_info, run_name
+
+        added = []
+        for path in run_dirs:
+            meta = None if self._key(path) in self._paths else run_info(path)
+            if meta is None:  # a run already, or none (a logged model, a deleted run) yet
+                continue
+            self._paths.add(self._key(path))
+            name = self._namer.claim(run_name(path, meta))
+            self.sources[name] = MlflowRunSource(path, name, follow=self.follow, names=self._names)
+            added.append(name)
+        self._fresh += added
+        return added
+
     def watch_dir(self, path: str) -> None:
-        """Watch a directory: every log file under it (new ones too) becomes a run."""
+        """Watch a directory: every log file and MLflow run under it (new ones too) is a run."""
         self._dirs.append(path)
 
     def watch_glob(self, pattern: str) -> None:
@@ -78,15 +97,18 @@ class RunSet:
         """Look for new files in watched directories and globs; returns the new run names."""
         self._scanned = time.monotonic()
         found: list[str] = []
+        mlflow_runs: list[str] = []
         for d in self._dirs:
-            found += _scan_dir(d)
+            files, run_dirs = _scan_dir(d)
+            found += files
+            mlflow_runs += run_dirs
         for pattern in self._globs:
             found += sorted(
                 p
                 for p in glob.glob(pattern, recursive=True)
                 if os.path.isfile(p) and not is_binary_name(os.path.basename(p))
             )[:MAX_FILES]
-        return self.add(found)
+        return self.add(found) + self.add_mlflow(mlflow_runs)
 
     def poll(self) -> dict[str, list[Record]]:
         """Run name -> new records; runs found since the last poll appear (maybe empty)."""
@@ -124,11 +146,20 @@ class RunSet:
         return path if path == "-" else os.path.realpath(path)
 
 
-def _scan_dir(root: str) -> list[str]:
-    """Log files under ``root`` (not descending into hidden or package directories)."""
+def _scan_dir(root: str) -> tuple[list[str], list[str]]:
+    """Log files and MLflow run directories under ``root`` (``root`` itself may be one).
+
+    Hidden and package directories are not descended into, nor MLflow run directories: their
+    metric files are read by the run's own source, not as text runs.
+    """
     found: list[str] = []
+    mlflow_runs: list[str] = []
     base_depth = root.rstrip(os.sep).count(os.sep)
     for dirpath, dirnames, filenames in os.walk(root):
+        if "meta.yaml" in filenames and "metrics" in dirnames:  # an MLflow run (or model)
+            mlflow_runs.append(dirpath)
+            dirnames[:] = []
+            continue
         deep = dirpath.count(os.sep) - base_depth >= MAX_DEPTH
         dirnames[:] = (
             [] if deep else sorted(d for d in dirnames if d[0] != "." and d not in SKIP_DIRS)
@@ -137,8 +168,8 @@ def _scan_dir(root: str) -> list[str]:
             if is_log_name(f):
                 found.append(os.path.join(dirpath, f))
                 if len(found) >= MAX_FILES:
-                    return found
-    return found
+                    return found, mlflow_runs
+    return found, mlflow_runs
 
 
 def open_runs(
