@@ -1,9 +1,9 @@
 """Just enough protobuf and TFRecord to read TensorBoard scalars, with no tensorflow import.
 
 A TFRecord is ``uint64 length | uint32 masked_crc32c(length) | data | uint32 masked_crc32c(data)``.
-CRC32C is computed by ``google_crc32c`` or ``crc32c`` when one of them happens to be installed
-(C speed), else by a table-driven pure-Python loop: event records are tens of bytes, so even
-that reads some hundred thousand records a second, and no dependency is needed.
+CRC32C is computed by ``google-crc32c`` (a dependency: C speed, hardware CRC where the CPU has
+it), else the ``crc32c`` package if installed, else a table-driven pure-Python loop, which is
+correct but makes the CRC most of the cost of reading an event file.
 """
 
 from __future__ import annotations
@@ -37,16 +37,19 @@ def crc32c_py(data: bytes) -> int:
 
 
 def _fast_crc() -> Callable[[bytes], int]:
+    # google-crc32c (a dependency, Apache-2.0) wants read-only bytes; the ``crc32c`` package
+    # (LGPL, not required) takes any buffer and is used when it is the one installed.
     try:
         import google_crc32c  # type: ignore[import-not-found]
 
-        return lambda data: google_crc32c.value(bytes(data))
+        value = google_crc32c.value
+        return lambda data: value(data if type(data) is bytes else bytes(data))
     except ImportError:
         pass
     try:
         import crc32c  # type: ignore[import-not-found]
 
-        return lambda data: crc32c.crc32c(bytes(data))
+        return crc32c.crc32c  # type: ignore[no-any-return]
     except ImportError:
         return crc32c_py
 

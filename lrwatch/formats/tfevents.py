@@ -7,26 +7,46 @@ PyTorch / Lightning writers, or ``tensor`` (8) for TF2 writers: a one-element fl
 A record that is only partly written is held back; a record whose data CRC is wrong is skipped
 and counted; a corrupt length header is counted once and the reader resynchronises on the next
 position whose header CRC checks out.
+
+Speed: PyTorch / Lightning writers put one scalar per event, so a file holds millions of small
+records. Those are read by a fast path (:mod:`lrwatch.formats._tfrecord`: one dict lookup on
+the bytes after the step recognises the layout and names the metric) inside the framing loop;
+header CRCs are remembered per record length; every data CRC is still checked. Any other
+event (histograms, images, text, TF2 tensors, several values) takes the general decoder.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import struct
 from typing import Any
 
+import numpy as np
+
 from lrwatch.formats import _protobuf as pb
+from lrwatch.formats import _tfrecord
 from lrwatch.formats.base import Parser
-from lrwatch.records import Metrics, NameMap, Record
+from lrwatch.records import AnyRecord, MetricBlock, Metrics, NameMap, Record
 
 #: Longest event record accepted (a bigger length with a valid CRC is still refused).
 MAX_RECORD = 64 << 20
 _HEADER = 12
 _DT_FLOAT, _DT_DOUBLE = 1, 2
+_MASK_DELTA = 0xA282EAD8  # TFRecord's CRC mask: rotate right by 15, add this
+#: Record lengths whose header CRC is remembered (one per event size seen).
+_MAX_HEADERS = 4096
+#: Block mode: consecutive records of one key set shorter than this stay Metrics records.
+_MIN_RUN = 32
 
 
 class TfeventsParser(Parser):
-    """TensorBoard event files: scalars only (images, histograms, graphs are passed over)."""
+    """TensorBoard event files: scalars only (images, histograms, graphs are passed over).
+
+    Options: ``fast=False`` reads every event with the general decoder (the fast path's
+    reference); ``blocks=True`` (block mode) turns runs of consecutive records with one key
+    set into :class:`~lrwatch.records.MetricBlock` columns.
+    """
 
     name = "tfevents"
 
@@ -34,20 +54,34 @@ class TfeventsParser(Parser):
         super().__init__(names, **options)
         self._buf = b""
         self._resyncing = False  # inside a run of bytes with no valid record header
+        self.blocks = bool(options.get("blocks", False))
+        self._fast = bool(options.get("fast", True))
+        self._layouts: dict[bytes, str] = {}  # scalar event suffix -> metric name
+        self._headers: dict[int, int] = {}  # record length -> masked CRC of its 8 bytes
 
     def restart(self) -> None:
         """A new file: drop the partial record."""
         self._buf = b""
         self._resyncing = False
 
-    def feed(self, data: bytes) -> list[Record]:
+    def feed(self, data: bytes) -> list[AnyRecord]:  # type: ignore[override]
         """Parse every complete record; hold back a partial one."""
+        # A record and a dict per scalar trip the cyclic GC over and over, though none of them
+        # can form a cycle: pause it while a chunk is read (as the JSONL reader does).
+        was_enabled = gc.isenabled()
+        gc.disable()
         try:
-            return self._feed(bytes(data))
+            out, runs = self._feed(bytes(data))
         except Exception:  # never raise out of a reader
             self.skipped += 1
             self._buf = b""
             return []
+        finally:
+            if was_enabled:
+                gc.enable()
+        if self.blocks and runs * 2 <= len(out):  # some runs may be long: look for them
+            return _blockify(out)
+        return out  # type: ignore[return-value]
 
     def flush(self) -> list[Record]:
         """End of input: a half-written record left over is counted as skipped."""
@@ -56,43 +90,99 @@ class TfeventsParser(Parser):
         self._buf = b""
         return []
 
-    def _feed(self, data: bytes) -> list[Record]:
+    def _feed(self, data: bytes) -> tuple[list[Record], int]:
+        """The hot loop: (records, how many runs of one metric name they form, roughly).
+
+        One-scalar events of a known layout (see :mod:`._tfrecord`) are read right here from
+        ``buf`` with locals only; anything else goes to :meth:`_event`.
+        """
         buf = self._buf + data if self._buf else data
         out: list[Record] = []
+        append = out.append
+        unpack_from = struct.unpack_from
+        crc32c = pb.crc32c
+        headers = self._headers
+        layouts = self._layouts if self._fast else {}
+        metrics = Metrics
+        isfinite = math.isfinite
+        last_name = None
+        runs = skipped = 0
+        resyncing = self._resyncing
         pos, n = 0, len(buf)
-        while n - pos >= _HEADER:
-            header = buf[pos : pos + 8]
-            (length,) = struct.unpack("<Q", header)
-            (crc,) = struct.unpack("<I", buf[pos + 8 : pos + 12])
-            if length > MAX_RECORD or pb.masked_crc(header) != crc:
-                if not self._resyncing:
-                    self.skipped += 1
-                    self._resyncing = True
-                pos += 1
-                continue
-            end = pos + _HEADER + length + 4
-            if end > n:
+        last = n - _HEADER  # the last position a header fits at
+        while pos <= last:
+            length, crc = unpack_from("<QI", buf, pos)
+            if headers.get(length) != crc:
+                if length > MAX_RECORD or pb.masked_crc(buf[pos : pos + 8]) != crc:
+                    if not resyncing:
+                        skipped += 1
+                        resyncing = True
+                    pos += 1
+                    continue
+                if len(headers) < _MAX_HEADERS:
+                    headers[length] = crc
+            start = pos + 12
+            end = start + length
+            if end + 4 > n:
                 break
-            self._resyncing = False
-            payload = buf[pos + _HEADER : end - 4]
-            (data_crc,) = struct.unpack("<I", buf[end - 4 : end])
-            if pb.masked_crc(payload) != data_crc:
-                self.skipped += 1
-            else:
-                self._event(payload, out)
-            pos = end
+            resyncing = False
+            pos = end + 4
+            c = crc32c(buf[start:end])
+            (stored,) = unpack_from("<I", buf, end)
+            if (((c >> 15) | (c << 17)) + _MASK_DELTA) & 0xFFFFFFFF != stored:
+                skipped += 1
+                continue
+            # The one-scalar layout: 09 <wall> [10 <step>] <suffix> <float>.
+            if layouts and length > 13 and buf[start] == 0x09:
+                q = start + 9
+                key = buf[q]
+                step = 0
+                if key == 0x10:  # the step varint, its first two bytes unrolled
+                    step = buf[q + 1]
+                    q += 2
+                    if step >= 0x80:
+                        b = buf[q]
+                        step = (step & 0x7F) | (b & 0x7F) << 7
+                        q += 1
+                        shift = 14
+                        while b >= 0x80 and shift < 56:
+                            b = buf[q]
+                            step |= (b & 0x7F) << shift
+                            shift += 7
+                            q += 1
+                        key = 0 if b >= 0x80 else 0x2A
+                    else:
+                        key = 0x2A
+                if key == 0x2A:
+                    name = layouts.get(buf[q : end - 4])
+                    if name is not None:
+                        (t,) = unpack_from("<d", buf, start + 1)
+                        (value,) = unpack_from("<f", buf, end - 4)
+                        append(metrics(step, {name: value}, t if isfinite(t) else None))
+                        if name is not last_name:
+                            runs += 1
+                            last_name = name
+                        continue
+            last_name = None
+            runs += 1
+            skipped += self._event(buf[start:end], out)
+        self.skipped += skipped
+        self._resyncing = resyncing
         self._buf = buf[pos:]
-        return out
+        return out, runs
 
-    def _event(self, payload: bytes, out: list[Record]) -> None:
+    def _event(self, payload: bytes, out: list[Record]) -> int:
+        """Decode one event with the general decoder; returns 1 if it was malformed."""
         try:
             wall_time, step, values = self._decode_event(payload)
         except (ValueError, IndexError, struct.error):
-            self.skipped += 1
-            return
+            return 1
         if values:
             t = wall_time if wall_time is not None and math.isfinite(wall_time) else None
             out.append(Metrics(step, values, t))
+            if self._fast and len(values) == 1:
+                _tfrecord.learn(payload, self._layouts, self.names)
+        return 0
 
     def _decode_event(self, payload: bytes) -> tuple[float | None, int, dict[str, float]]:
         wall_time: float | None = None
@@ -113,6 +203,37 @@ class TfeventsParser(Parser):
                 tag, scalar = _summary_value(value)  # type: ignore[arg-type]
                 if tag is not None and scalar is not None:
                     values[self.names(tag)] = scalar
+
+
+def _blockify(records: list[Record]) -> list[AnyRecord]:
+    """Runs of at least ``_MIN_RUN`` consecutive records with one key set as MetricBlocks."""
+    out: list[AnyRecord] = []
+    i, n = 0, len(records)
+    while i < n:
+        keys = tuple(records[i].values)  # type: ignore[union-attr]
+        j = i + 1
+        while j < n and tuple(records[j].values) == keys:  # type: ignore[union-attr]
+            j += 1
+        if j - i < _MIN_RUN:
+            out += records[i:j]
+        else:
+            out.append(_block(records[i:j]))  # type: ignore[arg-type]
+        i = j
+    return out
+
+
+def _block(run: list[Metrics]) -> MetricBlock:
+    k = len(run)
+    steps = np.fromiter((r.step for r in run), np.int64, k)
+    cols = {
+        name: np.fromiter((r.values[name] for r in run), np.float64, k) for name in run[0].values
+    }
+    timed = any(r.t is not None for r in run)
+    nan = math.nan
+    times = (
+        np.fromiter((nan if r.t is None else r.t for r in run), np.float64, k) if timed else None
+    )
+    return MetricBlock(steps, cols, times)
 
 
 def _summary_value(buf: bytes) -> tuple[str | None, float | None]:
