@@ -240,7 +240,12 @@ class GradExplosion(Rule):
         else:
             self.quiet += 1
         if spike or self.hot >= cfg.patience:
-            sev = "error" if growth >= cfg.error_growth and self.hot >= cfg.patience else "warning"
+            if self.hot >= cfg.patience:
+                sev = "error" if growth >= cfg.error_growth else "warning"
+            else:
+                # During a warmup (the LR still rising) one batch's spike is what warmup is
+                # there to ride out: noted, not a call to act; a second one is a pattern.
+                sev = "info" if held and self.spikes < 2 else "warning"
             self._report(step, x, med, smooth, growth, sev)
         elif self.active is not None and self.quiet > cfg.cooldown and growth < cfg.growth / 2:
             self.resolve(step, "grad norm is back to normal")
