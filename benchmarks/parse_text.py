@@ -1,135 +1,99 @@
-"""Parsers for the benchmarks that print only text (``rules_cost``, ``dist_sync``,
-``ui_render``, ``find_lr_compare``): each turns the script's stdout into the dict that
-``run_all.py`` saves as ``benchmarks/out/<name>.json`` and ``summary.py`` reads.
+"""Text-log parsing throughput: lines per second of the general line reader, per log shape.
 
-Each parser gets the stdout of every invocation of its script (``rules_cost`` runs at two
-sizes) and raises ``ParseError`` when a line it needs is missing, so a changed output format
-shows up as a failed benchmark instead of a wrong number.
+    python benchmarks/parse_text.py [--lines N] [--quick]
+
+For each shape (one real line of each program, its numbers varied per line) it writes a log of
+N lines in memory and times ``TextParser.feed`` over it in 1 MiB chunks, in record mode (what
+``watch`` takes) and in block mode (what ``inspect`` and ``diagnose`` take). The baseline,
+measured in the same run on the same bytes, is Python's own floor for reading a line at all:
+``bytes.split`` plus a ``str.split`` of each line. Goal (issue 11): ≥ 300k lines/s.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+import argparse
+import random
+import time
+
+from lrwatch.formats.text import TextParser
+from lrwatch.records import count_records
+
+#: One line of each shape, ``{s}`` the step and ``{a}``..``{d}`` varying numbers.
+SHAPES = {
+    "build-nanogpt": "step {s:5d} | loss: {a:.6f} | lr {b:.4e} | norm: {c:.4f} | dt: {d:.2f}ms"
+    " | tok/sec: 6785.97",
+    "llm.c": "step {s:4d}/19560 | loss {a:.6f} (+nanz)| norm {c:.4f} (+nanz)| lr {b:.2e} | "
+    "{d:.2f} ms | 35.6% bf16 MFU | 138391 tok/s",
+    "modded-nanogpt": "step:{s}/1000 train_loss:{a:.4f} train_time:{d:.0f}ms step_avg:{c:.2f}ms",
+    "nanogpt": "iter {s}: loss {a:.4f}, time {d:.2f}ms, mfu {c:.2f}%",
+    "word_language_model": "| epoch   1 | {s:5d}/99999999 batches | lr {b:.2f} | ms/batch "
+    "{d:.2f} | loss {a:5.2f} | ppl {c:8.2f}",
+    "detectron2": "eta: 7:13:35  iter: {s}  total_loss: {a:.3f}  loss_cls: {c:.3f}  "
+    "loss_box_reg: {c:.3f}  time: {d:.4f}  data_time: 0.0143  lr: {b:.6f}  max_mem: 2541M",
+    "key=value": "step={s} loss={a:.5f} lr={b:.3e} grad_norm={c:.3f}",
+}
 
 
-class ParseError(ValueError):
-    """A text-only benchmark printed something its parser does not recognise."""
-
-
-def _num(s: str) -> float:
-    return float(s.replace(",", ""))
-
-
-def _latency(
-    rate: str, median: str, p95: str, mx: str, keys: str, ingested: str, offered: str
-) -> dict:
-    """One key-latency row of ui_render's output, as numbers."""
-    return {
-        "rate_asked": int(_num(rate)),
-        "median_ms": _num(median),
-        "p95_ms": _num(p95),
-        "max_ms": _num(mx),
-        "keys": int(keys),
-        "ingested_rps": _num(ingested),
-        "offered_rps": _num(offered),
-    }
-
-
-def _search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
-    m = re.search(pattern, text, flags)
-    if m is None:
-        raise ParseError(f"no line matching {pattern!r}")
-    return m
-
-
-def parse_rules_cost(outputs: list[str]) -> dict[str, Any]:
-    """``rules_cost.py`` at two sizes -> µs/record for engine and baselines at each size."""
-    sizes = []
-    for text in outputs:
-        n = _num(_search(r"generated ([\d,]+) records", text).group(1))
-        sizes.append(
-            {
-                "records": int(n),
-                "bare_loop_us": _num(_search(r"bare loop[^\d]*([\d.]+) µs/record", text)[1]),
-                "store_us": _num(_search(r"RunData\.add[^\d]*([\d.]+) µs/record", text)[1]),
-                "engine_us": _num(_search(r"Engine\.feed\s+([\d.]+) µs/record", text)[1]),
-                "findings": int(_search(r"findings: (\d+)", text)[1]),
-            }
+def make_log(shape: str, n: int, seed: int = 0) -> bytes:
+    """``n`` lines of ``shape`` with varying numbers."""
+    rng = random.Random(seed)
+    fmt = SHAPES[shape]
+    lines = [
+        fmt.format(
+            s=i,
+            a=rng.uniform(0.5, 10),
+            b=rng.uniform(1e-5, 1e-3),
+            c=rng.uniform(0.1, 5),
+            d=rng.uniform(10, 5000),
         )
-    return {"bench": "rules_cost", "sizes": sizes}
-
-
-def parse_dist_sync(outputs: list[str]) -> dict[str, Any]:
-    """``dist_sync.py`` -> µs/step per variant (rank 0's table)."""
-    text = outputs[0]
-    rows = {
-        m[1].strip(): _num(m[2])
-        for m in re.finditer(
-            r"^\s+((?:DDP step|exchange)[^\n]*?)\s+([\d.]+)(?:\s+\(|\s*$)", text, re.M
-        )
-    }
-    if "DDP step, no sync (baseline)" not in rows:
-        raise ParseError("no baseline row in dist_sync output")
-    steps = int(_search(r"(\d+) steps x", text)[1])
-    return {"bench": "dist_sync", "steps": steps, "us_per_step": rows}
-
-
-def parse_ui_render(outputs: list[str]) -> dict[str, Any]:
-    """``ui_render.py`` -> redraw ms per size, first screen s, key latency with rules off/on."""
-    text = outputs[0]
-    redraw = [
-        {"points": int(_num(m[1])), "loss_panel_ms": _num(m[2]), "raw_trace_ms": _num(m[3])}
-        for m in re.finditer(
-            r"redraw\s+([\d,]+) pts: loss panel\s+([\d.]+) ms \(raw trace only\s+([\d.]+) ms", text
-        )
+        for i in range(n)
     ]
-    first = _search(r"first full screen, ([\d,]+) points[^:]*: ([\d.]+) s", text)
-    latency = {}
-    for m in re.finditer(
-        r"key→screen at ([\d,]+) rec/s offered, rules (on|off)\s*: median (\d+) ms, p95 (\d+) ms,"
-        r" max (\d+) ms over (\d+) keys; ingested ([\d,]+) rec/s \(offered ([\d,]+)\)",
-        text,
-    ):
-        latency[f"rules_{m[2]}"] = _latency(m[1], *m.groups()[2:])
-    # Another process appends JSONL to a followed log: the real path, one record per line
-    # ("records") or block mode ("blocks").
-    for m in re.finditer(
-        r"file follow, (blocks|records)\s*, ([\d,]+) lines/s written: key→screen median (\d+) ms,"
-        r" p95 (\d+) ms, max (\d+) ms over (\d+) keys; ingested ([\d,]+) rec/s"
-        r" \(written ~([\d,]+) lines/s\)",
-        text,
-    ):
-        latency[f"file_follow_{m[1]}"] = _latency(m[2], *m.groups()[2:])
-    if not latency:
-        raise ParseError("no key→screen line in ui_render output")
-    return {
-        "bench": "ui_render",
-        "redraw": redraw,
-        "first_screen": {"points": int(_num(first[1])), "seconds": _num(first[2])},
-        "latency": latency,
-    }
+    return ("\n".join(lines) + "\n").encode()
 
 
-def parse_find_lr(outputs: list[str]) -> dict[str, Any]:
-    """``find_lr_compare.py``'s Markdown table -> per seed and method: (suggested LR, loss)."""
-    text = outputs[0]
-    header = _search(r"^\| seed \|(.*)\|\s*$", text, re.M)
-    methods = [c.strip() for c in header[1].split("|")]
-    seeds = []
-    for m in re.finditer(r"^\| (\d+) \|(.*)\|\s*$", text, re.M):
-        cells = [c.strip() for c in m[2].split("|")]
-        row: dict[str, Any] = {"seed": int(m[1])}
-        for name, cell in zip(methods, cells, strict=True):
-            pair = re.match(r"([\d.e+-]+) → ([\d.]+|nan)", cell)
-            row[name] = {"lr": float(pair[1]), "loss": float(pair[2])} if pair else None
-        seeds.append(row)
-    if not seeds:
-        raise ParseError("no seed rows in find_lr_compare output")
-    real = "the real package" in text.splitlines()[0]
-    return {
-        "bench": "find_lr_compare",
-        "torch_lr_finder_real": real,
-        "methods": methods,
-        "seeds": seeds,
-    }
+def _time(fn, reps: int = 3) -> float:
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _feed(data: bytes, blocks: bool) -> int:
+    parser = TextParser(blocks=blocks)
+    n = 0
+    for i in range(0, len(data), 1 << 20):
+        n += count_records(parser.feed(data[i : i + (1 << 20)]))
+    return n + count_records(parser.flush())
+
+
+def _floor(data: bytes) -> None:
+    for line in data.decode().split("\n"):
+        line.split()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lines", type=int, default=500_000)
+    ap.add_argument("--quick", action="store_true", help="100k lines per shape")
+    args = ap.parse_args()
+    n = 100_000 if args.quick else args.lines
+    print(f"{n:,} lines per shape; best of 3; lines/s (k = thousands)")
+    print(f"{'shape':<22}{'records':>9}{'record mode':>14}{'block mode':>13}{'split floor':>13}")
+    worst = float("inf")
+    for shape in SHAPES:
+        data = make_log(shape, n)
+        records = _feed(data, False)
+        rec = n / _time(lambda d=data: _feed(d, False))
+        blk = n / _time(lambda d=data: _feed(d, True))
+        floor = n / _time(lambda d=data: _floor(d))
+        worst = min(worst, rec, blk)
+        print(
+            f"{shape:<22}{records:>9,}{rec / 1e3:>13.0f}k{blk / 1e3:>12.0f}k{floor / 1e3:>12.0f}k"
+        )
+    print(f"slowest shape and mode: {worst / 1e3:.0f}k lines/s (goal >= 300k)")
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 the goal from the issue and whether it was met.
 
 Every builder reads the dict a benchmark saved (``benchmarks/out/<name>.json``, or what
-``parse_text.py`` made of a text-only script's output). Where an issue states a goal in words
+``stdout_parsers.py`` made of a text-only script's output). Where an issue states a goal in words
 ("flat", "O(1)"), the constant below that makes it checkable is printed in the goal column.
 """
 

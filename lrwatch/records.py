@@ -62,6 +62,16 @@ ALIASES: dict[str, str] = {
     "gnorm": "grad_norm",
     # Lightning's grad_norm() utility / track_grad_norm: the 2-norm over all parameters.
     "grad_2.0_norm_total": "grad_norm",
+    # Console logs: build-nanogpt and llm.c print "norm", OLMo "optim/total_grad_norm".
+    "norm": "grad_norm",
+    "grad norm": "grad_norm",
+    "total_grad_norm": "grad_norm",
+    "optim/total_grad_norm": "grad_norm",
+    "optim/lr": "lr",
+    "lr/pg0": "lr",
+    # llm.c's main.log: "s:0 trl:10.96" (train loss), "s:0 tel:10.9" (its eval loss).
+    "trl": "loss",
+    "tel": "val_loss",
 }
 
 # Lightning's LearningRateMonitor: "lr-SGD", "lr-Adam", "lr-AdamW/pg1", "lr-SGD-momentum".

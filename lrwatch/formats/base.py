@@ -30,6 +30,8 @@ class Parser(ABC):
         self.options = options
         self.skipped = 0
         self.steps_inferred = False
+        #: The first few lines that held something but gave no record (text formats).
+        self.unread: list[str] = []
 
     @abstractmethod
     def feed(self, data: bytes) -> list[Record]:

@@ -6,7 +6,7 @@ import os
 import re
 
 _TQDM = re.compile(rb"\d+/\d+ \[\d")
-_HF_DICT = re.compile(rb"\{'[\w/.-]+': ")
+_HF_METRICS = re.compile(rb"\{'(?:loss|eval_[\w/.-]+|train_runtime|learning_rate|grad_norm|epoch)': ")
 _CSV_HEADER = re.compile(rb"^[\w./ -]+(,[\w./ -]+)+\r?$")
 _CSV_STEP_COLUMNS = {b"step", b"epoch", b"global_step", b"iter", b"iteration"}
 
@@ -47,7 +47,9 @@ def sniff(head: bytes) -> str | None:
     objects = sum(ln.startswith((b'{"', b'{ "')) and ln.endswith(b"}") for ln in lines)
     if lines and objects * 2 > len(lines):
         return "jsonl"
-    if _HF_DICT.search(head) or (_TQDM.search(head) and b"{'" in head):
+    if _HF_METRICS.search(head):
+        # A Trainer's logged dicts carry loss/epoch/eval_ keys; a dict printed at the top of
+        # a text log (a config) must not make the whole log "hf", whose reader skips the rest.
         return "hf"
     if lines and _CSV_HEADER.match(lines[0]):
         width = lines[0].count(b",")

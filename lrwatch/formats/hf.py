@@ -88,6 +88,10 @@ class HfParser(LineParser):
         if is_junk(raw, text):
             self.skipped += 1
             return
+        self._segment_text(text, out)
+
+    def _segment_text(self, text: str, out: list[Record]) -> None:
+        """One decoded line: a bar, a dict, or (for the text parser) anything else."""
         nested = "\x1b[A" in text
         if "\x1b" in text:
             text = _ANSI.sub("", text)

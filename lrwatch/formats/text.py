@@ -1,50 +1,64 @@
-"""Plain-text training logs: nanoGPT, torchtune, litgpt, generic ``key=value`` lines, custom
-regexes, and (because a console log is often detected as text) Hugging Face dicts and tqdm bars.
+"""Plain-text training logs of any common shape, read by one general line reader.
 
-What counts as skipped: logs are mostly prose, so a line that matches no pattern is simply not
-a record. A line is *skipped* (counted) only when it starts like a known metric line (``iter N:``,
-``step N:``, ``Step N |``, ``Epoch E | iter I step S``) and mentions ``loss``, or a custom regex
-matches it, but no number can be read from it, when it is a repr dict that does not parse, or when it is binary
-junk (NUL bytes, mostly undecodable bytes) or longer than the line cap.
+nanoGPT, build-nanogpt, llm.c, modded-nanogpt, torchtune, litgpt, OLMo, detectron2, mmengine,
+fairseq, timm, Keras, PyTorch's examples, ``logging``-module epochs, ``key=value`` lines and
+custom regexes; and, because a console log is often detected as text, Hugging Face dicts and
+tqdm bars (inherited from :class:`~lrwatch.formats.hf.HfParser`). No regex per program: each
+line shape is read once by :mod:`lrwatch.formats.tokens` into a
+:class:`~lrwatch.formats.template.Template`, and every other line of that shape is read by
+indexing its numbers (docs/format.md lists the shapes and the step rules).
+
+Steps. A line's own step token wins (``step N``, ``iter N``, ``N/M batches`` within an epoch,
+``Epoch N``, ``global_step``/``num_updates``). A batch counter within an epoch becomes the
+global ``(epoch - first epoch) * batches per epoch + batch``. A line with no step takes the
+step of the lines before it (OLMo's indented block under ``[step=10/1000]``, the ``Valid``
+line after a train line, Keras' lines under ``Epoch 2/20``), and a line that only holds a
+step (a header) sets it. A loss line with no step anywhere before it is numbered from 0 and
+marked ``steps_inferred``. Once a log counts steps finer than epochs, an ``Epoch N`` line
+(``end of epoch 1 | valid loss ...``) is placed at the end of that epoch, not at step N.
+
+What counts as skipped: logs are mostly prose, so a line that holds no named number is simply
+not a record. A line is *skipped* (counted) when it starts like a known metric line (``iter
+N:``, ``step N:``, ``Step N |``, ``Epoch E | iter I step S``) and mentions ``loss`` but no
+loss can be read from it, when a custom regex matches it but no number can be read, when it
+is a repr dict that does not parse, or binary junk (NUL bytes, mostly undecodable bytes) or
+longer than the line cap.
 """
 
 from __future__ import annotations
 
 import re
+from itertools import groupby
 from typing import Any
 
 from lrwatch.formats.base import as_step
 from lrwatch.formats.hf import HfParser
-from lrwatch.records import STEP_KEYS, Metrics, NameMap, Record, to_float
+from lrwatch.formats.template import NUMBER, Template, build, number_pattern, to_floats
+from lrwatch.records import MetricBlock, Metrics, NameMap, Record, to_float
 
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|NaN|Infinity)"
-
-# nanoGPT: "iter 10: loss 3.2100, time 20.10ms, mfu 1.23%"
-_NANOGPT_ITER = re.compile(
-    rf"^iter (\d+): loss ({_NUM})(?:, time ({_NUM})ms)?(?:, mfu ({_NUM})%)?", re.IGNORECASE
-)
-# litgpt finetune validation: "iter 600: val loss 1.1234, val time: 123.45 ms"
-_LITGPT_VAL = re.compile(rf"^iter (\d+): val loss ({_NUM})(?:, val time: ({_NUM}) ?ms)?")
 # torchtune's progress-bar description: "1|5|Loss: 2.345:  10%|█   | 5/50 [...]"
 _TORCHTUNE_BAR = re.compile(rf"^(\d+)\|(\d+)\|Loss: ({_NUM})")
-# nanoGPT evaluation: "step 50: train loss 3.0400, val loss 3.0481"
-_NANOGPT_EVAL = re.compile(rf"^step (\d+): train loss ({_NUM}), val loss ({_NUM})")
-# litgpt: "Epoch 1 | iter 10 step 5 | loss train: 2.345, val: n/a | iter time: 120.45 ms ..."
-_LITGPT = re.compile(r"^Epoch (\d+) \| iter (\d+) step (\d+) \|(.*)$")
-_LITGPT_LOSS = re.compile(rf"loss train: ({_NUM})(?:, val: ({_NUM}|n/a))?")
-_LITGPT_TIME = re.compile(rf"iter time: ({_NUM}) ms")
-# torchtune: "Step 5 | loss:2.3456 lr:2e-05 tokens_per_second_per_gpu:1234.5"
-_TORCHTUNE = re.compile(r"^Step (\d+) \|(.*)$")
-_COLON_PAIR = re.compile(rf"([A-Za-z_][\w/.\-]*):\s*({_NUM})(?![\w.])")
-# Generic "key=value" / "key: value" pairs.
-_PAIR = re.compile(rf"([A-Za-z_][\w/.\-]*(?: [a-z_]+)?)\s*[=:]\s*({_NUM})(?![\w.:/])")
-# Lines that look like metric lines of a known format: failing to read them is a skip.
-_METRIC_PREFIX = re.compile(r"^(?:iter \d+:|step \d+:|Step \d+ \||Epoch \d+ \| iter \d+ step)")
-_GENERIC_STEP_KEYS = (*STEP_KEYS, "epoch")
+# A tqdm-like counter at the start of a line that carries metrics: Keras, not a tqdm bar.
+_KERAS = re.compile(r"^\s*\d+/\d+\s*(?:\[|\u2501)")
+_TQDM = re.compile(r"\d+/\d+\s*\[")
+#: The placeholder a number leaves in a line's shape.
+_HOLE = "\x01"
+#: Line shapes remembered at most (prose with numbers makes a new shape per line).
+MAX_SHAPES = 4096
+#: Lines kept of those that held numbers but gave no record (shown when no loss is found).
+MAX_UNREAD = 5
+#: Rows of one shape in a row from which block mode yields a MetricBlock.
+MIN_BLOCK = 32
+_PER_LINE = Template([])  # marker: lines of this shape go through the bar/dict reader
 
 
 class TextParser(HfParser):
-    """Text logs; option ``regex``: a pattern (or list) with a ``step`` group and metric groups."""
+    """Text logs; option ``regex``: a pattern (or list) with a ``step`` group and metric groups.
+
+    Option ``blocks=True`` (set by sources for consumers that take them) yields long runs of
+    lines of one shape as :class:`~lrwatch.records.MetricBlock` columns.
+    """
 
     name = "text"
 
@@ -54,126 +68,270 @@ class TextParser(HfParser):
         if isinstance(patterns, str | re.Pattern):
             patterns = [patterns]
         self._custom = [re.compile(p) if isinstance(p, str) else p for p in patterns]
-
-    def _hf_segment(self, text: str, nested: bool, out: list[Record]) -> bool:
-        """torchtune's bar description carries epoch|step|loss; other bars as in ``hf``."""
-        if "|Loss: " in text:
-            m = _TORCHTUNE_BAR.match(text.strip())
-            if m:
-                rec = self._metrics(m.group(2), [("loss", m.group(3))])
-                # The bar redraws the same description until the next step: one point each.
-                if rec is not None and rec.step != self._bar_step:
-                    self._bar_step = rec.step
-                    self._settle(None, out)
-                    out.append(rec)
-                return True
-        return super()._hf_segment(text, nested, out)
+        self.blocks = bool(options.get("blocks", False))
+        self._templates: dict[str, Template] = {}
 
     def _reset(self) -> None:
         super()._reset()
         self._bar_step: int | None = None
+        self._ctx_step: int | None = None  # the step carried to lines that have none
+        self._fine = False  # the log counts steps finer than epochs
+        self._epoch0: int | None = None  # the first epoch number seen
+        self._epoch: int | None = None  # the current epoch
+        self._per_epoch = 0  # batches per epoch, from the last batch counter
+
+    # -- lines --------------------------------------------------------------------------
+
+    def _parse_block(self, block: bytes) -> list[Record]:
+        if self._custom:
+            return super()._parse_block(block)  # custom regexes: line by line
+        text = block.decode("utf-8", "replace")
+        if "\x1b" in text or "\x00" in text or "\ufffd" in text or _HOLE in text:
+            return super()._parse_block(block)  # escapes or junk: the careful line reader
+        out: list[Record] = []
+        try:
+            self._lines(text, out)
+        except Exception:  # never raise: count the block and go on
+            self.skipped += 1
+        return out
+
+    def _lines(self, text: str, out: list[Record]) -> None:
+        """Every line of ``text``, consecutive lines of one shape together."""
+        lines = text.split("\n")
+        parts = number_pattern(text).split(text)
+        numbers = parts[1::2]
+        pos = i = 0
+        for shape, group in groupby(_HOLE.join(parts[0::2]).split("\n")):
+            k = sum(1 for _ in group)
+            c = shape.count(_HOLE)
+            if c:
+                self._group(shape, lines, i, k, numbers[pos : pos + k * c], out)
+            pos += k * c
+            i += k
 
     def _other_line(self, text: str, out: list[Record]) -> None:
+        """A line the bar/dict reader did not take (the line-by-line path)."""
         line = text.strip()
         if not line:
             return
-        rec = self._custom_line(line)
-        if rec is None:
-            rec = self._known_line(line)
-        if rec is None:
-            rec = self._generic_line(line)
-        if isinstance(rec, Metrics):
-            self._settle(None, out)
-            self._last_step = rec.step
-            out.append(rec)
+        if self._custom_line(line, out):
+            return
+        numbers = NUMBER.findall(line)
+        if numbers:
+            tpl = self._template(NUMBER.sub(_HOLE, line), line, per_line=False)
+            if not self._apply(tpl, 1, numbers, out) and len(self.unread) < MAX_UNREAD:
+                self.unread.append(line[:200])
 
-    def _custom_line(self, line: str) -> Metrics | None:
+    def _hf_segment(self, text: str, nested: bool, out: list[Record]) -> bool:
+        """torchtune's bar description carries epoch|step|loss; Keras lines are metric lines."""
+        if "|Loss: " in text:
+            m = _TORCHTUNE_BAR.match(text.strip())
+            if m:
+                self._torchtune(m, out)
+                return True
+        if _KERAS.match(text):
+            return False
+        return super()._hf_segment(text, nested, out)
+
+    def _torchtune(self, m: re.Match[str], out: list[Record]) -> None:
+        step = as_step(m.group(2))
+        loss = to_float(m.group(3))
+        # The bar redraws the same description until the next step: one point each.
+        if step is None or loss is None or step == self._bar_step:
+            return
+        self._bar_step = step
+        self._settle(None, out)
+        self._last_step = step
+        out.append(Metrics(step, {self.names("loss"): loss}))
+
+    # -- shapes -------------------------------------------------------------------------
+
+    def _group(
+        self, shape: str, lines: list[str], i: int, k: int, numbers: list[str], out: list[Record]
+    ) -> None:
+        tpl = self._template(shape, lines[i])
+        if tpl is _PER_LINE:
+            for line in lines[i : i + k]:
+                self._segment_text(line, out)
+            return
+        if not self._apply(tpl, k, numbers, out) and len(self.unread) < MAX_UNREAD:
+            self.unread.append(lines[i][:200])
+
+    def _template(self, shape: str, line: str, per_line: bool = True) -> Template:
+        tpl = self._templates.get(shape)
+        if tpl is None or (tpl is _PER_LINE and not per_line):
+            if per_line and ("{'" in line or "|Loss: " in line or self._is_bar(line)):
+                tpl = _PER_LINE
+            else:
+                tpl = build(line, self.names)
+            if len(self._templates) >= MAX_SHAPES:
+                self._templates.clear()
+            self._templates[shape] = tpl
+        return tpl
+
+    @staticmethod
+    def _is_bar(line: str) -> bool:
+        return "/" in line and "[" in line and bool(_TQDM.search(line)) and not _KERAS.match(line)
+
+    def _apply(self, tpl: Template, k: int, numbers: list[str], out: list[Record]) -> bool:
+        """``k`` lines of template ``tpl`` whose numbers (row after row) are ``numbers``.
+
+        False when the lines gave nothing: prose with numbers, or a broken metric line.
+        """
+        if tpl.broken:
+            self.skipped += k
+            return False
+        if tpl.empty:
+            return False
+        c = len(numbers) // k
+        values = to_floats(numbers)
+        for idx, sign, dot in tpl.signs:
+            for j in range(idx, len(values), c):
+                v = values[j]
+                if dot:
+                    v = _float("." + numbers[j].split("e")[0]) if v == v else v
+                values[j] = sign * v
+        steps, carried = self._steps(tpl, values, k, c)
+        if steps is None:
+            return False
+        if tpl.header or not tpl.metrics or not steps:
+            return True
+        k = len(steps)
+        self._settle(None, out)
+        self._last_step = steps[-1]
+        inferred = tpl.kind == "" and not carried
+        if self.blocks and k >= MIN_BLOCK:
+            out.append(_block(tpl, values, steps, k, c, inferred))
+            return True
+        for r in range(k):
+            row = values[r * c : r * c + c]
+            vals = {name: row[idx] for idx, name in tpl.metrics}
+            prev = out[-1] if carried and out else None
+            if (
+                isinstance(prev, Metrics)
+                and prev.step == steps[r]
+                and not vals.keys() & prev.values
+            ):
+                prev.values.update(vals)  # one record per step for a carried block (OLMo)
+            else:
+                out.append(Metrics(steps[r], vals, None, inferred))
+        return True
+
+    def _steps(
+        self, tpl: Template, values: list[float], k: int, c: int
+    ) -> tuple[list[int] | None, bool]:
+        """The steps of ``k`` rows, and whether they were carried from an earlier line."""
+        kind = tpl.kind
+        if kind in ("step", "iter", "key"):
+            steps = [int(v) for v in values[tpl.step :: c]]
+        elif kind == "batch":
+            steps = self._batch_steps(tpl, values, k, c)
+        elif kind == "epoch":
+            return self._epoch_steps(tpl, values, c), False
+        elif kind == "evalbatch":
+            return self._eval_steps(tpl, values, k, c)
+        else:
+            return self._stepless(tpl, k)
+        self._fine = True
+        self._ctx_step = steps[-1]
+        return steps, False
+
+    def _batch_steps(self, tpl: Template, values: list[float], k: int, c: int) -> list[int]:
+        batch = values[tpl.step :: c]
+        per = values[tpl.per_epoch :: c]
+        if tpl.epoch >= 0:
+            epochs = [int(e) for e in values[tpl.epoch :: c]]
+        else:  # Keras: the epoch comes from the "Epoch 2/20" line above
+            epochs = [self._epoch or 0] * k
+        if self._epoch0 is None:
+            self._epoch0 = epochs[0]
+        self._epoch = epochs[-1]
+        self._per_epoch = int(per[-1])
+        e0 = self._epoch0
+        return [int((e - e0) * m + b) for e, m, b in zip(epochs, per, batch, strict=True)]
+
+    def _epoch_steps(self, tpl: Template, values: list[float], c: int) -> list[int]:
+        epochs = [int(e) for e in values[tpl.epoch :: c]]
+        if self._epoch0 is None:
+            self._epoch0 = epochs[0]
+        if not self._fine:
+            self._epoch = epochs[-1]
+            self._ctx_step = epochs[-1]
+            return epochs
+        steps = []
+        for e in epochs:
+            if self._per_epoch and e == self._epoch:  # "end of epoch E": the epoch's last step
+                self._ctx_step = (e - self._epoch0 + 1) * self._per_epoch
+            self._epoch = e
+            steps.append(self._ctx_step if self._ctx_step is not None else e)
+        return steps
+
+    def _eval_steps(
+        self, tpl: Template, values: list[float], k: int, c: int
+    ) -> tuple[list[int] | None, bool]:
+        """An evaluation's progress lines: only its last batch (N == M) is a point."""
+        done = [r for r in range(k) if values[r * c + tpl.step] == values[r * c + tpl.per_epoch]]
+        step = self._ctx_step if self._ctx_step is not None else self._last_step
+        if not done or step is None:
+            return [], False  # an evaluation under way: its last line is the point
+        del values[: done[-1] * c]  # keep the last finished evaluation
+        del values[c:]
+        return [step], True
+
+    def _stepless(self, tpl: Template, k: int) -> tuple[list[int] | None, bool]:
+        if self._ctx_step is not None:
+            return [self._ctx_step] * k, True
+        if not tpl.has_loss:
+            return None, False  # numbers in prose before any step: not a record
+        self.steps_inferred = True
+        if self._last_step is not None and _only_validation(tpl):
+            return [self._last_step] * k, False  # the Valid line shares the train line's step
+        first = self._next_inferred
+        self._next_inferred += k
+        return list(range(first, first + k)), False
+
+    # -- custom regexes -----------------------------------------------------------------
+
+    def _custom_line(self, line: str, out: list[Record]) -> bool:
         for pattern in self._custom:
             m = pattern.search(line)
             if not m:
                 continue
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
             step = as_step(groups.pop("step", None))
-            values = self._numbers(groups.items())
+            values: dict[str, float] = {}
+            for key, text in groups.items():
+                f = to_float(text)
+                if f is not None:
+                    values[self.names(key)] = f
             if step is None or not values:
                 self.skipped += 1
-                return None
-            return Metrics(step, values)
-        return None
+                return True
+            self._settle(None, out)
+            self._last_step = step
+            out.append(Metrics(step, values))
+            return True
+        return False
 
-    def _known_line(self, line: str) -> Metrics | None:
-        head = line[:6]
-        if head.startswith("iter "):
-            m = _NANOGPT_ITER.match(line)
-            if m:
-                pairs = [("loss", m.group(2)), ("time_ms", m.group(3)), ("mfu", m.group(4))]
-                return self._metrics(m.group(1), pairs)
-            m = _LITGPT_VAL.match(line)
-            if m:
-                pairs = [("val_loss", m.group(2)), ("val_time_ms", m.group(3))]
-                return self._metrics(m.group(1), pairs)
-        elif head.startswith("step "):
-            m = _NANOGPT_EVAL.match(line)
-            if m:
-                # The eval-time train loss is an average over eval batches, not a step's loss:
-                # kept apart so the per-iteration loss series has one point per step.
-                pairs = [("train_loss_eval", m.group(2)), ("val loss", m.group(3))]
-                return self._metrics(m.group(1), pairs)
-        elif head.startswith("Epoch "):
-            m = _LITGPT.match(line)
-            if m:
-                return self._litgpt(m)
-        elif head.startswith("Step "):
-            m = _TORCHTUNE.match(line)
-            if m:
-                return self._metrics(m.group(1), _COLON_PAIR.findall(m.group(2)))
-        if _METRIC_PREFIX.match(line) and "loss" in line.lower():
-            self.skipped += 1
-        return None
 
-    def _litgpt(self, m: re.Match[str]) -> Metrics | None:
-        rest = m.group(4)
-        pairs: list[tuple[str, str | None]] = [("epoch", m.group(1)), ("iter", m.group(2))]
-        loss = _LITGPT_LOSS.search(rest)
-        if loss:
-            pairs += [("loss", loss.group(1)), ("val_loss", loss.group(2))]
-        t = _LITGPT_TIME.search(rest)
-        if t:
-            pairs.append(("iter_time_ms", t.group(1)))
-        return self._metrics(m.group(3), pairs, need=loss is not None)
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
-    def _generic_line(self, line: str) -> Metrics | None:
-        if "=" not in line and ":" not in line:
-            return None
-        pairs = _PAIR.findall(line)
-        if len(pairs) < 2:
-            return None
-        step: int | None = None
-        rest: list[tuple[str, str]] = []
-        for key, value in pairs:
-            if step is None and key.lower() in _GENERIC_STEP_KEYS:
-                step = as_step(value)
-            else:
-                rest.append((key, value))
-        if step is None:
-            return None
-        values = self._numbers(rest)
-        return Metrics(step, values) if values else None
 
-    def _metrics(
-        self, step_text: str, pairs: list[tuple[str, str | None]], need: bool = True
-    ) -> Metrics | None:
-        step = as_step(step_text)
-        values = self._numbers(pairs)
-        if step is None or not values or not need:
-            self.skipped += 1
-            return None
-        return Metrics(step, values)
+def _only_validation(tpl: Template) -> bool:
+    names = [n for _, n in tpl.metrics if "loss" in n.lower()]
+    return bool(names) and all(n.startswith(("val", "eval", "valid")) for n in names)
 
-    def _numbers(self, pairs: Any) -> dict[str, float]:
-        values: dict[str, float] = {}
-        for key, text in pairs:
-            f = to_float(text) if text is not None else None
-            if f is not None:
-                values[self.names(key)] = f
-        return values
+
+def _block(
+    tpl: Template, values: list[float], steps: list[int], k: int, c: int, inferred: bool
+) -> MetricBlock:
+    """``k`` rows of one shape as numpy columns."""
+    import numpy as np
+
+    table = np.array(values, dtype=np.float64).reshape(k, c)
+    columns = {name: np.ascontiguousarray(table[:, idx]) for idx, name in tpl.metrics}
+    return MetricBlock(np.array(steps, dtype=np.int64), columns, None, inferred)

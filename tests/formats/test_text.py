@@ -47,7 +47,10 @@ def test_torchtune_litgpt_and_generic_lines() -> None:
     assert ms[1].values["iter_time_ms"] == 120.45 and ms[1].values["epoch"] == 1.0
     assert ms[2].step == 6 and ms[2].values["val_loss"] == 2.25
     assert ms[3].step == 3 and ms[3].values == {"loss": 0.25, "lr": 1e-3, "grad_norm": 0.5}
-    assert ms[4].step == 2 and ms[4].values == {"loss": 0.5, "val_loss": 0.6}
+    # Once the log counts steps, an epoch line belongs at the current step, not at "step 2".
+    assert ms[4].step == 3 and ms[4].values == {"loss": 0.5, "val_loss": 0.6}
+    alone = metrics(feed_all(TextParser(), b"epoch: 2, loss: 0.5, val_loss: 0.6\n"))
+    assert [(m.step, m.values) for m in alone] == [(2, {"loss": 0.5, "val_loss": 0.6})]
 
 
 def test_skip_rule_prose_is_not_skipped_broken_metric_lines_are() -> None:
