@@ -7,7 +7,7 @@
 
 Each script runs as a subprocess (its output is shown as it comes). Scripts that save
 ``benchmarks/out/<name>.json`` are read from there; the text-only ones are parsed
-(``parse_text.py``) and saved there by this script. The summary (``summary.py``: result, the
+(``stdout_parsers.py``) and saved there by this script. The summary (``summary.py``: result, the
 baseline measured in the same run, ratio, the issue's goal, met or not) goes to stdout,
 ``benchmarks/out/results.md`` and, with every collected result, ``benchmarks/out/results.json``.
 Exit 1 when a benchmark failed to run or its output could not be read; unmet goals are results,
@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import parse_text
+import stdout_parsers
 import summary
+import watch_first_screen
 from common import ROOT, loadavg, machine, out_dir
 
 Argv = tuple[str, ...]
@@ -70,7 +71,7 @@ BENCHES = [
         "rule engine µs/record at two sizes",
         full=(("--records", "100000"), ("--records", "1000000")),
         quick=(("--records", "20000"), ("--records", "200000")),
-        parse=parse_text.parse_rules_cost,
+        parse=stdout_parsers.parse_rules_cost,
     ),
     Bench(
         "rules_quality",
@@ -98,7 +99,7 @@ BENCHES = [
         "dist_sync.py",
         "distributed LR sync cost per step (2 gloo ranks)",
         quick=(("--steps", "500"),),
-        parse=parse_text.parse_dist_sync,
+        parse=stdout_parsers.parse_dist_sync,
     ),
     Bench(
         "ui",
@@ -106,7 +107,14 @@ BENCHES = [
         "ui_render.py",
         "chart redraw, first screen, key latency under ingest",
         quick=(("--max", "1000000"),),
-        parse=parse_text.parse_ui_render,
+        parse=stdout_parsers.parse_ui_render,
+    ),
+    Bench(
+        "watch_first_screen",
+        5,
+        "watch_first_screen.py",
+        "lrwatch watch: first full screen on a 10M-line log vs inspect",
+        json="watch_first_screen",
     ),
     Bench(
         "find_lr",
@@ -114,10 +122,12 @@ BENCHES = [
         "find_lr_compare.py",
         "find_lr vs torch-lr-finder and fastai",
         quick=(("--seeds", "2", "--train-steps", "150"),),
-        parse=parse_text.parse_find_lr,
+        parse=stdout_parsers.parse_find_lr,
     ),
 ]
 BY_NAME = {b.name: b for b in BENCHES}
+# Its summary row lives with the benchmark (summary.ROWS holds the builders).
+summary.ROWS.setdefault("watch_first_screen", watch_first_screen.summary_rows)
 
 
 def _stream(proc: subprocess.Popen[str], sink: list[str]) -> None:
@@ -174,7 +184,7 @@ def collect(bench: Bench, outputs: list[str], started: float) -> dict[str, Any]:
             return json.loads(path.read_text())
         if (res := _last_json(outputs[-1])) is not None:
             return res
-        raise parse_text.ParseError(f"{bench.script} wrote no {path.name} in this run")
+        raise stdout_parsers.ParseError(f"{bench.script} wrote no {path.name} in this run")
     assert bench.parse is not None
     res = {**bench.parse(outputs), "machine": machine()}
     (out_dir() / f"{bench.name}.json").write_text(json.dumps(res, indent=2))
@@ -199,7 +209,7 @@ def run(bench: Bench, quick: bool, timeout: float) -> dict[str, Any]:
     if "error" not in record:
         try:
             record["result"] = collect(bench, outputs, started)
-        except (parse_text.ParseError, ValueError, KeyError) as exc:
+        except (stdout_parsers.ParseError, ValueError, KeyError) as exc:
             record["error"] = f"output not understood: {exc}"
     if "error" in record:
         print(f"   FAILED: {record['error']}", flush=True)

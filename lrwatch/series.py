@@ -125,11 +125,36 @@ class Series:
         self._put_values(values)
         self._n = self._nf
 
+    @classmethod
+    def adopt(cls, name: str, steps: np.ndarray, values: np.ndarray) -> Series:
+        """A series made of ``steps`` and ``values`` themselves, without wall times.
+
+        The arrays (int64 and float64, equal lengths) are handed over, not copied: for a
+        derived series built whole (the smoothed loss of a 10M-point log) the copies cost as
+        much as computing it, most of it in first-touch page faults. Appends work as usual
+        (the first one reallocates).
+        """
+        s = cls(name)
+        ax, n = s._axis, len(steps)
+        ax.steps = steps
+        # Zero-strided and read-only: grown() reallocates before any append writes to it.
+        ax.times = np.broadcast_to(np.float64(math.nan), (n,))
+        ax.breaks = (np.flatnonzero(steps[1:] < steps[:-1]) + 1).tolist()
+        ax.nf = ax.n = n
+        s._values, s._nf, s._n = values, n, n
+        s._note_values(values)
+        return s
+
     def _put_values(self, values: np.ndarray) -> None:
         k, nf = len(values), self._nf
         self._values = grown(self._values, nf, nf + k)
         self._values[nf : nf + k] = values
         self._nf = nf + k
+        self._note_values(values)
+
+    def _note_values(self, values: np.ndarray) -> None:
+        """Update the running stats with newly stored ``values``."""
+        k = len(values)
         finite = np.isfinite(values)
         nfin = int(np.count_nonzero(finite))
         self._nonfinite += k - nfin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,34 @@ def sync_run(store: MetricStore, runset: RunSet, name: str, records: list[AnyRec
     run.format = src.format or run.format
     run.skipped = src.skipped
     run.steps_inferred = run.steps_inferred or src.steps_inferred
+    chooser = runset.choosers.get(name)
+    if chooser is not None:
+        run.loss_choice = chooser.train.describe() if chooser.train else ""
+        run.val_loss_choice = chooser.val.describe() if chooser.val else ""
+    run.unread = getattr(src, "unread", [])
     return n
+
+
+def backlog(runset: RunSet) -> dict[str, tuple[int, int]]:
+    """Per file source of ``runset``: (bytes read, bytes the file holds now).
+
+    What a reader opening big finished logs has still to catch up with (``watch`` shows it
+    as progress and holds back chart redraws and the rules until it is read). Pipes have no
+    size and are left out; a source read to its end (``done``) counts as fully read.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    for name, src in runset.sources.items():
+        # RunSource keeps its FileTail private; its offset is the one public number we need.
+        tail = getattr(src, "_tail", None)
+        if tail is None:
+            continue
+        try:
+            size = os.stat(src.path).st_size
+        except OSError:
+            size = 0
+        read = size if src.done else min(tail.offset, size)
+        out[name] = (read, size)
+    return out
 
 
 def read_runs(

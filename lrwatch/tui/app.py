@@ -22,6 +22,7 @@ from textual.widgets import Footer
 
 from lrwatch.store import MetricStore, RunData
 from lrwatch.tui import messages as msg
+from lrwatch.tui.backlog import BacklogView
 from lrwatch.tui.chart import ChartSpec
 from lrwatch.tui.child import ChildActions
 from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
@@ -39,7 +40,7 @@ from lrwatch.tui.widgets.header import RunHeader, StatusLine
 REDRAW_EVERY = 0.1
 
 
-class LRWatchApp(ChildActions, LRActions, App[int]):
+class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
     """Watch runs live; ``paths`` are followed, or ``attach`` names a control socket to stream."""
 
     CSS_PATH = "app.tcss"
@@ -265,6 +266,7 @@ class LRWatchApp(ChildActions, LRActions, App[int]):
                 alive=child_alive,
                 input_closed=run.name in self.closed_inputs,
             )
+        s.reading = self.reading_fraction()
         if self.child_code is not None and s.state not in ("finished", "crashed", "paused"):
             # lrwatch run: console output has no end record, but the exit code says it all.
             s.state = "finished" if self.child_code == 0 else "crashed"
@@ -277,6 +279,11 @@ class LRWatchApp(ChildActions, LRActions, App[int]):
         A frame must not take more than about a quarter of the UI thread while records
         stream in, or keys queue up behind redraws; view keys redraw at once regardless.
         """
+        if self.loading is not None:  # a backlog is read: the header only (tui/backlog.py)
+            if self._dirty:
+                self._dirty = False
+                self._refresh_header()
+            return
         cost = sum(p.build_cost for p in self.charts_w if p.display)
         if self._dirty and time.monotonic() - self._last_redraw >= max(REDRAW_EVERY, 4 * cost):
             self._data_changed()

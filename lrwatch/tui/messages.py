@@ -71,3 +71,15 @@ class InputClosed(Message):
     """Run ``run``'s input (a pipe) reached EOF: nothing more will arrive."""
 
     run: str
+
+
+@dataclass
+class ReadProgress(Message):
+    """The reader is catching up with what the files held at start: ``read`` of ``total`` bytes.
+
+    ``done``: the backlog is read (the charts draw all of it now); posted once, last.
+    """
+
+    read: int
+    total: int
+    done: bool = False

@@ -56,8 +56,10 @@ class RulesWorker:
         self._queue: deque[tuple[str, list[AnyRecord], int]] = deque()
         self._cond = threading.Condition()
         self._stop = False
+        self._held = False
         self._changed: set[str] = set()
         self._reported = (0, 0)
+        self._last_post = self._last_stall = 0.0
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -72,6 +74,27 @@ class RulesWorker:
             self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def hold(self) -> None:
+        """Queue what is submitted but feed nothing until :meth:`release` (returns at once).
+
+        While the UI reads a big log's backlog the engine would take half the interpreter
+        from the reader (the GIL) and double the time to the first full screen; the queue
+        keeps its bound meanwhile (the oldest batches are skipped and counted as usual).
+        """
+        with self._cond:
+            self._held = True
+
+    def release(self) -> None:
+        """Feed the queued records again (after :meth:`hold`)."""
+        with self._cond:
+            self._held = False
+            self._cond.notify()
+
+    @property
+    def held(self) -> bool:
+        """Whether feeding is on hold."""
+        return self._held
 
     def submit(self, name: str, records: list[AnyRecord]) -> None:
         """Queue ``records`` of run ``name`` for the rules (returns at once).
@@ -106,24 +129,29 @@ class RulesWorker:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_post = last_stall = time.monotonic()
+        self._last_post = self._last_stall = time.monotonic()
         while True:
             with self._cond:
-                if not self._queue and not self._stop:
+                if (self._held or not self._queue) and not self._stop:
                     self._cond.wait(self.interval)
                     self.pacer.idle()
                 if self._stop:
                     return
-                item = self._queue.popleft() if self._queue else None
+                item = self._queue.popleft() if self._queue and not self._held else None
             if item is not None:
                 self._feed(item[0], item[1])
-            now = time.monotonic()
-            if now - last_stall >= STALL_CHECK:
-                last_stall = now
-                self._check_stalls()
-            if now - last_post >= self.interval:
-                last_post = now
-                self._publish()
+            self._periodic()
+
+    def _periodic(self) -> None:
+        """Stall checks and findings on their own clocks, also in the middle of a batch: a
+        backlog's batch holds 100k records or more, seconds of rules."""
+        now = time.monotonic()
+        if now - self._last_stall >= STALL_CHECK:
+            self._last_stall = now
+            self._check_stalls()
+        if now - self._last_post >= self.interval:
+            self._last_post = now
+            self._publish()
 
     def _engine(self, name: str) -> Any:
         engine = self.engines.get(name)
@@ -145,6 +173,9 @@ class RulesWorker:
                 self.backlog -= count_records(chunk)
             self.pacer.tick()
             if self._stop:
+                return
+            self._periodic()
+            if self.failed:  # a stall check failed: no more feeding
                 return
 
     def _fail(self, exc: Exception) -> None:

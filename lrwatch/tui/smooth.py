@@ -95,7 +95,10 @@ class EmaCache:
             ok = np.isfinite(vals)
             if ok.any():
                 sm, st.m, st.count = ema_debiased(vals[ok], beta, st.m, st.count)
-                st.out.extend(steps[ok], sm)
+                if len(st.out):
+                    st.out.extend(steps[ok], sm)
+                else:  # the first fill (a whole log): take the fresh arrays, no copies
+                    st.out = Series.adopt("ema", steps[ok], sm)
             st.done = n
         return st.out
 

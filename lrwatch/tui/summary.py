@@ -64,6 +64,8 @@ class RunSummary:
     quiet_for: float | None = None
     #: The run's input (a pipe) is at EOF: nothing more can come.
     input_closed: bool = False
+    #: How much of the logs' backlog is read (0..1) while the UI catches up; None after.
+    reading: float | None = None
 
 
 def run_state(
@@ -222,16 +224,23 @@ def short_name(name: str, limit: int = NAME_MAX) -> str:
     return name[:head] + "…" + name[-(limit - 1 - head) :]
 
 
-def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
-    t = Text()
-    t.append(f" {short_name(s.name) if compact else s.name}", style="bold reverse")
-    if count > 1:
-        t.append(f" {index + 1}/{count}", style="dim")
+def _state(t: Text, s: RunSummary, compact: bool) -> None:
     t.append(f"  ● {s.state}", style=STATE_STYLES.get(s.state, "bold"))
     if s.state == "idle" and s.input_closed:
         t.append(" input closed", style="dim")
     elif s.state in ("idle", "stalled") and s.quiet_for is not None:
         t.append(f" {'' if compact else 'last write '}{fmt_age(s.quiet_for)} ago", style="dim")
+
+
+def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
+    t = Text()
+    t.append(f" {short_name(s.name) if compact else s.name}", style="bold reverse")
+    if count > 1:
+        t.append(f" {index + 1}/{count}", style="dim")
+    if s.reading is not None:  # the state is known once the end of the log is read
+        t.append(f"  ◌ reading {s.reading:.0%}", style="bold cyan")
+    else:
+        _state(t, s, compact)
     _field(t, "step", f"{s.step:,}" if s.step is not None else "-")
     pace = f"{s.steps_per_s:.1f}" if s.steps_per_s else "-"
     if compact:  # the values speak for themselves: 12.5/s, 3m05s; unknown ones are left out
