@@ -64,6 +64,7 @@ BENCHES = [
         "tfevents", 2, "bench_tfevents.py", "event-file read vs EventAccumulator", json="tfevents"
     ),
     Bench("store", 2, "bench_store.py", "min/max reduction, live update", json="store"),
+    Bench("parse_text", 11, "parse_text.py", "text-log lines/s per log shape", json="parse_text"),
     Bench(
         "rules_cost",
         3,

@@ -67,6 +67,11 @@ class RunData:
     first_step: int | None = None
     last_step: int | None = None
     last_time: float | None = None
+    #: Which logged metrics were taken as the losses, and why (lrwatch.losschoice).
+    loss_choice: str = ""
+    val_loss_choice: str = ""
+    #: The first lines that held numbers but gave no record (text logs).
+    unread: list[str] = field(default_factory=list)
     #: Shared step/time columns per key set of the metric records (see module docstring).
     _axes: dict[tuple[str, ...], Axis] = field(default_factory=dict, init=False, repr=False)
 

@@ -24,13 +24,19 @@ def add_format_argument(parser: argparse.ArgumentParser) -> None:
         dest="format",
         default=None,
         metavar="F",
-        help="force the format (jsonl, hf, hf_state, csv, text, tfevents); detected by default",
+        help="force the format (jsonl, hf, hf_state, csv, text, tfevents, wandb); detected by "
+        "default (MLflow runs: name the mlruns directory)",
     )
 
 
-def add_rules_argument(parser: argparse.ArgumentParser) -> None:
+def add_rules_argument(parser: argparse.ArgumentParser, what: str = "") -> None:
     """Add ``--rules TOML``: rule thresholds read by :func:`lrwatch.rules.load_config`."""
-    parser.add_argument("--rules", default=None, metavar="TOML", help="rule thresholds (TOML file)")
+    parser.add_argument(
+        "--rules",
+        default=None,
+        metavar="TOML",
+        help=f"rule thresholds and [metrics] loss names (TOML file) {what}".rstrip(),
+    )
 
 
 def add_fail_on_argument(parser: argparse.ArgumentParser, help_prefix: str = "") -> None:
@@ -41,3 +47,63 @@ def add_fail_on_argument(parser: argparse.ArgumentParser, help_prefix: str = "")
         default="error",
         help=f"{help_prefix}exit 1 when a finding reaches this severity (default: error)",
     )
+
+
+def add_loss_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--loss NAME`` and ``--val-loss NAME``: which metrics are the losses."""
+    parser.add_argument(
+        "--loss",
+        default=None,
+        metavar="NAME",
+        help="the metric to take as the training loss, as logged (a+b sums parts); "
+        "default: chosen (docs/format.md), or [metrics] loss in the --rules TOML",
+    )
+    parser.add_argument(
+        "--val-loss",
+        dest="val_loss",
+        default=None,
+        metavar="NAME",
+        help="the metric to take as the validation loss (likewise)",
+    )
+
+
+def loss_options(args: argparse.Namespace, config: object | None = None) -> dict[str, str | None]:
+    """``loss``/``val_loss`` for open_runs: the flags first, then the TOML's ``[metrics]``."""
+    metrics = getattr(config, "metrics", None)
+    return {
+        "loss": getattr(args, "loss", None) or getattr(metrics, "loss", "") or None,
+        "val_loss": getattr(args, "val_loss", None) or getattr(metrics, "val_loss", "") or None,
+    }
+
+
+def add_regex_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--regex PATTERN``: a custom line pattern for text logs (implies ``--format text``)."""
+    parser.add_argument(
+        "--regex",
+        action="append",
+        default=None,
+        metavar="PATTERN",
+        help="read text lines with this regex: a (?P<step>...) group and one named group per "
+        "metric, e.g. 'it=(?P<step>\\d+) obj=(?P<loss>\\S+)' (repeatable; for inspect, "
+        "diagnose and watch it implies --format text)",
+    )
+
+
+def source_options(args: argparse.Namespace, config: object | None = None) -> dict[str, object]:
+    """What ``open_runs`` takes from the shared flags: losses and a custom text pattern."""
+    options: dict[str, object] = dict(loss_options(args, config))
+    patterns = getattr(args, "regex", None)
+    if patterns:
+        from lrwatch.formats import make_parser
+
+        def factory(fmt: str, names: object = None) -> object:
+            return make_parser(fmt, names=names, regex=patterns)
+
+        options["parser_factory"] = factory
+    return options
+
+
+def format_of(args: argparse.Namespace) -> str | None:
+    """``--format``, or ``text`` when ``--regex`` is given."""
+    fmt = getattr(args, "format", None) or getattr(args, "fmt", None)
+    return fmt or ("text" if getattr(args, "regex", None) else None)

@@ -2,8 +2,10 @@
 
 Per run: the findings in step order with their evidence and the fix, then a one-line verdict.
 Exit 0 when nothing reached ``--fail-on`` (default: error), 1 when something did, 2 on usage or
-input errors (missing path, unknown format, bad rules file). ``--json`` prints one object:
-``{"runs": [{"name", "path", "format", "verdict", "findings": [...]}]}``.
+input errors (missing path, unknown format, bad rules file), 3 when some run gave no training
+loss at all (nothing to judge: the verdict says "no loss found", never "healthy").
+``--json`` prints one object:
+``{"runs": [{"name", "path", "format", "verdict", "loss", "findings": [...]}]}``.
 """
 
 from __future__ import annotations
@@ -11,25 +13,31 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from typing import Any
 
 from lrwatch.commands._args import (
     add_fail_on_argument,
     add_format_argument,
+    add_loss_arguments,
     add_paths_argument,
+    add_regex_argument,
     add_rules_argument,
+    format_of,
+    source_options,
 )
 
 #: Exit codes.
-OK, FAILED, USAGE = 0, 1, 2
+OK, FAILED, USAGE, NO_LOSS = 0, 1, 2, 3
 
 
 def register(subparsers: Any) -> None:
     """Add the ``diagnose`` subcommand."""
     p = subparsers.add_parser(
         "diagnose",
-        help="diagnose learning-rate problems in logs (no UI; exit 1 on problems)",
+        help="diagnose learning-rate problems in logs (no UI; exit 1 when a finding reaches "
+        "--fail-on, default error; 3 when a run has no loss)",
         description="Read logs to the end, run the rule engine and report findings with fixes.",
     )
     add_paths_argument(p)
@@ -37,6 +45,8 @@ def register(subparsers: Any) -> None:
     add_rules_argument(p)
     add_fail_on_argument(p)
     add_format_argument(p)
+    add_loss_arguments(p)
+    add_regex_argument(p)
     p.set_defaults(func=run)
 
 
@@ -47,15 +57,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.rules)
-        results = diagnose_paths(list(args.paths), args.format, config)
-    except (ConfigError, SourceError) as exc:
+        options = source_options(args, config)
+        results = diagnose_paths(list(args.paths), format_of(args), config, **options)
+    except (ConfigError, SourceError, re.error) as exc:
         print(f"lrwatch diagnose: error: {exc}", file=sys.stderr)
         return USAGE
     if args.json:
         print(json.dumps({"runs": results}, allow_nan=False))
     else:
         render(results)
-    return FAILED if failing(results, args.fail_on) else OK
+    if failing(results, args.fail_on):
+        return FAILED
+    return NO_LOSS if any(r["loss"] is None for r in results) else OK
 
 
 def diagnose_paths(
@@ -75,6 +88,7 @@ def diagnose_paths(
     runset = open_runs(paths, fmt, follow=False, **source_options)
     engines: dict[str, Engine] = {}
     counts: dict[str, int] = {}
+    with_loss: set[str] = set()
     try:
         while True:
             batch = runset.poll()
@@ -84,6 +98,8 @@ def diagnose_paths(
                     engine = engines[name] = Engine(config, run=name)
                 engine.feed(records)
                 counts[name] = counts.get(name, 0) + count_records(records)
+                if name not in with_loss and _has_loss(records):
+                    with_loss.add(name)
             if runset.done:
                 break
             if not any(batch.values()):
@@ -91,7 +107,9 @@ def diagnose_paths(
         results = []
         for name, src in runset.sources.items():
             engine = engines.get(name) or Engine(config, run=name)
-            results.append(_result(name, src, engine, counts.get(name, 0)))
+            result = _result(name, src, engine, counts.get(name, 0))
+            _loss_result(result, runset.chooser(name), name in with_loss, src)
+            results.append(result)
     finally:
         runset.close()
     return results
@@ -108,6 +126,27 @@ def _result(name: str, src: Any, engine: Any, records: int) -> dict[str, Any]:
         "verdict": verdict(findings, records),
         "findings": findings,
     }
+
+
+def _has_loss(records: list[Any]) -> bool:
+    from lrwatch.records import MetricBlock, Metrics
+
+    return any(
+        "loss" in (r.values if isinstance(r, Metrics) else r.columns)
+        for r in records
+        if isinstance(r, Metrics | MetricBlock)
+    )
+
+
+def _loss_result(result: dict[str, Any], chooser: Any, found: bool, src: Any) -> None:
+    """Say which metric was the loss; a run without one gets the "no loss found" verdict."""
+    train = chooser.train
+    result["loss"] = (train.describe() if train is not None else "loss") if found else None
+    result["val_loss"] = chooser.val.describe() if chooser.val is not None else None
+    if result["loss"] is None:
+        what = "no loss found" if result["records"] else "no records read"
+        result["verdict"] = f"{what}: nothing to judge (see lrwatch inspect; --loss NAME, --regex)"
+        result["unread_lines"] = list(getattr(src, "unread", []))
 
 
 def _rank(severity: str) -> int:
@@ -158,6 +197,10 @@ def render(results: list[dict[str, Any]]) -> None:
             _render_finding(console, f)
         worst = max((_rank(f["severity"]) for f in r["findings"]), default=-1)
         style = {2: "bold red", 1: "yellow"}.get(worst, "green")
+        if r.get("loss") is None:
+            style = "yellow"
+            for line in r.get("unread_lines") or []:
+                console.print(f"  [dim]not understood: {escape(line)}[/]")
         console.print(f"  [{style}]verdict: {escape(r['verdict'])}[/]")
 
 

@@ -10,10 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from typing import Any
 
-from lrwatch.commands._args import add_format_argument, add_paths_argument
+from lrwatch.commands._args import (
+    add_format_argument,
+    add_loss_arguments,
+    add_paths_argument,
+    add_regex_argument,
+    add_rules_argument,
+    format_of,
+    source_options,
+)
 from lrwatch.records import CANONICAL
 
 #: Per-metric keys of the summary, in output order.
@@ -30,16 +39,21 @@ def register(subparsers: Any) -> None:
     add_paths_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_format_argument(p)
+    add_loss_arguments(p)
+    add_regex_argument(p)
+    add_rules_argument(p, "([metrics] names the losses)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Read the runs and print their summary; exit 2 for a missing path or unknown format."""
+    from lrwatch.rules import ConfigError, load_config
     from lrwatch.sources import SourceError, read_runs
 
     try:
-        store = read_runs(list(args.paths), args.format)
-    except SourceError as exc:
+        options = source_options(args, load_config(args.rules))
+        store = read_runs(list(args.paths), format_of(args), **options)
+    except (SourceError, ConfigError, re.error) as exc:
         print(f"lrwatch inspect: error: {exc}", file=sys.stderr)
         return 2
     runs = [summarize(run) for run in store.runs.values()]
@@ -71,6 +85,9 @@ def summarize(run: Any) -> dict[str, Any]:
         "skipped_lines": run.skipped,
         "control": header.get("control"),
         "events": events,
+        "loss": run.loss_choice or None,
+        "val_loss": run.val_loss_choice or None,
+        "unread_lines": list(run.unread) if "loss" not in run.series else [],
         "metrics": metrics,
     }
 
@@ -118,8 +135,32 @@ def _render_run(r: dict[str, Any]) -> str:
     ]
     if r["control"]:
         lines.append(f"  control  {r['control']}")
+    if r["loss"]:
+        lines.append(f"  loss     {r['loss']}")
+    if r["val_loss"]:
+        lines.append(f"  val loss {r['val_loss']}")
     lines += _metric_table(r["metrics"])
+    if "loss" not in r["metrics"]:
+        lines += no_loss_help(r["unread_lines"], r["metrics"])
     return "\n".join(lines)
+
+
+def no_loss_help(unread: list[str], metrics: dict[str, Any]) -> list[str]:
+    """What to tell a user whose log gave no training loss: what was not understood, and how
+    to point lrwatch at the loss."""
+    out = ["  no training loss found"]
+    if unread:
+        out.append("  lines with numbers that were not understood:")
+        out += [f"    | {line}" for line in unread]
+    if metrics:
+        names = ", ".join(list(metrics)[:8])
+        out.append(f"  metrics read: {names}; name the loss with --loss NAME (a+b sums parts)")
+    else:
+        out.append("  nothing was read as a metric; a custom line pattern reads any text log:")
+    out.append(
+        "    --regex '(?P<step>\\d+) .*loss[=:] *(?P<loss>\\S+)'  (named groups: step, metrics)"
+    )
+    return out
 
 
 def _metric_table(metrics: dict[str, dict[str, Any]]) -> list[str]:

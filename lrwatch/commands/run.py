@@ -19,7 +19,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrwatch.commands._args import add_rules_argument
+from lrwatch.commands._args import (
+    add_loss_arguments,
+    add_regex_argument,
+    add_rules_argument,
+    source_options,
+)
 
 #: Seconds the child gets to stop after SIGINT when the UI quits, before SIGTERM.
 STOP_GRACE = 10.0
@@ -38,6 +43,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--name", default=None, help="run name (default: the script's name)")
     p.add_argument("--format", dest="fmt", default=None, help="format of the console output")
     add_rules_argument(p)
+    add_loss_arguments(p)
+    add_regex_argument(p)
     p.add_argument(
         "--keep", action="store_true", help="leave the command running when the UI quits"
     )
@@ -128,10 +135,12 @@ def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path,
     from lrwatch.commands.watch import load_rules
     from lrwatch.tui.app import LRWatchApp
 
+    rules = load_rules(args.rules)
     return LRWatchApp(
         paths=[str(out), str(log)],
-        fmt=args.fmt,
-        rules_config=load_rules(args.rules),
+        fmt=args.fmt,  # not format_of: --regex is for the console output, the log is JSONL
+        rules_config=rules,
+        source_options=source_options(args, rules),
         child=proc,
         prefer_path=str(log),
         keep_child=args.keep,

@@ -7,7 +7,13 @@ import os
 import sys
 from typing import Any
 
-from lrwatch.commands._args import add_rules_argument
+from lrwatch.commands._args import (
+    add_loss_arguments,
+    add_regex_argument,
+    add_rules_argument,
+    format_of,
+    source_options,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -23,6 +29,8 @@ def register(subparsers: Any) -> None:
         "--format", dest="fmt", default=None, help="force a log format (default: detect)"
     )
     add_rules_argument(p)
+    add_loss_arguments(p)
+    add_regex_argument(p)
     p.add_argument(
         "--no-follow", action="store_true", help="read the logs once instead of following them"
     )
@@ -48,12 +56,14 @@ def run(args: argparse.Namespace) -> int:
         _reopen_tty()
     from lrwatch.tui.app import LRWatchApp
 
+    rules = load_rules(args.rules)
     app = LRWatchApp(
         paths=paths,
-        fmt=args.fmt,
+        fmt=format_of(args),
         follow=not args.no_follow,
-        rules_config=load_rules(args.rules),
+        rules_config=rules,
         stdin_fd=stdin_fd,
+        source_options=source_options(args, rules),
     )
     app.run()
     return int(app.return_code or 0)

@@ -6,7 +6,9 @@ import os
 import re
 
 _TQDM = re.compile(rb"\d+/\d+ \[\d")
-_HF_METRICS = re.compile(rb"\{'(?:loss|eval_[\w/.-]+|train_runtime|learning_rate|grad_norm|epoch)': ")
+_HF_METRICS = re.compile(
+    rb"\{'(?:loss|eval_[\w/.-]+|train_runtime|learning_rate|grad_norm|epoch)': "
+)
 _CSV_HEADER = re.compile(rb"^[\w./ -]+(,[\w./ -]+)+\r?$")
 _CSV_STEP_COLUMNS = {b"step", b"epoch", b"global_step", b"iter", b"iteration"}
 

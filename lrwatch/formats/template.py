@@ -63,6 +63,20 @@ _GROUP = re.compile(r"\s*\((?:group\s*)?(\d+)\)$")
 _SPACES = re.compile(r"\s+")
 # Lines that look like metric lines of a known format: failing to read their loss is a skip.
 _METRIC_PREFIX = re.compile(r"^(?:iter \d+:|step \d+:|Step \d+ \||Epoch \d+ \| iter \d+ step)")
+#: A logging prefix's "module.path:LINE" (an integer right after the colon, then , ] or )).
+_MODULE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_LINENO = re.compile(r"\d+[,\])]")
+
+
+def _logging_prefix(name: str, line: str, pos: int) -> bool:
+    """Whether the pair is a logger's ``module.path:LINE`` or its ``rank=N``, not a metric."""
+    if name in ("rank", "local_rank"):
+        return line[pos - 1 : pos] == "=" and bool(_LINENO.match(line, pos))
+    return (
+        bool(_MODULE.match(name)) and line[pos - 1 : pos] == ":" and bool(_LINENO.match(line, pos))
+    )
+
+
 #: A line without a step holding more named numbers than this is a printed config.
 MAX_STEPLESS_PAIRS = 12
 _VAL_NAME = re.compile(r"(?:^|[^a-z])(?:val|valid|validation|eval|test)(?:[^a-z]|$)")
@@ -91,6 +105,9 @@ class Template:
     #: (index, sign, leading dot) of metric numbers written ``-0.5`` or ``.5``: the sign and
     #: the dot sit in the shape, so every line of the shape has them.
     signs: list[tuple[int, float, bool]] = field(default_factory=list)
+    #: (index, n) of metric numbers written with thousands separators (OLMo's ``76,631``):
+    #: the n numbers after the index are its digit groups.
+    groups: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -118,6 +135,8 @@ def build(line: str, names: NameMap) -> Template:
             continue
         if tokens.kind == "evalbatch":
             i = _running_mean(line, starts, i)
+        if _logging_prefix(raw_name, line, pos):
+            continue  # "[olmo.train:816, rank=0]": a logger's module:line and rank
         name = _name(raw_name, line, pos, tokens.validation, litgpt, eval_line)
         if tokens.eval_set:
             name = f"val_{tokens.eval_set}_{name.removeprefix('val_')}"
@@ -130,6 +149,7 @@ def build(line: str, names: NameMap) -> Template:
     tpl.signs = [
         (i, *_sign(line, starts[i])) for i, _ in metrics if _sign(line, starts[i]) != _PLAIN
     ]
+    tpl.groups = [(i, n) for i, _ in metrics if (n := _thousands(line, starts, i))]
     tpl.step = index.get(tokens.step_pos, -1)
     tpl.epoch = index.get(tokens.epoch_pos, -1)
     tpl.per_epoch = index.get(tokens.per_epoch_pos, -1)
@@ -187,6 +207,22 @@ def _sign(line: str, start: int) -> tuple[float, bool]:
     at = start - 1 if dot else start
     minus = at > 0 and line[at - 1] == "-" and not line[at - 2 : at - 1].isalnum()
     return (-1.0 if minus else 1.0), dot
+
+
+_GROUP3 = re.compile(r",(\d{3})(?![\d.])")
+
+
+def _thousands(line: str, starts: list[int], i: int) -> int:
+    """How many ``,ddd`` digit groups follow the integer number ``i`` (``4,194,304``: 2)."""
+    m = DIGITS.match(line, starts[i])
+    if m is None or not m.group(1).isdigit() or len(m.group(1)) > 3:
+        return 0
+    n, end = 0, m.end()
+    while i + n + 1 < len(starts) and (g := _GROUP3.match(line, end)) is not None:
+        if g.start(1) != starts[i + n + 1]:
+            break
+        n, end = n + 1, g.end()
+    return n
 
 
 def _unit_ms(line: str, pos: int) -> bool:

@@ -183,66 +183,47 @@ class TextParser(HfParser):
             return False
         if tpl.empty:
             return False
-        c = len(numbers) // k
-        values = to_floats(numbers)
-        for idx, sign, dot in tpl.signs:
-            for j in range(idx, len(values), c):
-                v = values[j]
-                if dot:
-                    v = _float("." + numbers[j].split("e")[0]) if v == v else v
-                values[j] = sign * v
-        steps, carried = self._steps(tpl, values, k, c)
+        cols = _columns(tpl, numbers, len(numbers) // k)
+        steps, carried = self._steps(tpl, cols, k)
         if steps is None:
             return False
         if tpl.header or not tpl.metrics or not steps:
             return True
-        k = len(steps)
         self._settle(None, out)
         self._last_step = steps[-1]
         inferred = tpl.kind == "" and not carried
-        if self.blocks and k >= MIN_BLOCK:
-            out.append(_block(tpl, values, steps, k, c, inferred))
+        names = [name for _, name in tpl.metrics]
+        metric_cols = [cols[idx] for idx, _ in tpl.metrics]
+        if self.blocks and len(steps) >= MIN_BLOCK:
+            out.append(_block(names, metric_cols, steps, inferred))
             return True
-        for r in range(k):
-            row = values[r * c : r * c + c]
-            vals = {name: row[idx] for idx, name in tpl.metrics}
-            prev = out[-1] if carried and out else None
-            if (
-                isinstance(prev, Metrics)
-                and prev.step == steps[r]
-                and not vals.keys() & prev.values
-            ):
-                prev.values.update(vals)  # one record per step for a carried block (OLMo)
-            else:
-                out.append(Metrics(steps[r], vals, None, inferred))
+        for step, row in zip(steps, zip(*metric_cols, strict=True), strict=True):
+            out.append(Metrics(step, dict(zip(names, row, strict=True)), None, inferred))
         return True
 
     def _steps(
-        self, tpl: Template, values: list[float], k: int, c: int
+        self, tpl: Template, cols: dict[int, list[float]], k: int
     ) -> tuple[list[int] | None, bool]:
         """The steps of ``k`` rows, and whether they were carried from an earlier line."""
         kind = tpl.kind
         if kind in ("step", "iter", "key"):
-            steps = [int(v) for v in values[tpl.step :: c]]
+            steps = [int(v) for v in cols[tpl.step]]
         elif kind == "batch":
-            steps = self._batch_steps(tpl, values, k, c)
+            steps = self._batch_steps(tpl, cols, k)
         elif kind == "epoch":
-            return self._epoch_steps(tpl, values, c), False
+            return self._epoch_steps(tpl, cols), False
         elif kind == "evalbatch":
-            return self._eval_steps(tpl, values, k, c)
+            return self._eval_steps(tpl, cols)
         else:
             return self._stepless(tpl, k)
         self._fine = True
         self._ctx_step = steps[-1]
         return steps, False
 
-    def _batch_steps(self, tpl: Template, values: list[float], k: int, c: int) -> list[int]:
-        batch = values[tpl.step :: c]
-        per = values[tpl.per_epoch :: c]
-        if tpl.epoch >= 0:
-            epochs = [int(e) for e in values[tpl.epoch :: c]]
-        else:  # Keras: the epoch comes from the "Epoch 2/20" line above
-            epochs = [self._epoch or 0] * k
+    def _batch_steps(self, tpl: Template, cols: dict[int, list[float]], k: int) -> list[int]:
+        batch, per = cols[tpl.step], cols[tpl.per_epoch]
+        # Keras: without an epoch on the line, it comes from the "Epoch 2/20" line above.
+        epochs = [int(e) for e in cols[tpl.epoch]] if tpl.epoch >= 0 else [self._epoch or 0] * k
         if self._epoch0 is None:
             self._epoch0 = epochs[0]
         self._epoch = epochs[-1]
@@ -250,8 +231,8 @@ class TextParser(HfParser):
         e0 = self._epoch0
         return [int((e - e0) * m + b) for e, m, b in zip(epochs, per, batch, strict=True)]
 
-    def _epoch_steps(self, tpl: Template, values: list[float], c: int) -> list[int]:
-        epochs = [int(e) for e in values[tpl.epoch :: c]]
+    def _epoch_steps(self, tpl: Template, cols: dict[int, list[float]]) -> list[int]:
+        epochs = [int(e) for e in cols[tpl.epoch]]
         if self._epoch0 is None:
             self._epoch0 = epochs[0]
         if not self._fine:
@@ -267,16 +248,17 @@ class TextParser(HfParser):
         return steps
 
     def _eval_steps(
-        self, tpl: Template, values: list[float], k: int, c: int
+        self, tpl: Template, cols: dict[int, list[float]]
     ) -> tuple[list[int] | None, bool]:
         """An evaluation's progress lines: only its last batch (N == M) is a point."""
-        done = [r for r in range(k) if values[r * c + tpl.step] == values[r * c + tpl.per_epoch]]
+        pairs = zip(cols[tpl.step], cols[tpl.per_epoch], strict=True)
+        done = [r for r, (n, m) in enumerate(pairs) if n == m]
         step = self._ctx_step if self._ctx_step is not None else self._last_step
         if not done or step is None:
             return [], False  # an evaluation under way: its last line is the point
-        del values[: done[-1] * c]  # keep the last finished evaluation
-        del values[c:]
-        return [step], True
+        for idx, col in cols.items():
+            cols[idx] = [col[r] for r in done]
+        return [step] * len(done), True
 
     def _stepless(self, tpl: Template, k: int) -> tuple[list[int] | None, bool]:
         if self._ctx_step is not None:
@@ -314,6 +296,30 @@ class TextParser(HfParser):
         return False
 
 
+def _columns(tpl: Template, numbers: list[str], c: int) -> dict[int, list[float]]:
+    """The columns of the numbers the template uses (index -> one float per row).
+
+    Only these are converted; a sign or leading dot written before a number, and thousands
+    separators after it, are applied here (they are in the shape, so every row has them).
+    """
+    wanted = {idx for idx, _ in tpl.metrics}
+    wanted.update(i for i in (tpl.step, tpl.epoch, tpl.per_epoch) if i >= 0)
+    cols = {idx: to_floats(numbers[idx::c]) for idx in wanted}
+    for idx, sign, dot in tpl.signs:
+        col = cols[idx]
+        if dot:
+            col[:] = [
+                _float("." + t.split("e")[0]) if v == v else v
+                for t, v in zip(numbers[idx::c], col, strict=True)
+            ]
+        if sign < 0:
+            col[:] = [-v for v in col]
+    for idx, n in tpl.groups:
+        groups = [numbers[idx + j :: c] for j in range(n + 1)]
+        cols[idx] = [float("".join(parts)) for parts in zip(*groups, strict=True)]
+    return cols
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -327,11 +333,10 @@ def _only_validation(tpl: Template) -> bool:
 
 
 def _block(
-    tpl: Template, values: list[float], steps: list[int], k: int, c: int, inferred: bool
+    names: list[str], cols: list[list[float]], steps: list[int], inferred: bool
 ) -> MetricBlock:
-    """``k`` rows of one shape as numpy columns."""
+    """Rows of one shape as numpy columns."""
     import numpy as np
 
-    table = np.array(values, dtype=np.float64).reshape(k, c)
-    columns = {name: np.ascontiguousarray(table[:, idx]) for idx, name in tpl.metrics}
+    columns = {name: np.array(col, dtype=np.float64) for name, col in zip(names, cols, strict=True)}
     return MetricBlock(np.array(steps, dtype=np.int64), columns, None, inferred)

@@ -43,7 +43,9 @@ _NOT_NAMES = frozenset(
 )
 
 _STEP = re.compile(r"(?<![\w/.])step[\"']?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?", re.IGNORECASE)
-_ITER = re.compile(r"(?<![\w/.])(?:iter|iteration|iters)[\"']?\s*[:=]?\s*\[?\s*(\d+)", re.IGNORECASE)
+_ITER = re.compile(
+    r"(?<![\w/.])(?:iter|iteration|iters)[\"']?\s*[:=]?\s*\[?\s*(\d+)", re.IGNORECASE
+)
 # mmengine: "Iter(train) [  50/90000]"
 _ITER_BRACKET = re.compile(r"\bIter\((?:train)\)\s*\[\s*(\d+)\s*/\s*\d+\s*\]")
 _BATCHES = re.compile(r"(?<![\w.])(\d+)\s*/\s*(\d+)\s+batch", re.IGNORECASE)

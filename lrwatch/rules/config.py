@@ -141,7 +141,16 @@ class StalledConfig:
     factor: float = 20.0  #: or this × the typical interval between records
 
 
+@dataclass
+class MetricsConfig:
+    """Which metrics are the losses, when the order in lrwatch.losschoice picks wrong."""
+
+    loss: str = ""  #: the training loss's name as logged (``a+b`` sums); "" = choose
+    val_loss: str = ""  #: the validation loss's name; "" = choose
+
+
 _SECTIONS: dict[str, type] = {
+    "metrics": MetricsConfig,
     "engine": EngineConfig,
     "nan_inf": NanInfConfig,
     "val_nan": ValNanConfig,
@@ -160,6 +169,7 @@ _SECTIONS: dict[str, type] = {
 class RuleConfig:
     """All thresholds, one table per rule (attribute names = symptom ids)."""
 
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     nan_inf: NanInfConfig = field(default_factory=NanInfConfig)
     val_nan: ValNanConfig = field(default_factory=ValNanConfig)
@@ -197,6 +207,10 @@ def _apply(target: Any, section: str, table: dict[str, Any], source: str) -> Non
 
 def _coerce(value: Any, kind: str, where: str) -> Any:
     got = type(value).__name__
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {got} {value!r}")
     if kind == "bool":
         if isinstance(value, bool):
             return value

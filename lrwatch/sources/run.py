@@ -87,6 +87,11 @@ class RunSource:
         return (self._parser.skipped if self._parser else 0) + self._errors
 
     @property
+    def unread(self) -> list[str]:
+        """The first lines that held numbers but gave no record (what ``inspect`` shows)."""
+        return list(getattr(self._parser, "unread", None) or [])
+
+    @property
     def steps_inferred(self) -> bool:
         """Whether the parser had to number the records itself (the log carries no step)."""
         return bool(self._parser and self._parser.steps_inferred)

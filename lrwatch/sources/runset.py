@@ -7,6 +7,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from lrwatch.losschoice import LossChooser
 from lrwatch.records import NameMap, Record
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.naming import SKIP_DIRS, RunNamer, is_binary_name, is_log_name
@@ -34,13 +35,22 @@ class RunSet:
         *,
         follow: bool = True,
         names: NameMap | None = None,
+        loss: str | None = None,
+        val_loss: str | None = None,
         **source_options: Any,
     ) -> None:
-        """``source_options`` (``parser_factory``, ``detector``) are passed to each source."""
+        """``source_options`` (``parser_factory``, ``detector``) are passed to each source.
+
+        ``loss`` / ``val_loss`` name the metrics to take as the losses (``--loss``), instead
+        of the order in :mod:`lrwatch.losschoice`.
+        """
         self.sources: dict[str, RunSource | MlflowRunSource] = {}
+        #: Per run, the choice of its training and validation loss (see losschoice).
+        self.choosers: dict[str, LossChooser] = {}
         self.fmt = fmt
         self.follow = follow
         self._names = names
+        self._loss = (loss, val_loss)
         self._options = source_options
         self._namer = RunNamer()
         self._paths: set[str] = set()
@@ -120,8 +130,15 @@ class RunSet:
         for name, src in self.sources.items():
             records = src.poll()
             if records:
-                out[name] = records
+                out[name] = self.chooser(name).apply(records)
         return out
+
+    def chooser(self, name: str) -> LossChooser:
+        """The loss choice of run ``name`` (made on its first loss-like record)."""
+        chooser = self.choosers.get(name)
+        if chooser is None:
+            chooser = self.choosers[name] = LossChooser(*self._loss)
+        return chooser
 
     @property
     def done(self) -> bool:
@@ -179,6 +196,8 @@ def open_runs(
     names: NameMap | None = None,
     *,
     stdin_fd: int | None = None,
+    loss: str | None = None,
+    val_loss: str | None = None,
     **source_options: Any,
 ) -> RunSet:
     """Open what the user named: files, directories, globs and ``-`` (stdin).
@@ -189,7 +208,7 @@ def open_runs(
     """
     if fmt is not None and "parser_factory" not in source_options:
         _check_format(fmt)
-    runs = RunSet(fmt, follow=follow, names=names, **source_options)
+    runs = RunSet(fmt, follow=follow, names=names, loss=loss, val_loss=val_loss, **source_options)
     files: list[str] = []
     for path in paths:
         if path == "-":

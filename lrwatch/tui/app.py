@@ -83,8 +83,11 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         prefer_path: str | None = None,
         stdin_fd: int | None = None,
         keep_child: bool = False,
+        source_options: dict[str, Any] | None = None,
     ) -> None:
+        """``source_options`` go to ``open_runs`` (``loss``/``val_loss``, ``parser_factory``)."""
         super().__init__()
+        self.source_options = source_options or {}
         self.store = store if store is not None else MetricStore()
         self.lock = threading.Lock()
         self.view = ViewState()
@@ -174,6 +177,7 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
             self.follow_files,
             self.stdin_fd,
             self.blocks,
+            **self.source_options,
         )
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="stream")

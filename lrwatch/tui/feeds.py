@@ -150,8 +150,11 @@ def follow_files(
     follow: bool = True,
     stdin_fd: int | None = None,
     blocks: bool = True,
+    **source_options: Any,
 ) -> None:
     """Tail ``paths`` (files, dirs, globs, ``-`` read from ``stdin_fd``) until ``stop`` is set.
+
+    ``source_options`` go to ``open_runs`` (``loss``, ``val_loss``, ``parser_factory``).
 
     ``blocks``: readers yield :class:`~lrwatch.records.MetricBlock` columns for plain metric
     rows (2-3x faster ingest). Files are polled every 50 ms while they grow and ever more
@@ -166,7 +169,9 @@ def follow_files(
     from lrwatch.sources.follow import backlog, sync_run
 
     try:
-        runset = open_runs(paths, fmt, follow=follow, stdin_fd=stdin_fd, blocks=blocks)
+        runset = open_runs(
+            paths, fmt, follow=follow, stdin_fd=stdin_fd, blocks=blocks, **source_options
+        )
     except SourceError as exc:
         ingest.post(SourceProblem(str(exc), fatal=True))
         return
