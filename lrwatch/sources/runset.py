@@ -181,12 +181,20 @@ def _scan_dir(root: str) -> tuple[list[str], list[str]]:
         dirnames[:] = (
             [] if deep else sorted(d for d in dirnames if d[0] != "." and d not in SKIP_DIRS)
         )
+        in_wandb = _under_wandb(dirpath)
         for f in sorted(filenames):
-            if is_log_name(f):
+            # In a W&B folder the run file holds the run; debug logs, requirements.txt and the
+            # console copy in files/ are W&B's own (a printed config would read as metrics).
+            if is_log_name(f) and (not in_wandb or f.endswith(".wandb")):
                 found.append(os.path.join(dirpath, f))
                 if len(found) >= MAX_FILES:
                     return found, mlflow_runs
     return found, mlflow_runs
+
+
+def _under_wandb(dirpath: str) -> bool:
+    """Whether ``dirpath`` is in a W&B folder (W&B always writes under a ``wandb/``)."""
+    return "wandb" in os.path.abspath(dirpath).split(os.sep)
 
 
 def open_runs(

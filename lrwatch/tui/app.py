@@ -311,6 +311,8 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         self._note_lr_changes()
         run = self.current_run
         if run is not None:
+            # No loss yet, nothing judged: the panel must not say the LR looks healthy.
+            self.findings_w.judging = "loss" in run.series
             # setdefault: the same list each time, so an unchanged panel is not re-rendered.
             self.findings_w.set_findings(self.findings.setdefault(run.name, []))
 

@@ -146,9 +146,16 @@ def _console() -> Any:
     return _CONSOLE
 
 
-def render_cards(findings: Sequence[Any], selected: int, width: int, height: int) -> Text:
-    """The cards that fit in ``height`` lines, scrolled so the selected one is visible."""
+def render_cards(
+    findings: Sequence[Any], selected: int, width: int, height: int, judging: bool = True
+) -> Text:
+    """The cards that fit in ``height`` lines, scrolled so the selected one is visible.
+
+    ``judging``: the run has a training loss; without one there is nothing to call healthy.
+    """
     if not findings:
+        if not judging:
+            return Text(" no training loss yet: nothing to judge", style="dim italic")
         return Text(" no findings: the LR looks healthy so far", style="dim italic")
     cards = [render_card(f, i == selected, width) for i, f in enumerate(findings)]
     sizes = [len(c.plain.splitlines()) + 1 for c in cards]

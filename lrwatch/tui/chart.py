@@ -251,8 +251,9 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
         [a for a, _ in ranges], [b for _, b in ranges], 0.0 if spec.full_range else 0.02
     )
     if yr is None:
-        note = Text(" " * GUTTER + spec.empty_note, style="dim italic")
-        return [*lines, note, *[Text("") for _ in range(plot_h - 1)], Text("")][:height]
+        notes = [Text(" " * GUTTER + n, style="dim italic") for n in spec.empty_note.split("\n")]
+        blank = [Text("") for _ in range(max(0, plot_h - len(notes)))]
+        return [*lines, *notes, *blank, Text("")][:height]
     bits = np.zeros((plot_h, plot_w), dtype=np.uint16)
     owner = np.full((plot_h, plot_w), -1, dtype=np.int64)
     overlay: dict[tuple[int, int], tuple[str, str]] = {}

@@ -120,6 +120,22 @@ def _overlay_notes(runs: list[RunData], view: ViewState, has_val: bool) -> list[
     return notes
 
 
+def no_loss_note(run: RunData) -> str:
+    """What the loss panel says while a run has no loss: nothing yet, or how to name one."""
+    if not run.records:
+        lines = ["no loss logged yet"]
+        if run.unread:
+            lines += ["lines with numbers not understood:", *(f"  {u}" for u in run.unread[:3])]
+            lines.append("read them with --regex '(?P<step>\\d+) .*loss[=:] *(?P<loss>\\S+)'")
+        return "\n".join(lines)
+    names = [n for n in run.series if n not in ("lr", "grad_norm")][:6]
+    lines = ["no training loss found in this log"]
+    if names:
+        lines.append(f"metrics read: {', '.join(names)}")
+        lines.append("name the loss: lrwatch watch LOG --loss NAME  (a+b sums parts)")
+    return "\n".join(lines)
+
+
 def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
     """Train loss (raw faint, smoothed bright) and val loss (dashed, a dot per evaluation).
 
@@ -152,7 +168,8 @@ def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
             # (Overlaid runs evaluate at the same steps: their dots would stack into columns.)
             traces.append(Trace(val, val_style, label, dashed=True, points=not overlay))
     markers = [] if overlay else lr_markers(runs[0]) if runs else []
-    spec = ChartSpec("loss", traces, lo, hi, view.log_y, markers, "no loss logged yet")
+    note = no_loss_note(runs[0]) if len(runs) == 1 else "no loss logged yet"
+    spec = ChartSpec("loss", traces, lo, hi, view.log_y, markers, note)
     if overlay:
         spec.legend_rows, spec.extra = 3, _overlay_notes(runs, view, has_val)
     return spec

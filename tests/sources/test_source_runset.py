@@ -130,3 +130,22 @@ def test_read_runs_from_a_pipe_to_eof(tmp_path: Path) -> None:
     proc.wait()
     assert _counts(store) == {"stdin": 1000}
     assert steps_of_store(store, "stdin") == list(range(1000))
+
+
+def test_a_wandb_folder_is_its_run_files_only(tmp_path: Path) -> None:
+    """W&B's debug logs, requirements.txt and console copy are not runs of their own."""
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "wandb_crashing.wandb"
+    run = tmp_path / "wandb" / "run-20261206_052900-aoh50wcl"
+    (run / "files").mkdir(parents=True)
+    (run / "logs").mkdir()
+    (run / "run-aoh50wcl.wandb").write_bytes(fixture.read_bytes())
+    (run / "files" / "output.log").write_text("step 1 | loss: 2.0\n")
+    (run / "files" / "requirements.txt").write_text("torch==2.13.0\n")
+    (run / "logs" / "debug.log").write_text("{'lr': 0.001, 'bs': 32, 'epoch': 3}\n")
+    (tmp_path / "wandb" / "debug.log").write_text("{'lr': 0.001, 'bs': 32}\n")
+    (tmp_path / "train.log").write_text("step 1 | loss: 2.0\n")  # beside it: still a run
+    runs = open_runs([str(tmp_path)], follow=False)
+    assert sorted(s.path for s in runs.sources.values()) == [
+        str(tmp_path / "train.log"),
+        str(run / "run-aoh50wcl.wandb"),
+    ]

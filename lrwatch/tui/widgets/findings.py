@@ -30,6 +30,8 @@ class FindingsPanel(Widget):
     """
 
     selected: reactive[int] = reactive(0)
+    #: Whether the run has a training loss the rules can judge (else "no loss to judge").
+    judging: reactive[bool] = reactive(True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -115,7 +117,7 @@ class FindingsPanel(Widget):
         if self.note:
             title.append(f"\n{self.note[: self.size.width]}", style="yellow")
             rows -= 1
-        body = render_cards(self.findings, self.selected, self.size.width, rows)
+        body = render_cards(self.findings, self.selected, self.size.width, rows, self.judging)
         text = title + Text("\n") + body
         return monochrome(text) if self.app.no_color else text
 
