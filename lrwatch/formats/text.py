@@ -32,6 +32,7 @@ from itertools import groupby
 from typing import Any
 
 from lrwatch.formats.base import as_step
+from lrwatch.formats.fastlines import FastShape, compile_shape, runs
 from lrwatch.formats.hf import HfParser
 from lrwatch.formats.template import NUMBER, Template, build, number_pattern, to_floats
 from lrwatch.records import MetricBlock, Metrics, NameMap, Record, to_float
@@ -70,6 +71,8 @@ class TextParser(HfParser):
         self._custom = [re.compile(p) if isinstance(p, str) else p for p in patterns]
         self.blocks = bool(options.get("blocks", False))
         self._templates: dict[str, Template] = {}
+        #: Option ``fast=False`` reads every line on the general path (tests compare them).
+        self.fast = bool(options.get("fast", True))
 
     def _reset(self) -> None:
         super()._reset()
@@ -79,6 +82,7 @@ class TextParser(HfParser):
         self._epoch0: int | None = None  # the first epoch number seen
         self._epoch: int | None = None  # the current epoch
         self._per_epoch = 0  # batches per epoch, from the last batch counter
+        self._fast: FastShape | None = None  # the log's common shape (fastlines)
 
     # -- lines --------------------------------------------------------------------------
 
@@ -96,18 +100,46 @@ class TextParser(HfParser):
         return out
 
     def _lines(self, text: str, out: list[Record]) -> None:
-        """Every line of ``text``, consecutive lines of one shape together."""
+        """Every line of ``text``: the log's common shape on the fast path, the rest general."""
+        fast = self._fast
+        if fast is None or not self.fast:
+            self._general(text, out)
+            return
+        matched = 0
+        for other, cols, k in runs(fast, text):
+            if k:
+                matched += k
+                self._rows(fast.template, k, _signed(fast.template, cols), out)
+            else:
+                self._general(other, out)
+        if matched * 2 < text.count("\n"):
+            self._fast = None  # the log has changed its shape: learn the new one
+
+    def _general(self, text: str, out: list[Record]) -> None:
+        """Every line of ``text``, consecutive lines of one shape together; learns the fast
+        path's shape from the most common one."""
         lines = text.split("\n")
         parts = number_pattern(text).split(text)
         numbers = parts[1::2]
         pos = i = 0
+        seen: dict[str, int] = {}
         for shape, group in groupby(_HOLE.join(parts[0::2]).split("\n")):
             k = sum(1 for _ in group)
             c = shape.count(_HOLE)
             if c:
                 self._group(shape, lines, i, k, numbers[pos : pos + k * c], out)
+                seen[shape] = seen.get(shape, 0) + k
             pos += k * c
             i += k
+        if self._fast is None and seen:
+            self._learn(seen, len(lines) - 1)
+
+    def _learn(self, seen: dict[str, int], lines: int) -> None:
+        shape = max(seen, key=seen.__getitem__)
+        tpl = self._templates.get(shape)
+        usable = tpl is not None and tpl is not _PER_LINE
+        if usable and seen[shape] * 2 >= lines and not (tpl.broken or tpl.empty or tpl.header):
+            self._fast = compile_shape(shape, tpl)
 
     def _other_line(self, text: str, out: list[Record]) -> None:
         """A line the bar/dict reader did not take (the line-by-line path)."""
@@ -183,7 +215,10 @@ class TextParser(HfParser):
             return False
         if tpl.empty:
             return False
-        cols = _columns(tpl, numbers, len(numbers) // k)
+        return self._rows(tpl, k, _columns(tpl, numbers, len(numbers) // k), out)
+
+    def _rows(self, tpl: Template, k: int, cols: dict[int, list[float]], out: list[Record]) -> bool:
+        """Records of ``k`` rows whose numbers the template uses are ``cols``."""
         steps, carried = self._steps(tpl, cols, k)
         if steps is None:
             return False
@@ -317,6 +352,15 @@ def _columns(tpl: Template, numbers: list[str], c: int) -> dict[int, list[float]
     for idx, n in tpl.groups:
         groups = [numbers[idx + j :: c] for j in range(n + 1)]
         cols[idx] = [float("".join(parts)) for parts in zip(*groups, strict=True)]
+    return cols
+
+
+def _signed(tpl: Template, texts: dict[int, list[str]]) -> dict[int, list[float]]:
+    """The fast path's captured numbers as floats, with the signs written before them."""
+    cols = {idx: to_floats(col) for idx, col in texts.items()}
+    for idx, sign, _ in tpl.signs:
+        if sign < 0:
+            cols[idx] = [-v for v in cols[idx]]
     return cols
 
 

@@ -7,12 +7,14 @@ shape's rules are pinned one by one: the step, the names, the carried step, what
 from __future__ import annotations
 
 import math
+import random
+from pathlib import Path
 
 import pytest
 
 from lrwatch.formats.text import TextParser
 
-from .helpers import feed_all, metrics, random_sizes
+from .helpers import canon, feed_all, metrics, random_sizes
 
 
 def _read(text: str, blocks: bool = False) -> list[tuple[int, dict[str, float]]]:
@@ -193,3 +195,30 @@ def test_blocks_and_chunking_give_the_same_points(seed: int) -> None:
 
     got = [(m.step, m.values) for m in expand(recs)]
     assert got == want and len(want) == 300
+
+
+def _text_logs() -> list[Path]:
+    real = Path(__file__).resolve().parents[1] / "fixtures" / "real"
+    skip = {".csv", ".json", ".py"}
+    return sorted(
+        p
+        for p in real.rglob("*")
+        if p.is_file() and p.suffix not in skip and p.name != "SOURCES.md"
+    )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_path_reads_what_the_general_path_reads(seed: int) -> None:
+    """The common shape's line regex must match exactly that shape's lines (real logs, and
+    the same logs with bytes changed, in random chunks)."""
+    rng = random.Random(seed)
+    for path in _text_logs():
+        data = bytearray(path.read_bytes())
+        for _ in range(seed * 3):
+            data[rng.randrange(len(data))] = rng.choice(b"0123456789.-e nan|:=\n")
+        sizes = random_sizes(seed, hi=3000)
+        general = TextParser(fast=False)
+        want = canon(feed_all(general, bytes(data), sizes))
+        fast = TextParser()
+        assert canon(feed_all(fast, bytes(data), sizes)) == want, path.name
+        assert (fast.skipped, fast.steps_inferred) == (general.skipped, general.steps_inferred)
