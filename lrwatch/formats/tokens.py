@@ -174,6 +174,11 @@ def _find_step(line: str, tokens: Tokens) -> None:
             _drop_pairs(tokens, epoch_m.start(), epoch_m.end())
         return
     if epoch_m:
+        if epoch_m.group(3) and "(train)" not in low and "(" in epoch_m.group(0):
+            # mmengine "Epoch(val) [1][4/4]  val_loss: 0.44": an evaluation's batch counter
+            _take(tokens, epoch_m, 3, "evalbatch", per_epoch=4)
+            tokens.validation = True
+            return
         if epoch_m.group(3):  # mmengine "Epoch(train) [1][ 50/1000]"
             _take(tokens, epoch_m, 3, "batch", epoch=1, per_epoch=4)
             return

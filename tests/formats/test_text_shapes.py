@@ -222,3 +222,19 @@ def test_the_fast_path_reads_what_the_general_path_reads(seed: int) -> None:
         fast = TextParser()
         assert canon(feed_all(fast, bytes(data), sizes)) == want, path.name
         assert (fast.skipped, fast.steps_inferred) == (general.skipped, general.steps_inferred)
+
+
+def test_mmengine_validation_lands_at_the_end_of_its_epoch() -> None:
+    prefix = "2026/12/06 06:31:26 - mmengine - INFO - "
+    rows = _read(
+        f"{prefix}Epoch(train) [1][20/20]  lr: 1.0000e-02  eta: 0:00:00  time: 0.0053  "
+        "data_time: 0.0002  memory: 0  loss: 0.9211\n"
+        f"{prefix}Epoch(val) [1][4/4]    val_loss: 0.4414  data_time: 0.0004  time: 0.0010\n"
+        f"{prefix}Epoch(train) [2][ 5/20]  lr: 1.0000e-02  eta: 0:00:00  time: 0.0053  "
+        "data_time: 0.0002  memory: 0  loss: 0.6000\n"
+    )
+    assert [(s, v.get("loss"), v.get("val_loss")) for s, v in rows] == [
+        (20, 0.9211, None),
+        (20, None, 0.4414),
+        (25, 0.6, None),
+    ]
