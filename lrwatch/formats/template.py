@@ -43,10 +43,11 @@ def to_floats(numbers: list[str]) -> list[float]:
     try:
         return list(map(float, numbers))
     except ValueError:
-        return [_float(n) for n in numbers]
+        return [float_or_nan(n) for n in numbers]
 
 
-def _float(text: str) -> float:
+def float_or_nan(text: str) -> float:
+    """``text`` as a float; NaN when it is not a number."""
     try:
         return float(text)
     except ValueError:

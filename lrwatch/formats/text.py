@@ -6,7 +6,10 @@ custom regexes; and, because a console log is often detected as text, Hugging Fa
 tqdm bars (inherited from :class:`~lrwatch.formats.hf.HfParser`). No regex per program: each
 line shape is read once by :mod:`lrwatch.formats.tokens` into a
 :class:`~lrwatch.formats.template.Template`, and every other line of that shape is read by
-indexing its numbers (docs/format.md lists the shapes and the step rules).
+indexing its numbers (docs/format.md lists the shapes and the step rules). The log's most
+common shape is read faster still by one anchored regex (:mod:`lrwatch.formats.fastlines`);
+``fast=False`` turns that off (tests compare the two). An evaluation's progress lines (timm's
+``Test: [N/M]``, mmengine's ``Epoch(val)``) give one point, at their last batch.
 
 Steps. A line's own step token wins (``step N``, ``iter N``, ``N/M batches`` within an epoch,
 ``Epoch N``, ``global_step``/``num_updates``). A batch counter within an epoch becomes the
@@ -34,7 +37,14 @@ from typing import Any
 from lrwatch.formats.base import as_step
 from lrwatch.formats.fastlines import FastShape, compile_shape, runs
 from lrwatch.formats.hf import HfParser
-from lrwatch.formats.template import NUMBER, Template, build, number_pattern, to_floats
+from lrwatch.formats.template import (
+    NUMBER,
+    Template,
+    build,
+    float_or_nan,
+    number_pattern,
+    to_floats,
+)
 from lrwatch.records import MetricBlock, Metrics, NameMap, Record, to_float
 
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|NaN|Infinity)"
@@ -344,7 +354,7 @@ def _columns(tpl: Template, numbers: list[str], c: int) -> dict[int, list[float]
         col = cols[idx]
         if dot:
             col[:] = [
-                _float("." + t.split("e")[0]) if v == v else v
+                float_or_nan("." + t.split("e")[0]) if v == v else v
                 for t, v in zip(numbers[idx::c], col, strict=True)
             ]
         if sign < 0:
@@ -362,13 +372,6 @@ def _signed(tpl: Template, texts: dict[int, list[str]]) -> dict[int, list[float]
         if sign < 0:
             cols[idx] = [-v for v in cols[idx]]
     return cols
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return float("nan")
 
 
 def _only_validation(tpl: Template) -> bool:
