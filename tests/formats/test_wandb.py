@@ -73,9 +73,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     script = _WRITER % {"wide": WIDE}
     subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120, cwd=root)
-    found = sorted((root / "wandb").glob("offline-run-*/run-*.wandb"))
+    found = list((root / "wandb").glob("offline-run-*/run-*.wandb"))
     assert len(found) == 2, found
-    return {"healthy": found[0], "crashing": found[1]}
+    # Not by folder name: both runs can start in the same second, and then their folders
+    # sort by their random ids. The healthy run logs a row wider than a block; the other one row.
+    crashing, healthy = sorted(found, key=lambda p: p.stat().st_size)
+    return {"healthy": healthy, "crashing": crashing}
 
 
 @pytest.fixture(scope="module")
