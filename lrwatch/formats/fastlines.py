@@ -16,14 +16,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lrwatch.formats.template import Template
+from lrwatch.formats.template import HOLE, NUMBER_RE, Template
 
-_HOLE = "\x01"
 #: One number, exactly as the general path's NUMBER cuts it (atomic: no backtracking into it).
-_NUM = (
-    r"(?>\d[\d.]*(?:[eE][-+]?\d+)?"
-    r"|[nNiI](?<![A-Za-z][nNiI])(?:aN|an|AN|nfinity|nf|NF)(?![A-Za-z]))"
-)
+_NUM = f"(?>{NUMBER_RE})"
 
 
 @dataclass(slots=True)
@@ -43,7 +39,7 @@ def compile_shape(shape: str, tpl: Template) -> FastShape | None:
     wanted = sorted(
         {i for i, _ in tpl.metrics} | {i for i in (tpl.step, tpl.epoch, tpl.per_epoch) if i >= 0}
     )
-    pieces = shape.split(_HOLE)
+    pieces = shape.split(HOLE)
     regex = ["^", re.escape(pieces[0])]
     for i, literal in enumerate(pieces[1:]):
         regex.append(f"({_NUM})" if i in wanted else _NUM)

@@ -24,12 +24,13 @@ from lrwatch.records import NameMap
 #: Starting with a digit lets the regex engine skip to the next digit fast (what makes a
 #: block of lines cost about one ``re.split``); a sign or a leading dot in front of the
 #: digits stays in the shape, and the template applies it (:attr:`Template.signs`).
-NUMBER = re.compile(
-    r"(\d[\d.]*(?:[eE][-+]?\d+)?"
-    r"|[nNiI](?<![A-Za-z][nNiI])(?:aN|an|AN|nfinity|nf|NF)(?![A-Za-z]))"
-)
+DIGITS_RE = r"\d[\d.]*(?:[eE][-+]?\d+)?"
+NUMBER_RE = DIGITS_RE + r"|[nNiI](?<![A-Za-z][nNiI])(?:aN|an|AN|nfinity|nf|NF)(?![A-Za-z])"
+NUMBER = re.compile(f"({NUMBER_RE})")
 #: The same on text that holds no ``nan``/``inf`` at all: cheaper, and cuts the same numbers.
-DIGITS = re.compile(r"(\d[\d.]*(?:[eE][-+]?\d+)?)")
+DIGITS = re.compile(f"({DIGITS_RE})")
+#: What a number leaves in its line's shape.
+HOLE = "\x01"
 _SPECIALS = ("nan", "NaN", "NAN", "inf", "Inf", "INF")
 
 

@@ -38,6 +38,7 @@ from lrwatch.formats.base import as_step
 from lrwatch.formats.fastlines import FastShape, compile_shape, runs
 from lrwatch.formats.hf import HfParser
 from lrwatch.formats.template import (
+    HOLE,
     NUMBER,
     Template,
     build,
@@ -53,8 +54,6 @@ _TORCHTUNE_BAR = re.compile(rf"^(\d+)\|(\d+)\|Loss: ({_NUM})")
 # A tqdm-like counter at the start of a line that carries metrics: Keras, not a tqdm bar.
 _KERAS = re.compile(r"^\s*\d+/\d+\s*(?:\[|\u2501)")
 _TQDM = re.compile(r"\d+/\d+\s*\[")
-#: The placeholder a number leaves in a line's shape.
-_HOLE = "\x01"
 #: Line shapes remembered at most (prose with numbers makes a new shape per line).
 MAX_SHAPES = 4096
 #: Lines kept of those that held numbers but gave no record (shown when no loss is found).
@@ -100,7 +99,7 @@ class TextParser(HfParser):
         if self._custom:
             return super()._parse_block(block)  # custom regexes: line by line
         text = block.decode("utf-8", "replace")
-        if "\x1b" in text or "\x00" in text or "\ufffd" in text or _HOLE in text:
+        if "\x1b" in text or "\x00" in text or "\ufffd" in text or HOLE in text:
             return super()._parse_block(block)  # escapes or junk: the careful line reader
         out: list[Record] = []
         try:
@@ -133,9 +132,9 @@ class TextParser(HfParser):
         numbers = parts[1::2]
         pos = i = 0
         seen: dict[str, int] = {}
-        for shape, group in groupby(_HOLE.join(parts[0::2]).split("\n")):
+        for shape, group in groupby(HOLE.join(parts[0::2]).split("\n")):
             k = sum(1 for _ in group)
-            c = shape.count(_HOLE)
+            c = shape.count(HOLE)
             if c:
                 self._group(shape, lines, i, k, numbers[pos : pos + k * c], out)
                 seen[shape] = seen.get(shape, 0) + k
@@ -160,7 +159,7 @@ class TextParser(HfParser):
             return
         numbers = NUMBER.findall(line)
         if numbers:
-            tpl = self._template(NUMBER.sub(_HOLE, line), line, per_line=False)
+            tpl = self._template(NUMBER.sub(HOLE, line), line, per_line=False)
             if not self._apply(tpl, 1, numbers, out) and len(self.unread) < MAX_UNREAD:
                 self.unread.append(line[:200])
 
