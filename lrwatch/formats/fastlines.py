@@ -36,9 +36,7 @@ def compile_shape(shape: str, tpl: Template) -> FastShape | None:
     than the captured numbers (thousands groups, ``.5`` written without its zero)."""
     if tpl.groups or any(dot for _, _, dot in tpl.signs) or not tpl.metrics:
         return None
-    wanted = sorted(
-        {i for i, _ in tpl.metrics} | {i for i in (tpl.step, tpl.epoch, tpl.per_epoch) if i >= 0}
-    )
+    wanted = tpl.used
     pieces = shape.split(HOLE)
     regex = ["^", re.escape(pieces[0])]
     for i, literal in enumerate(pieces[1:]):

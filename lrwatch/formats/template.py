@@ -112,6 +112,12 @@ class Template:
     groups: list[tuple[int, int]] = field(default_factory=list)
 
     @property
+    def used(self) -> list[int]:
+        """The indices of the numbers lines of this shape give: metrics and step parts."""
+        parts = (self.step, self.epoch, self.per_epoch)
+        return sorted({i for i, _ in self.metrics} | {i for i in parts if i >= 0})
+
+    @property
     def empty(self) -> bool:
         """Whether lines of this shape are prose: no metric and no step."""
         return not self.metrics and not self.kind

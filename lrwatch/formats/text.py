@@ -118,7 +118,7 @@ class TextParser(HfParser):
         for other, cols, k in runs(fast, text):
             if k:
                 matched += k
-                self._rows(fast.template, k, _signed(fast.template, cols), out)
+                self._rows(fast.template, k, _values(fast.template, cols), out)
             else:
                 self._general(other, out)
         if matched * 2 < text.count("\n"):
@@ -224,7 +224,7 @@ class TextParser(HfParser):
             return False
         if tpl.empty:
             return False
-        return self._rows(tpl, k, _columns(tpl, numbers, len(numbers) // k), out)
+        return self._rows(tpl, k, _values(tpl, _texts(tpl, numbers, len(numbers) // k)), out)
 
     def _rows(self, tpl: Template, k: int, cols: dict[int, list[float]], out: list[Record]) -> bool:
         """Records of ``k`` rows whose numbers the template uses are ``cols``."""
@@ -340,36 +340,29 @@ class TextParser(HfParser):
         return False
 
 
-def _columns(tpl: Template, numbers: list[str], c: int) -> dict[int, list[float]]:
-    """The columns of the numbers the template uses (index -> one float per row).
+def _texts(tpl: Template, numbers: list[str], c: int) -> dict[int, list[str]]:
+    """The texts of the numbers the template uses (index -> one per row), from a block's
+    numbers; a number written with thousands separators joined with its digit groups."""
+    texts = {idx: numbers[idx::c] for idx in tpl.used}
+    for idx, n in tpl.groups:
+        groups = zip(*(numbers[idx + j :: c] for j in range(n + 1)), strict=True)
+        texts[idx] = ["".join(parts) for parts in groups]
+    return texts
 
-    Only these are converted; a sign or leading dot written before a number, and thousands
-    separators after it, are applied here (they are in the shape, so every row has them).
-    """
-    wanted = {idx for idx, _ in tpl.metrics}
-    wanted.update(i for i in (tpl.step, tpl.epoch, tpl.per_epoch) if i >= 0)
-    cols = {idx: to_floats(numbers[idx::c]) for idx in wanted}
+
+def _values(tpl: Template, texts: dict[int, list[str]]) -> dict[int, list[float]]:
+    """Number texts as float columns, with the sign or leading dot written before them (they
+    are in the shape, so every row has them). Only the numbers the template uses come here."""
+    cols = {idx: to_floats(col) for idx, col in texts.items()}
     for idx, sign, dot in tpl.signs:
         col = cols[idx]
         if dot:
             col[:] = [
                 float_or_nan("." + t.split("e")[0]) if v == v else v
-                for t, v in zip(numbers[idx::c], col, strict=True)
+                for t, v in zip(texts[idx], col, strict=True)
             ]
         if sign < 0:
             col[:] = [-v for v in col]
-    for idx, n in tpl.groups:
-        groups = [numbers[idx + j :: c] for j in range(n + 1)]
-        cols[idx] = [float("".join(parts)) for parts in zip(*groups, strict=True)]
-    return cols
-
-
-def _signed(tpl: Template, texts: dict[int, list[str]]) -> dict[int, list[float]]:
-    """The fast path's captured numbers as floats, with the signs written before them."""
-    cols = {idx: to_floats(col) for idx, col in texts.items()}
-    for idx, sign, _ in tpl.signs:
-        if sign < 0:
-            cols[idx] = [-v for v in cols[idx]]
     return cols
 
 
