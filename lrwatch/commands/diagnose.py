@@ -107,25 +107,35 @@ def diagnose_paths(
         results = []
         for name, src in runset.sources.items():
             engine = engines.get(name) or Engine(config, run=name)
-            result = _result(name, src, engine, counts.get(name, 0))
-            _loss_result(result, runset.chooser(name), name in with_loss, src)
-            results.append(result)
+            found = name in with_loss
+            results.append(
+                _result(name, src, engine, counts.get(name, 0), runset.chooser(name), found)
+            )
     finally:
         runset.close()
     return results
 
 
-def _result(name: str, src: Any, engine: Any, records: int) -> dict[str, Any]:
+def _result(
+    name: str, src: Any, engine: Any, records: int, chooser: Any, found: bool
+) -> dict[str, Any]:
+    """One run's report; ``found``: a training loss was read (``chooser`` says which)."""
     findings = [f.to_dict() for f in engine.findings]
-    return {
+    train, val = chooser.train, chooser.val
+    result = {
         "name": name,
         "path": src.path,
         "format": src.format,
         "records": records,
         "skipped_lines": src.skipped,
-        "verdict": verdict(findings, records),
+        "verdict": verdict(findings, records, found),
+        "loss": (train.describe() if train is not None else "loss") if found else None,
+        "val_loss": val.describe() if val is not None else None,
         "findings": findings,
     }
+    if not found:
+        result["unread_lines"] = list(getattr(src, "unread", []))
+    return result
 
 
 def _has_loss(records: list[Any]) -> bool:
@@ -136,17 +146,6 @@ def _has_loss(records: list[Any]) -> bool:
         for r in records
         if isinstance(r, Metrics | MetricBlock)
     )
-
-
-def _loss_result(result: dict[str, Any], chooser: Any, found: bool, src: Any) -> None:
-    """Say which metric was the loss; a run without one gets the "no loss found" verdict."""
-    train = chooser.train
-    result["loss"] = (train.describe() if train is not None else "loss") if found else None
-    result["val_loss"] = chooser.val.describe() if chooser.val is not None else None
-    if result["loss"] is None:
-        what = "no loss found" if result["records"] else "no records read"
-        result["verdict"] = f"{what}: nothing to judge (see lrwatch inspect; --loss NAME, --regex)"
-        result["unread_lines"] = list(getattr(src, "unread", []))
 
 
 def _rank(severity: str) -> int:
@@ -161,10 +160,12 @@ def failing(results: list[dict[str, Any]], fail_on: str) -> bool:
     return any(_rank(f["severity"]) >= line for r in results for f in r["findings"])
 
 
-def verdict(findings: list[dict[str, Any]], records: int) -> str:
-    """One line: the worst problem, or that the run looks healthy."""
-    if records == 0:
-        return "no records read: nothing to diagnose"
+def verdict(findings: list[dict[str, Any]], records: int, has_loss: bool = True) -> str:
+    """One line: the worst problem, that the run looks healthy, or that there was nothing to
+    judge (no records, or no training loss among them: never "healthy")."""
+    if records == 0 or not has_loss:
+        what = "no loss found" if records else "no records read"
+        return f"{what}: nothing to judge (see lrwatch inspect; --loss NAME, --regex)"
     if not findings:
         return "healthy: no problems found"
     worst = max(findings, key=lambda f: (_rank(f["severity"]), -f["step"]))
