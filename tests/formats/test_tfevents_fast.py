@@ -13,15 +13,13 @@ import struct
 from pathlib import Path
 
 import pytest
+import torch.utils.tensorboard as torch_tb  # the test extra brings tensorboard, CI brings torch
 
 from lrwatch.formats import _tfrecord
 from lrwatch.formats.tfevents import TfeventsParser
 from lrwatch.records import MetricBlock, Metrics, expand
 
 from .helpers import canon, feed_all, fixture, metrics, random_sizes
-
-torch_tb = pytest.importorskip("torch.utils.tensorboard")
-pytest.importorskip("tensorboard")
 
 
 def _single(tmp_path: Path) -> bytes:
