@@ -58,6 +58,8 @@ _NOT_LOSS = frozenset(
         "type",
     }
 )
+#: The custom pattern ``inspect`` and the UI suggest when a log gave no loss (``--regex``).
+REGEX_EXAMPLE = r"--regex '(?P<step>\d+) .*loss[=:] *(?P<loss>\S+)'"
 #: What a displaced ``loss`` is called when the user chose another metric as the loss.
 DISPLACED = "loss_logged"
 

@@ -23,6 +23,7 @@ from lrwatch.commands._args import (
     format_of,
     source_options,
 )
+from lrwatch.losschoice import REGEX_EXAMPLE
 from lrwatch.records import CANONICAL
 
 #: Per-metric keys of the summary, in output order.
@@ -157,9 +158,7 @@ def no_loss_help(unread: list[str], metrics: dict[str, Any]) -> list[str]:
         out.append(f"  metrics read: {names}; name the loss with --loss NAME (a+b sums parts)")
     else:
         out.append("  nothing was read as a metric; a custom line pattern reads any text log:")
-    out.append(
-        "    --regex '(?P<step>\\d+) .*loss[=:] *(?P<loss>\\S+)'  (named groups: step, metrics)"
-    )
+    out.append(f"    {REGEX_EXAMPLE}  (named groups: step, metrics)")
     return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lrwatch.losschoice import REGEX_EXAMPLE
 from lrwatch.store import RunData, Series
 from lrwatch.tui.chart import ChartSpec, Marker, Trace, run_tag
 from lrwatch.tui.legend import Entry
@@ -126,7 +127,7 @@ def no_loss_note(run: RunData) -> str:
         lines = ["no loss logged yet"]
         if run.unread:
             lines += ["lines with numbers not understood:", *(f"  {u}" for u in run.unread[:3])]
-            lines.append("read them with --regex '(?P<step>\\d+) .*loss[=:] *(?P<loss>\\S+)'")
+            lines.append(f"read them with {REGEX_EXAMPLE}")
         return "\n".join(lines)
     names = [n for n in run.series if n not in ("lr", "grad_norm")][:6]
     lines = ["no training loss found in this log"]
