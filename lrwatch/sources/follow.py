@@ -41,15 +41,14 @@ def backlog(runset: RunSet) -> dict[str, tuple[int, int]]:
     """
     out: dict[str, tuple[int, int]] = {}
     for name, src in runset.sources.items():
-        # RunSource keeps its FileTail private; its offset is the one public number we need.
-        tail = getattr(src, "_tail", None)
-        if tail is None:
+        offset = getattr(src, "offset", None)  # None: a pipe (or an MLflow run's many files)
+        if offset is None:
             continue
         try:
             size = os.stat(src.path).st_size
         except OSError:
             size = 0
-        read = size if src.done else min(tail.offset, size)
+        read = size if src.done else min(offset, size)
         out[name] = (read, size)
     return out
 

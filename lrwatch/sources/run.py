@@ -87,6 +87,11 @@ class RunSource:
         return (self._parser.skipped if self._parser else 0) + self._errors
 
     @property
+    def offset(self) -> int | None:
+        """Bytes of the file read so far (None for a pipe): how far a backlog has got."""
+        return None if self._tail is None else self._tail.offset
+
+    @property
     def unread(self) -> list[str]:
         """The first lines that held numbers but gave no record (what ``inspect`` shows)."""
         return list(getattr(self._parser, "unread", None) or [])
