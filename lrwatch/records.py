@@ -75,7 +75,7 @@ ALIASES: dict[str, str] = {
 }
 
 # Lightning's LearningRateMonitor: "lr-SGD", "lr-Adam", "lr-AdamW/pg1", "lr-SGD-momentum".
-_LIGHTNING_LR = re.compile(r"^lr-[A-Za-z][\w.]*?(?:/pg(\d+))?$")
+LIGHTNING_LR = re.compile(r"^lr-(?P<opt>[A-Za-z][\w.]*?)(?:/pg(\d+))?$")
 _LIGHTNING_MOMENTUM = re.compile(r"^lr-[A-Za-z][\w.]*-momentum(?:/pg\d+)?$")
 
 
@@ -104,9 +104,9 @@ class NameMap:
             return self._aliases[low]
         if _LIGHTNING_MOMENTUM.match(key):
             return key
-        m = _LIGHTNING_LR.match(key)
+        m = LIGHTNING_LR.match(key)
         if m:
-            group = m.group(1)
+            group = m.group(2)
             return "lr" if group in (None, "0") else f"lr/pg{group}"
         return key
 

@@ -128,7 +128,9 @@ def _result(
         "format": src.format,
         "records": records,
         "skipped_lines": src.skipped,
-        "verdict": verdict(findings, records, found),
+        "verdict": verdict(findings, records, found, _not_enough(engine)),
+        "loss_points": engine.points,
+        "val_points": engine.val_points,
         "loss": (train.describe() if train is not None else "loss") if found else None,
         "val_loss": val.describe() if val is not None else None,
         "findings": findings,
@@ -160,12 +162,25 @@ def failing(results: list[dict[str, Any]], fail_on: str) -> bool:
     return any(_rank(f["severity"]) >= line for r in results for f in r["findings"])
 
 
-def verdict(findings: list[dict[str, Any]], records: int, has_loss: bool = True) -> str:
+def _not_enough(engine: Any) -> str:
+    from lrwatch.rules.coverage import not_enough
+
+    return not_enough(engine.points, engine.val_points, engine.config)
+
+
+def verdict(
+    findings: list[dict[str, Any]], records: int, has_loss: bool = True, not_enough: str = ""
+) -> str:
     """One line: the worst problem, that the run looks healthy, or that there was nothing to
-    judge (no records, or no training loss among them: never "healthy")."""
+    judge (no records, or no training loss among them: never "healthy"). ``not_enough``
+    (:func:`lrwatch.rules.coverage.not_enough`): checks the run had too few points for; a
+    run without problems is then not called healthy either."""
     if records == 0 or not has_loss:
         what = "no loss found" if records else "no records read"
         return f"{what}: nothing to judge (see lrwatch inspect; --loss NAME, --regex)"
+    if not_enough and all(_rank(f["severity"]) == 0 for f in findings):
+        infos = f" ({len(findings)} info)" if findings else ""
+        return f"no problems so far{infos}; {not_enough}"
     if not findings:
         return "healthy: no problems found"
     worst = max(findings, key=lambda f: (_rank(f["severity"]), -f["step"]))

@@ -18,7 +18,16 @@ from typing import Any
 
 from lrwatch.formats.base import LineParser, as_step, wall_time
 from lrwatch.formats.hf import is_junk
-from lrwatch.records import STEP_KEYS, TIME_KEYS, Metrics, NameMap, Record, to_float
+from lrwatch.records import (
+    LIGHTNING_LR,
+    STEP_KEYS,
+    TIME_KEYS,
+    Event,
+    Metrics,
+    NameMap,
+    Record,
+    to_float,
+)
 
 _STEP_COLUMNS = (*STEP_KEYS, "epoch")
 
@@ -53,7 +62,7 @@ class CsvParser(LineParser):
         cells = _split(text)
         if self._header is None:
             self._set_header(cells)
-            return None
+            return _optimizer_event(cells)
         if cells == self._header:
             return None  # a repeated header (a log appended after a restart)
         if len(cells) > len(self._header):
@@ -109,6 +118,16 @@ class CsvParser(LineParser):
             self.steps_inferred = True
         self._next_step = step + 1
         return Metrics(step, values, t, inferred)
+
+
+def _optimizer_event(cells: list[str]) -> Event | None:
+    """Lightning's LearningRateMonitor names its column after the optimizer (``lr-SGD``,
+    ``lr-AdamW/pg1``): a ``run`` event that tells the rules which optimizer it is."""
+    for cell in cells:
+        m = LIGHTNING_LR.match(cell.strip())
+        if m:
+            return Event("run", {"optimizer": m.group("opt")})
+    return None
 
 
 def _split(text: str) -> list[str]:

@@ -46,7 +46,7 @@ from lrwatch.formats.template import (
     number_pattern,
     to_floats,
 )
-from lrwatch.records import MetricBlock, Metrics, NameMap, Record, to_float
+from lrwatch.records import Event, MetricBlock, Metrics, NameMap, Record, to_float
 
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|NaN|Infinity)"
 # torchtune's progress-bar description: "1|5|Loss: 2.345:  10%|█   | 5/50 [...]"
@@ -61,6 +61,15 @@ MAX_UNREAD = 5
 #: Rows of one shape in a row from which block mode yields a MetricBlock.
 MIN_BLOCK = 32
 _PER_LINE = Template([])  # marker: lines of this shape go through the bar/dict reader
+#: A config line that states the LR (nanoGPT's configurator prints ``Overriding: learning_rate
+#: = 0.05``; others print ``lr: 0.05`` or ``learning_rate = 6e-4`` among their settings).
+_CONFIG_LR = re.compile(
+    rf"^[ \t]*(?:Overriding:[ \t]*)?(?:config\.|args\.)?"
+    rf"(?:learning_rate|lr|max_lr|peak_lr|base_lr)[ \t]*[=:][ \t]*({_NUM})[ \t]*\r?$",
+    re.M,
+)
+#: Bytes of a log's head searched for such a line (configs are printed before training).
+CONFIG_HEAD = 1 << 20
 
 
 class TextParser(HfParser):
@@ -92,12 +101,35 @@ class TextParser(HfParser):
         self._epoch: int | None = None  # the current epoch
         self._per_epoch = 0  # batches per epoch, from the last batch counter
         self._fast: FastShape | None = None  # the log's common shape (fastlines)
+        self._config_left = CONFIG_HEAD  # bytes left in which to look for a config LR
 
     # -- lines --------------------------------------------------------------------------
 
     def _parse_block(self, block: bytes) -> list[Record]:
+        head: list[Record] = []
+        if self._config_left > 0:
+            head = self._config_lr(block)
         if self._custom:
-            return super()._parse_block(block)  # custom regexes: line by line
+            return head + super()._parse_block(block)  # custom regexes: line by line
+        out = self._parse_text(block)
+        if any(isinstance(r, Metrics | MetricBlock) for r in out):
+            self._config_left = 0  # training has started: settings come before it
+        return head + out
+
+    def _config_lr(self, block: bytes) -> list[Record]:
+        """A ``run`` event with the LR a config line states, once per log, from its head:
+        the rules then know how large the LR is when the log does not print it per step."""
+        self._config_left -= len(block)
+        m = _CONFIG_LR.search(block.decode("utf-8", "replace"))
+        if m is None:
+            return []
+        self._config_left = 0
+        lr = to_float(m.group(1))
+        if lr is None or not lr > 0:
+            return []
+        return [Event("run", {"lr": [lr], "lr_from": "config"})]
+
+    def _parse_text(self, block: bytes) -> list[Record]:
         text = block.decode("utf-8", "replace")
         if "\x1b" in text or "\x00" in text or "\ufffd" in text or HOLE in text:
             return super()._parse_block(block)  # escapes or junk: the careful line reader

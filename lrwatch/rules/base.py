@@ -262,6 +262,27 @@ def lr_is_large(optimizer: str | None, lr: float | None) -> bool:
     return lr >= _LARGE_LR[_family(optimizer) or "sgd"]
 
 
+#: LRs below which an optimizer family does not make a loss swing widely (Adam-like 1e-3 is
+#: its usual default; SGD below 0.05 moves weights too little); an unknown optimizer: 1e-2.
+_SWING_LR = {"adaptive": 1e-3, "sgd": 5e-2, None: 1e-2}
+
+
+#: LRs below which an optimizer family barely trains anything from scratch or fine-tunes
+#: visibly (AdamW 1e-6, SGD 1e-4); an unknown optimizer: below 1e-5 (tiny for both).
+_TINY_LR = {"adaptive": 1e-5, "sgd": 1e-3, None: 1e-5}
+
+
+def lr_is_tiny(optimizer: str | None, lr: float | None) -> bool:
+    """Whether ``lr`` is tiny for ``optimizer``: a loss that does not move there is blamed
+    on the LR from a few points on (False when the LR is unknown)."""
+    return lr is not None and lr < _TINY_LR[_family(optimizer)]
+
+
+def lr_can_swing(optimizer: str | None, lr: float | None) -> bool:
+    """Whether ``lr`` is large enough to make the loss swing (True when the LR is unknown)."""
+    return lr is None or lr >= _SWING_LR[_family(optimizer)]
+
+
 def lr_is_small(
     optimizer: str | None, lr: float | None, table: dict[str, float] | None = None
 ) -> bool:

@@ -85,6 +85,11 @@ class OscillationConfig:
     min_spread: float = 0.005  #: mean |successive difference| ≥ this fraction of |median|
     threshold: float = 0.01  #: relative improvement of the best that counts as progress
     patience: int = 20  #: consecutive points meeting all conditions (and not, to resolve)
+    swing_window: int = 32  #: points of the mini-batch swing test (needs 2× this logged)
+    swing: float = 0.5  #: log(q90 / q10) of the loss over the window at least this (×1.65)
+    max_gain: float = 0.1  #: ... while its median is above (1 - this) × the run's first loss
+    swing_patience: int = 10  #: consecutive points meeting the swing test
+    factor: float = 0.4  #: suggested LR change for a swinging loss (÷2.5)
 
 
 @dataclass
@@ -97,6 +102,8 @@ class SlowProgressConfig:
     max_noise: float = 0.05  #: point noise / level above this: a flat loss is "stuck", not slow
     min_lr_fraction: float = 0.5  #: LR ≥ this × the run's peak LR (not a decayed tail)
     factor: float = 10.0  #: suggested LR increase
+    min_points: int = 20  #: before a full window: at a tiny peak LR, judged from this many points
+    early_progress: float = 0.05  #: ... flat when less than this fraction below its start
 
 
 @dataclass
@@ -119,6 +126,7 @@ class OverfittingConfig:
     min_evals: int = 3  #: evaluations before judging
     rise: float = 0.03  #: val loss ≥ best × (1 + rise) ...
     patience: int = 3  #: ... for this many consecutive evaluations, while train loss falls
+    warn_rise: float = 0.1  #: a warning from this far above the best (below it: info)
 
 
 @dataclass

@@ -42,10 +42,17 @@ class Engine:
         self.lr_rising = False  #: the LR went up at the last change (warmup, cyclic rise)
         self.saw_warmup = False
         self.optimizer: str | None = None  #: optimizer class name from the run header
+        #: the LR is logged with the metrics (not only stated once, in a header or config line),
+        #: so a warmup or a schedule would show
+        self.lr_logged = False
         self.shock_left = 0  #: loss points left in which a jump is judged as an LR shock's
         self._pre_shock_lr: float | None = None  # the LR before an unprecedented jump
+        self._lr_ratio = 1.0  # ratio of the last LR change seen (< 1: the LR was decaying)
+        #: the last LR change was a smooth decrease (a schedule decaying, not a step or shock)
+        self.lr_decaying = False
         self.step = 0  #: newest step seen
         self.points = 0  #: finite train-loss points seen
+        self.val_points = 0  #: finite val-loss points seen
         self.ended = False
         self.loss = LossStats(
             cfg.divergence.beta,
@@ -244,10 +251,13 @@ class Engine:
         self.step = step
         self._note_time(t)
         if lr is not None and math.isfinite(lr) and lr > 0:
+            self.lr_logged = True
             self._set_lr(step, lr, explicit=False)
         if loss is not None:
             self._on_loss(step, loss)
         if val is not None:
+            if math.isfinite(val):
+                self.val_points += 1
             for rule in self._val_rules:
                 rule.on_val(step, val)
         if grad is not None:
@@ -299,10 +309,16 @@ class Engine:
         if prev is None or prev <= 0:
             return
         ratio = lr / prev
+        decaying, self._lr_ratio = self._lr_ratio < 1.0 - 1e-6, ratio
+        self.lr_decaying = 1.0 / self.config.engine.jump_ratio**2 < ratio < 1.0 - 1e-6
         if not explicit:
             self.lr_rising = ratio > 1.0 + 1e-6
             self.saw_warmup = self.saw_warmup or (self.lr_rising and self.points < 1000)
         jump = self.config.engine.jump_ratio
+        if not explicit and decaying and 1.0 / jump**2 < ratio < 1.0:
+            # A smooth schedule on its way to zero (linear decay logged every N steps: 0.15
+            # -> 0.10 of the peak is a 1.5x step) is not a step decay: nothing restarts.
+            return
         before = self._pre_shock_lr
         if not explicit and ratio <= 1.0 / jump and before is not None and lr <= jump * before:
             # Back down to the LR from before a shock: the old baselines are valid again, and

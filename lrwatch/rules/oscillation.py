@@ -1,24 +1,40 @@
-"""Oscillation: the loss bounces every other step (LR past the edge of stability)."""
+"""Oscillation: the loss bounces every other step (LR past the edge of stability), or keeps
+swinging widely around a level no lower than where the run started (mini-batch SGD or Adam at
+an LR too high for it)."""
 
 from __future__ import annotations
 
 import math
 
-from lrwatch.rules.base import Progress, Rule
+from lrwatch.rules.base import Progress, Rule, lr_can_swing
 from lrwatch.rules.finding import clamp01, fmt_num, lr_change_text, scale_action
-from lrwatch.rules.stats import Alternation, Autocorr
+from lrwatch.rules.stats import Alternation, Autocorr, Lagged, Window
+
+#: The window's median may differ (log) by at most this from the median of the window before
+#: it, or by a quarter of its own 10-90% spread (the medians' sampling noise), to count as a
+#: steady level: a loss that is still falling is learning, however noisy, and one that just
+#: jumped up (a shock, a blow-up) is a spike's or a divergence's business.
+STEADY = math.log(1.0 / 0.95)
 
 
 class Oscillation(Rule):
-    """Loss bouncing every other step (period 2): LR past the edge of stability.
+    """Loss bouncing (period 2) or swinging without progress: the LR is too high.
 
-    Two noise-aware tests of a period-2 bounce, either one suffices: the successive
-    differences change sign far more often than the 2/3 that i.i.d. noise gives (the
-    turning-point test, z ≥ ``alternation_z``; it ignores the trend of the level), or the
-    lag-1 autocorrelation of the level is ≤ ``autocorr`` (large swings around a flat level).
-    The bounce must also be visible: mean |difference| ≥ ``min_spread`` of the level. With
-    no progress of the best for a window it is a warning; while the loss still improves in
-    spite of the bounce, an info (it is at the edge of stability, not lost).
+    Two shapes, each from the curve's own statistics:
+
+    * **period 2** (full batch, edge of stability): the successive differences change sign
+      far more often than the 2/3 that i.i.d. noise gives (turning-point test, z ≥
+      ``alternation_z``; blind to the trend), or the lag-1 autocorrelation is ≤ ``autocorr``;
+      and the bounce is visible (mean |difference| ≥ ``min_spread`` of the level). A warning
+      without progress, an info while the loss still improves.
+    * **swing** (mini-batch): over the last ``swing_window`` points the loss spans a factor
+      of e^``swing`` or more from its 10th to its 90th percentile, its median is no more than
+      ``max_gain`` below the run's first loss (not below it at all when the LR is unknown),
+      and the level is steady (the median is close to the median of the window before it).
+      Healthy noisy SGD fails the level test (it trends down), a plateau fails the swing
+      test (flat and quiet), a blow-up the steadiness. Not at an LR too small to swing
+      (:func:`~lrwatch.rules.base.lr_can_swing`): a too-low LR on a noisy loss, or a
+      fine-tune, also moves little, and noisily.
     """
 
     symptom = "oscillation"
@@ -29,14 +45,18 @@ class Oscillation(Rule):
         self.ac = Autocorr(self.cfg.window)
         self.alt = Alternation(self.cfg.window)
         self.progress = Progress(self.cfg.threshold)
-        self.hot = self.calm = 0
-        self.onset = 0
+        self.logs = Window(self.cfg.swing_window)
+        self.medians = Lagged(self.cfg.swing_window)
+        self.hot = self.calm = self.swung = 0
+        self.onset = self.swing_onset = 0
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
         self.ac.clear()
         self.alt.clear()
+        self.logs.clear()
+        self.medians.clear()
         self.progress = Progress(self.cfg.threshold)
-        self.hot = 0
+        self.hot = self.swung = 0
         if direction < 0:
             self.resolve(step, "the LR was lowered")
 
@@ -45,8 +65,17 @@ class Oscillation(Rule):
         self.ac.add(x)
         self.alt.add(x)
         self.progress.add(step, s.ema.value)
-        if len(self.ac) < cfg.window or self.engine.lr_rising:
-            return
+        swinging = self._swing(step, x)
+        ready = len(self.ac) >= cfg.window and not self.engine.lr_rising
+        bounce = ready and self._bounce(step)
+        self.calm = 0 if (bounce or swinging) else self.calm + 1
+        if self.active is not None and self.calm >= cfg.patience:
+            self.resolve(step, "the swings stopped")
+
+    # -- period 2 -----------------------------------------------------------------------
+
+    def _bounce(self, step: int) -> bool:
+        cfg, s = self.cfg, self.engine.loss
         r, z = self.ac.value, self.alt.z()
         bounce = r <= cfg.autocorr or z >= cfg.alternation_z  # cheap tests first
         med = swing = math.nan
@@ -55,13 +84,70 @@ class Oscillation(Rule):
             bounce = swing >= cfg.min_spread * abs(med)
         stuck = self.progress.since >= cfg.window
         self.hot = self.hot + 1 if bounce else 0
-        self.calm = self.calm + 1 if not bounce else 0
         if self.hot == 1:
             self.onset = step
         if self.hot >= cfg.patience:
             self._report(step, "warning" if stuck else "info", r, z, med, swing)
-        elif self.active is not None and self.calm >= cfg.patience:
-            self.resolve(step, "the swings stopped")
+        return bounce
+
+    # -- mini-batch swing ---------------------------------------------------------------
+
+    def _swing(self, step: int, x: float) -> bool:
+        """The swing test on the newest loss ``x``; reports once it held for long enough."""
+        cfg, eng = self.cfg, self.engine
+        if not eng.loss.positive or x <= 0:
+            return False
+        self.logs.add(math.log(x))
+        self.medians.add(self.logs.median)
+        if len(self.logs) < cfg.swing_window or not self.medians.full:
+            return False
+        lo, med, hi = self.logs.quantile(0.1), self.logs.median, self.logs.quantile(0.9)
+        before = self.medians.ago(self.medians.size)
+        # Without a known LR, only a level at or above the first loss is evidence enough: a
+        # too-low LR on a noisy loss also moves little (and wants the opposite fix).
+        gain = cfg.max_gain if eng.lr is not None else 0.0
+        swinging = (
+            hi - lo >= cfg.swing
+            and med >= math.log((1.0 - gain) * eng.loss.first)
+            and abs(med - before) <= max(STEADY, 0.25 * (hi - lo))
+            and not eng.lr_rising
+            and lr_can_swing(eng.optimizer, eng.lr)
+        )
+        self.swung = self.swung + 1 if swinging else 0
+        if self.swung == 1:
+            self.swing_onset = step
+        if self.swung >= cfg.swing_patience:
+            self._report_swing(step, math.exp(lo), math.exp(med), math.exp(hi))
+        return swinging
+
+    def _report_swing(self, step: int, lo: float, med: float, hi: float) -> None:
+        if self.touch(step, "warning"):
+            return
+        cfg, lr = self.cfg, self.engine.lr
+        start = self.engine.loss.first
+        where = "above" if med > start else "barely below"
+        self.report(
+            step,
+            "warning",
+            self.swing_onset,
+            evidence={
+                "shape": "swing",
+                "p10": lo,
+                "median": med,
+                "p90": hi,
+                "window": cfg.swing_window,
+                "start_level": start,
+                "lr": lr,
+                "optimizer": self.engine.optimizer,
+            },
+            message=f"Loss swings between {fmt_num(lo)} and {fmt_num(hi)} (10th-90th "
+            f"percentile of the last {cfg.swing_window} points) around {fmt_num(med)}, "
+            f"{where} where it started ({fmt_num(start)}): it bounces instead of descending.",
+            suggestion=f"LR too high: {lr_change_text(lr, cfg.factor)} (2-3×), or switch to a "
+            "decaying schedule (cosine, step decay).",
+            action=scale_action(cfg.factor),
+            confidence=clamp01(0.5 + 0.2 * math.log(hi / lo) + 0.02 * self.swung),
+        )
 
     def _report(self, step: int, sev: str, r: float, z: float, med: float, swing: float) -> None:
         if self.touch(step, sev):
@@ -78,6 +164,7 @@ class Oscillation(Rule):
             sev,
             self.onset,
             evidence={
+                "shape": "period2",
                 "lag1_autocorr": round(r, 3),
                 "alternation": round(frac, 3),
                 "alternation_z": round(z, 2),

@@ -147,14 +147,27 @@ class Overfitting(Rule):
         self.train_at_best = math.nan
         self.hot = 0
         self.onset = 0
+        self.last = math.nan
+        #: log differences of successive evaluations: the val curve's own noise
+        self.diffs = Window(16)
 
     def on_loss(self, step: int, x: float) -> None:
         self.train.add(x)
+
+    def _noise(self) -> float:
+        """Relative noise of one evaluation (robust sigma of successive log differences
+        / sqrt 2); 0 until 5 differences are in."""
+        if len(self.diffs) < 5:
+            return 0.0
+        return math.expm1(self.diffs.sigma / math.sqrt(2.0))
 
     def on_val(self, step: int, x: float) -> None:
         if not math.isfinite(x):
             return
         self.evals += 1
+        if self.last > 0 and x > 0:
+            self.diffs.add(math.log(x / self.last))
+        self.last = x
         train = self.train.value
         # Judge the median of the last 3 evaluations: one lucky (noisy) low eval must not
         # become a "best" that every later evaluation seems to rise above.
@@ -166,16 +179,21 @@ class Overfitting(Rule):
             self.resolve(step, "val loss reached a new best")
             return
         cfg = self.cfg
-        rising = x >= self.best + cfg.rise * abs(self.best)
+        # A rise must clear the val curve's own noise (2 sigmas of one evaluation), not only
+        # the fixed ``rise``: a noisy healthy run sits a few % above its best for a while.
+        bar = max(cfg.rise, 2.0 * self._noise())
+        rising = x >= self.best + bar * abs(self.best)
         falling = math.isnan(self.train_at_best) or not (train >= self.train_at_best)
         self.hot = self.hot + 1 if rising and falling else 0
         if self.hot == 1:
             self.onset = step
         if self.hot >= cfg.patience and self.evals >= cfg.min_evals:
             gap = rel(x - self.best, self.best)
+            # Act now only when the gap is large: a few % above the best is worth watching.
+            sev = "warning" if gap >= max(cfg.warn_rise, bar) else "info"
             self.report(
                 step,
-                "warning",
+                sev,
                 self.onset,
                 evidence={
                     "val_loss": x,
@@ -185,6 +203,7 @@ class Overfitting(Rule):
                     "train_loss_now": train,
                     "train_loss_at_best": self.train_at_best,
                     "evals_rising": self.hot,
+                    "val_noise": self._noise(),
                 },
                 message=f"Overfitting: val loss {fmt_num(x)} is {gap:.0%} above its best "
                 f"({fmt_num(self.best)} at step {self.best_step}) while the train loss falls.",

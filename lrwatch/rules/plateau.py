@@ -266,7 +266,9 @@ class ValPlateau(TrainPlateau):
         )
 
     def _severity(self) -> str:
-        return "warning"
+        # A val loss that stopped improving is a converged run: worth knowing (decay or stop),
+        # not an alarm. Overfitting (rising) is the val loss's warning.
+        return "info"
 
     def _superseded_by(self) -> str:
         return "overfitting"

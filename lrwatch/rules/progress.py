@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrwatch.rules.base import Rule, lr_is_large, lr_is_small, rel
+from lrwatch.rules.base import Rule, lr_is_large, lr_is_small, lr_is_tiny, rel
 from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
@@ -51,7 +51,10 @@ class SlowProgress(Rule):
         c = s.ema.value
         self.run_best = min(self.run_best, c)
         self.lag.add(c)
-        if not self.lag.full or eng.lr_rising or not s.positive or self.run_start <= 0:
+        if eng.lr_rising or not s.positive or self.run_start <= 0:
+            return
+        if not self.lag.full:
+            self._early(step, c)
             return
         progress = (self.run_start - c) / self.run_start
         learned = self.run_best < self.run_start * (1.0 - cfg.max_progress)
@@ -85,6 +88,23 @@ class SlowProgress(Rule):
             self._report(step, progress, d1, d2, "stuck_high_lr")
         elif flat:
             self._report(step, progress, d1, d2, "stuck")
+
+    def _early(self, step: int, c: float) -> None:
+        """Before a full window: a loss that barely moved over ``min_points`` points at a
+        peak LR *tiny* for the optimizer (sparse logs: HF's default interval gives 20-40
+        points on a short run). A decayed schedule does not excuse it: the loss did not move
+        even at the peak."""
+        cfg, eng = self.cfg, self.engine
+        if self.done or self.active is not None or eng.loss.n < cfg.min_points:
+            return
+        if not lr_is_tiny(eng.optimizer, eng.lr_max):
+            return
+        progress = (self.run_start - c) / self.run_start
+        if progress < cfg.early_progress and self.run_best > self.run_start * (
+            1.0 - cfg.early_progress
+        ):
+            first = self.lag.ago(len(self.lag) - 1)
+            self._report(step, progress, first - c, 0.0, "flat")
 
     def _report(self, step: int, progress: float, d1: float, d2: float, kind: str) -> None:
         cfg, eng = self.cfg, self.engine
@@ -142,17 +162,41 @@ class SlowProgress(Rule):
                 "points) and it is noisy, so the LR may be too high as well as too low."
             )
             suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
+        elif lr is None:
+            # Nothing says how large the LR is: a slow line or a flat loss does not tell
+            # a too-low LR from a too-high one, so no direction is suggested.
+            how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
+            sev, action = "info", None
+            message = (
+                f"Loss {how}: {_pct(progress)} after {min(eng.loss.n, cfg.window)}+ points; "
+                "the log does not give the LR, so its direction cannot be judged."
+            )
+            suggestion = (
+                "If the LR is small for the optimizer (Adam < 1e-4, SGD < 1e-2), raise it "
+                "10×; otherwise run an LR range test (lrwatch find-lr)."
+            )
         else:
             how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
             sev, action = "warning", set_action(lr, cfg.factor)
+            points = min(eng.loss.n, cfg.window)
             message = (
-                f"Loss {how}: {_pct(progress)} after {cfg.window}+ points, with no sign of "
+                f"Loss {how}: {_pct(progress)} after {points}+ points, with no sign of "
                 "slowing down."
             )
-            suggestion = (
-                f"LR too low: {lr_change_text(lr, cfg.factor)}, or run an LR range test "
-                "(lrwatch find-lr)."
-            )
+            peak = eng.lr_max
+            if lr is not None and peak and lr < cfg.min_lr_fraction * peak:
+                # The schedule has decayed it: scale the whole schedule (its peak) instead.
+                action = scale_action(cfg.factor)
+                suggestion = (
+                    f"LR too low even at its peak ({fmt_lr(peak)}): raise the schedule "
+                    f"{cfg.factor:g}× (peak {fmt_lr(peak)} → {fmt_lr(peak * cfg.factor)}), "
+                    "or run an LR range test (lrwatch find-lr)."
+                )
+            else:
+                suggestion = (
+                    f"LR too low: {lr_change_text(lr, cfg.factor)}, or run an LR range test "
+                    "(lrwatch find-lr)."
+                )
         return symptom, sev, action, message, suggestion
 
 

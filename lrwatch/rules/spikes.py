@@ -6,7 +6,18 @@ import itertools
 import math
 
 from lrwatch.rules.base import Rule
-from lrwatch.rules.finding import clamp01, fmt_num, fmt_ratio, lr_change_text, scale_action
+from lrwatch.rules.finding import (
+    clamp01,
+    fmt_lr,
+    fmt_num,
+    fmt_ratio,
+    lr_change_text,
+    scale_action,
+)
+
+#: Below this fraction of its peak the LR has decayed to ~0 (the end of a schedule): a spike there
+#: is not answered with a lower LR.
+DECAYED = 0.01
 
 
 class LossSpike(Rule):
@@ -113,6 +124,15 @@ class LossSpike(Rule):
         # A blow-up in the first steps is the classic missing-warmup / LR-too-high symptom.
         sev = "warning" if self.count >= cfg.repeat or early else "info"
         message, suggestion = self._texts(x, med, ratio, factor, early, cold)
+        action = scale_action(factor)
+        lr, peak = eng.lr, eng.lr_max
+        if lr is not None and peak and lr < DECAYED * peak and eng.lr_decaying:
+            # The schedule has nearly finished: an LR near zero is not what makes it spike.
+            action = None
+            suggestion = (
+                f"The LR is already decayed to {fmt_lr(lr)} ({lr / peak:.0%} of its peak): "
+                "lowering it will not help; clip gradients (max_norm=1.0) or skip bad batches."
+            )
         self.report(
             step,
             sev,
@@ -130,7 +150,7 @@ class LossSpike(Rule):
             },
             message=message,
             suggestion=suggestion,
-            action=scale_action(factor),
+            action=action,
             confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
         )
 
@@ -152,7 +172,17 @@ class LossSpike(Rule):
             f"Instability: {fixes}clip gradients (max_norm=1.0) or "
             f"{lr_change_text(eng.lr, factor)}; if it is one bad batch, skip it."
         )
-        if cold:
+        if cold and not eng.lr_logged:
+            # Only a header or config line states the LR: a warmup would not show.
+            message = (
+                f"Loss rose to {fmt_num(x)} in the first steps, {what} (the log has no "
+                "per-step LR, so whether the run warms up is not known)."
+            )
+            suggestion = (
+                "Without a warmup, add one (2-5% of the steps); with one, the peak LR is "
+                f"likely too high: {lr_change_text(eng.lr, factor)}."
+            )
+        elif cold:
             message = (
                 f"Loss rose to {fmt_num(x)} in the first steps, {what}, at a constant LR: "
                 "the classic missing-warmup spike."

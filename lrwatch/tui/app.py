@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from lrwatch.rules.coverage import not_enough
 from lrwatch.store import MetricStore, RunData
 from lrwatch.tui import messages as msg
 from lrwatch.tui.backlog import BacklogView
@@ -313,6 +314,9 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         if run is not None:
             # No loss yet, nothing judged: the panel must not say the LR looks healthy.
             self.findings_w.judging = "loss" in run.series
+            self.findings_w.not_enough = not_enough(
+                _points(run, "loss"), _points(run, "val_loss"), self.rules_config
+            )
             # setdefault: the same list each time, so an unchanged panel is not re-rendered.
             self.findings_w.set_findings(self.findings.setdefault(run.name, []))
 
@@ -422,3 +426,9 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from palette_commands(self, self.BINDINGS)
+
+
+def _points(run: Any, name: str) -> int:
+    """Points of ``run``'s series ``name`` (0 when it has none)."""
+    series = run.series.get(name)
+    return 0 if series is None else len(series)

@@ -147,15 +147,23 @@ def _console() -> Any:
 
 
 def render_cards(
-    findings: Sequence[Any], selected: int, width: int, height: int, judging: bool = True
+    findings: Sequence[Any],
+    selected: int,
+    width: int,
+    height: int,
+    judging: bool = True,
+    not_enough: str = "",
 ) -> Text:
     """The cards that fit in ``height`` lines, scrolled so the selected one is visible.
 
     ``judging``: the run has a training loss; without one there is nothing to call healthy.
+    ``not_enough``: the checks the run has too few points for (then it is not "healthy").
     """
     if not findings:
         if not judging:
             return Text(" no training loss yet: nothing to judge", style="dim italic")
+        if not_enough:
+            return Text(f" no findings so far; {not_enough}", style="dim italic")
         return Text(" no findings: the LR looks healthy so far", style="dim italic")
     cards = [render_card(f, i == selected, width) for i, f in enumerate(findings)]
     sizes = [len(c.plain.splitlines()) + 1 for c in cards]

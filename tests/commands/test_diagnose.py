@@ -142,3 +142,11 @@ def test_verdict_helpers() -> None:
     assert verdict([], 0).startswith("no records")
     assert verdict([info], 5).startswith("healthy (1 info)")
     assert verdict([info, warn], 5).startswith("warning: plateau from step 10")
+
+
+def test_a_short_run_is_not_called_healthy(tmp_path: Path) -> None:
+    """40 logged points: too few to judge slow progress or a plateau, and the verdict says so."""
+    (r,) = diagnose([write_run(tmp_path / "short.jsonl", [5.46 - 0.001 * s for s in range(40)])])
+    assert r["loss_points"] == 40 and r["val_points"] == 0
+    assert r["verdict"].startswith("no problems so far; not enough points yet to judge")
+    assert "slow progress" in r["verdict"] and "healthy" not in r["verdict"]

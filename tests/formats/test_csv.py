@@ -76,3 +76,14 @@ def test_chunking_does_not_change_records() -> None:
     assert canon(feed_all(CsvParser(), data, random_sizes(5, hi=40))) == canon(
         feed_all(CsvParser(), data)
     )
+
+
+def test_lightning_lr_column_names_the_optimizer() -> None:
+    """LearningRateMonitor's ``lr-SGD`` column: the rules learn the optimizer from it."""
+    from lrwatch.records import Event
+
+    recs = feed_all(CsvParser(), b"lr-SGD,step,train_loss\n0.0001,0,\n,0,2.3\n")
+    assert recs[0] == Event("run", {"optimizer": "SGD"})
+    assert series(recs, "lr") == [(0, 0.0001)] and series(recs, "loss") == [(0, 2.3)]
+    plain = feed_all(CsvParser(), b"step,train_loss\n0,2.3\n")
+    assert not any(isinstance(r, Event) for r in plain)

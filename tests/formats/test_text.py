@@ -6,7 +6,7 @@ import pytest
 
 from lrwatch.formats import make_parser
 from lrwatch.formats.text import TextParser
-from lrwatch.records import NameMap
+from lrwatch.records import Event, NameMap
 
 from .helpers import canon, feed_all, fixture, metrics, random_sizes, series
 
@@ -28,8 +28,10 @@ def test_nanogpt_fixture() -> None:
     assert series(recs, "train_loss_eval")[1] == (50, 3.04)
     first_iter = next(m for m in metrics(recs) if "loss" in m.values)
     assert first_iter.values == {"loss": 4.4608, "time_ms": 140.76, "mfu": -100.0}
-    # "Overriding: learning_rate = 0.001" and other prose are not records, nor skipped.
-    assert len(recs) == 308 and p.skipped == 0 and not p.steps_inferred
+    # "Overriding: learning_rate = 0.001" is the run's LR (one run event, before the metrics);
+    # other prose is neither a record nor skipped.
+    assert recs[0] == Event("run", {"lr": [0.001], "lr_from": "config"})
+    assert len(recs) == 309 and p.skipped == 0 and not p.steps_inferred
 
 
 def test_torchtune_litgpt_and_generic_lines() -> None:

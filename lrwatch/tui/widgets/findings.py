@@ -32,6 +32,8 @@ class FindingsPanel(Widget):
     selected: reactive[int] = reactive(0)
     #: Whether the run has a training loss the rules can judge (else "no loss to judge").
     judging: reactive[bool] = reactive(True)
+    #: What the rules had too few points for (lrwatch.rules.coverage.not_enough), or "".
+    not_enough: reactive[str] = reactive("")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -117,7 +119,9 @@ class FindingsPanel(Widget):
         if self.note:
             title.append(f"\n{self.note[: self.size.width]}", style="yellow")
             rows -= 1
-        body = render_cards(self.findings, self.selected, self.size.width, rows, self.judging)
+        body = render_cards(
+            self.findings, self.selected, self.size.width, rows, self.judging, self.not_enough
+        )
         text = title + Text("\n") + body
         return monochrome(text) if self.app.no_color else text
 
