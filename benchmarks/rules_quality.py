@@ -7,6 +7,8 @@ rewrites the results section of docs/rules-quality.md.
 
     python benchmarks/rules_quality.py --regenerate   # train the corpus (~3-5 min), then score
     python benchmarks/rules_quality.py                # score the existing corpus
+    python benchmarks/rules_quality.py --holdout [--regenerate]   # the second (holdout) corpus
+    python benchmarks/rules_quality.py --both [--regenerate]      # both corpora
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ if __package__ in (None, ""):
 
 from benchmarks.corpus_lib import report
 from benchmarks.corpus_lib.scoring import read_records, run_engine
+from benchmarks.holdout_corpus import DEFAULT_OUT as HOLDOUT_OUT
 from benchmarks.rules_corpus import DEFAULT_OUT, generate
 from lrwatch.rules import load_config
 
@@ -47,10 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--regenerate", action="store_true", help="train the corpus first")
     ap.add_argument("--corpus", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--holdout", action="store_true", help="score the holdout corpus instead")
+    ap.add_argument("--both", action="store_true", help="score both corpora")
+    ap.add_argument("--holdout-corpus", type=Path, default=HOLDOUT_OUT)
     ap.add_argument("--jobs", type=int, default=2, help="training processes (default 2)")
     ap.add_argument("--rules", default=None, help="TOML rules file for the engine")
     ap.add_argument("--doc", type=Path, default=DOC, help="markdown file to update ('' skips)")
     args = ap.parse_args(argv)
+    if args.holdout or args.both:
+        from benchmarks.holdout_lib.score_cli import holdout_main
+
+        holdout_main(args)
+        if not args.both:
+            return 0
     if args.regenerate or not (args.corpus / "labels.json").exists():
         print(f"training the corpus into {args.corpus} ...", flush=True)
         generate(args.corpus, args.jobs)

@@ -42,9 +42,49 @@ def summarize(results: list[RunResult]) -> dict[str, Any]:
         "healthy": _healthy(healthy),
         "faulty": _faulty(faulty, runs),
         "misses": [runs[r.name] for r in scored if runs[r.name]["problem"]],
+        "families": _per_family(results, runs),
     }
     summary["goals"] = _goals(summary)
     return summary
+
+
+def family_of(res: RunResult) -> str:
+    """The run's family: the label's ``family`` (holdout corpus) or its ``intent`` (corpus 1)."""
+    return str(res.label.get("family") or res.label.get("intent") or "?")
+
+
+def per_group(results: list[RunResult], key: Any) -> dict[str, dict[str, Any]]:
+    """The per-family table's numbers for any grouping of the runs (``key(run)``)."""
+    outcomes = {r.name: _run_outcome(r) for r in results if not r.label["excluded"]}
+    return _per_family(results, outcomes, key)
+
+
+def _per_family(
+    results: list[RunResult], outcomes: dict[str, dict[str, Any]], key: Any = family_of
+) -> dict[str, dict[str, Any]]:
+    """Per family: scored runs, faulty-run outcomes, delays, healthy runs with alerts."""
+    table: dict[str, dict[str, Any]] = {}
+    for fam in sorted({key(r) for r in results}):
+        runs = [r for r in results if key(r) == fam]
+        scored = [r for r in runs if not r.label["excluded"]]
+        faulty = [outcomes[r.name] for r in scored if r.label["expected"]]
+        healthy = [outcomes[r.name] for r in scored if not r.label["expected"]]
+        delays = [o["delay"] for o in faulty if "delay" in o]
+        n = len(faulty)
+        table[fam] = {
+            "runs": len(scored),
+            "excluded": len(runs) - len(scored),
+            "faulty": n,
+            "detected": _ratio(sum(o["detected"] for o in faulty), n),
+            "right_symptom": _ratio(sum(o["right_symptom"] for o in faulty), n),
+            "actionable_fix": _ratio(sum(o["right_symptom"] and o["right_fix"] for o in faulty), n),
+            "first_alert_right": _ratio(sum(o["first_alert_right"] for o in faulty), n),
+            "delay_median": statistics.median(delays) if delays else None,
+            "delay_max": max(delays) if delays else None,
+            "healthy": len(healthy),
+            "healthy_alerted": sum(o["false_alert"] for o in healthy),
+        }
+    return table
 
 
 def _first_match(res: RunResult, symptoms: set[str] | None = None) -> Seen | None:
@@ -84,6 +124,7 @@ def _run_outcome(res: RunResult) -> dict[str, Any]:
         "right_fix": right_fix,
         "first_alert_right": first_alert is not None and matches(res, first_alert),
         "detected": any(s for s in res.seen if not _premature(res, s)),
+        "false_alert": any(at_least(s, "warning") for s in false),
         "notes": lab["notes"],
     }
     if hit is not None:
@@ -169,7 +210,10 @@ def _goals(summary: dict[str, Any]) -> list[tuple[str, str, bool]]:
     sym = summary["symptoms"]
     fast = [sym[s]["recall_fast"] for s in ("nan_inf", "divergence") if s in sym and sym[s]["runs"]]
     errors = summary["healthy"]["runs_with_error"]
+    warned = summary["healthy"]["runs_with_warning"]
     fix = summary["faulty"]["actionable_fix"]
+    first = summary["faulty"]["first_alert_right"]
+    osc = sym.get("oscillation", {}).get("recall")
     return [
         (
             "nan_inf/divergence recall 100% within 5 logged points",
@@ -185,6 +229,23 @@ def _goals(summary: dict[str, Any]) -> list[tuple[str, str, bool]]:
             "right symptom with a fix pointing the right way on >= 90% of faulty runs",
             f"{fix:.0%}",
             fix >= 0.9,
+        ),
+        # Issue 10's goals (docs/rules-quality.md: the holdout corpus).
+        (
+            "issue 10: right symptom with a right-way fix on >= 95% of faulty runs",
+            f"{fix:.0%}",
+            fix >= 0.95,
+        ),
+        ("issue 10: oscillation recall >= 90%", _pct(osc), osc is not None and osc >= 0.9),
+        (
+            "issue 10: no warning or error on any healthy run",
+            f"{warned} of {summary['healthy_runs']} healthy runs",
+            warned == 0,
+        ),
+        (
+            "issue 10: first warning/error is the right symptom on >= 85% of faulty runs",
+            _pct(first),
+            first is not None and first >= 0.85,
         ),
     ]
 
@@ -228,6 +289,8 @@ def render(summary: dict[str, Any]) -> str:
         f"| right symptom + fix pointing the right way | {_pct(f['actionable_fix'])} | {PUBLISHED['actionable_fix']:.0%} |",
         f"| first warning/error is the right symptom | {_pct(f['first_alert_right'])} | — |",
         "",
+        *render_families(summary["families"]),
+        "",
         "| goal | measured | met |",
         "|---|---|---|",
     ]
@@ -238,6 +301,24 @@ def render(summary: dict[str, Any]) -> str:
         lines += ["", "Excluded (the construction did not produce the symptom; not scored):", ""]
         lines += [f"- `{e['run']}`: {e['why']}" for e in summary["excluded"]]
     return "\n".join(lines)
+
+
+def render_families(families: dict[str, dict[str, Any]], what: str = "family") -> list[str]:
+    """The per-family table (markdown lines)."""
+    lines = [
+        f"| {what} | runs (excluded) | faulty: detected | right symptom | + fix right way "
+        "| first warning/error right | delay median / max (pts) | healthy runs with warning/error |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for fam, t in families.items():
+        d = "—" if t["delay_median"] is None else f"{t['delay_median']:g} / {t['delay_max']}"
+        h = f"{t['healthy_alerted']} of {t['healthy']}" if t["healthy"] else "—"
+        lines.append(
+            f"| {fam} | {t['runs']} ({t['excluded']}) | {_pct(t['detected'])} | "
+            f"{_pct(t['right_symptom'])} | {_pct(t['actionable_fix'])} | "
+            f"{_pct(t['first_alert_right'])} | {d} | {h} |"
+        )
+    return lines
 
 
 def _miss_line(m: dict[str, Any]) -> str:
@@ -255,13 +336,13 @@ def _miss_line(m: dict[str, Any]) -> str:
     return f"- `{m['run']}`: {exp} → {got}{more}. {verdict}{false}. _{m['notes']}_"
 
 
-def update_doc(path: Path, text: str) -> None:
+def update_doc(path: Path, text: str, start: str = START, end: str = END) -> None:
     """Replace the results section of ``path`` (between the markers), or append one."""
-    block = f"{START}\n{text}\n{END}"
+    block = f"{start}\n{text}\n{end}"
     old = path.read_text() if path.exists() else "# Rule engine quality\n\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + block + rest.split(END, 1)[1]
+    if start in old and end in old:
+        head, rest = old.split(start, 1)
+        new = head + block + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(new)
