@@ -73,6 +73,17 @@ def is_validation(name: str) -> bool:
     return bool(_parts(name) & _VAL_PARTS) or name.lower().startswith(("val", "eval"))
 
 
+def is_val_set(name: str) -> bool:
+    """Whether a metric is a validation loss other than ``val_loss`` itself: a named eval
+    set's (``eval_g1_loss``, ``val_g0_loss``) or a part of the validation loss."""
+    return (
+        name not in ("val_loss", "val_loss_logged")
+        and is_loss_name(name)
+        and is_validation(name)
+        and not _parts(name) & {"test", "train"}  # nanoGPT's train_loss_eval is not one
+    )
+
+
 def is_loss_name(name: str) -> bool:
     """Whether a metric name is a loss (``total_loss``, ``train/CrossEntropyLoss``), not a
     setting or statistic about one (``annealing_loss_improvement_pct``, ``loss_scale``)."""

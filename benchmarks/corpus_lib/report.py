@@ -123,6 +123,7 @@ def _run_outcome(res: RunResult) -> dict[str, Any]:
         "right_symptom": hit is not None,
         "right_fix": right_fix,
         "first_alert_right": first_alert is not None and matches(res, first_alert),
+        "alerted": first_alert is not None,
         "detected": any(s for s in res.seen if not _premature(res, s)),
         "false_alert": any(at_least(s, "warning") for s in false),
         "notes": lab["notes"],
@@ -203,7 +204,18 @@ def _faulty(runs: list[RunResult], outcomes: dict[str, dict[str, Any]]) -> dict[
         "right_symptom": _ratio(sum(x["right_symptom"] for x in o), n),
         "actionable_fix": _ratio(sum(x["right_symptom"] and x["right_fix"] for x in o), n),
         "first_alert_right": _ratio(sum(x["first_alert_right"] for x in o), n),
+        # The same over the runs that got a warning or error at all: the others are found
+        # only at info level (or missed), which the rows above already count.
+        "first_alert_right_of_alerted": _ratio(
+            sum(x["first_alert_right"] for x in o), sum(x["alerted"] for x in o)
+        ),
+        "no_alert": sum(not x["alerted"] for x in o),
     }
+
+
+def _alerted(summary: dict[str, Any]) -> int:
+    """Faulty runs with at least one warning or error."""
+    return summary["faulty_runs"] - summary["faulty"].get("no_alert", 0)
 
 
 def _goals(summary: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -288,6 +300,8 @@ def render(summary: dict[str, Any]) -> str:
         f"| right symptom | {_pct(f['right_symptom'])} | {PUBLISHED['right_symptom']:.0%} |",
         f"| right symptom + fix pointing the right way | {_pct(f['actionable_fix'])} | {PUBLISHED['actionable_fix']:.0%} |",
         f"| first warning/error is the right symptom | {_pct(f['first_alert_right'])} | — |",
+        f"| ... of the {_alerted(summary)} faulty runs that got a warning or error | "
+        f"{_pct(f.get('first_alert_right_of_alerted'))} | — |",
         "",
         *render_families(summary["families"]),
         "",

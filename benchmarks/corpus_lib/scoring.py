@@ -140,7 +140,13 @@ def matches(res: RunResult, seen: Seen) -> bool:
     # A run that never learned has no sharp onset (its label puts one at the 50th point, as
     # for slow progress): a finding of an accepted symptom at any time is a diagnosis.
     stuck = res.label.get("notes", "").startswith("stuck")
-    return symptom in WHOLE_RUN or stuck or delay(res, seen, symptom, onset) >= -EARLY_SLACK
+    # The other symptoms a whole-run label accepts as right (an oscillating run whose level
+    # sits above its start: `divergence`) carry the whole-run onset too, so they are on time
+    # whenever they appear, like the primary.
+    whole = res.label.get("primary") in WHOLE_RUN
+    return (
+        symptom in WHOLE_RUN or stuck or whole or delay(res, seen, symptom, onset) >= -EARLY_SLACK
+    )
 
 
 def acceptable(res: RunResult, seen: Seen) -> bool:

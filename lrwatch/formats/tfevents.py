@@ -27,7 +27,7 @@ import numpy as np
 from lrwatch.formats import _protobuf as pb
 from lrwatch.formats import _tfrecord
 from lrwatch.formats.base import Parser
-from lrwatch.records import AnyRecord, MetricBlock, Metrics, NameMap, Record
+from lrwatch.records import LIGHTNING_LR, AnyRecord, Event, MetricBlock, Metrics, NameMap, Record
 
 #: Longest event record accepted (a bigger length with a valid CRC is still refused).
 MAX_RECORD = 64 << 20
@@ -58,6 +58,8 @@ class TfeventsParser(Parser):
         self._fast = bool(options.get("fast", True))
         self._layouts: dict[bytes, str] = {}  # scalar event suffix -> metric name
         self._headers: dict[int, int] = {}  # record length -> masked CRC of its 8 bytes
+        self._optimizer: str | None = None  # from a Lightning lr-<Optimizer> tag
+        self._optimizer_sent = False
 
     def restart(self) -> None:
         """A new file: drop the partial record."""
@@ -177,6 +179,10 @@ class TfeventsParser(Parser):
             wall_time, step, values = self._decode_event(payload)
         except (ValueError, IndexError, struct.error):
             return 1
+        if self._optimizer is not None and not self._optimizer_sent:
+            # Lightning's LearningRateMonitor tag (lr-SGD) names the optimizer, as in its CSV.
+            self._optimizer_sent = True
+            out.append(Event("run", {"optimizer": self._optimizer}))
         if values:
             t = wall_time if wall_time is not None and math.isfinite(wall_time) else None
             out.append(Metrics(step, values, t))
@@ -203,6 +209,9 @@ class TfeventsParser(Parser):
                 tag, scalar = _summary_value(value)  # type: ignore[arg-type]
                 if tag is not None and scalar is not None:
                     values[self.names(tag)] = scalar
+                    if self._optimizer is None and tag.startswith("lr-"):
+                        m = LIGHTNING_LR.match(tag)
+                        self._optimizer = m.group("opt") if m else None
 
 
 def _blockify(records: list[Record]) -> list[AnyRecord]:

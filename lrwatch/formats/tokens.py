@@ -66,6 +66,8 @@ _EVAL_COUNTER = re.compile(
 _LLMC = re.compile(r"^s:(\d+) ")
 # timm: "Train: 3 [  50/1251 ( 4%)]"
 _TIMM = re.compile(r"^\s*Train:\s*(\d+)\s*\[\s*(\d+)\s*/\s*(\d+)")
+# PyTorch's examples: "Train Epoch: 1 [640/60000 (1%)]\tLoss: 0.301" (samples seen in the epoch)
+_EXAMPLES = re.compile(r"epoch:?\s*(\d+)\s*\[\s*(\d+)\s*/\s*(\d+)\s*\(", re.IGNORECASE)
 _STEP_NAMES = ("global_step", "num_updates", "trainer/global_step", "global step")
 #: A word that, before the first pair, says the line reports validation.
 _VAL_WORD = re.compile(
@@ -162,6 +164,11 @@ def _find_step(line: str, tokens: Tokens) -> None:
             _take(tokens, m, 2, "batch", epoch=1, per_epoch=3)
             return
     epoch_m = _EPOCH.search(line) if "epoch" in low else None
+    if epoch_m and "(" in line:
+        m = _EXAMPLES.search(line)
+        if m:  # the sample counter is the position within the epoch (steps count samples)
+            _take(tokens, m, 2, "batch", epoch=1, per_epoch=3)
+            return
     if "batch" in low:
         m = _BATCHES.search(line)
         if m:

@@ -3,6 +3,7 @@ and how large an LR is for an optimizer family."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -248,6 +249,7 @@ _SMALL_LR = {"adaptive": 1e-4, "sgd": 1e-3}
 _ADAPTIVE = ("adam", "rmsprop", "adagrad", "lamb", "lion", "nadam", "radam", "adafactor")
 
 
+@functools.lru_cache(maxsize=64)
 def _family(optimizer: str | None) -> str | None:
     name = (optimizer or "").lower()
     if any(k in name for k in _ADAPTIVE):
@@ -259,7 +261,7 @@ def lr_is_large(optimizer: str | None, lr: float | None) -> bool:
     """Whether ``lr`` is large for ``optimizer`` (Adam-like ≥ 1e-2, SGD ≥ 1; unknown: ≥ 1)."""
     if lr is None:
         return False
-    return lr >= _LARGE_LR[_family(optimizer) or "sgd"]
+    return _as_logged(lr) >= _LARGE_LR[_family(optimizer) or "sgd"]
 
 
 #: LRs below which an optimizer family does not make a loss swing widely (Adam-like 1e-3 is
@@ -275,12 +277,23 @@ _TINY_LR = {"adaptive": 1e-5, "sgd": 1e-3, None: 1e-5}
 def lr_is_tiny(optimizer: str | None, lr: float | None) -> bool:
     """Whether ``lr`` is tiny for ``optimizer``: a loss that does not move there is blamed
     on the LR from a few points on (False when the LR is unknown)."""
-    return lr is not None and lr < _TINY_LR[_family(optimizer)]
+    return lr is not None and _as_logged(lr) < _TINY_LR[_family(optimizer)]
+
+
+#: LRs from which an optimizer family counts as running at a normal LR (not small):
+#: Adam-like 3e-4 (its usual range is 3e-4 to 3e-3), SGD 1e-2; an unknown optimizer: 3e-4.
+_NORMAL_LR = {"adaptive": 3e-4, "sgd": 1e-2, None: 3e-4}
+
+
+def lr_is_normal(optimizer: str | None, lr: float | None) -> bool:
+    """Whether ``lr`` is at least a normal LR for ``optimizer`` (False when unknown): a loss
+    that learns slowly there is not evidence of a too-low LR."""
+    return lr is not None and _as_logged(lr) >= _NORMAL_LR[_family(optimizer)]
 
 
 def lr_can_swing(optimizer: str | None, lr: float | None) -> bool:
     """Whether ``lr`` is large enough to make the loss swing (True when the LR is unknown)."""
-    return lr is None or lr >= _SWING_LR[_family(optimizer)]
+    return lr is None or _as_logged(lr) >= _SWING_LR[_family(optimizer)]
 
 
 def lr_is_small(
@@ -291,4 +304,11 @@ def lr_is_small(
     family = _family(optimizer)
     if lr is None or family is None:
         return False
+    lr = _as_logged(lr)
     return lr <= _SMALL_LR[family] if table is None else lr < table[family]
+
+
+def _as_logged(lr: float) -> float:
+    """``lr`` to 6 significant digits: the LR a config said (TensorBoard stores float32, so
+    1e-2 reads back as 0.009999999776; compared with 1e-2 it must count as 1e-2)."""
+    return float(f"{lr:.6g}")

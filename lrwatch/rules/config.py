@@ -103,6 +103,7 @@ class SlowProgressConfig:
     min_lr_fraction: float = 0.5  #: LR ≥ this × the run's peak LR (not a decayed tail)
     factor: float = 10.0  #: suggested LR increase
     min_points: int = 20  #: before a full window: at a tiny peak LR, judged from this many points
+    stuck_points: int = 250  #: a "never learned" info still flat after this many points: warning
     early_progress: float = 0.05  #: ... flat when less than this fraction below its start
 
 

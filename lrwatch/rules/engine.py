@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from lrwatch.losschoice import is_val_set
 from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.rules.base import LossStats, Rule
 from lrwatch.rules.config import RuleConfig
@@ -23,6 +24,9 @@ from lrwatch.rules.other_rules import GradExplosion, NanInf, Overfitting, ValNan
 from lrwatch.rules.plateau import TrainPlateau, ValPlateau
 from lrwatch.rules.progress import SlowProgress
 from lrwatch.rules.spikes import LossSpike
+
+#: Named eval sets judged for overfitting at most (beyond: ignored).
+MAX_SETS = 16
 
 #: An LR up to this fraction above the run's peak counts as one it has already used (a warm
 #: restart back to the peak, logged with rounding); anything higher is a new high.
@@ -67,11 +71,15 @@ class Engine:
         self._last_t: float | None = None
         self._gap: float | None = None  # smoothed interval between record times
         self._stalled: Finding | None = None
+        self._val_sets: dict[str, Overfitting] = {}  #: named eval sets, one rule each
+        #: metric keys that are not named eval sets (checked once per key)
+        self._not_sets: set[str] = {"loss", "val_loss", "lr", "grad_norm", "val_loss_logged"}
         self._build_rules()
 
     def _build_rules(self) -> None:
         """Instantiate the enabled rules, and per hook the list of rules that implement it."""
         cfg = self.config
+        self._overfit_sets = cfg.overfitting.enabled
         self._spike = LossSpike(self) if cfg.loss_spike.enabled else None
         self.nan_rule = self._nan = NanInf(self) if cfg.nan_inf.enabled else None
         self._rules: list[Rule] = [
@@ -221,6 +229,25 @@ class Engine:
         values = rec.values
         get = values.get
         self._on_row(rec.step, rec.t, get("lr"), get("loss"), get("val_loss"), get("grad_norm"))
+        if not self._not_sets.issuperset(values):  # one C-level test for the usual record
+            for key, v in values.items():
+                if key not in self._not_sets:
+                    self._on_val_set(rec.step, key, v)
+
+    def _on_val_set(self, step: int, key: str, x: float) -> None:
+        """A named eval set's loss (HF ``eval_g1_loss``, Lightning ``val_g1_loss``): judged
+        for overfitting on its own, as ``val_loss`` is (a set can overfit alone)."""
+        rule = self._val_sets.get(key)
+        if rule is None:
+            if not (self._overfit_sets and is_val_set(key)) or len(self._val_sets) >= MAX_SETS:
+                if len(self._not_sets) < 10_000:
+                    self._not_sets.add(key)
+                return
+            rule = self._val_sets[key] = Overfitting(self, metric=key)
+            self._rules.append(rule)
+            self._loss_rules.append(rule)
+        if math.isfinite(x):
+            rule.on_val(step, x)
 
     def _on_block(self, block: MetricBlock) -> None:
         """A block's rows, as :meth:`_on_metrics` of each would, without building them."""
@@ -235,6 +262,10 @@ class Engine:
         row = self._on_row
         for i in range(n):
             row(steps[i], times[i], lrs[i], losses[i], vals[i], grads[i])
+        for key in cols:
+            if key not in self._not_sets:
+                for step, x in zip(steps, cols[key].tolist(), strict=True):
+                    self._on_val_set(step, key, x)
 
     def _on_row(
         self,

@@ -15,6 +15,9 @@ from lrwatch.rules.stats import Alternation, Autocorr, Lagged, Window
 #: steady level: a loss that is still falling is learning, however noisy, and one that just
 #: jumped up (a shock, a blow-up) is a spike's or a divergence's business.
 STEADY = math.log(1.0 / 0.95)
+#: The swing test is judged every this many points (its window moves slowly; the engine's
+#: per-record cost stays low).
+SWING_EVERY = 4
 
 
 class Oscillation(Rule):
@@ -46,7 +49,9 @@ class Oscillation(Rule):
         self.alt = Alternation(self.cfg.window)
         self.progress = Progress(self.cfg.threshold)
         self.logs = Window(self.cfg.swing_window)
-        self.medians = Lagged(self.cfg.swing_window)
+        self.medians = Lagged(max(1, self.cfg.swing_window // SWING_EVERY))
+        self.ticks = 0  #: points added to the swing window
+        self.swinging = False  #: the last swing judgement
         self.hot = self.calm = self.swung = 0
         self.onset = self.swing_onset = 0
 
@@ -57,6 +62,7 @@ class Oscillation(Rule):
         self.medians.clear()
         self.progress = Progress(self.cfg.threshold)
         self.hot = self.swung = 0
+        self.swinging = False
         if direction < 0:
             self.resolve(step, "the LR was lowered")
 
@@ -98,23 +104,28 @@ class Oscillation(Rule):
         if not eng.loss.positive or x <= 0:
             return False
         self.logs.add(math.log(x))
+        self.ticks += 1
+        if self.ticks % SWING_EVERY:
+            return self.swinging  # judged every SWING_EVERY points: the window moves slowly
         self.medians.add(self.logs.median)
         if len(self.logs) < cfg.swing_window or not self.medians.full:
             return False
-        lo, med, hi = self.logs.quantile(0.1), self.logs.median, self.logs.quantile(0.9)
-        before = self.medians.ago(self.medians.size)
+        lo, hi = self.logs.quantile(0.1), self.logs.quantile(0.9)
+        med = self.logs.median
         # Without a known LR, only a level at or above the first loss is evidence enough: a
-        # too-low LR on a noisy loss also moves little (and wants the opposite fix).
+        # too-low LR on a noisy loss also moves little (and wants the opposite fix). The
+        # cheap tests come first: most points of most runs fail the spread test.
         gain = cfg.max_gain if eng.lr is not None else 0.0
         swinging = (
             hi - lo >= cfg.swing
             and med >= math.log((1.0 - gain) * eng.loss.first)
-            and abs(med - before) <= max(STEADY, 0.25 * (hi - lo))
+            and abs(med - self.medians.ago(self.medians.size)) <= max(STEADY, 0.25 * (hi - lo))
             and not eng.lr_rising
             and lr_can_swing(eng.optimizer, eng.lr)
         )
-        self.swung = self.swung + 1 if swinging else 0
-        if self.swung == 1:
+        self.swinging = swinging
+        self.swung = self.swung + SWING_EVERY if swinging else 0
+        if self.swung == SWING_EVERY:
             self.swing_onset = step
         if self.swung >= cfg.swing_patience:
             self._report_swing(step, math.exp(lo), math.exp(med), math.exp(hi))

@@ -136,8 +136,9 @@ class Overfitting(Rule):
 
     symptom = "overfitting"
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, engine, metric: str = "val_loss") -> None:  # type: ignore[no-untyped-def]
         super().__init__(engine)
+        self.metric = metric  #: the val loss judged: ``val_loss`` or a named eval set's
         self.cfg = engine.config.overfitting
         self.train = Ema(0.9)
         self.evals = 0
@@ -204,8 +205,9 @@ class Overfitting(Rule):
                     "train_loss_at_best": self.train_at_best,
                     "evals_rising": self.hot,
                     "val_noise": self._noise(),
+                    "metric": self.metric,
                 },
-                message=f"Overfitting: val loss {fmt_num(x)} is {gap:.0%} above its best "
+                message=f"Overfitting: {self._what()} {fmt_num(x)} is {gap:.0%} above its best "
                 f"({fmt_num(self.best)} at step {self.best_step}) while the train loss falls.",
                 suggestion=f"Keep the checkpoint from step {self.best_step} and stop early; or "
                 f"regularise (weight decay, dropout, augmentation) or "
@@ -213,6 +215,9 @@ class Overfitting(Rule):
                 action=None,
                 confidence=clamp01(0.5 + 0.1 * self.hot + gap),
             )
+
+    def _what(self) -> str:
+        return "val loss" if self.metric == "val_loss" else f"{self.metric} (an eval set)"
 
 
 class GradExplosion(Rule):

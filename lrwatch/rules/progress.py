@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrwatch.rules.base import Rule, lr_is_large, lr_is_small, lr_is_tiny, rel
+from lrwatch.rules.base import Rule, lr_is_large, lr_is_normal, lr_is_small, lr_is_tiny, rel
 from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
@@ -61,6 +61,8 @@ class SlowProgress(Rule):
         if self.active is not None:
             if learned:
                 self.resolve(step, "the loss is falling faster now")
+            elif self._still_stuck(progress):
+                self._escalate(step)
             return
         if self.done or learned:
             return  # it learned: what follows is divergence's or plateau's business
@@ -80,14 +82,41 @@ class SlowProgress(Rule):
         noisy = rel(s.noise, s.win.median) > cfg.max_noise
         large = lr_is_large(eng.optimizer, eng.lr)
         small = lr_is_small(eng.optimizer, eng.lr)
-        if steady and not large:
+        normal = lr_is_normal(eng.optimizer, eng.lr)
+        if steady and not large and (small or eng.lr is None or not normal):
             self._report(step, progress, d1, d2, "steady")
-        elif flat and (small or not noisy) and not large:
+        elif steady and not large:
+            # A slow straight line at an LR normal for the optimizer: raising it is a guess.
+            self._report(step, progress, d1, d2, "slow_normal")
+        elif flat and (small or not normal) and (not noisy or eng.lr is not None) and not large:
+            # Flat at a normal LR is not "too low" (a model that learns at all moves there):
+            # it never learned, which is "stuck" below.
             self._report(step, progress, d1, d2, "flat")
         elif flat and large:
             self._report(step, progress, d1, d2, "stuck_high_lr")
         elif flat:
             self._report(step, progress, d1, d2, "stuck")
+
+    def _still_stuck(self, progress: float) -> bool:
+        """A "never learned" info whose loss still has not moved after ``stuck_points``
+        points: by then it is not a late start, and a person should look."""
+        f = self.active
+        return (
+            f is not None
+            and f.severity == "info"
+            and f.evidence.get("kind") == "stuck"
+            and progress < self.cfg.flat_progress * 3
+            and self.engine.loss.n >= self.cfg.stuck_points
+        )
+
+    def _escalate(self, step: int) -> None:
+        f = self.active
+        assert f is not None
+        f.evidence = {**f.evidence, "points": self.engine.loss.n}
+        f.message = f.message.replace(
+            f"after {self.cfg.window}+ points", f"after {self.engine.loss.n} points"
+        )
+        self.engine.report(self, f.symptom, step, "warning", None, {})
 
     def _early(self, step: int, c: float) -> None:
         """Before a full window: a loss that barely moved over ``min_points`` points at a
@@ -138,6 +167,8 @@ class SlowProgress(Rule):
         """Symptom id, severity, action, message and suggestion for a finding of ``kind``."""
         cfg, eng = self.cfg, self.engine
         symptom = self.symptom
+        if kind == "flat" and lr is None:
+            kind = "stuck"  # it never moved, and nothing says how large the LR is
         if kind == "stuck_high_lr":
             # No progress at all at an LR already large for the optimizer (Adam-like >= 1e-2,
             # SGD >= 1): at such an LR a too-low LR is implausible; the usual cause is an LR
@@ -146,22 +177,39 @@ class SlowProgress(Rule):
             symptom, sev, action = "stuck_high_lr", "warning", scale_action(0.1)
             message = (
                 f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
-                f"points) at an LR of {fmt_lr(lr or 0)}, already large for "
+                f"points){_chance(self.engine.loss.win.median)} at an LR of {fmt_lr(lr or 0)}, already large for "
                 f"{eng.optimizer or 'this optimizer'}: the LR is likely too high."
             )
             suggestion = (
                 f"LR too high: {lr_change_text(lr, 0.1)}, or run an LR range test "
                 "(lrwatch find-lr) to find a working LR."
             )
+        elif kind == "slow_normal":
+            sev, action = "info", None
+            message = (
+                f"Loss falls slowly along a straight line: {_pct(progress)} after "
+                f"{cfg.window}+ points, at an LR of {fmt_lr(lr or 0)}, normal for "
+                f"{eng.optimizer or 'most optimizers'}."
+            )
+            suggestion = (
+                "The LR is not obviously too low: run an LR range test (lrwatch find-lr) "
+                "before raising it; a hard task or label noise also learns slowly."
+            )
         elif kind == "stuck":
-            # Flat and noisy at its start at a normal LR: a too-high LR looks like this too,
-            # so never suggest raising it.
+            # Flat at a normal LR: it never learned. A too-high LR or broken data look like
+            # this too, so no LR direction is suggested; an info, because a run can sit at
+            # chance for a hundred points and then learn (a late start is not a fault).
             sev, action = "info", None
             message = (
                 f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
-                "points) and it is noisy, so the LR may be too high as well as too low."
+                f"points){_chance(self.engine.loss.win.median)}: it never learned. "
+                f"{'At a normal LR that is rarely' if lr is not None else 'The log gives no LR, so it may be'} "
+                "a too-low LR: a too-high one, or broken labels or inputs, look like this."
             )
-            suggestion = "Run an LR range test (lrwatch find-lr) to find a working LR."
+            suggestion = (
+                "Check the labels and inputs (can the model overfit one batch?), then run "
+                "an LR range test (lrwatch find-lr)."
+            )
         elif lr is None:
             # Nothing says how large the LR is: a slow line or a flat loss does not tell
             # a too-low LR from a too-high one, so no direction is suggested.
@@ -204,3 +252,26 @@ def _pct(progress: float) -> str:
     """'12% lower than at the start' / '3% higher than at the start'."""
     word = "lower" if progress >= 0 else "higher"
     return f"{abs(progress):.0%} {word} than at the start"
+
+
+#: Classes up to which a loss at ln(K) is named as a K-class classifier's chance level.
+MAX_CLASSES = 100
+
+
+def chance_classes(loss: float) -> int | None:
+    """K when ``loss`` is within 1% of ln K (2 ≤ K ≤ 100): the cross-entropy of a K-class
+    classifier that predicts uniformly, i.e. one that has learned nothing."""
+    if not 0.6 < loss < math.log(MAX_CLASSES + 0.5):
+        return None
+    k = round(math.exp(loss))
+    if 2 <= k <= MAX_CLASSES and abs(loss - math.log(k)) <= 0.01 * math.log(k):
+        return k
+    return None
+
+
+def _chance(level: float) -> str:
+    """', sitting at ln 6 = 1.79, the chance level of a 6-class classifier' or ''."""
+    k = chance_classes(level)
+    if k is None:
+        return ""
+    return f", sitting at ln {k} = {math.log(k):.3g}, the chance level of a {k}-class classifier"

@@ -123,6 +123,10 @@ class LossSpike(Rule):
         # One spike that recovers needs no action; an episode of several does.
         # A blow-up in the first steps is the classic missing-warmup / LR-too-high symptom.
         sev = "warning" if self.count >= cfg.repeat or early else "info"
+        if cold and not eng.lr_logged and self.count < cfg.repeat:
+            # No per-step LR: whether the run warms up is unknown, and a noisy first batch
+            # looks the same; noted, not an alarm (a real blow-up is divergence's error).
+            sev = "info"
         message, suggestion = self._texts(x, med, ratio, factor, early, cold)
         action = scale_action(factor)
         lr, peak = eng.lr, eng.lr_max

@@ -238,3 +238,16 @@ def test_mmengine_validation_lands_at_the_end_of_its_epoch() -> None:
         (20, None, 0.4414),
         (25, 0.6, None),
     ]
+
+
+def test_pytorch_examples_count_samples_within_epochs() -> None:
+    """``Train Epoch: 1 [640/60000 (1%)]``: the sample counter places each line in its epoch
+    (steps count samples), so the points of an epoch no longer share the epoch's number."""
+    rows = _read(
+        "Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.301\n"
+        "Train Epoch: 1 [640/60000 (1%)]\tLoss: 1.301\n"
+        "\nTest set: Average loss: 0.0500, Accuracy: 9800/10000 (98%)\n\n"
+        "Train Epoch: 2 [640/60000 (1%)]\tLoss: 0.2\n"
+    )
+    train = [(s, v["loss"]) for s, v in rows if "loss" in v]
+    assert train == [(0, 2.301), (640, 1.301), (60640, 0.2)]

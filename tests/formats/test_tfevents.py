@@ -101,3 +101,21 @@ def test_tf2_tensor_scalars_written_by_tensorboard(tmp_path: Path) -> None:
         (20, {"loss": 1.0, "lr": 0.2, "grad_norm": 1.5}, 1_700_000_002.0),
     ]
     assert p.skipped == 0
+
+
+def test_lightning_lr_tag_names_the_optimizer(tmp_path: Path) -> None:
+    """LearningRateMonitor's ``lr-SGD`` tag: one run event naming the optimizer, as from its
+    metrics.csv (the same run must read the same from both files)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from lrwatch.records import Event
+
+    writer = SummaryWriter(str(tmp_path))
+    for step in range(3):
+        writer.add_scalar("lr-SGD", 0.01, step)
+        writer.add_scalar("train_loss", 2.0 - 0.1 * step, step)
+    writer.close()
+    (path,) = tmp_path.glob("events.out.tfevents.*")
+    recs = feed_all(TfeventsParser(), path.read_bytes())
+    assert [r for r in recs if isinstance(r, Event)] == [Event("run", {"optimizer": "SGD"})]
+    assert [s for s, _ in series(recs, "loss")] == [0, 1, 2]

@@ -185,3 +185,27 @@ def test_val_loss_far_above_its_best_is_a_warning() -> None:
         engine.feed([Metrics(step, {"val_loss": val})])
     (f,) = of(engine, "overfitting")
     assert f.severity == "warning" and f.evidence["rise"] >= 0.1
+
+
+def test_each_named_eval_set_is_judged_for_overfitting() -> None:
+    """HF's eval dict: ``eval_g0_loss`` is chosen as the val loss, ``eval_g1_loss`` ... come
+    in their own records. A set that overfits alone is found, and named."""
+    engine = Engine()
+    for e in range(30):
+        step = 50 * (e + 1)
+        engine.feed([Metrics(step, {"loss": 2.0 / (1 + e / 5)})])
+        engine.feed([Metrics(step, {"val_loss": 1.0 / (1 + e / 10)})])  # g0: healthy
+        g1 = 1.0 if e < 10 else 1.0 + 0.1 * (e - 9)  # g1: doubles after epoch 10
+        engine.feed([Metrics(step, {"eval_g1_loss": g1, "eval_g1_runtime": 0.5})])
+    (f,) = of(engine, "overfitting")
+    assert f.evidence["metric"] == "eval_g1_loss" and f.severity == "warning"
+    assert "eval_g1_loss (an eval set)" in f.message
+
+
+def test_a_float32_lr_counts_as_the_lr_it_was_set_to() -> None:
+    """TensorBoard stores float32: SGD at 1e-2 reads back as 0.009999999776, which must be
+    a normal LR for SGD (a flat loss there never learned), not a "too low" one."""
+    from lrwatch.rules.base import lr_is_normal, lr_is_small
+
+    assert lr_is_normal("SGD", 0.009999999776482582)
+    assert lr_is_small("SGD", 0.0010000000474974513)
