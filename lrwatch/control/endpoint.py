@@ -179,7 +179,9 @@ def bind_tcp(host: str, port: int, allow_remote: bool = False) -> tuple[socket.s
 
 def write_token(path: Path) -> str:
     """Generate a token and store it in ``path`` with mode 0600."""
-    token = secrets.token_urlsafe(32)
+    # Hex, not urlsafe base64: a token may start with "-" there, and `lrwatch ctl --token
+    # -Ab3...` then reads as a missing argument (argparse takes it for an option).
+    token = secrets.token_hex(32)
     if os.path.lexists(path):
         os.unlink(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)

@@ -101,4 +101,7 @@ def test_token_file_is_0600_and_fresh(tmp_path: Path) -> None:
     assert E.read_token(path) == t1 and len(t1) >= 32
     t2 = E.write_token(path)
     assert t2 != t1 and E.read_token(path) == t2
+    # Never "-..." (argparse would read `--token -x` as a missing value): hex only.
+    tokens = [E.write_token(path) for _ in range(200)]
+    assert all(set(t) <= set("0123456789abcdef") for t in tokens)
     assert E.read_token(tmp_path / "missing.token") is None
