@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrwatch.rules.base import Rule, lr_is_large, lr_is_normal, lr_is_small, lr_is_tiny, rel
+from lrwatch.rules.base import Rule, lr_is_large, lr_is_normal, lr_is_tiny, rel
 from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
@@ -79,23 +79,16 @@ class SlowProgress(Rule):
         flat = abs(a - c) <= cfg.flat_progress * self.run_start and progress < cfg.flat_progress
         if not (steady or flat):
             return
-        noisy = rel(s.noise, s.win.median) > cfg.max_noise
-        large = lr_is_large(eng.optimizer, eng.lr)
-        small = lr_is_small(eng.optimizer, eng.lr)
-        normal = lr_is_normal(eng.optimizer, eng.lr)
-        if steady and not large and (small or eng.lr is None or not normal):
-            self._report(step, progress, d1, d2, "steady")
-        elif steady and not large:
-            # A slow straight line at an LR normal for the optimizer: raising it is a guess.
-            self._report(step, progress, d1, d2, "slow_normal")
-        elif flat and (small or not normal) and (not noisy or eng.lr is not None) and not large:
-            # Flat at a normal LR is not "too low" (a model that learns at all moves there):
-            # it never learned, which is "stuck" below.
-            self._report(step, progress, d1, d2, "flat")
-        elif flat and large:
-            self._report(step, progress, d1, d2, "stuck_high_lr")
-        elif flat:
-            self._report(step, progress, d1, d2, "stuck")
+        kind = _kind(
+            steady,
+            flat,
+            large=lr_is_large(eng.optimizer, eng.lr),
+            normal=lr_is_normal(eng.optimizer, eng.lr),
+            known=eng.lr is not None,
+            noisy=rel(s.noise, s.win.median) > cfg.max_noise,
+        )
+        if kind is not None:
+            self._report(step, progress, d1, d2, kind)
 
     def _still_stuck(self, progress: float) -> bool:
         """A "never learned" info whose loss still has not moved after ``stuck_points``
@@ -112,11 +105,10 @@ class SlowProgress(Rule):
     def _escalate(self, step: int) -> None:
         f = self.active
         assert f is not None
+        progress = f.evidence["progress"]
+        _, _, _, message, _ = self._verdict("stuck", progress, self.engine.lr)
         f.evidence = {**f.evidence, "points": self.engine.loss.n}
-        f.message = f.message.replace(
-            f"after {self.cfg.window}+ points", f"after {self.engine.loss.n} points"
-        )
-        self.engine.report(self, f.symptom, step, "warning", None, {})
+        self.engine.report(self, f.symptom, step, "warning", None, {"message": message})
 
     def _early(self, step: int, c: float) -> None:
         """Before a full window: a loss that barely moved over ``min_points`` points at a
@@ -167,6 +159,8 @@ class SlowProgress(Rule):
         """Symptom id, severity, action, message and suggestion for a finding of ``kind``."""
         cfg, eng = self.cfg, self.engine
         symptom = self.symptom
+        after = f"after {eng.loss.n} points"
+        chance = _chance(eng.loss.win.median)
         if kind == "flat" and lr is None:
             kind = "stuck"  # it never moved, and nothing says how large the LR is
         if kind == "stuck_high_lr":
@@ -176,9 +170,9 @@ class SlowProgress(Rule):
             # id: it is not "too slow" (slow_progress) and the loss is not rising (divergence).
             symptom, sev, action = "stuck_high_lr", "warning", scale_action(0.1)
             message = (
-                f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
-                f"points){_chance(self.engine.loss.win.median)} at an LR of {fmt_lr(lr or 0)}, already large for "
-                f"{eng.optimizer or 'this optimizer'}: the LR is likely too high."
+                f"Loss has made no progress ({_pct(progress)} {after}){chance} at an LR of "
+                f"{fmt_lr(lr or 0)}, already large for {eng.optimizer or 'this optimizer'}: "
+                "the LR is likely too high."
             )
             suggestion = (
                 f"LR too high: {lr_change_text(lr, 0.1)}, or run an LR range test "
@@ -187,8 +181,8 @@ class SlowProgress(Rule):
         elif kind == "slow_normal":
             sev, action = "info", None
             message = (
-                f"Loss falls slowly along a straight line: {_pct(progress)} after "
-                f"{cfg.window}+ points, at an LR of {fmt_lr(lr or 0)}, normal for "
+                f"Loss falls slowly along a straight line: {_pct(progress)} {after}, at an "
+                f"LR of {fmt_lr(lr or 0)}, normal for "
                 f"{eng.optimizer or 'most optimizers'}."
             )
             suggestion = (
@@ -200,11 +194,15 @@ class SlowProgress(Rule):
             # this too, so no LR direction is suggested; an info, because a run can sit at
             # chance for a hundred points and then learn (a late start is not a fault).
             sev, action = "info", None
+            maybe = (
+                "At a normal LR that is rarely"
+                if lr is not None
+                else "The log gives no LR: it may be"
+            )
             message = (
-                f"Loss has made no progress ({_pct(progress)} after {cfg.window}+ "
-                f"points){_chance(self.engine.loss.win.median)}: it never learned. "
-                f"{'At a normal LR that is rarely' if lr is not None else 'The log gives no LR, so it may be'} "
-                "a too-low LR: a too-high one, or broken labels or inputs, look like this."
+                f"Loss has made no progress ({_pct(progress)} {after}){chance}: it never "
+                f"learned. {maybe} a too-low LR, but a too-high one, or broken labels or "
+                "inputs, look like this."
             )
             suggestion = (
                 "Check the labels and inputs (can the model overfit one batch?), then run "
@@ -216,7 +214,7 @@ class SlowProgress(Rule):
             how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
             sev, action = "info", None
             message = (
-                f"Loss {how}: {_pct(progress)} after {min(eng.loss.n, cfg.window)}+ points; "
+                f"Loss {how}: {_pct(progress)} {after}; "
                 "the log does not give the LR, so its direction cannot be judged."
             )
             suggestion = (
@@ -226,11 +224,7 @@ class SlowProgress(Rule):
         else:
             how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
             sev, action = "warning", set_action(lr, cfg.factor)
-            points = min(eng.loss.n, cfg.window)
-            message = (
-                f"Loss {how}: {_pct(progress)} after {points}+ points, with no sign of "
-                "slowing down."
-            )
+            message = f"Loss {how}: {_pct(progress)} {after}, with no sign of slowing down."
             peak = eng.lr_max
             if lr is not None and peak and lr < cfg.min_lr_fraction * peak:
                 # The schedule has decayed it: scale the whole schedule (its peak) instead.
@@ -246,6 +240,25 @@ class SlowProgress(Rule):
                     "(lrwatch find-lr)."
                 )
         return symptom, sev, action, message, suggestion
+
+
+def _kind(
+    steady: bool, flat: bool, *, large: bool, normal: bool, known: bool, noisy: bool
+) -> str | None:
+    """Which finding a steady or flat loss is, by how large the LR is for the optimizer.
+
+    Too low an LR is blamed only below a normal LR; at a large LR a flat loss is the LR's
+    fault the other way, and a steady fall there is not slow progress at all. A quiet flat
+    loss at an unknown LR is "flat" (its message, :meth:`SlowProgress._verdict`, says it
+    never learned, as for "stuck").
+    """
+    if large:
+        return "stuck_high_lr" if flat else None
+    if steady:
+        return "slow_normal" if normal else "steady"
+    if flat:
+        return "flat" if (known and not normal) or (not known and not noisy) else "stuck"
+    return None
 
 
 def _pct(progress: float) -> str:
