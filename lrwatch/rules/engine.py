@@ -52,8 +52,6 @@ class Engine:
         self.shock_left = 0  #: loss points left in which a jump is judged as an LR shock's
         self._pre_shock_lr: float | None = None  # the LR before an unprecedented jump
         self._lr_ratio = 1.0  # ratio of the last LR change seen (< 1: the LR was decaying)
-        #: the last LR change was a smooth decrease (a schedule decaying, not a step or shock)
-        self.lr_decaying = False
         self.step = 0  #: newest step seen
         self.points = 0  #: finite train-loss points seen
         self.val_points = 0  #: finite val-loss points seen
@@ -152,6 +150,11 @@ class Engine:
         f.confidence = clamp01(0.5 + 0.1 * quiet / limit)
         return [f]
 
+    @property
+    def lr_decaying(self) -> bool:
+        """The last LR change was a smooth decrease: a schedule decaying, not a step or shock."""
+        return 1.0 / self.config.engine.jump_ratio**2 < self._lr_ratio < 1.0 - 1e-6
+
     def is_open(self, symptom: str) -> bool:
         """Whether an unresolved finding of ``symptom`` exists."""
         return any(r.symptom == symptom and r.active is not None for r in self._rules)
@@ -230,24 +233,28 @@ class Engine:
         get = values.get
         self._on_row(rec.step, rec.t, get("lr"), get("loss"), get("val_loss"), get("grad_norm"))
         if not self._not_sets.issuperset(values):  # one C-level test for the usual record
-            for key, v in values.items():
-                if key not in self._not_sets:
-                    self._on_val_set(rec.step, key, v)
+            for key, x in values.items():
+                rule = None if key in self._not_sets else self._val_set(key)
+                if rule is not None and math.isfinite(x):
+                    rule.on_val(rec.step, x)
 
-    def _on_val_set(self, step: int, key: str, x: float) -> None:
-        """A named eval set's loss (HF ``eval_g1_loss``, Lightning ``val_g1_loss``): judged
-        for overfitting on its own, as ``val_loss`` is (a set can overfit alone)."""
+    def _val_set(self, key: str) -> Overfitting | None:
+        """The overfitting rule of the named eval set ``key`` (HF ``eval_g1_loss``, Lightning
+        ``val_g1_loss``: a set can overfit alone), made on first sight; None, remembered, for
+        any other metric."""
         rule = self._val_sets.get(key)
-        if rule is None:
-            if not (self._overfit_sets and is_val_set(key)) or len(self._val_sets) >= MAX_SETS:
-                if len(self._not_sets) < 10_000:
-                    self._not_sets.add(key)
-                return
+        if (
+            rule is None
+            and self._overfit_sets
+            and len(self._val_sets) < MAX_SETS
+            and is_val_set(key)
+        ):
             rule = self._val_sets[key] = Overfitting(self, metric=key)
             self._rules.append(rule)
             self._loss_rules.append(rule)
-        if math.isfinite(x):
-            rule.on_val(step, x)
+        elif rule is None and len(self._not_sets) < 10_000:
+            self._not_sets.add(key)
+        return rule
 
     def _on_block(self, block: MetricBlock) -> None:
         """A block's rows, as :meth:`_on_metrics` of each would, without building them."""
@@ -263,9 +270,11 @@ class Engine:
         for i in range(n):
             row(steps[i], times[i], lrs[i], losses[i], vals[i], grads[i])
         for key in cols:
-            if key not in self._not_sets:
+            rule = None if key in self._not_sets else self._val_set(key)
+            if rule is not None:
                 for step, x in zip(steps, cols[key].tolist(), strict=True):
-                    self._on_val_set(step, key, x)
+                    if math.isfinite(x):
+                        rule.on_val(step, x)
 
     def _on_row(
         self,
@@ -341,7 +350,6 @@ class Engine:
             return
         ratio = lr / prev
         decaying, self._lr_ratio = self._lr_ratio < 1.0 - 1e-6, ratio
-        self.lr_decaying = 1.0 / self.config.engine.jump_ratio**2 < ratio < 1.0 - 1e-6
         if not explicit:
             self.lr_rising = ratio > 1.0 + 1e-6
             self.saw_warmup = self.saw_warmup or (self.lr_rising and self.points < 1000)
