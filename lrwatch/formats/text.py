@@ -106,21 +106,22 @@ class TextParser(HfParser):
     # -- lines --------------------------------------------------------------------------
 
     def _parse_block(self, block: bytes) -> list[Record]:
-        head: list[Record] = []
-        if self._config_left > 0:
-            head = self._config_lr(block)
-        if self._custom:
-            return head + super()._parse_block(block)  # custom regexes: line by line
-        out = self._parse_text(block)
+        if self._custom and self._config_left <= 0:
+            return super()._parse_block(block)  # custom regexes: line by line, no decode here
+        text = block.decode("utf-8", "replace")
+        if self._config_left <= 0:
+            return self._parse_text(block, text)
+        head = self._config_lr(text, len(block))
+        out = self._parse_text(block, text)
         if any(isinstance(r, Metrics | MetricBlock) for r in out):
             self._config_left = 0  # training has started: settings come before it
         return head + out
 
-    def _config_lr(self, block: bytes) -> list[Record]:
+    def _config_lr(self, text: str, size: int) -> list[Record]:
         """A ``run`` event with the LR a config line states, once per log, from its head:
         the rules then know how large the LR is when the log does not print it per step."""
-        self._config_left -= len(block)
-        m = _CONFIG_LR.search(block.decode("utf-8", "replace"))
+        self._config_left -= size
+        m = _CONFIG_LR.search(text)
         if m is None:
             return []
         self._config_left = 0
@@ -129,8 +130,11 @@ class TextParser(HfParser):
             return []
         return [Event("run", {"lr": [lr], "lr_from": "config"})]
 
-    def _parse_text(self, block: bytes) -> list[Record]:
-        text = block.decode("utf-8", "replace")
+    def _parse_text(self, block: bytes, text: str) -> list[Record]:
+        """``block`` (decoded: ``text``) on the block path, or line by line when it has
+        custom regexes, escapes or junk."""
+        if self._custom:
+            return super()._parse_block(block)  # custom regexes: line by line
         if "\x1b" in text or "\x00" in text or "\ufffd" in text or HOLE in text:
             return super()._parse_block(block)  # escapes or junk: the careful line reader
         out: list[Record] = []
