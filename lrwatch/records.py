@@ -79,6 +79,13 @@ LIGHTNING_LR = re.compile(r"^lr-(?P<opt>[A-Za-z][\w.]*?)(?:/pg(\d+))?$")
 _LIGHTNING_MOMENTUM = re.compile(r"^lr-[A-Za-z][\w.]*-momentum(?:/pg\d+)?$")
 
 
+def lightning_optimizer(key: str) -> str | None:
+    """The optimizer a Lightning ``LearningRateMonitor`` key names (``lr-SGD`` -> ``SGD``,
+    ``lr-AdamW/pg1`` -> ``AdamW``), or None for any other key."""
+    m = LIGHTNING_LR.match(key.strip())
+    return m.group("opt") if m else None
+
+
 class NameMap:
     """Maps source metric keys to canonical names; user aliases extend the built-in ones."""
 

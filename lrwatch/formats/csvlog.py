@@ -19,13 +19,13 @@ from typing import Any
 from lrwatch.formats.base import LineParser, as_step, wall_time
 from lrwatch.formats.hf import is_junk
 from lrwatch.records import (
-    LIGHTNING_LR,
     STEP_KEYS,
     TIME_KEYS,
     Event,
     Metrics,
     NameMap,
     Record,
+    lightning_optimizer,
     to_float,
 )
 
@@ -123,11 +123,8 @@ class CsvParser(LineParser):
 def _optimizer_event(cells: list[str]) -> Event | None:
     """Lightning's LearningRateMonitor names its column after the optimizer (``lr-SGD``,
     ``lr-AdamW/pg1``): a ``run`` event that tells the rules which optimizer it is."""
-    for cell in cells:
-        m = LIGHTNING_LR.match(cell.strip())
-        if m:
-            return Event("run", {"optimizer": m.group("opt")})
-    return None
+    opt = next(filter(None, map(lightning_optimizer, cells)), None)
+    return None if opt is None else Event("run", {"optimizer": opt})
 
 
 def _split(text: str) -> list[str]:

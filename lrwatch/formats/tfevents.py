@@ -27,7 +27,15 @@ import numpy as np
 from lrwatch.formats import _protobuf as pb
 from lrwatch.formats import _tfrecord
 from lrwatch.formats.base import Parser
-from lrwatch.records import LIGHTNING_LR, AnyRecord, Event, MetricBlock, Metrics, NameMap, Record
+from lrwatch.records import (
+    AnyRecord,
+    Event,
+    MetricBlock,
+    Metrics,
+    NameMap,
+    Record,
+    lightning_optimizer,
+)
 
 #: Longest event record accepted (a bigger length with a valid CRC is still refused).
 MAX_RECORD = 64 << 20
@@ -210,8 +218,7 @@ class TfeventsParser(Parser):
                 if tag is not None and scalar is not None:
                     values[self.names(tag)] = scalar
                     if self._optimizer is None and tag.startswith("lr-"):
-                        m = LIGHTNING_LR.match(tag)
-                        self._optimizer = m.group("opt") if m else None
+                        self._optimizer = lightning_optimizer(tag)
 
 
 def _blockify(records: list[Record]) -> list[AnyRecord]:
