@@ -19,22 +19,20 @@ def needed(config: RuleConfig | None = None) -> list[tuple[str, str, int]]:
     """``(check, series, points)``: logged points of ``series`` each check needs, cheapest
     first (``series`` is ``loss`` or ``val_loss``)."""
     cfg = config or RuleConfig()
-    osc = cfg.oscillation
-    out = [
-        (FIRST_CHECKS, "loss", cfg.loss_spike.min_points),
-        ("oscillation", "loss", min(osc.window, 2 * osc.swing_window)),
-        ("slow progress", "loss", cfg.slow_progress.window),
-        ("a plateau", "loss", cfg.plateau.patience + cfg.plateau.hold),
-        ("overfitting", "val_loss", cfg.overfitting.min_evals + cfg.overfitting.patience),
+    osc, over = cfg.oscillation, cfg.overfitting
+    rows = [
+        (
+            FIRST_CHECKS,
+            "loss",
+            cfg.loss_spike.min_points,
+            cfg.loss_spike.enabled or cfg.divergence.enabled,
+        ),
+        ("oscillation", "loss", min(osc.window, 2 * osc.swing_window), osc.enabled),
+        ("slow progress", "loss", cfg.slow_progress.window, cfg.slow_progress.enabled),
+        ("a plateau", "loss", cfg.plateau.patience + cfg.plateau.hold, cfg.plateau.enabled),
+        ("overfitting", "val_loss", over.min_evals + over.patience, over.enabled),
     ]
-    on = {
-        FIRST_CHECKS: cfg.loss_spike.enabled or cfg.divergence.enabled,
-        "oscillation": osc.enabled,
-        "slow progress": cfg.slow_progress.enabled,
-        "a plateau": cfg.plateau.enabled,
-        "overfitting": cfg.overfitting.enabled,
-    }
-    return [row for row in out if on[row[0]]]
+    return [(check, series, points) for check, series, points, on in rows if on]
 
 
 def unjudged(
@@ -43,22 +41,26 @@ def unjudged(
     """The checks (and the points each needs) that ``loss_points`` train-loss points and
     ``val_points`` evaluations are too few for. Overfitting counts only when the run has
     evaluations at all (a run without val loss cannot be judged on it, ever)."""
-    have = {"loss": loss_points, "val_loss": val_points}
-    return [
-        (check, points)
-        for check, series, points in needed(config)
-        if have[series] < points and not (series == "val_loss" and val_points == 0)
-    ]
+    return [(check, points) for check, _, points in _missing(loss_points, val_points, config)]
 
 
 def not_enough(loss_points: int, val_points: int, config: RuleConfig | None = None) -> str:
     """'' when every check had its points; else what could not be judged yet, e.g.
     'not enough points yet to judge slow progress (needs 100 loss points), a plateau (200)'."""
-    missing = unjudged(loss_points, val_points, config)
-    if not missing:
-        return ""
-    parts = []
-    for check, points in missing:
-        unit = "evaluations" if check == "overfitting" else "loss points"
-        parts.append(f"{check} ({'needs ' if not parts else ''}{points} {unit})")
-    return "not enough points yet to judge " + ", ".join(parts)
+    parts = [
+        f"{check} ({'needs ' if i == 0 else ''}{points} "
+        f"{'evaluations' if series == 'val_loss' else 'loss points'})"
+        for i, (check, series, points) in enumerate(_missing(loss_points, val_points, config))
+    ]
+    return "not enough points yet to judge " + ", ".join(parts) if parts else ""
+
+
+def _missing(
+    loss_points: int, val_points: int, config: RuleConfig | None
+) -> list[tuple[str, str, int]]:
+    have = {"loss": loss_points, "val_loss": val_points}
+    return [
+        (check, series, points)
+        for check, series, points in needed(config)
+        if have[series] < points and not (series == "val_loss" and val_points == 0)
+    ]
