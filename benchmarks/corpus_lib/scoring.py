@@ -72,32 +72,48 @@ def run_engine(
     """Feed ``records`` one at a time; note each finding's first appearance."""
     engine = Engine(config, run=name)
     res = RunResult(name, label)
-    known: set[str] = set()
-    closed: set[str] = set()
-    latest: dict[str, Seen] = {}
+    seen = Sightings(res)
     for rec in records:
         if isinstance(rec, Metrics):
             if "loss" in rec.values:
                 res.loss_steps.append(rec.step)
             if "val_loss" in rec.values:
                 res.val_steps.append(rec.step)
-        for f in engine.feed([rec]):
-            if f.resolved:
-                closed.add(f.id)
-                last = latest.get(f.id)
-                if last is not None and last.until is None:
-                    last.until = f.resolved_step
-            # A resolved finding that reopens alerts the user again: it counts as appearing.
-            reopened = f.id in closed and not f.resolved
-            if f.id in known and not reopened:
-                continue
-            known.add(f.id)
-            closed.discard(f.id)
-            action = dict(f.action) if f.action else None
-            seen = Seen(f, len(res.loss_steps), len(res.val_steps), engine.step, engine.lr, action)
-            latest[f.id] = seen
-            res.seen.append(seen)
+        seen.note(engine.feed([rec]), engine.step, engine.lr)
     return res
+
+
+class Sightings:
+    """Notes in ``res.seen`` when each finding first appeared, and when it was resolved."""
+
+    def __init__(self, res: RunResult) -> None:
+        self.res = res
+        self.known: set[str] = set()
+        self.closed: set[str] = set()
+        self.latest: dict[str, Seen] = {}
+
+    def note(
+        self, findings: list[Any], step: int, lr: float | None, resolved_at: int | None = None
+    ) -> None:
+        """The findings a feed returned, seen at ``step`` with the engine's LR ``lr``;
+        ``resolved_at``: the step a resolution is noted at (default: the finding's own)."""
+        res = self.res
+        for f in findings:
+            if f.resolved:
+                self.closed.add(f.id)
+                last = self.latest.get(f.id)
+                if last is not None and last.until is None:
+                    last.until = f.resolved_step if resolved_at is None else resolved_at
+            # A resolved finding that reopens alerts the user again: it counts as appearing.
+            reopened = f.id in self.closed and not f.resolved
+            if f.id in self.known and not reopened:
+                continue
+            self.known.add(f.id)
+            self.closed.discard(f.id)
+            action = dict(f.action) if f.action else None
+            seen = Seen(f, len(res.loss_steps), len(res.val_steps), step, lr, action)
+            self.latest[f.id] = seen
+            res.seen.append(seen)
 
 
 def points_between(steps: list[int], onset: int, step: int) -> int:

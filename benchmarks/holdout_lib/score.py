@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus_lib.scoring import RunResult, Seen
+from benchmarks.corpus_lib.scoring import RunResult, Sightings
 from lrwatch.records import Metrics, Record
 from lrwatch.rules import Engine, RuleConfig
 
@@ -59,9 +59,7 @@ def run_engine_true_steps(
     train = label["steps"]
     vals = list(label["val_steps"].values())
     val = vals[0] if vals else []
-    known: set[str] = set()
-    closed: set[str] = set()
-    latest: dict[str, Seen] = {}
+    seen = Sightings(res)
     now = train[0] if train else 0
     read = {"loss_points": 0, "val_points": 0, "lrwatch_steps": []}
     for rec in records:
@@ -75,21 +73,7 @@ def run_engine_true_steps(
                 now = max(now, _at(val, read["val_points"], now))
                 read["val_points"] += 1
                 res.val_steps.append(now)
-        for f in engine.feed([rec]):
-            if f.resolved:
-                closed.add(f.id)
-                last = latest.get(f.id)
-                if last is not None and last.until is None:
-                    last.until = now
-            reopened = f.id in closed and not f.resolved
-            if f.id in known and not reopened:
-                continue
-            known.add(f.id)
-            closed.discard(f.id)
-            action = dict(f.action) if f.action else None
-            seen = Seen(f, len(res.loss_steps), len(res.val_steps), now, engine.lr, action)
-            latest[f.id] = seen
-            res.seen.append(seen)
+        seen.note(engine.feed([rec]), now, engine.lr, resolved_at=now)
     return res, read
 
 
