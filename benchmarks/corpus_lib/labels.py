@@ -10,20 +10,16 @@ documented in docs/rules-quality.md, and none is taken from the rule engine.
 
 from __future__ import annotations
 
-import itertools
 import math
 from statistics import median
 from typing import Any
 
+from benchmarks.corpus_lib.levels import MIN_LEVEL_POINTS, level, level_points
 from benchmarks.corpus_lib.trainer import RunSpec
 
 #: Whole-run symptoms (too-low LR, oscillation): the onset is the logged point by which a
 #: person looking at the curve could reasonably call it (a curve of 50 points).
 WHOLE_RUN_POINTS = 50
-#: The loss level is a centred median of at least this many points (more on noisy runs) ...
-MIN_LEVEL_POINTS = 7
-#: ... so that its own relative noise is at most this.
-LEVEL_NOISE = 0.10
 #: A blow-up holds at >= this share of the line it crossed for MIN_LEVEL_POINTS points.
 HOLD = 2.0 / 3.0
 #: A blow-up "stayed up" (divergence) when the level never came back below this x the best
@@ -158,28 +154,6 @@ def divergence_onset(
             return i, ref
         best = min(best, wide[i])
     return None
-
-
-def level_points(loss: list[float]) -> int:
-    """The window of the loss level: 7 points, or more on a noisy run, so that the median's
-    own noise stays within ~10% (batch noise is multiplicative: measured on log(loss), from
-    successive differences, so a trend does not count as noise). At most a quarter of the run."""
-    pos = [v for v in loss if v > 0 and math.isfinite(v)]
-    diffs = [math.log(b / a) for a, b in itertools.pairwise(pos)]
-    if len(diffs) < 10:
-        return MIN_LEVEL_POINTS
-    mid = median(diffs)
-    sigma = 1.4826 * median(abs(d - mid) for d in diffs) / math.sqrt(2.0)
-    k = math.ceil((1.2533 * sigma / LEVEL_NOISE) ** 2)  # the median's noise: 1.25 sigma/sqrt(k)
-    return min(max(k, MIN_LEVEL_POINTS), max(len(loss) // 4, MIN_LEVEL_POINTS)) | 1  # odd
-
-
-def level(loss: list[float], k: int) -> list[float]:
-    """The loss level at each point: a centred median over ``k`` points, so a few noisy
-    batches near zero do not make a "3x the best" jump, and a sharp jump is still placed at
-    the point where it happens."""
-    h = k // 2
-    return [median(loss[max(0, i - h) : i + h + 1]) for i in range(len(loss))]
 
 
 def _oscillation(

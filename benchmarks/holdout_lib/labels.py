@@ -9,17 +9,19 @@ Series are what ``readback`` read from the file (steps are optimizer steps).
 
 from __future__ import annotations
 
-import itertools
 import math
 from statistics import median
 from typing import Any
+
+from benchmarks.corpus_lib.levels import MIN_LEVEL_POINTS, level, level_points
 
 #: A curve needs this many logged points before a person can call a whole-run symptom ...
 WHOLE_RUN_POINTS = 50
 #: ... or this many on a run with fewer than 100 points (too-low runs: always this many).
 SHORT_RUN_POINTS = 20
-#: The loss level is a centred median of at least this many points (odd; more on noisy runs)
-LEVEL = 7
+#: The loss level is a centred median of at least this many points (odd; more on noisy runs:
+#: :func:`benchmarks.corpus_lib.levels.level_points`, the same reading as corpus 1's labels)
+LEVEL = MIN_LEVEL_POINTS
 #: ... and its best a centred median this wide, so a lucky low batch is not "the best".
 BEST_LEVEL = 21
 #: A blow-up holds at >= this share of the line it crossed for LEVEL points.
@@ -163,28 +165,6 @@ def blow_up_onset(loss: list[float], ends_nonfinite: bool = False) -> tuple[int,
             return up, ref
         best = min(best, wide[i])
     return None
-
-
-def level_points(loss: list[float]) -> int:
-    """The level's window: odd, >= 7, so that a median's own noise is <= ~10% of the level.
-
-    Batch noise is taken as multiplicative: sigma of log(loss) from successive differences
-    (robust: 1.4826 MAD / sqrt 2), so a trend is not noise; a median of k points has noise
-    ~1.25 sigma / sqrt(k). At most a quarter of the run."""
-    pos = [v for v in loss if math.isfinite(v) and v > 0]
-    diffs = [math.log(b / a) for a, b in itertools.pairwise(pos)]
-    if len(diffs) < 10:
-        return LEVEL
-    mid = median(diffs)
-    sigma = 1.4826 * median(abs(d - mid) for d in diffs) / math.sqrt(2.0)
-    k = math.ceil((1.2533 * sigma / 0.10) ** 2)
-    return min(max(k, LEVEL), max(len(loss) // 4, LEVEL)) | 1
-
-
-def level(loss: list[float], k: int) -> list[float]:
-    """Centred median over ``k`` points at each point."""
-    h = k // 2
-    return [median(loss[max(0, i - h) : i + h + 1]) for i in range(len(loss))]
 
 
 def start_level(loss: list[float]) -> float:
