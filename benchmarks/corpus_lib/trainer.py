@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.corpus_lib.optimizers import torch_optimizer
 from benchmarks.corpus_lib.tasks import Task, make_task
 
 #: Logged non-finite losses after which a run "crashes" (a real job would die or be killed).
@@ -51,15 +52,7 @@ class RunSpec:
 
 def make_optimizer(spec: RunSpec, params: Any) -> torch.optim.Optimizer:
     """SGD, SGD with momentum 0.9, Adam or AdamW at ``spec.lr``."""
-    if spec.opt == "sgd":
-        return torch.optim.SGD(params, lr=spec.lr)
-    if spec.opt == "momentum":
-        return torch.optim.SGD(params, lr=spec.lr, momentum=0.9)
-    if spec.opt == "adam":
-        return torch.optim.Adam(params, lr=spec.lr)
-    if spec.opt == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=0.01)
-    raise ValueError(f"unknown optimizer {spec.opt}")
+    return torch_optimizer(spec.opt, spec.lr, params)
 
 
 def make_scheduler(spec: RunSpec, opt: torch.optim.Optimizer) -> Any:

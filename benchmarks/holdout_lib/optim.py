@@ -11,20 +11,13 @@ from typing import Any
 
 import torch
 
+from benchmarks.corpus_lib.optimizers import torch_optimizer
 from benchmarks.holdout_lib.spec import HSpec
 
 
 def optimizer(spec: HSpec, params: Any) -> torch.optim.Optimizer:
     """SGD, SGD with momentum 0.9, Adam or AdamW (weight decay 0.01) at ``spec.lr``."""
-    if spec.opt == "sgd":
-        return torch.optim.SGD(params, lr=spec.lr)
-    if spec.opt == "momentum":
-        return torch.optim.SGD(params, lr=spec.lr, momentum=0.9)
-    if spec.opt == "adam":
-        return torch.optim.Adam(params, lr=spec.lr)
-    if spec.opt == "adamw":
-        return torch.optim.AdamW(params, lr=spec.lr, weight_decay=0.01)
-    raise ValueError(f"unknown optimizer {spec.opt}")
+    return torch_optimizer(spec.opt, spec.lr, params)
 
 
 def lr_factor(spec: HSpec, i: int) -> float:
