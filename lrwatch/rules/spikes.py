@@ -127,16 +127,10 @@ class LossSpike(Rule):
             # No per-step LR: whether the run warms up is unknown, and a noisy first batch
             # looks the same; noted, not an alarm (a real blow-up is divergence's error).
             sev = "info"
-        message, suggestion = self._texts(x, med, ratio, factor, early, cold)
-        action = scale_action(factor)
+        # A schedule that has nearly finished: an LR near zero is not what makes it spike.
         lr, peak = eng.lr, eng.lr_max
-        if lr is not None and peak and lr < DECAYED * peak and eng.lr_decaying:
-            # The schedule has nearly finished: an LR near zero is not what makes it spike.
-            action = None
-            suggestion = (
-                f"The LR is already decayed to {fmt_lr(lr)} ({lr / peak:.0%} of its peak): "
-                "lowering it will not help; clip gradients (max_norm=1.0) or skip bad batches."
-            )
+        decayed = lr is not None and bool(peak) and lr < DECAYED * peak and eng.lr_decaying
+        message, suggestion = self._texts(x, med, ratio, factor, early, cold, decayed)
         self.report(
             step,
             sev,
@@ -154,14 +148,22 @@ class LossSpike(Rule):
             },
             message=message,
             suggestion=suggestion,
-            action=action,
+            action=None if decayed else scale_action(factor),
             confidence=clamp01(0.4 + 0.1 * self.count + 0.02 * min(z, 20.0)),
         )
 
     def _texts(
-        self, x: float, med: float, ratio: float, factor: float, early: bool, cold: bool
+        self,
+        x: float,
+        med: float,
+        ratio: float,
+        factor: float,
+        early: bool,
+        cold: bool,
+        decayed: bool,
     ) -> tuple[str, str]:
-        """The message and suggestion of a spike finding."""
+        """The message and suggestion of a spike finding (``decayed``: at an LR a schedule
+        has brought to ~0, which no lower LR would help)."""
         cfg, eng = self.cfg, self.engine
         start = eng.points <= 200 and not eng.saw_warmup
         fixes = "add an LR warmup (e.g. 5% of steps), " if start else ""
@@ -194,6 +196,12 @@ class LossSpike(Rule):
             suggestion = (
                 "Add an LR warmup of about 2-5% of the steps (100-1000 steps for "
                 f"transformers) and/or {lr_change_text(eng.lr, factor)}."
+            )
+        if decayed:
+            lr, peak = eng.lr or 0.0, eng.lr_max or 1.0
+            suggestion = (
+                f"The LR is already decayed to {fmt_lr(lr)} ({lr / peak:.0%} of its peak): "
+                "lowering it will not help; clip gradients (max_norm=1.0) or skip bad batches."
             )
         return message, suggestion
 
