@@ -51,8 +51,8 @@ class Oscillation(Rule):
         self.logs = Window(self.cfg.swing_window)
         self.medians = Lagged(max(1, self.cfg.swing_window // SWING_EVERY))
         self.ticks = 0  #: points added to the swing window
-        self.swinging = False  #: the last swing judgement
-        self.hot = self.calm = self.swung = 0
+        self.hot = self.calm = 0
+        self.swung = 0  #: points the swing test has held in a row (0: not swinging)
         self.onset = self.swing_onset = 0
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
@@ -62,7 +62,6 @@ class Oscillation(Rule):
         self.medians.clear()
         self.progress = Progress(self.cfg.threshold)
         self.hot = self.swung = 0
-        self.swinging = False
         if direction < 0:
             self.resolve(step, "the LR was lowered")
 
@@ -106,7 +105,7 @@ class Oscillation(Rule):
         self.logs.add(math.log(x))
         self.ticks += 1
         if self.ticks % SWING_EVERY:
-            return self.swinging  # judged every SWING_EVERY points: the window moves slowly
+            return self.swung > 0  # judged every SWING_EVERY points: the window moves slowly
         self.medians.add(self.logs.median)
         if len(self.logs) < cfg.swing_window or not self.medians.full:
             return False
@@ -123,7 +122,6 @@ class Oscillation(Rule):
             and not eng.lr_rising
             and lr_can_swing(eng.optimizer, eng.lr)
         )
-        self.swinging = swinging
         self.swung = self.swung + SWING_EVERY if swinging else 0
         if self.swung == SWING_EVERY:
             self.swing_onset = step
