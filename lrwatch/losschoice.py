@@ -60,6 +60,8 @@ _NOT_LOSS = frozenset(
 )
 #: The custom pattern ``inspect`` and the UI suggest when a log gave no loss (``--regex``).
 REGEX_EXAMPLE = r"--regex '(?P<step>\d+) .*loss[=:] *(?P<loss>\S+)'"
+#: Metric names remembered as judged per run (beyond: every record is looked at again).
+MAX_SEEN = 10_000
 #: What a displaced ``loss`` is called when the user chose another metric as the loss.
 DISPLACED = "loss_logged"
 
@@ -162,6 +164,7 @@ class LossChooser:
         self.train: Choice | None = user_choice("loss", loss) if loss else None
         self.val: Choice | None = user_choice("val_loss", val_loss) if val_loss else None
         self._user = {"loss": bool(loss), "val_loss": bool(val_loss)}
+        self._seen: set[str] = set()  #: metric names already judged, without a choice
 
     def apply(self, records: list[AnyRecord]) -> list[AnyRecord]:
         """The records with the chosen names in place (records are changed in place)."""
@@ -173,10 +176,16 @@ class LossChooser:
         return records
 
     def _values(self, values: dict) -> None:
-        if self.train is None:
-            self.train = choose_train(values)
-        if self.val is None:
-            self.val = choose_val(values)
+        # Each name is judged on its own, so a record of names already seen cannot make a
+        # choice the earlier ones did not: only records with new names are looked at (a run
+        # that never logs a val loss would otherwise be searched for one on every record).
+        if (self.train is None or self.val is None) and not self._seen.issuperset(values):
+            if self.train is None:
+                self.train = choose_train(values)
+            if self.val is None:
+                self.val = choose_val(values)
+            if len(self._seen) < MAX_SEEN:
+                self._seen.update(values)
         for choice in (self.train, self.val):
             if choice is not None and choice.names != (choice.target,):
                 _apply(choice, values, self._user[choice.target])
