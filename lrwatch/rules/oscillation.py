@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import math
 
-from lrwatch.rules.base import Progress, Rule, lr_can_swing
+from lrwatch.rules.base import Progress, Rule
 from lrwatch.rules.finding import clamp01, fmt_num, lr_change_text, scale_action
+from lrwatch.rules.lr_scale import lr_can_swing
 from lrwatch.rules.stats import Alternation, Autocorr, Lagged, Window
 
 #: The window's median may differ (log) by at most this from the median of the window before
@@ -36,7 +37,7 @@ class Oscillation(Rule):
       and the level is steady (the median is close to the median of the window before it).
       Healthy noisy SGD fails the level test (it trends down), a plateau fails the swing
       test (flat and quiet), a blow-up the steadiness. Not at an LR too small to swing
-      (:func:`~lrwatch.rules.base.lr_can_swing`): a too-low LR on a noisy loss, or a
+      (:func:`~lrwatch.rules.lr_scale.lr_can_swing`): a too-low LR on a noisy loss, or a
       fine-tune, also moves little, and noisily.
     """
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrwatch.rules.base import Progress, Rule, lr_is_small
+from lrwatch.rules.base import Progress, Rule
 from lrwatch.rules.finding import clamp01, fmt_lr, fmt_num, lr_change_text, scale_action
+from lrwatch.rules.lr_scale import lr_is_small
 from lrwatch.rules.stats import Lagged, Trend
 
 #: LRs below which a plateau is never answered with "lower the LR": already small for the

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from lrwatch.rules.base import Rule, lr_is_large, lr_is_normal, lr_is_tiny, rel
+from lrwatch.rules.base import Rule, rel
 from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
@@ -13,6 +13,7 @@ from lrwatch.rules.finding import (
     scale_action,
     set_action,
 )
+from lrwatch.rules.lr_scale import lr_is_large, lr_is_normal, lr_is_tiny
 from lrwatch.rules.stats import Lagged
 
 

@@ -205,7 +205,7 @@ def test_each_named_eval_set_is_judged_for_overfitting() -> None:
 def test_a_float32_lr_counts_as_the_lr_it_was_set_to() -> None:
     """TensorBoard stores float32: SGD at 1e-2 reads back as 0.009999999776, which must be
     a normal LR for SGD (a flat loss there never learned), not a "too low" one."""
-    from lrwatch.rules.base import lr_is_normal, lr_is_small
+    from lrwatch.rules.lr_scale import lr_is_normal, lr_is_small
 
     assert lr_is_normal("SGD", 0.009999999776482582)
     assert lr_is_small("SGD", 0.0010000000474974513)
