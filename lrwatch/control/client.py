@@ -64,13 +64,22 @@ def _scan(log_path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, dict
 class ControlClient:
     """Talk to a running Monitor over any of its transports."""
 
-    def __init__(self, endpoint: str, token: str | None = None, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None = None,
+        timeout: float = 5.0,
+        cmd: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """``cmd``: the command file of a ``file:`` endpoint when it is not ``<log>.cmd``
+        (the run header's ``cmd`` names it)."""
         try:
             self.endpoint = E.parse_endpoint(endpoint)
         except E.EndpointError as exc:
             raise ControlError(str(exc)) from None
         self.token = token
         self.timeout = timeout
+        self.cmd = Path(cmd) if cmd else None
         self._ids = itertools.count(1)
         self._sock: socket.socket | None = None
         self._buf = bytearray()
@@ -97,9 +106,11 @@ class ControlClient:
                 "Pass the socket path or tcp://HOST:PORT instead."
             )
         control = header.get("control") or ""
-        token = (
-            token or os.environ.get("LRWATCH_TOKEN") or E.read_token(E.sibling(log_path, ".token"))
-        )
+        # The header names the token file (a fresh name when <log>.token was not the run's).
+        named = header.get("token")
+        token_file = Path(log_path).with_name(Path(named).name) if named else None
+        token_file = token_file or E.sibling(log_path, ".token")
+        token = token or os.environ.get("LRWATCH_TOKEN") or E.read_token(token_file)
         reachable = control.startswith("tcp://") or (
             control.startswith("unix:")
             and header.get("host") == socket.gethostname()
@@ -108,7 +119,11 @@ class ControlClient:
         if reachable:
             return cls(control, token=token, timeout=timeout)
         if header.get("cmd"):
-            return cls(f"file:{Path(log_path).absolute()}", token=token, timeout=timeout)
+            # The command file sits next to the log (under a fresh name when <log>.cmd was not
+            # the run's); the header's path is the run host's view, so keep only its name.
+            log = Path(log_path).absolute()
+            cmd = log.with_name(Path(header["cmd"]).name)
+            return cls(f"file:{log}", token=token, timeout=timeout, cmd=cmd)
         raise ControlError(
             f"the run in {log_path} (host {header.get('host')}) has no endpoint reachable from "
             f"here ({control or 'none'}); is it still running?"
@@ -238,7 +253,7 @@ class ControlClient:
 
     def _file_request(self, op: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
         log = Path(self.endpoint.path)
-        cmd = E.sibling(log, ".cmd")
+        cmd = self.cmd or E.sibling(log, ".cmd")
         if not cmd.exists():
             raise ControlError(f"no command file {cmd}: the run does not accept file commands")
         req_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"

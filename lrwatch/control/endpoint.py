@@ -19,6 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lrwatch.control import owned
+
 #: Longest usable AF_UNIX path (sun_path is 108 bytes on Linux, 104 on macOS, NUL included).
 MAX_SOCKET_PATH = 103 if os.uname().sysname == "Darwin" else 107
 
@@ -82,20 +84,27 @@ def _check_private(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def _owned_by_me(directory: Path) -> bool:
+def _safe_for_socket(directory: Path) -> bool:
+    """A directory where nobody else can put a socket in place of ours, and we can write."""
     try:
         st = os.stat(directory)
     except OSError:
         return False
-    # In a directory someone else owns, they could replace our socket with theirs.
-    return st.st_uid == os.getuid()
+    # In a directory someone else owns, or can write to, they could plant or replace a socket.
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022 and os.access(directory, os.W_OK)
 
 
 def socket_path_for(log_path: str | os.PathLike[str]) -> Path:
     """The Unix socket path of a log: next to it, or in :func:`private_dir` when too long."""
     path = sibling(Path(log_path).absolute(), ".sock")
-    if len(os.fsencode(path)) <= MAX_SOCKET_PATH and _owned_by_me(path.parent):
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH and _safe_for_socket(path.parent):
         return path
+    return private_socket_path(log_path)
+
+
+def private_socket_path(log_path: str | os.PathLike[str]) -> Path:
+    """The socket path of a log in :func:`private_dir`, named by a hash of the log path."""
+    path = sibling(Path(log_path).absolute(), ".sock")
     digest = hashlib.sha1(os.fsencode(path)).hexdigest()[:16]
     return private_dir() / f"{digest}.sock"
 
@@ -177,20 +186,19 @@ def bind_tcp(host: str, port: int, allow_remote: bool = False) -> tuple[socket.s
     return sock, sock.getsockname()[1]
 
 
-def write_token(path: Path) -> str:
-    """Generate a token and store it in ``path`` with mode 0600."""
+def write_token(path: Path) -> tuple[str, Path, owned.UntrustedFile | None]:
+    """Generate a token and store it with mode 0600 in ``path`` (or, when somebody else
+    prepared a file there, in a fresh name). Returns (token, path used, the refusal or None)."""
     # Hex, not urlsafe base64: a token may start with "-" there, and `lrwatch ctl --token
     # -Ab3...` then reads as a missing argument (argparse takes it for an option).
     token = secrets.token_hex(32)
-    if os.path.lexists(path):
-        os.unlink(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    fd, used, refusal = owned.open_owned_or_fresh(path, os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
+        os.fchmod(fd, 0o600)  # a token left by an older version may have been readable
         os.write(fd, (token + "\n").encode())
     finally:
         os.close(fd)
-    return token
+    return token, used, refusal
 
 
 def read_token(path: str | os.PathLike[str]) -> str | None:

@@ -130,6 +130,8 @@ def validate(obj: dict[str, Any], limits: Limits) -> Request:
     except ProtocolError as exc:
         exc.req_id = req_id
         raise
+    except Exception as exc:  # whatever a client sends gets a reply, never an exception
+        raise ProtocolError(BAD_REQUEST, f"malformed {op}: {type(exc).__name__}", req_id) from None
     return Request(id=req_id, op=op, args=args, token=token)
 
 
@@ -145,7 +147,10 @@ def _number(obj: dict[str, Any], key: str) -> float:
     value = obj.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ProtocolError(BAD_TYPE, f"'{key}' must be a number")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        raise ProtocolError(BAD_VALUE, f"'{key}' is too large to be a float") from None
     if not math.isfinite(value):
         raise ProtocolError(BAD_VALUE, f"'{key}' must be finite")
     if value <= 0:

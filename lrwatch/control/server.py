@@ -4,6 +4,16 @@ It only validates, answers read ops and queues change ops; the training thread a
 Everything a client can send is bounded: line length, clients, queued commands per client,
 output buffered per client, and time allowed for a half-sent line or an unauthenticated TCP
 client. No exception from a client reaches the training thread.
+
+Two kinds of slot keep a stranger from locking the owner out. A *session* slot
+(``max_clients``) is held only by a client known to be the owner: a Unix-socket client (the
+socket is 0600) or a TCP client that has presented the token. A TCP connection that has not
+yet authenticated holds a *handshake* slot (``max_handshakes``) for at most ``auth_timeout``
+seconds, and when those are all taken the oldest handshake is dropped for the newest, so a
+flood of tokenless connections never blocks an owner who sends the token at once. A session
+that sends nothing for ``idle_timeout`` seconds (and is not subscribed or waiting for a
+reply) is dropped, and when all session slots are taken a new owner's client replaces the
+session idle the longest (at least ``evict_idle`` seconds).
 """
 
 from __future__ import annotations
@@ -26,11 +36,15 @@ from lrwatch.control.dispatch import Handler, dispatch
 class ServerLimits:
     """Per-server bounds on what clients may cost the training process."""
 
-    max_clients: int = 16
+    max_clients: int = 16  # sessions: Unix clients and TCP clients that gave the token
+    max_handshakes: int = 64  # TCP connections still to authenticate; the oldest is dropped
     max_inflight: int = 8  # queued change ops per client
     max_outbuf: int = 8 * 1024 * 1024  # a slower subscriber is dropped
     partial_timeout: float = 10.0  # seconds to finish a half-sent line
-    auth_timeout: float = 10.0  # seconds for a TCP client to authenticate
+    auth_timeout: float = 2.0  # seconds for a TCP client to authenticate
+    idle_timeout: float = 600.0  # a session that sends nothing this long is dropped
+    evict_idle: float = 5.0  # a full server replaces a session idle at least this long
+    accept_batch: int = 16  # connections accepted per listener per loop
     tick: float = 0.05  # subscriber pump / timeout check period
 
 
@@ -44,6 +58,7 @@ class _Conn:
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytearray = field(default_factory=bytearray)
     authed: bool = False
+    session: bool = False  # holds a session slot (else a handshake slot, TCP only)
     inflight: int = 0
     sub_seq: int | None = None  # not None once subscribed
     closing: bool = False  # close once outbuf is sent
@@ -73,6 +88,9 @@ class ControlServer:
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake",))
         self._posted: collections.deque[tuple[_Conn, dict[str, Any]]] = collections.deque()
         self._conns: set[_Conn] = set()
+        self._sessions: set[_Conn] = set()
+        # Unauthenticated TCP connections, oldest first (an ordered set).
+        self._handshakes: collections.OrderedDict[_Conn, None] = collections.OrderedDict()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lrwatch-control", daemon=True)
 
@@ -93,8 +111,13 @@ class ControlServer:
 
     @property
     def n_clients(self) -> int:
-        """Connected clients right now."""
+        """Connected clients right now (sessions and handshakes)."""
         return len(self._conns)
+
+    @property
+    def n_sessions(self) -> int:
+        """Clients holding a session slot right now."""
+        return len(self._sessions)
 
     # -- called from other threads -------------------------------------------------------
 
@@ -121,19 +144,23 @@ class ControlServer:
             self._drop(conn)
 
     def _loop_once(self) -> None:
-        for key, mask in self._sel.select(timeout=self.limits.tick):
+        events = self._sel.select(timeout=self.limits.tick)
+        # Clients already connected first, new connections after: a token that has arrived
+        # is read before a burst of newcomers can push its connection out of the handshakes.
+        for key, mask in events:
             tag = key.data[0]
-            if tag == "listen":
-                self._accept(key.fileobj, key.data[1], key.data[2])  # type: ignore[arg-type]
-            elif tag == "wake":
-                with contextlib.suppress(OSError):
-                    self._wake_r.recv(4096)
-            else:
+            if tag == "conn":
                 conn = key.data[1]
-                if mask & selectors.EVENT_READ:
+                if mask & selectors.EVENT_READ and conn in self._conns:
                     self._read(conn)
                 if mask & selectors.EVENT_WRITE and conn in self._conns:
                     self._send(conn)
+            elif tag == "wake":
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+        for key, _ in events:
+            if key.data[0] == "listen":
+                self._accept(key.fileobj, key.data[1], key.data[2])  # type: ignore[arg-type]
         while self._posted:
             conn, reply = self._posted.popleft()
             conn.inflight = max(0, conn.inflight - 1)
@@ -142,7 +169,7 @@ class ControlServer:
         self._reap()
 
     def _accept(self, lsock: socket.socket, needs_token: bool, name: str) -> None:
-        for _ in range(64):  # drain the backlog: a burst must not fill it
+        for _ in range(self.limits.accept_batch):
             try:
                 sock, _ = lsock.accept()
             except OSError:
@@ -152,7 +179,12 @@ class ControlServer:
     def _admit(self, sock: socket.socket, needs_token: bool, name: str) -> None:
         sock.setblocking(False)
         conn = _Conn(sock, needs_token, name)
-        if len(self._conns) >= self.limits.max_clients:
+        if needs_token:
+            if len(self._handshakes) >= self.limits.max_handshakes:
+                oldest = next(iter(self._handshakes))
+                self._drop(oldest)  # strangers compete with each other, never with sessions
+            self._handshakes[conn] = None
+        elif not self._claim_session(conn):
             msg = P.error_reply(
                 None, P.TOO_MANY_CLIENTS, f"{self.limits.max_clients} clients already connected"
             )
@@ -162,6 +194,28 @@ class ControlServer:
             return
         self._conns.add(conn)
         self._sel.register(sock, selectors.EVENT_READ, ("conn", conn))
+
+    def _claim_session(self, conn: _Conn) -> bool:
+        """Give ``conn`` a session slot, replacing the longest-idle session when full."""
+        if len(self._sessions) >= self.limits.max_clients:
+            now = time.monotonic()
+            idle = [
+                c
+                for c in self._sessions
+                if c.sub_seq is None
+                and not c.inflight
+                and now - c.last_rx >= self.limits.evict_idle
+                and not c.closing
+            ]
+            if not idle:
+                return False
+            victim = min(idle, key=lambda c: c.last_rx)
+            self._fail(victim, P.TIMEOUT, "idle connection replaced by a new client")
+            self._drop(victim)
+        self._handshakes.pop(conn, None)
+        self._sessions.add(conn)
+        conn.session = True
+        return True
 
     def _read(self, conn: _Conn) -> None:
         try:
@@ -205,6 +259,10 @@ class ControlServer:
                 self._fail(conn, P.UNAUTHORIZED, "missing or wrong token (see <log>.token)", req.id)
                 return
             conn.authed = True
+            if not self._claim_session(conn):
+                msg = f"{self.limits.max_clients} clients already connected"
+                self._fail(conn, P.TOO_MANY_CLIENTS, msg, req.id)
+                return
         if req.op == "subscribe":
             self._subscribe(conn, req)
             return
@@ -275,17 +333,26 @@ class ControlServer:
 
     def _reap(self) -> None:
         now = time.monotonic()
-        for conn in list(self._conns):
+        limits = self.limits
+        while self._handshakes:  # oldest first: stop at the first one still in time
+            conn = next(iter(self._handshakes))
+            if now - conn.opened <= limits.auth_timeout:
+                break
+            del self._handshakes[conn]
+            self._fail(conn, P.UNAUTHORIZED, "no token sent in time")
+            self._drop(conn)  # without waiting for a reader that may never read
+        for conn in list(self._sessions):
             if conn.closing:
                 continue
-            if conn.inbuf and now - conn.last_rx > self.limits.partial_timeout:
+            if conn.inbuf and now - conn.last_rx > limits.partial_timeout:
                 self._fail(conn, P.TIMEOUT, "half-sent request timed out")
             elif (
-                conn.needs_token
-                and not conn.authed
-                and now - conn.opened > self.limits.auth_timeout
+                conn.sub_seq is None
+                and not conn.inflight
+                and now - conn.last_rx > limits.idle_timeout
             ):
-                self._fail(conn, P.UNAUTHORIZED, "no token sent in time")
+                msg = f"idle for {limits.idle_timeout:g} s: closed (reconnect to go on)"
+                self._fail(conn, P.TIMEOUT, msg)
 
     def _flush_quiet(self, conn: _Conn) -> None:
         with contextlib.suppress(OSError):
@@ -298,6 +365,8 @@ class ControlServer:
         if conn not in self._conns:
             return
         self._conns.discard(conn)
+        self._sessions.discard(conn)
+        self._handshakes.pop(conn, None)
         with contextlib.suppress(KeyError, ValueError):
             self._sel.unregister(conn.sock)
         conn.sock.close()

@@ -17,20 +17,19 @@ torch is never imported by this module: the optimizer is used duck-typed.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import socket
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 from lrwatch import __version__
 from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Reply, dispatch
-from lrwatch.control.endpoint import EndpointError
 from lrwatch.control.service import Service
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
 from lrwatch.train.boundary import Boundary
@@ -111,6 +110,7 @@ class Monitor:
         self._boundary.rank = self.rank
         self._writer: JsonlWriter | None = None
         self._service: Service | None = None
+        self._reported: set[str] = set()
         self._started = False
         self._closed = False
         self._lock = threading.RLock()  # close() may re-enter from the SIGTERM handler
@@ -162,7 +162,10 @@ class Monitor:
             self._start()
         self._write_metrics(self._step, metrics)
         if self._boundary.due() or (self._service is not None and self._service.file_due()):
-            self._boundary.run(self._step, self._poll_file)
+            try:
+                self._boundary.run(self._step, self._poll_file)
+            except Exception as exc:  # nothing from outside may stop training
+                self._problem("boundary_error", f"control step failed: {type(exc).__name__}: {exc}")
 
     def log(self, step: int | None = None, **metrics: Any) -> None:
         """Write metrics (e.g. eval ``val_loss``) without being a step boundary."""
@@ -178,18 +181,18 @@ class Monitor:
             if self._closed:
                 return
             self._closed = True
-        self._boundary.cancel(status)
-        self._emit(
-            {"kind": "end", "status": status, "step": self._step, "t": round(time.time(), 3)}
-        )
-        if self._service is not None:
-            self._service.close()
-        if self._writer is not None:
-            self._writer.close()
-        if self._hook is not None:
-            self._hook.remove()
-        if self._boundary.sync is not None:
-            self._boundary.sync.close()
+        # Each part on its own: a failure in one (a disk, a socket) must not skip the others,
+        # and close() never raises into the training script.
+        with contextlib.suppress(Exception):
+            self._boundary.cancel(status)
+        end = {"kind": "end", "status": status, "step": self._step, "t": round(time.time(), 3)}
+        if self._writer is not None and self._writer.dropped:
+            end["dropped"] = self._writer.dropped
+        self._emit(end)
+        for part in (self._service, self._writer, self._hook, self._boundary.sync):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    part.remove() if part is self._hook else part.close()
 
     def state_dict(self) -> dict[str, Any]:
         """Step, applied changes and LR controller state, for checkpoints."""
@@ -271,29 +274,32 @@ class Monitor:
         if self.rank != 0:
             return  # other ranks write nothing and open no socket
         self._writer = JsonlWriter(
-            self.log_path, ring=self._opts["ring"], interval=self._opts["flush_interval"]
+            self.log_path,
+            ring=self._opts["ring"],
+            interval=self._opts["flush_interval"],
+            report=self._problem,
         )
-        self._service = self._open_service()
+        self.log_path = self._writer.path  # a fresh name when the given one was not ours
+        self._service = Service.open(
+            self, self.log_path, self.control, self._emit, self._opts, self._problem
+        )
         self.endpoint = self._service.endpoint
-        self._emit(self._header())
+        self._writer.write_header(P.encode(self._header()).decode().rstrip("\n"))
         self._writer.flush()  # clients find the endpoint in the header right away
         atexit.register(self._atexit)
         if self._handle_signals:
             _install_sigterm(self)
 
-    def _open_service(self) -> Service:
-        try:
-            return Service.open(self, self.log_path, self.control, self._emit, self._opts)
-        except (EndpointError, OSError) as exc:
-            # A run must not die at start because a socket cannot be bound: fall back to
-            # the command file (which only needs the log's directory) and say so.
-            warnings.warn(
-                f"lrwatch: cannot open control endpoint {self.control!r} ({exc}); "
-                "using the command file only",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            return Service.open(self, self.log_path, "file", self._emit, self._opts)
+    def _problem(self, code: str, message: str) -> None:
+        """Report a disk, OS or control problem once per kind: on stderr and in the log."""
+        if code in self._reported:
+            return
+        self._reported.add(code)
+        # A closed or broken stderr is not the run's problem either.
+        with contextlib.suppress(Exception):
+            print(f"lrwatch: {message}", file=sys.stderr, flush=True)
+        record = {"kind": "warning", "code": code, "message": message, "t": round(time.time(), 3)}
+        self._emit(record)
 
     def _header(self) -> dict[str, Any]:
         opt = self._optimizer
@@ -304,6 +310,9 @@ class Monitor:
             "t": round(time.time(), 3),
             "control": self.endpoint,
             "cmd": str(self._service.cmd_path) if self._service and self._service.cmd else None,
+            "token": str(self._service.token_path)
+            if self._service and self._service.token_path
+            else None,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "optimizer": type(opt).__name__ if opt is not None else None,
@@ -336,9 +345,15 @@ class Monitor:
             self._writer.flush()
 
     def _poll_file(self) -> None:
-        if self._service is not None:
-            for req, reply in self._service.poll_file():
-                dispatch(self, req, reply, "file")
+        if self._service is None:
+            return
+        try:
+            polled = self._service.poll_file()
+        except Exception as exc:  # an unreadable command file must not stop training
+            self._problem("cmd_error", f"reading the command file failed: {exc}")
+            return
+        for req, reply in polled:
+            dispatch(self, req, reply, "file")
 
     def _atexit(self) -> None:
         crashed = getattr(sys, "last_value", None) is not None

@@ -5,6 +5,13 @@ thread hands the batch to the OS every ``interval / 2`` seconds, so a reader see
 within ``interval`` even when training then blocks for minutes. Each flush is one ``write(2)``
 of complete lines on an ``O_APPEND`` descriptor: a crash loses at most the last batch, never
 leaves half a line. A ring of recent lines feeds ``subscribe`` backlogs.
+
+The disk is outside the run's control, so nothing here raises: when the log cannot be opened
+(read-only directory) or written (full disk, quota), the problem is reported once, each batch
+that cannot be written is dropped whole (a half-written batch is cut back) and counted, and the
+writer retries every ``retry`` seconds. When it can write again it first writes a ``dropped``
+record saying how many records were lost and why. A log deleted or replaced under the run is
+re-created (with the run header again) at the next check.
 """
 
 from __future__ import annotations
@@ -12,18 +19,39 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
+import json
 import os
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from lrwatch.control import owned
+
+#: ``report(code, message)``: how the writer tells its owner about a disk or OS problem.
+Report = Callable[[str, str], None]
+
+
+def _ignore(code: str, message: str) -> None:
+    pass
 
 
 class JsonlWriter:
     """Append JSON lines to ``path`` with a time-bounded flush and a ring of recent lines."""
 
-    def __init__(self, path: str | os.PathLike[str], ring: int = 10_000, interval: float = 0.1):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        ring: int = 10_000,
+        interval: float = 0.1,
+        report: Report | None = None,
+        retry: float = 1.0,
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.report = report or _ignore
+        self.dropped = 0  # records that never reached the disk, over the whole run
+        self._fd: int | None = None
+        self._ino: int | None = None
         self._pending: list[str] = []
         self._lock = (
             threading.RLock()
@@ -32,6 +60,16 @@ class JsonlWriter:
         self._ring: collections.deque[str] = collections.deque(maxlen=max(1, ring))
         self._seq = 0
         self._interval = interval
+        self._retry = retry
+        self._next_try = 0.0  # monotonic time of the next open / write attempt while failing
+        self._next_check = 0.0  # monotonic time of the next deleted-or-replaced check
+        self._gap: dict[str, object] | None = None  # the ``dropped`` record still to write
+        self._header: str | None = None
+        self._header_on_disk = False
+        self._torn = False  # a failed write may have left half a line that we could not cut
+        self._closed = False
+        with self._io_lock:
+            self._open(first=True)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._flusher, name="lrwatch-writer", daemon=True)
         self._thread.start()
@@ -41,10 +79,23 @@ class JsonlWriter:
         """Number of lines written so far."""
         return self._seq
 
+    @property
+    def failing(self) -> bool:
+        """True while records are being dropped (no log open, or the last write failed)."""
+        return self._gap is not None
+
     def write(self, line: str) -> None:
         """Queue one complete JSON line (without newline)."""
         with self._lock:
             self._pending.append(line)
+            self._ring.append(line)
+            self._seq += 1
+
+    def write_header(self, line: str) -> None:
+        """The run header: written first, and again at the top of a re-created log."""
+        with self._lock:
+            self._header = line
+            self._header_on_disk = False
             self._ring.append(line)
             self._seq += 1
 
@@ -60,34 +111,131 @@ class JsonlWriter:
         return lines, end
 
     def flush(self) -> None:
-        """Hand every queued line to the OS now."""
+        """Hand every queued line to the OS now (or drop and count them while it fails)."""
         with self._io_lock:
             with self._lock:
-                if not self._pending:
-                    return
-                data = ("\n".join(self._pending) + "\n").encode()
-                self._pending.clear()
-            fd = self._fd
-            if fd is None:
+                lines, self._pending = self._pending, []
+            if not lines and (self._header_on_disk or self._header is None):
                 return
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            if not self._ready():
+                self._drop(len(lines))
+                return
+            with self._lock:  # read after _ready(): a re-created log needs the header again
+                header = None if self._header_on_disk else self._header
+            head = [] if header is None else [header]
+            if self._gap is not None:
+                head.append(json.dumps({**self._gap, "t": round(time.time(), 3)}))
+            if self._write(head + lines):
+                if header is not None:
+                    self._header_on_disk = True
+                if self._gap is not None:
+                    self._gap = None
+                    self.report("log_resumed", f"writing {self.path} again")
+            else:
+                self._drop(len(lines))
 
     def close(self) -> None:
-        """Flush and close; further writes are dropped."""
+        """Flush and close; further writes are dropped. Never raises."""
         self._stop.set()
-        self.flush()
+        with contextlib.suppress(Exception):
+            self.flush()
         with self._io_lock:
+            self._closed = True
             if self._fd is not None:
                 with contextlib.suppress(OSError):
                     os.fsync(self._fd)
-                os.close(self._fd)
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
                 self._fd = None
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=1.0)
 
+    # -- internals (under _io_lock) ------------------------------------------------------
+
+    def _open(self, first: bool = False) -> bool:
+        """Open (or re-create) the log; False, reported, when the OS refuses."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, path, refusal = owned.open_owned_or_fresh(
+                self.path, os.O_WRONLY | os.O_APPEND, 0o644
+            )
+        except OSError as exc:
+            self._fail("log_unwritable", f"cannot open {self.path}: {_why(exc)}")
+            return False
+        if refusal is not None:
+            self.report("log_untrusted", f"{refusal}: not writing there; this run logs to {path}")
+        self._fd, self.path = fd, path
+        self._ino = os.fstat(fd).st_ino
+        self._header_on_disk = False
+        self._torn = False
+        if not first:
+            self.report("log_recreated", f"{self.path} was deleted or replaced: re-created it")
+        return True
+
+    def _ready(self) -> bool:
+        """A descriptor to write to: retry a failed open, notice a deleted or replaced log."""
+        now = time.monotonic()
+        if self._closed:
+            return False
+        if self._gap is not None and now < self._next_try:
+            return False
+        if self._fd is not None and now >= self._next_check:
+            self._next_check = now + self._retry
+            if not owned.same_file(self.path, self._ino):
+                with contextlib.suppress(OSError):
+                    os.close(self._fd)
+                self._fd = None
+        if self._fd is None:
+            return self._open(first=False) if self._ino is not None else self._open(first=True)
+        return True
+
+    def _write(self, lines: list[str]) -> bool:
+        """One batch of whole lines, all or nothing: a partial write is cut back."""
+        data = ("\n".join(lines) + "\n").encode()
+        if self._torn:
+            data = b"\n" + data  # end the half line a failed cut left, so ours stay whole
+        fd = self._fd
+        assert fd is not None
+        start = None
+        done = 0
+        try:
+            start = os.lseek(fd, 0, os.SEEK_END)
+            view = memoryview(data)
+            while done < len(data):
+                done += os.write(fd, view[done:])
+        except OSError as exc:
+            if done:
+                try:
+                    os.ftruncate(fd, start)  # type: ignore[arg-type]
+                except (OSError, TypeError):
+                    self._torn = True
+            self._fail("log_write_failed", f"cannot write {self.path}: {_why(exc)}")
+            return False
+        self._torn = False
+        return True
+
+    def _fail(self, code: str, message: str) -> None:
+        self._next_try = time.monotonic() + self._retry
+        if self._gap is None:
+            self._gap = {"kind": "dropped", "records": 0, "since": round(time.time(), 3)}
+            self._gap["reason"] = message
+            self.report(code, f"{message}; training goes on, records are dropped and counted")
+
+    def _drop(self, n: int) -> None:
+        self.dropped += n
+        if self._closed:
+            return
+        if self._gap is None:
+            self._fail("log_closed", f"{self.path} is closed")
+        self._gap["records"] = int(self._gap["records"]) + n  # type: ignore[index,call-overload]
+
     def _flusher(self) -> None:
         while not self._stop.wait(self._interval / 2):
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(Exception):  # a daemon that dies would drop everything
                 self.flush()
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, owned.UntrustedFile):
+        return exc.reason
+    return exc.strerror or str(exc)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 TRAINEE = Path(__file__).with_name("trainee.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,17 +50,64 @@ def env() -> dict[str, str]:
 
 
 def start_trainee(
-    tmp: Path, name: str, min_steps: int = 50, *extra: str, stopped: bool = False
+    tmp: Path,
+    name: str,
+    min_steps: int = 50,
+    *extra: str,
+    stopped: bool = False,
+    log: Path | None = None,
+    prefix: Sequence[str] = (),
 ) -> Trainee:
-    """Start trainee.py logging to ``tmp/name.jsonl``; ``stopped``: run exactly min_steps."""
-    log = tmp / f"{name}.jsonl"
+    """Start trainee.py logging to ``tmp/name.jsonl`` (or ``log``); ``stopped``: run exactly
+    min_steps; ``prefix``: a command to run it under (e.g. :func:`ordinary_user`)."""
+    log = log or tmp / f"{name}.jsonl"
     stop = tmp / f"{name}.stop"
     if stopped:
         stop.touch()
-    cmd = [sys.executable, str(TRAINEE), str(log), "--min-steps", str(min_steps)]
+    cmd = [*prefix, sys.executable, str(TRAINEE), str(log), "--min-steps", str(min_steps)]
     cmd += ["--stop-file", str(stop), *extra]
     proc = subprocess.Popen(cmd, env=env(), stderr=subprocess.PIPE)
     return Trainee(proc, log, stop)
+
+
+def ordinary_user() -> list[str]:
+    """A command prefix that makes file permissions bind: as root, drop every capability
+    (so a 0555 directory is read-only to the process); otherwise nothing."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"]
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, size: str) -> Iterator[Path]:
+    """A real filesystem of ``size`` (tmpfs) mounted at ``path``, to fill up. Needs root
+    (CI runs as root); elsewhere the test is skipped with the reason."""
+    path.mkdir(parents=True, exist_ok=True)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here (needs root): {mount.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill(disk: Path) -> Path:
+    """Fill ``disk`` to the last byte with one file; delete it to free the space again."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        for chunk in (65536, 512, 1):  # down to the last partial block
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * chunk)
+    finally:
+        os.close(fd)
+    return filler
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:

@@ -96,12 +96,15 @@ def test_tcp_is_loopback_only_unless_allowed() -> None:
 
 def test_token_file_is_0600_and_fresh(tmp_path: Path) -> None:
     path = tmp_path / "run.token"
-    t1 = E.write_token(path)
+    t1, used, refusal = E.write_token(path)
+    assert used == path and refusal is None
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert E.read_token(path) == t1 and len(t1) >= 32
-    t2 = E.write_token(path)
+    os.chmod(path, 0o644)  # left readable by an older version: ours, so rewritten and closed
+    t2 = E.write_token(path)[0]
     assert t2 != t1 and E.read_token(path) == t2
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     # Never "-..." (argparse would read `--token -x` as a missing value): hex only.
-    tokens = [E.write_token(path) for _ in range(200)]
+    tokens = [E.write_token(path)[0] for _ in range(200)]
     assert all(set(t) <= set("0123456789abcdef") for t in tokens)
     assert E.read_token(tmp_path / "missing.token") is None

@@ -176,3 +176,50 @@ def test_status_shows_the_pinned_lr(trainer: Trainer) -> None:
     status = client.request("status")
     assert status["lr"] == [pytest.approx(0.07)] and status["pinned"] == [pytest.approx(0.07)]
     client.close()
+
+
+@pytest.mark.parametrize("trainer", [{"max_clients": 2}], indirect=True)
+def test_idle_sessions_are_dropped_and_replaced_when_full(trainer: Trainer) -> None:
+    server = trainer.mon._service.server
+    path = trainer.mon.endpoint.removeprefix("unix:")
+    a, b = (socket.socket(socket.AF_UNIX) for _ in range(2))
+    for s in (a, b):
+        s.settimeout(30)
+        s.connect(path)
+    b.sendall(b'{"id": 1, "op": "status"}\n')  # b was active after a
+    assert json.loads(b.recv(65536))["ok"]
+    server.limits.evict_idle = 0.0  # a full server may now replace any idle session
+    c = ControlClient(trainer.mon.endpoint, timeout=30)
+    assert c.request("status")["ok"]  # served: the longest-idle session (a) made room
+    dropped = json.loads(a.recv(4096))
+    assert dropped["error"]["code"] == "timeout" and a.recv(10) == b""
+    server.limits.idle_timeout = 0.2  # and an idle session is closed after idle_timeout
+    assert json.loads(b.recv(4096))["error"]["code"] == "timeout" and b.recv(10) == b""
+    for s in (a, b):
+        s.close()
+    c.close()
+
+
+@pytest.mark.parametrize("trainer", [{"control": "tcp://127.0.0.1:0"}], indirect=True)
+def test_handshakes_never_take_session_slots(trainer: Trainer, tmp_path: Path) -> None:
+    server = trainer.mon._service.server
+    server.limits.max_handshakes = 4
+    host, port = trainer.mon.endpoint.removeprefix("tcp://").rsplit(":", 1)
+    strangers = [socket.create_connection((host, int(port)), timeout=30) for _ in range(6)]
+    # The two oldest were pushed out by the newer ones; the rest wait for their deadline.
+    for s in strangers[:2]:
+        assert s.recv(10) == b""
+    token = (tmp_path / "s.token").read_text().strip()
+    owner = ControlClient(trainer.mon.endpoint, token=token, timeout=30)
+    assert owner.request("status")["ok"]
+    assert server.n_sessions == 1
+    server.limits.auth_timeout = 0.0
+    for s in strangers[2:]:
+        data = s.recv(4096)
+        assert data == b"" or json.loads(data)["error"]["code"] == "unauthorized"
+        s.close()
+    wait = time.monotonic() + 30
+    while server.n_clients > 1 and time.monotonic() < wait:
+        time.sleep(0.01)
+    assert server.n_clients == 1 and owner.request("status")["ok"]
+    owner.close()

@@ -16,6 +16,7 @@ import torch
 
 import lrwatch
 from lrwatch.control.client import ControlClient
+from lrwatch.control.endpoint import private_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "control"))
 from ctlhelp import env, header, metric_steps, records, start_trainee, wait_for
@@ -183,10 +184,12 @@ def test_env_defaults(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LRWATCH_CONTROL", "tcp://127.0.0.1:0")
     mon = lrwatch.Monitor()
     mon.step(loss=2.0)
+    assert (tmp_path / "env.token").stat().st_mode & 0o777 == 0o600
     mon.close()
     head = records(tmp_path / "env.jsonl")[0]
     assert head["run"] == "env" and head["control"].startswith("tcp://127.0.0.1:")
-    assert (tmp_path / "env.token").stat().st_mode & 0o777 == 0o600
+    assert head["token"] == str(tmp_path / "env.token")
+    assert not (tmp_path / "env.token").exists()  # a token outliving its run is a leftover
 
 
 def test_attach_late(tmp_path: Path) -> None:
@@ -286,14 +289,19 @@ if __name__ == "__main__":
     dist_worker(int(sys.argv[1]), *sys.argv[2:6])
 
 
-def test_unbindable_endpoint_falls_back_to_the_command_file(tmp_path: Path) -> None:
+def test_a_file_in_the_sockets_place_moves_the_socket_to_the_private_dir(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "busy.sock").write_text("a regular file where the socket would go")
     mon = lrwatch.Monitor(log=tmp_path / "busy.jsonl", control="unix")
-    with pytest.warns(RuntimeWarning, match="command file only"):
-        mon.step(loss=1.0)  # without an optimizer the Monitor starts at its first record
+    mon.step(loss=1.0)  # without an optimizer the Monitor starts at its first record
+    assert mon.endpoint.startswith(f"unix:{private_dir()}")
+    assert ControlClient.from_log(tmp_path / "busy.jsonl").request("status")["ok"]
     mon.close()
-    assert mon.endpoint == f"file:{tmp_path / 'busy.jsonl'}"
+    assert "not a socket" in capfd.readouterr().err
     assert (tmp_path / "busy.sock").read_text().startswith("a regular file")
+    warning = next(r for r in records(tmp_path / "busy.jsonl") if r.get("kind") == "warning")
+    assert warning["code"] == "socket_moved"
 
 
 def test_loop_that_assigns_lr_each_step(tmp_path: Path) -> None:
