@@ -61,6 +61,10 @@ def _scan(log_path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, dict
     return header, end
 
 
+#: Tries of a TCP handshake that the server closed before answering (a flood pushed it out).
+HANDSHAKE_TRIES = 3
+
+
 class ControlClient:
     """Talk to a running Monitor over any of its transports."""
 
@@ -185,13 +189,35 @@ class ControlClient:
                 f"{ep} needs a token: pass --token, set LRWATCH_TOKEN, or give the log path "
                 "so its .token file is used"
             )
+        for attempt in range(HANDSHAKE_TRIES):
+            self._sock = self._open_socket()
+            if ep.kind != "tcp":
+                return
+            try:
+                hello = self.request("hello", token=self.token)
+            except ControlError as exc:
+                # Under a flood of tokenless connections the server closes the oldest
+                # handshakes to make room: a client that was slow to send its token is one.
+                self.close()
+                pushed_out = "closed the connection" in str(exc) or " lost: " in str(exc)
+                if not pushed_out or attempt + 1 == HANDSHAKE_TRIES:
+                    raise
+                continue
+            if not hello.get("ok"):
+                self.close()
+                raise ControlError(f"{ep} refused us: {hello['error']['message']}")
+            self.server = hello
+            return
+
+    def _open_socket(self) -> socket.socket:
+        ep = self.endpoint
         try:
             if ep.kind == "unix":
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(self.timeout)
                 sock.connect(ep.path)
-            else:
-                sock = socket.create_connection((ep.host, ep.port), timeout=self.timeout)
+                return sock
+            return socket.create_connection((ep.host, ep.port), timeout=self.timeout)
         except FileNotFoundError:
             raise ControlError(
                 f"no socket at {ep.path}: the run has ended or never opened it "
@@ -201,13 +227,6 @@ class ControlClient:
             raise ControlError(
                 f"cannot connect to {ep}: {exc.strerror or exc}; is the run still alive?"
             ) from None
-        self._sock = sock
-        hello = self.request("hello", token=self.token) if ep.kind == "tcp" else None
-        if hello is not None:
-            if not hello.get("ok"):
-                self.close()
-                raise ControlError(f"{ep} refused us: {hello['error']['message']}")
-            self.server = hello
 
     def _send(self, msg: dict[str, Any]) -> None:
         assert self._sock is not None

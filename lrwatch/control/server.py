@@ -10,7 +10,8 @@ Two kinds of slot keep a stranger from locking the owner out. A *session* slot
 socket is 0600) or a TCP client that has presented the token. A TCP connection that has not
 yet authenticated holds a *handshake* slot (``max_handshakes``) for at most ``auth_timeout``
 seconds, and when those are all taken the oldest handshake is dropped for the newest, so a
-flood of tokenless connections never blocks an owner who sends the token at once. A session
+flood of tokenless connections never blocks an owner who sends the token at once (and the
+client retries the handshake when a flood pushed it out, see ``ControlClient``). A session
 that sends nothing for ``idle_timeout`` seconds (and is not subscribed or waiting for a
 reply) is dropped, and when all session slots are taken a new owner's client replaces the
 session idle the longest (at least ``evict_idle`` seconds).
@@ -194,6 +195,11 @@ class ControlServer:
             return
         self._conns.add(conn)
         self._sel.register(sock, selectors.EVENT_READ, ("conn", conn))
+        if needs_token:
+            # An owner's client sends its token right after connecting: it is often here
+            # already, and reading it now takes the connection out of the handshakes before
+            # newer strangers can push it out.
+            self._read(conn)
 
     def _claim_session(self, conn: _Conn) -> bool:
         """Give ``conn`` a session slot, replacing the longest-idle session when full."""

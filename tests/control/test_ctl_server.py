@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -222,4 +223,32 @@ def test_handshakes_never_take_session_slots(trainer: Trainer, tmp_path: Path) -
     while server.n_clients > 1 and time.monotonic() < wait:
         time.sleep(0.01)
     assert server.n_clients == 1 and owner.request("status")["ok"]
+    owner.close()
+
+
+@pytest.mark.parametrize("trainer", [{"control": "tcp://127.0.0.1:0"}], indirect=True)
+def test_an_owner_pushed_out_of_the_handshakes_retries(
+    trainer: Trainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = trainer.mon._service.server
+    server.limits.max_handshakes = 2
+    host, port = trainer.mon.endpoint.removeprefix("tcp://").rsplit(":", 1)
+    opened = ControlClient._open_socket
+    strangers: list[socket.socket] = []
+
+    def slow_owner(client: ControlClient) -> socket.socket:
+        sock = opened(client)
+        if not strangers:  # the first time only: two strangers arrive before our token
+            strangers.extend(socket.create_connection((host, int(port))) for _ in range(2))
+            readable, _, _ = select.select([sock], [], [], 30)  # the server closes ours
+            assert readable and sock.recv(1, socket.MSG_PEEK) == b""
+        return sock
+
+    monkeypatch.setattr(ControlClient, "_open_socket", slow_owner)
+    token = (tmp_path / "s.token").read_text().strip()
+    owner = ControlClient(trainer.mon.endpoint, token=token, timeout=30)
+    assert owner.request("status")["ok"]  # its second handshake went through
+    assert len(strangers) == 2
+    for s in strangers:
+        s.close()
     owner.close()
