@@ -38,6 +38,7 @@ class CommandFile:
         self.report = report or (lambda code, message: None)
         self.interval = interval
         self._partial = bytearray()
+        self._skipping = False  # inside an over-long line, dropping up to its newline
         self._next_poll = 0.0
         # Raises OSError when the directory refuses a new file: the caller disables the
         # transport. An untrusted existing file is left alone and a fresh name taken.
@@ -64,18 +65,28 @@ class CommandFile:
             if size < self._offset:  # truncated by its owner: read from the start
                 self._offset = 0
                 self._partial.clear()
+                self._skipping = False
             if size == self._offset:
                 return []
             data = os.pread(self._fd, min(size - self._offset, 4 * P.MAX_LINE), self._offset)
         except OSError:
             return []
         self._offset += len(data)
+        if self._skipping:  # the rest of an over-long line: never a request of its own
+            nl = data.find(b"\n")
+            if nl < 0:
+                return []
+            data, self._skipping = data[nl + 1 :], False
         self._partial += data
         lines = self._partial.split(b"\n")
         self._partial = bytearray(lines.pop())
         if len(self._partial) > P.MAX_LINE:
-            lines.append(bytes(self._partial))
+            # Answered as too long (its head comes back as-is); whatever follows up to the
+            # newline belongs to the same line and is dropped, or a request hidden at the end
+            # of a long line would be obeyed.
+            lines.append(bytes(self._partial[: P.MAX_LINE + 1]))
             self._partial.clear()
+            self._skipping = True
         return [bytes(line) for line in lines if line.strip()]
 
     def close(self) -> None:
@@ -104,6 +115,7 @@ class CommandFile:
         # A file its owner put back holds requests meant for this run: read it from the start.
         self._offset = 0
         self._partial.clear()
+        self._skipping = False
         if created:
             self.report("cmd_recreated", f"{self.path} was deleted: created it again")
         return True
