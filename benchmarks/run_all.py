@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ctl_storm
 import stdout_parsers
 import summary
 import watch_first_screen
@@ -95,6 +96,13 @@ BENCHES = [
         "ctl", 4, "ctl_roundtrip.py", "set-lr round trip to the applied ack", json="ctl_roundtrip"
     ),
     Bench(
+        "ctl_storm",
+        17,
+        "ctl_storm.py",
+        "owner's status latency and step time under a tokenless connection storm",
+        json="ctl_storm",
+    ),
+    Bench(
         "dist_sync",
         4,
         "dist_sync.py",
@@ -129,6 +137,7 @@ BENCHES = [
 BY_NAME = {b.name: b for b in BENCHES}
 # Its summary row lives with the benchmark (summary.ROWS holds the builders).
 summary.ROWS.setdefault("watch_first_screen", watch_first_screen.summary_rows)
+summary.ROWS.setdefault("ctl_storm", ctl_storm.summary_rows)
 
 
 def _stream(proc: subprocess.Popen[str], sink: list[str]) -> None:
