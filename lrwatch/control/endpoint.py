@@ -25,6 +25,10 @@ from lrwatch.control import owned
 MAX_SOCKET_PATH = 103 if os.uname().sysname == "Darwin" else 107
 
 
+#: Listen backlog of a TCP endpoint (see bind_tcp).
+TCP_BACKLOG = 1024
+
+
 class EndpointError(Exception):
     """An endpoint that cannot be parsed, bound or trusted."""
 
@@ -181,7 +185,10 @@ def bind_tcp(host: str, port: int, allow_remote: bool = False) -> tuple[socket.s
     except OSError as exc:
         sock.close()
         raise EndpointError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(128)
+    # A deep backlog (the kernel caps it at net.core.somaxconn): under a flood of tokenless
+    # connections the server accepts at a bounded rate, and a full queue would drop the
+    # owner's SYN for a second or more; queued, it is accepted in turn.
+    sock.listen(TCP_BACKLOG)
     sock.setblocking(False)
     return sock, sock.getsockname()[1]
 

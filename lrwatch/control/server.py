@@ -46,6 +46,10 @@ class ServerLimits:
     idle_timeout: float = 600.0  # a session that sends nothing this long is dropped
     evict_idle: float = 5.0  # a full server replaces a session idle at least this long
     accept_batch: int = 16  # connections accepted per listener per loop
+    # TCP connections accepted per second: past it the listener rests until the next
+    # window, so a flood that reconnects as fast as it is closed costs the training process a
+    # bounded share of the CPU (and the GIL); the rest wait in the kernel's backlog.
+    max_accept_rate: float = 2000.0
     tick: float = 0.05  # subscriber pump / timeout check period
 
 
@@ -87,6 +91,8 @@ class ControlServer:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, ("wake",))
+        self._resting: dict[socket.socket, tuple[float, Any]] = {}  # listener -> (until, data)
+        self._window = (0.0, 0)  # (start, TCP connections accepted in it)
         self._posted: collections.deque[tuple[_Conn, dict[str, Any]]] = collections.deque()
         self._conns: set[_Conn] = set()
         self._sessions: set[_Conn] = set()
@@ -145,6 +151,7 @@ class ControlServer:
             self._drop(conn)
 
     def _loop_once(self) -> None:
+        self._wake_listeners()
         events = self._sel.select(timeout=self.limits.tick)
         # Clients already connected first, new connections after: a token that has arrived
         # is read before a burst of newcomers can push its connection out of the handshakes.
@@ -171,11 +178,40 @@ class ControlServer:
 
     def _accept(self, lsock: socket.socket, needs_token: bool, name: str) -> None:
         for _ in range(self.limits.accept_batch):
+            if needs_token and not self._accept_budget():
+                self._rest(lsock, ("listen", needs_token, name))
+                return
             try:
                 sock, _ = lsock.accept()
             except OSError:
                 return
             self._admit(sock, needs_token, name)
+
+    def _accept_budget(self) -> bool:
+        """Take one TCP accept from this 0.1 s window's share of ``max_accept_rate``."""
+        now = time.monotonic()
+        start, used = self._window
+        if now - start >= 0.1:
+            start, used = now, 0
+        if used >= max(1.0, self.limits.max_accept_rate * 0.1):
+            self._window = (start, used)
+            return False
+        self._window = (start, used + 1)
+        return True
+
+    def _rest(self, lsock: socket.socket, data: Any) -> None:
+        """Stop watching a listener until the next accept window."""
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(lsock)
+        self._resting[lsock] = (self._window[0] + 0.1, data)
+
+    def _wake_listeners(self) -> None:
+        now = time.monotonic()
+        for lsock, (until, data) in list(self._resting.items()):
+            if now >= until:
+                del self._resting[lsock]
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._sel.register(lsock, selectors.EVENT_READ, data)
 
     def _admit(self, sock: socket.socket, needs_token: bool, name: str) -> None:
         sock.setblocking(False)
