@@ -18,6 +18,10 @@ from dataclasses import dataclass
 
 from lrwatch.formats.template import HOLE, NUMBER_RE, Template
 
+#: Most numbers in a shape the fast path compiles: ``re.compile`` time grows faster than the
+#: pattern (a 4,000-number line took 7 s), and no real log line has this many; wider shapes
+#: take the general path, which is linear.
+MAX_HOLES = 100
 #: One number, exactly as the general path's NUMBER cuts it (atomic: no backtracking into it).
 _NUM = f"(?>{NUMBER_RE})"
 
@@ -35,6 +39,8 @@ def compile_shape(shape: str, tpl: Template) -> FastShape | None:
     """The fast reader of ``shape`` (holes ``\\x01``), or None where the template needs more
     than the captured numbers (thousands groups, ``.5`` written without its zero)."""
     if tpl.groups or any(dot for _, _, dot in tpl.signs) or not tpl.metrics:
+        return None
+    if shape.count(HOLE) > MAX_HOLES:
         return None
     wanted = tpl.used
     pieces = shape.split(HOLE)

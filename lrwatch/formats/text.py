@@ -30,6 +30,7 @@ longer than the line cap.
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import groupby
 from typing import Any
@@ -264,6 +265,10 @@ class TextParser(HfParser):
 
     def _rows(self, tpl: Template, k: int, cols: dict[int, list[float]], out: list[Record]) -> bool:
         """Records of ``k`` rows whose numbers the template uses are ``cols``."""
+        if tpl.kind in ("step", "iter", "key"):
+            cols, k = self._valid_steps(tpl, cols, k)
+            if not k:
+                return False
         steps, carried = self._steps(tpl, cols, k)
         if steps is None:
             return False
@@ -280,6 +285,19 @@ class TextParser(HfParser):
         for step, row in zip(steps, zip(*metric_cols, strict=True), strict=True):
             out.append(Metrics(step, dict(zip(names, row, strict=True)), None, inferred))
         return True
+
+    def _valid_steps(
+        self, tpl: Template, cols: dict[int, list[float]], k: int
+    ) -> tuple[dict[int, list[float]], int]:
+        """Drop (and count) the rows whose step is no step (as :func:`as_step` judges): one
+        such line must not take the lines of its shape read with it down too."""
+        col = cols[tpl.step]
+        total = sum(col)  # NaN or inf anywhere makes the sum non-finite: three C-speed passes
+        if math.isfinite(total) and min(col) >= 0 and max(col) < 2**62:
+            return cols, k
+        keep = [i for i, v in enumerate(col) if as_step(v) is not None]
+        self.skipped += k - len(keep)
+        return {idx: [c[i] for i in keep] for idx, c in cols.items()}, len(keep)
 
     def _steps(
         self, tpl: Template, cols: dict[int, list[float]], k: int

@@ -196,7 +196,7 @@ def _key_step(tokens: Tokens) -> bool:
     """A ``global_step`` / ``num_updates`` pair is the step."""
     for i, (name, value, pos) in enumerate(tokens.pairs):
         if name.lower() in _STEP_NAMES and value.isdigit():
-            tokens.step, tokens.kind, tokens.step_pos = int(value), "key", pos
+            tokens.step, tokens.kind, tokens.step_pos = _step_int(value), "key", pos
             del tokens.pairs[i]
             return True
     return False
@@ -212,12 +212,18 @@ def _take(
     per_epoch: int = 0,
 ) -> None:
     """The step is group ``group`` of ``m``; ``epoch``/``per_epoch`` name other groups."""
-    tokens.step, tokens.kind, tokens.step_pos = int(m.group(group)), kind, m.start(group)
+    tokens.step, tokens.kind, tokens.step_pos = _step_int(m.group(group)), kind, m.start(group)
     if epoch:
         tokens.epoch_pos = m.start(epoch)
     if per_epoch:
         tokens.per_epoch_pos = m.start(per_epoch)
     _drop_pairs(tokens, m.start(), m.end())
+
+
+def _step_int(digits: str) -> int:
+    """The step an example line shows; past 18 digits it is no step (and ``int()`` of
+    thousands of digits raises), so the rows of such lines are dropped when read."""
+    return int(digits) if len(digits) <= 18 else 2**62
 
 
 def _take_epoch(tokens: Tokens, m: re.Match[str]) -> None:

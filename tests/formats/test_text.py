@@ -113,3 +113,19 @@ def test_step_prefix_without_loss_is_prose() -> None:
     p = TextParser()
     assert feed_all(p, b"step 5: saving checkpoint to out/\niter 3: waiting for data\n") == []
     assert p.skipped == 0
+
+
+def test_a_step_of_thousands_of_digits_drops_its_line_not_the_lines_read_with_it() -> None:
+    # Found by the fuzz suite: the whole block was lost read at once, kept read in pieces.
+    data = b"step " + b"1" * 5000 + b", loss: 10.7\n" + b"step 2, loss: 3.5\n"
+    whole = make_parser("text")
+    recs = whole.feed(data) + whole.flush()
+    assert [(r.step, r.values) for r in recs] == [(2, {"loss": 3.5})] and whole.skipped == 1
+
+
+def test_a_line_of_thousands_of_numbers_is_read_on_the_general_path() -> None:
+    # The fast path compiles a line's shape into a regex: 4,000 numbers took seconds there.
+    line = b"".join(b"step %d loss: 1.%d - " % (i, i) for i in range(4000)) + b"\n"
+    p = make_parser("text")
+    p.feed(line * 3)
+    assert p._fast is None  # the fast path declined the shape
