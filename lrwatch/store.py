@@ -30,6 +30,13 @@ merged per column, which equals :func:`reduce_points` on the points stably sorte
 keep jumping around) the reduction falls back to sorting: O(n log n), cached until the next
 append.
 
+Caps. A run keeps at most :data:`MAX_SERIES` series (metric names) and :data:`MAX_GROUPS`
+shared key-set groups: a log whose every line invents new keys (a 15 MB JSONL with a million
+distinct keys cost 3.2 GB) must not grow a series per key. Names beyond the cap are refused
+(first come, first kept), their values dropped and both counted (``names_refused``,
+``values_dropped``; ``inspect`` shows them). Key sets beyond the group cap are still stored,
+each series on its own columns.
+
 Each series also keeps running min / max of its finite values, its last finite value and
 its non-finite count, so headers and ``inspect`` never scan the whole series.
 """
@@ -48,7 +55,28 @@ from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.reduction import Reduced, reduce_points
 from lrwatch.series import FLUSH_EVERY, Series
 
-__all__ = ["MetricStore", "Reduced", "RunData", "Series", "reduce_points"]
+__all__ = ["MAX_SERIES", "MetricStore", "Reduced", "RunData", "Series", "reduce_points"]
+
+#: Most series (metric names) one run keeps. Real runs log a few to a few hundred scalars (a
+#: per-layer grad-norm log of a 100-layer model: ~1,000); 4,096 empty series cost ~30 MB of
+#: columns (a Series starts with 256-row step, time and value columns, ~7 KiB), so a log
+#: that invents a key per line stays bounded. The other per-name tables of the readers are
+#: capped at the same size (JSONL plans, text shapes, tfevents layouts).
+MAX_SERIES = 4096
+#: Most key sets that get a shared step/time group (one Axis, ~4 KiB, each).
+MAX_GROUPS = 4096
+#: Refused names remembered to count each once; beyond, the count is a lower bound.
+MAX_REFUSED_NAMES = 1 << 16
+
+
+def _dead_axis() -> Axis:
+    axis = Axis(0)
+    axis.dead = True
+    return axis
+
+
+#: The group of key sets past the caps: never holds rows, its records go series by series.
+_OVERFLOW = _dead_axis()
 
 
 @dataclass
@@ -72,15 +100,44 @@ class RunData:
     val_loss_choice: str = ""
     #: The first lines that held numbers but gave no record (text logs).
     unread: list[str] = field(default_factory=list)
+    #: Metric names refused once the run had MAX_SERIES series, and the values they lost.
+    names_refused: int = 0
+    values_dropped: int = 0
+    #: False once more names were refused than could be remembered (the count is a floor).
+    names_refused_exact: bool = True
+    _refused: set[str] = field(default_factory=set, init=False, repr=False)
     #: Shared step/time columns per key set of the metric records (see module docstring).
     _axes: dict[tuple[str, ...], Axis] = field(default_factory=dict, init=False, repr=False)
 
     def metric(self, name: str) -> Series:
-        """The series ``name``, created empty when absent."""
+        """The series ``name``, created empty when absent.
+
+        Past :data:`MAX_SERIES` a new name gets a series that is not kept (what is appended
+        to it is lost) and is counted as refused.
+        """
         s = self.series.get(name)
         if s is None:
-            s = self.series[name] = Series(name)
+            s = Series(name)
+            if self._admit(name):
+                self.series[name] = s
         return s
+
+    def _admit(self, name: str) -> bool:
+        """Whether a new series ``name`` may be created; counts it as refused if not."""
+        if len(self.series) < MAX_SERIES:
+            return True
+        if name not in self._refused:
+            if len(self._refused) < MAX_REFUSED_NAMES:
+                self._refused.add(name)
+                self.names_refused += 1
+            else:
+                self.names_refused_exact = False
+        return False
+
+    def _fits(self, keys: tuple[str, ...]) -> bool:
+        """Whether every name of ``keys`` has (or may get) a series, within MAX_SERIES."""
+        new = sum(1 for k in keys if k not in self.series)
+        return len(self.series) + new <= MAX_SERIES
 
     def add(self, records: Iterable[AnyRecord]) -> int:
         """Add a batch of records; returns how many were added (a block counts its rows)."""
@@ -146,6 +203,8 @@ class RunData:
     def _group_for(self, keys: tuple[str, ...]) -> Axis:
         axis = self._axes.get(keys)
         if axis is None:
+            if len(self._axes) >= MAX_GROUPS or not self._fits(keys):
+                return _OVERFLOW  # series by series, some names perhaps refused
             axis = self._axes[keys] = self._new_group(keys)
         return axis
 
@@ -181,7 +240,7 @@ class RunData:
         ts = None if times is None else np.asarray(times, dtype=np.float64)
         keys = tuple(columns)
         axis = self._axes.get(keys) if keys else None
-        if keys and axis is None:
+        if keys and axis is None and len(self._axes) < MAX_GROUPS and self._fits(keys):
             axis = self._axes[keys] = self._new_group(keys)
         if axis is not None and axis.members is not None and not axis.loose:
             axis.flush()
@@ -190,7 +249,10 @@ class RunData:
                 member._take_values(np.asarray(columns[key], dtype=np.float64))
         else:
             for key in keys:
-                self.metric(key).extend(steps, columns[key], ts)
+                if key in self.series or self._admit(key):
+                    self.metric(key).extend(steps, columns[key], ts)
+                else:
+                    self.values_dropped += k
         lo, hi = int(steps[0]), int(steps.max())
         self.first_step = lo if self.first_step is None else self.first_step
         self.last_step = hi if self.last_step is None else max(self.last_step, hi)
@@ -219,8 +281,15 @@ class RunData:
             if len(axis.rows) >= FLUSH_EVERY:
                 axis.flush()
         elif axis.dead:
+            series = self.series
             for key, value in values.items():
-                self.metric(key).append(step, value, t)
+                s = series.get(key)
+                if s is None and self._admit(key):
+                    s = series[key] = Series(key)
+                if s is None:
+                    self.values_dropped += 1
+                else:
+                    s.append(step, value, t)
         else:
             self._add_grouped(axis, step, values, t)
 
@@ -248,6 +317,9 @@ class RunData:
         for key, value in values.items():
             s = series.get(key)
             if s is None:
+                if not self._admit(key):
+                    self.values_dropped += 1
+                    continue
                 s = series[key] = Series(key)
                 s._attach(axis, row)
             elif s._axis is not axis or s._off + s._n != row:

@@ -391,3 +391,47 @@ def test_an_event_without_time_keeps_the_metrics_time() -> None:
     assert run.last_time == 1e9 + 5
     run.add([Event("note", {}, 2, 1e9 + 9)])
     assert run.last_time == 1e9 + 9
+
+
+# -- the cap on series per run (issue 17) ---------------------------------------------------
+
+
+def test_series_past_the_cap_are_refused_and_counted() -> None:
+    from lrwatch.records import Metrics
+    from lrwatch.store import MAX_SERIES, RunData
+
+    run = RunData("r")
+    extra = 1000
+    run.add([Metrics(i, {f"k{i}": 1.0, "loss": 2.0}) for i in range(MAX_SERIES + extra)])
+    assert len(run.series) == MAX_SERIES
+    assert len(run.series["loss"]) == MAX_SERIES + extra  # a kept name loses nothing
+    assert run.names_refused == extra + 1 and run.values_dropped == extra + 1
+    run.add([Metrics(1, {f"k{MAX_SERIES + 5}": 3.0})])  # refused before: not counted again
+    assert run.names_refused == extra + 1 and run.values_dropped == extra + 2
+
+
+def test_blocks_past_the_cap_are_refused_and_counted() -> None:
+    import numpy as np
+
+    from lrwatch.store import MAX_SERIES, RunData
+
+    run = RunData("r")
+    cols = {f"k{i}": np.ones(3) for i in range(MAX_SERIES + 10)}
+    assert run.add_columns(np.arange(3), cols) == 3
+    assert len(run.series) == MAX_SERIES
+    assert run.names_refused == 10 and run.values_dropped == 30
+
+
+def test_key_sets_past_the_group_cap_are_still_stored() -> None:
+    from lrwatch.records import Metrics
+    from lrwatch.store import MAX_GROUPS, RunData
+
+    run = RunData("r")
+    names = [f"m{i}" for i in range(20)]
+    recs = []
+    for i in range(MAX_GROUPS + 500):  # distinct key sets over 20 names
+        keys = [n for j, n in enumerate(names) if (i >> j) & 1] or ["m0"]
+        recs.append(Metrics(i, dict.fromkeys(keys, float(i))))
+    run.add(recs)
+    assert len(run._axes) <= MAX_GROUPS and run.names_refused == 0
+    assert sum(len(s) for s in run.series.values()) == sum(len(r.values) for r in recs)

@@ -89,6 +89,11 @@ def summarize(run: Any) -> dict[str, Any]:
         "loss": run.loss_choice or None,
         "val_loss": run.val_loss_choice or None,
         "unread_lines": list(run.unread) if "loss" not in run.series else [],
+        # Metric names past the store's cap (MAX_SERIES per run) and the values they lost;
+        # "names_refused_exact" is false when the count is only a lower bound.
+        "names_refused": getattr(run, "names_refused", 0),
+        "names_refused_exact": bool(getattr(run, "names_refused_exact", True)),
+        "values_dropped": getattr(run, "values_dropped", 0),
         "metrics": metrics,
     }
 
@@ -134,6 +139,8 @@ def _render_run(r: dict[str, Any]) -> str:
         f"  skipped  {r['skipped_lines']} lines",
         f"  events   {events}",
     ]
+    if r["names_refused"]:
+        lines.append(_refused_line(r))
     if r["control"]:
         lines.append(f"  control  {r['control']}")
     if r["loss"]:
@@ -144,6 +151,18 @@ def _render_run(r: dict[str, Any]) -> str:
     if "loss" not in r["metrics"]:
         lines += no_loss_help(r["unread_lines"], r["metrics"])
     return "\n".join(lines)
+
+
+def _refused_line(r: dict[str, Any]) -> str:
+    from lrwatch.store import MAX_SERIES
+
+    names = (
+        f"{r['names_refused']}" if r["names_refused_exact"] else f"at least {r['names_refused']}"
+    )
+    return (
+        f"  refused  {names} metric names past the cap of {MAX_SERIES} series"
+        f" ({r['values_dropped']} values dropped)"
+    )
 
 
 def no_loss_help(unread: list[str], metrics: dict[str, Any]) -> list[str]:

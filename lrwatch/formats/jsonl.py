@@ -32,6 +32,10 @@ _LEARN_HEAD = 64 << 10
 _RETRY_BUDGET = 4
 #: Nested splits of a prefix that failed again (a malformed line reported on the next one).
 _MAX_DEPTH = 16
+#: What msgspec raises for bytes it cannot decode (a line nested thousands deep: recursion).
+_DECODE_ERRORS = (msgspec.DecodeError, ValueError, RecursionError)
+#: Key sets of one block remembered for learning the fast path (like the plans' cap).
+_MAX_SHAPES = 4096
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _AT_LINE = re.compile(r"at `\$\[(\d+)\]")
 
@@ -92,7 +96,7 @@ def _decode_patched(
         patched = candidate
         try:
             return decoder.decode_lines(patched), patched, error
-        except (msgspec.DecodeError, ValueError) as exc:
+        except _DECODE_ERRORS as exc:
             error = exc.with_traceback(None)
     return None, patched, error
 
@@ -202,7 +206,7 @@ class JsonlParser(LineParser):
                 rows_failed = True
             try:
                 objs = self._numeric.decode_lines(block)
-            except (msgspec.DecodeError, ValueError) as exc:
+            except _DECODE_ERRORS as exc:
                 objs, error = None, exc.with_traceback(None)
                 if not patched:
                     # Scanning for tokens only after a failure keeps clean blocks fast.
@@ -239,7 +243,7 @@ class JsonlParser(LineParser):
         decoder, convert, columns = self._rows
         try:
             rows = decoder.decode_lines(block)
-        except (msgspec.DecodeError, ValueError) as exc:
+        except _DECODE_ERRORS as exc:
             if patched:
                 return None, block, patched
             rows, block, _error = _decode_patched(decoder, block, exc)
@@ -302,11 +306,11 @@ class JsonlParser(LineParser):
             try:
                 out.extend(self._numeric_records([self._numeric.decode(line)]))
                 continue
-            except (msgspec.DecodeError, ValueError):
+            except _DECODE_ERRORS:
                 pass
             try:
                 obj = self._any.decode(line)
-            except (msgspec.DecodeError, ValueError):
+            except _DECODE_ERRORS:
                 self.skipped += 1
                 continue
             self._any_record(obj, out)
@@ -325,7 +329,8 @@ class JsonlParser(LineParser):
             if obj.keys() != keys:
                 keys = frozenset(obj)
                 shape = tuple(obj)
-                self._shapes.add(shape)
+                if len(self._shapes) < _MAX_SHAPES:  # a key per line must not grow it
+                    self._shapes.add(shape)
                 step_key, time_key, rename = self._plan(shape)
             if step_key is not None:
                 step = obj.pop(step_key)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import struct
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from lrwatch.formats import _protobuf as pb
 from lrwatch.formats import _tfrecord
+from lrwatch.formats._held import Held
 from lrwatch.formats.base import Parser
 from lrwatch.records import (
     AnyRecord,
@@ -46,6 +48,15 @@ _MASK_DELTA = 0xA282EAD8  # TFRecord's CRC mask: rotate right by 15, add this
 _MAX_HEADERS = 4096
 #: Block mode: consecutive records of one key set shorter than this stay Metrics records.
 _MIN_RUN = 32
+#: The first byte of an Event payload: the key of its first field. Every writer sets
+#: wall_time (field 1, fixed64: 0x09) and protobuf writes fields in number order, so real
+#: events start with 0x09 (TF's EventsWriter, PyTorch's SummaryWriter and tensorboardX all
+#: fill it from time.time()); the keys of Event's other fields (2 step ... 10
+#: source_metadata) are accepted too, for an event written with a wall_time of 0.
+_FIRST_KEYS = bytes([0x09, 0x10, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x4A, 0x52])
+_FIRST_KEY = re.compile(b"[" + re.escape(_FIRST_KEYS) + b"]")
+#: Bytes 4..7 of a record length: zero for any length up to MAX_RECORD.
+_HIGH_ZEROS = bytes(4)
 
 
 class TfeventsParser(Parser):
@@ -60,8 +71,13 @@ class TfeventsParser(Parser):
 
     def __init__(self, names: NameMap | None = None, **options: Any) -> None:
         super().__init__(names, **options)
-        self._buf = b""
+        # The unread tail (a partial record), joined with new data only once the record the
+        # header announced is complete: a 64 MB record fed 64 KiB at a time is copied once.
+        self._held = Held()
+        self._need = 0  # bytes the held tail must reach before parsing it again is useful
         self._resyncing = False  # inside a run of bytes with no valid record header
+        #: Header CRCs computed while looking for the next record after damage (a measure).
+        self.resync_crcs = 0
         self.blocks = bool(options.get("blocks", False))
         self._fast = bool(options.get("fast", True))
         self._layouts: dict[bytes, str] = {}  # scalar event suffix -> metric name
@@ -71,20 +87,26 @@ class TfeventsParser(Parser):
 
     def restart(self) -> None:
         """A new file: drop the partial record."""
-        self._buf = b""
+        self._held.clear()
+        self._need = 0
         self._resyncing = False
 
     def feed(self, data: bytes) -> list[AnyRecord]:  # type: ignore[override]
         """Parse every complete record; hold back a partial one."""
         # A record and a dict per scalar trip the cyclic GC over and over, though none of them
         # can form a cycle: pause it while a chunk is read (as the JSONL reader does).
+        data = bytes(data)
+        if len(self._held) + len(data) < self._need:
+            self._held.add(data)  # the pending record is still incomplete: nothing to parse
+            return []
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            out, runs = self._feed(bytes(data))
+            out, runs = self._feed(self._held.take(data))
         except Exception:  # never raise out of a reader
             self.skipped += 1
-            self._buf = b""
+            self._held.clear()
+            self._need = 0
             return []
         finally:
             if was_enabled:
@@ -95,18 +117,18 @@ class TfeventsParser(Parser):
 
     def flush(self) -> list[Record]:
         """End of input: a half-written record left over is counted as skipped."""
-        if self._buf:
+        if self._held:
             self.skipped += 1
-        self._buf = b""
+        self._held.clear()
+        self._need = 0
         return []
 
-    def _feed(self, data: bytes) -> tuple[list[Record], int]:
+    def _feed(self, buf: bytes) -> tuple[list[Record], int]:
         """The hot loop: (records, how many runs of one metric name they form, roughly).
 
         One-scalar events of a known layout (see :mod:`._tfrecord`) are read right here from
         ``buf`` with locals only; anything else goes to :meth:`_event`.
         """
-        buf = self._buf + data if self._buf else data
         out: list[Record] = []
         append = out.append
         unpack_from = struct.unpack_from
@@ -120,20 +142,29 @@ class TfeventsParser(Parser):
         resyncing = self._resyncing
         pos, n = 0, len(buf)
         last = n - _HEADER  # the last position a header fits at
+        need = 0
         while pos <= last:
             length, crc = unpack_from("<QI", buf, pos)
             if headers.get(length) != crc:
-                if length > MAX_RECORD or pb.masked_crc(buf[pos : pos + 8]) != crc:
+                if resyncing:
+                    if pos == last:
+                        break  # the payload's first byte decides whether to CRC: wait for it
+                    if not _candidate(buf, pos, length):
+                        pos = _next_candidate(buf, pos + 1)
+                        continue
+                if length > MAX_RECORD or self._header_crc(buf, pos, resyncing) != crc:
                     if not resyncing:
                         skipped += 1
                         resyncing = True
-                    pos += 1
+                    # Only offsets that could start an event are CRC'd: not every byte.
+                    pos = _next_candidate(buf, pos + 1)
                     continue
                 if len(headers) < _MAX_HEADERS:
                     headers[length] = crc
             start = pos + 12
             end = start + length
             if end + 4 > n:
+                need = end + 4 - pos
                 break
             resyncing = False
             pos = end + 4
@@ -178,8 +209,15 @@ class TfeventsParser(Parser):
             skipped += self._event(buf[start:end], out)
         self.skipped += skipped
         self._resyncing = resyncing
-        self._buf = buf[pos:]
+        self._held.keep(buf, min(pos, n))
+        self._need = need
         return out, runs
+
+    def _header_crc(self, buf: bytes, pos: int, resyncing: bool) -> int:
+        """The masked CRC of the length at ``pos`` (counted while resynchronising)."""
+        if resyncing:
+            self.resync_crcs += 1
+        return pb.masked_crc(buf[pos : pos + 8])
 
     def _event(self, payload: bytes, out: list[Record]) -> int:
         """Decode one event with the general decoder; returns 1 if it was malformed."""
@@ -219,6 +257,38 @@ class TfeventsParser(Parser):
                     values[self.names(tag)] = scalar
                     if self._optimizer is None and tag.startswith("lr-"):
                         self._optimizer = lightning_optimizer(tag)
+
+
+def _candidate(buf: bytes, pos: int, length: int) -> bool:
+    """Whether ``pos`` may start a record: a length that fits, then an Event's first key."""
+    return length <= MAX_RECORD and buf[pos + _HEADER] in _FIRST_KEYS
+
+
+def _next_candidate(buf: bytes, pos: int) -> int:
+    """The first offset from ``pos`` worth a header CRC, found by C-speed searches.
+
+    An offset qualifies when its length fits MAX_RECORD (so bytes 4..7 of it are zero) and
+    the byte after its 12-byte header is the key of an Event field. Two searches leapfrog:
+    ``bytes.find`` for the four zero bytes (rare in random bytes, text or floats) and a regex
+    for a key byte (absent from a run of zeros), each jumping over offsets the other cannot
+    rule out; only offsets that pass both are looked at in Python. Offsets whose payload byte
+    has not arrived yet are returned as they are: they wait for more data.
+    """
+    n = len(buf)
+    while True:
+        z = buf.find(_HIGH_ZEROS, pos + 4)
+        if z < 0:
+            return max(pos, n - _HEADER)
+        pos = z - 4
+        m = _FIRST_KEY.search(buf, pos + _HEADER)
+        if m is None:
+            return max(pos, n - _HEADER)
+        pos = m.start() - _HEADER
+        if buf[pos + 4 : pos + 8] == _HIGH_ZEROS and _candidate(
+            buf, pos, struct.unpack_from("<Q", buf, pos)[0]
+        ):
+            return pos
+        pos += 1
 
 
 def _blockify(records: list[Record]) -> list[AnyRecord]:

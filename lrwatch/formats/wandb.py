@@ -24,6 +24,7 @@ import zlib
 from typing import Any
 
 from lrwatch.formats import _protobuf as pb
+from lrwatch.formats._held import Held
 from lrwatch.formats.base import Parser, as_step, wall_time
 from lrwatch.records import Event, Metrics, NameMap, Record
 
@@ -67,8 +68,11 @@ class WandbParser(Parser):
 
     def restart(self) -> None:
         """A new file: forget the position, held bytes, pieces and what the run said."""
-        self._buf = b""
-        self._pos = 0  # file offset of self._buf[0]: block boundaries are file offsets
+        # The unread tail (a partial piece, < 32 KiB), joined with new data only once the
+        # piece it starts is complete: fed a byte at a time, it is not copied per byte.
+        self._held = Held()
+        self._need = 0  # bytes the held tail must reach before parsing it again is useful
+        self._pos = 0  # file offset of the held tail's first byte: blocks are file offsets
         self._header_read = False
         self._skip_to: int | None = None  # resynchronising: drop bytes up to this offset
         self._resync = False  # after a bad piece: continuation pieces are dropped silently
@@ -80,38 +84,43 @@ class WandbParser(Parser):
     def feed(self, data: bytes) -> list[Record]:
         """Parse every complete record; hold back a partial piece."""
         data = bytes(data)
-        end = self._pos + len(self._buf) + len(data)
+        end = self._pos + len(self._held) + len(data)
+        if end - self._pos < self._need:
+            self._held.add(data)  # the piece under way is still incomplete
+            return []
         try:
-            return self._feed(data)
+            return self._feed(self._held.take(data))
         except Exception:  # never raise out of a reader: drop the bytes, keep block alignment
             self.skipped += 1
-            self._pos, self._buf, self._frag = end, b"", None
+            self._pos, self._frag, self._need = end, None, 0
+            self._held.clear()
             return []
 
     def flush(self) -> list[Record]:
         """End of input: a half-written record left over is counted as skipped."""
-        if self._frag is not None or self._buf.strip(b"\0"):
+        rest = self._held.take()
+        if self._frag is not None or rest.strip(b"\0"):
             self.skipped += 1
-        self._pos += len(self._buf)
-        self._buf = b""
+        self._pos += len(rest)
+        self._need = 0
         self._frag = None
         return []
 
     # -- framing ------------------------------------------------------------------------
 
-    def _feed(self, data: bytes) -> list[Record]:
-        buf = self._buf + data if self._buf else data
+    def _feed(self, buf: bytes) -> list[Record]:
         base, n = self._pos, len(buf)
         out: list[Record] = []
         i = 0
         if not self._header_read:
             if n < PIECE_HEADER:
-                self._buf = buf
+                self._held.keep(buf, 0)
                 return out
             if buf[:PIECE_HEADER] != FILE_HEADER:
                 self.skipped += 1  # not W&B's header (or another version): try the records
             self._header_read = True
             i = PIECE_HEADER
+        need = 0
         while True:
             if self._skip_to is not None:
                 if base + n < self._skip_to:
@@ -119,6 +128,7 @@ class WandbParser(Parser):
                     break
                 i, self._skip_to = self._skip_to - base, None
             left = BLOCK - (base + i) % BLOCK
+            need = PIECE_HEADER
             if left < PIECE_HEADER:  # block trailer: zero padding
                 if n - i < left:
                     break
@@ -135,6 +145,7 @@ class WandbParser(Parser):
                 continue
             end = i + PIECE_HEADER + length
             if end > n:
+                need = end - i
                 break
             payload = buf[i + PIECE_HEADER : end]
             if zlib.crc32(payload, _TYPE_CRC[kind]) != crc:
@@ -142,7 +153,10 @@ class WandbParser(Parser):
                 continue
             i = end
             self._piece(kind, payload, out)
-        self._buf = buf[i:]
+        # A partial piece waits for the bytes its header announced; anything else (a block
+        # trailer, a header cut short) is retried at the next feed.
+        self._need = need if i < n and need > PIECE_HEADER else 0
+        self._held.keep(buf, i)
         self._pos = base + i
         return out
 

@@ -24,6 +24,7 @@ from lrwatch.formats.base import MIN_WALL_TIME, LineParser, wall_time
 from lrwatch.records import AnyRecord, Event, Metrics, NameMap
 from lrwatch.sources.run import POLL_BUDGET
 from lrwatch.sources.tail import FLUSH, RESTART, FileTail
+from lrwatch.store import MAX_SERIES
 
 #: The run's metadata file and its metrics folder (runset.py finds runs by these names).
 META = "meta.yaml"
@@ -182,6 +183,8 @@ class MlflowRunSource:
         self.status = ""  #: MLflow's status name (``RUNNING``, ``FINISHED``...), once read
         self._names = names
         self._metrics: dict[str, _Metric] = {}  # metric key -> its file
+        #: Metric files left unread at the last scan: past MAX_SERIES (the store's cap).
+        self.files_refused = 0
         self._scanned = 0.0
         self._meta: dict[str, str] = {}
         self._ended = False  # an ``end`` event was emitted for the current status
@@ -249,13 +252,19 @@ class MlflowRunSource:
     def _rescan(self) -> None:
         """Pick up metric files that appeared, and re-read meta.yaml (the status changes)."""
         root = os.path.join(self.path, METRICS)
+        refused = 0
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames.sort()
             for f in sorted(filenames):
                 full = os.path.join(dirpath, f)
                 key = os.path.relpath(full, root).replace(os.sep, "/")
-                if key not in self._metrics:
-                    self._metrics[key] = _Metric(full, key, self._names)
+                if key in self._metrics:
+                    continue
+                if len(self._metrics) >= MAX_SERIES:
+                    refused += 1  # a file and a descriptor per metric: capped like series
+                    continue
+                self._metrics[key] = _Metric(full, key, self._names)
+        self.files_refused = refused
         meta = read_meta(self.path)
         if meta.get("status"):  # meta.yaml is rewritten in place: keep the last good read
             self._meta = meta

@@ -170,7 +170,7 @@ class RunSource:
                 # Leading NULs (a copytruncated file) would hide the first line from detection.
                 data = data.lstrip(b"\0")
             self._head += data
-            if not self._ready_to_detect():
+            if not self._ready_to_detect(data):
                 return []
             self._start()
             data, self._head = bytes(self._head), bytearray()
@@ -187,12 +187,13 @@ class RunSource:
         base = os.path.basename(self.path)
         return "tfevents" in base or base.endswith(".wandb")
 
-    def _ready_to_detect(self) -> bool:
+    def _ready_to_detect(self, data: bytes) -> bool:
         if self._named_binary():
             return bool(self._head)
-        # tqdm redraws with "\r": a progress bar is a complete line for detection too.
-        head = self._head
-        return b"\n" in head or b"\r" in head or len(head) >= DETECT_HEAD
+        # tqdm redraws with "\r": a progress bar is a complete line for detection too. Only
+        # the new bytes are searched: the held ones had no line end (a head fed a byte at a
+        # time would otherwise be scanned again at every byte).
+        return b"\n" in data or b"\r" in data or len(self._head) >= DETECT_HEAD
 
     def _start(self) -> None:
         """Detect the format from the held head and make the parser."""

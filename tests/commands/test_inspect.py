@@ -138,3 +138,34 @@ def test_stdin_through_a_real_pipe() -> None:
     assert run["format"] == "text"
     assert run["steps"] == [0, 300]
     assert run["metrics"]["val_loss"]["count"] == 7
+
+
+# -- a cap on metric names, shown by inspect (issue 17) -------------------------------------
+
+
+def test_refused_names_are_shown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lrwatch.store import MAX_SERIES
+
+    log = tmp_path / "keys.jsonl"
+    log.write_text("".join(f'{{"step": {i}, "k{i}": 1}}\n' for i in range(MAX_SERIES + 7)))
+    (run,) = _inspect_json(capsys, str(log))["runs"]
+    assert len(run["metrics"]) == MAX_SERIES
+    assert run["names_refused"] == 7 and run["values_dropped"] == 7
+    assert run["names_refused_exact"] is True
+    assert main(["inspect", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert f"refused  7 metric names past the cap of {MAX_SERIES} series (7 values dropped)" in out
+
+
+def test_many_distinct_keys_peak_rss_in_a_separate_process(tmp_path: Path) -> None:
+    """100,000 distinct metric names (1.4 MB of JSONL): ~840 MB peak RSS with a series per
+    name; ~100 MB with the cap (of which ~45 MB is the interpreter and its imports)."""
+    from tests.formats import bounded
+
+    log = tmp_path / "keys.jsonl"
+    log.write_bytes(bounded.distinct_keys_jsonl(100_000))
+    rss, out = bounded.inspect_peak(log)
+    (run,) = out["runs"]
+    assert run["records"] == 100_000 and run["values_dropped"] == 100_000 - len(run["metrics"])
+    assert run["names_refused"] > 0
+    assert rss < 400 << 20, rss / 2**20

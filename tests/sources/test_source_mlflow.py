@@ -355,3 +355,22 @@ def test_values_logged_without_a_step_are_not_overwritten() -> None:
         (0, {"loss": 2.0, "lr": 0.2}, 1_700_000_001.5),
         (1, {"loss": 1.0}, None),  # 5 ms since the epoch is not a wall time
     ]
+
+
+def test_metric_files_past_the_series_cap_are_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run with more metric files than a run keeps series: a file (and a descriptor) each
+    for the first MAX_SERIES only, the rest counted (issue 17)."""
+    import lrwatch.sources.mlflow as mlflow_source
+
+    monkeypatch.setattr(mlflow_source, "MAX_SERIES", 3)
+    run = tmp_path / "0" / "abc"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_id: abc\nrun_name: capped\nstatus: 3\n")
+    for i in range(5):
+        (run / "metrics" / f"m{i}").write_text(f"1700000000000 {i}.5 1\n")
+    src = MlflowRunSource(str(run), "capped", follow=False)
+    recs = src.poll()
+    assert src.keys == ["m0", "m1", "m2"] and src.files_refused == 2
+    assert sorted(next(r for r in recs if isinstance(r, Metrics)).values) == ["m0", "m1", "m2"]
