@@ -202,12 +202,16 @@ def to_float(value: Any) -> float | None:
 
     Accepts ints, floats, bools are rejected, and strings such as ``"2.697"``, ``"nan"``,
     ``"inf"``, ``"-Infinity"`` (Hugging Face 5.x logs floats as strings). ``null`` maps to NaN
-    by the caller's choice, not here.
+    by the caller's choice, not here. An int too large for a float is ``±inf``, as its string
+    would be (JSON decoders keep ints of hundreds of digits).
     """
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         s = value.strip()
         if not s or len(s) > 64:

@@ -130,8 +130,10 @@ class InputReport:
 
     @property
     def ok(self) -> bool:
-        """No crash and no hang."""
-        return not (sum(self.crashes.values()) or sum(self.hangs.values()))
+        """No crash, no hang and no chunking mismatch."""
+        return not (
+            sum(self.crashes.values()) or sum(self.hangs.values()) or sum(self.mismatches.values())
+        )
 
 
 def _spawn(seed: int, start: int, count: int, skip: set[str]) -> subprocess.Popen[bytes]:
@@ -187,7 +189,7 @@ def _account(report: InputReport, seed: int, line: dict[str, Any]) -> None:
     report.records[fmt] += line["records"]
     if line["mismatch"]:
         report.mismatches[fmt] += 1
-        _failure(report, seed, i, "chunked and whole feeding gave different records")
+        _failure(report, seed, i, "chunked and whole feeding gave different records or skips")
     if line["bad_type"]:
         report.crashes[fmt] += 1
         _failure(report, seed, i, f"returned a {line['bad_type']}")

@@ -147,6 +147,7 @@ def bind_unix(path: Path) -> tuple[socket.socket, Path]:
     try:
         sock.bind(tmp)
         os.chmod(tmp, 0o600)
+        sock.listen(128)  # before the rename: a client that finds the path is never refused
         os.replace(tmp, path)
     except OSError:
         sock.close()
@@ -155,7 +156,6 @@ def bind_unix(path: Path) -> tuple[socket.socket, Path]:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         os.rmdir(tmpdir)
-    sock.listen(128)
     sock.setblocking(False)
     return sock, path
 

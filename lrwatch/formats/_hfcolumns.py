@@ -16,13 +16,23 @@ from typing import Any
 
 from lrwatch.formats.base import metrics_from_mapping
 from lrwatch.formats.hf import SUMMARY_KEYS
-from lrwatch.records import STEP_KEYS, TIME_KEYS, AnyRecord, Event, MetricBlock, Metrics, NameMap
+from lrwatch.records import (
+    STEP_KEYS,
+    TIME_KEYS,
+    AnyRecord,
+    Event,
+    MetricBlock,
+    Metrics,
+    NameMap,
+    to_float,
+)
 
 #: Key sets whose plan is remembered (like the JSONL reader's); others take the general path.
 MAX_PLANS = 4096
 #: Block mode: runs shorter than this stay Metrics records.
 MIN_BLOCK = 32
 _MAX_STEP = 1 << 62
+_MAX_INT = 1 << 1000  # ints beyond this take the general path (float() of them may overflow)
 _TIME_KEYS = frozenset(TIME_KEYS)
 
 # A plan for the entries of one key set: (step key, canonical names of the other keys), or
@@ -128,8 +138,8 @@ class PendingDoc:
             return False
         values = [v for k, v in entry.items() if k != step_key]
         for v in values:
-            if type(v) is not float and type(v) is not int:
-                return False
+            if type(v) is not float and (type(v) is not int or not -_MAX_INT < v < _MAX_INT):
+                return False  # an int no float holds (msgspec keeps 400 digits) too
         self._run_for(names).add(step, values, None)
         return True
 
@@ -152,9 +162,9 @@ class PendingDoc:
             return
         if SUMMARY_KEYS & entry.keys():
             raw = {
-                k: float(v)
+                k: f
                 for k, v in entry.items()
-                if isinstance(v, int | float) and not isinstance(v, bool)
+                if isinstance(v, int | float) and (f := to_float(v)) is not None
             }
             self._items.append(Event("summary", raw, step, t))
             self._run = None

@@ -3,7 +3,9 @@
 The trainer rewrites the whole file at every checkpoint, so the parser emits the records of a
 document once it is complete (on a feed that completes it) and, after a restart, only the
 ``log_history`` entries it has not emitted before. A document that is cut short or broken
-gives no records and counts one skipped.
+gives no records and counts one skipped; a ``log_history`` entry that does not decode, or is
+longer than :data:`MAX_ENTRY`, is skipped and counted alone and the rest is read. Every such
+judgement rests on the bytes of the value alone, so any chunking gives the same result.
 
 Streaming. The document is never decoded whole: a 100 MB file would become gigabytes of
 Python objects. The bytes are walked as they arrive: the top-level keys, then each entry of
@@ -31,9 +33,10 @@ from lrwatch.records import AnyRecord, NameMap, Record
 MAX_ENTRY = 1 << 20
 #: Other values up to this size are decoded to check the document; longer ones only scanned.
 MAX_CHECKED = 64 << 10
-#: Longest top-level key.
+#: Longest top-level key read, quotes included (a longer one is passed over with its value).
 MAX_KEY = 4096
-#: Bytes of consecutive entries decoded by one msgspec call (as a JSON array) at most.
+#: Bytes of consecutive entries decoded by one msgspec call (as a JSON array) at most (not
+#: over MAX_ENTRY: an entry read in a batch must be one that is read alone).
 MAX_BATCH = 1 << 20
 HISTORY = "log_history"
 
@@ -163,11 +166,16 @@ class HfStateParser(Parser):
             return self._broken()
         scan = self._scan or ValueEnd(self._pos)
         end = scan.scan(self._buf)
+        # A key longer than MAX_KEY (by its own length, not by how much of it a feed brought)
+        # is not log_history: it is passed over unread, and its value with it.
         if end < 0:
             self._scan = scan
-            return False if len(self._buf) - self._pos <= MAX_KEY else self._broken()
+            if len(self._buf) - self._pos < MAX_KEY:
+                return False
+            self._key, self._checked, self._skip_next, self._state = "", False, _COLON, _SKIP
+            return True
         self._scan = None
-        self._key = self._decode(self._pos, end)
+        self._key = "" if end - self._pos > MAX_KEY else self._decode(self._pos, end)
         self._pos, self._state = end, _COLON
         return True
 
@@ -218,37 +226,44 @@ class HfStateParser(Parser):
         if c == ord("{"):
             self._state, self._search = _ENTRY, self._pos
             return True
-        self._doc.skipped += 1  # an entry that is not an object
-        return self._start_skip(_ITEM_AFTER)
+        self._doc.skipped += 1  # an entry that is not an object: skipped unread
+        return self._start_skip(_ITEM_AFTER, check=False)
 
     def _at_entry(self) -> bool:
-        """Cut out one entry: up to its first ``}`` when that decodes, else as scanned."""
+        """Cut out one entry: up to its first ``}`` when that decodes, else as scanned.
+
+        An entry is judged by its own bytes, never by where a feed ended: one longer than
+        MAX_ENTRY is passed over whether its end has come or not, and one that does not decode
+        (not JSON, nested too deep) is skipped alone; both count one skipped.
+        """
         if self._scan is None and self._solo <= 0 and self._batch():
             return True
         buf, start = self._buf, self._pos
         if self._scan is None:
-            close = buf.find(b"}", self._search)
+            limit = start + MAX_ENTRY  # a "}" at or past it ends an entry too long to read
+            close = buf.find(b"}", self._search, limit)
             if close < 0:
-                self._search = len(buf)
+                self._search = min(len(buf), limit)
                 return self._entry_fits()
             raw = self._slice(start, close + 1)
             entry = self._try_decode(raw)
             if entry is not _BAD:
-                return self._entry_done(raw, entry, close + 1)
+                return self._entry_done(entry, close + 1)
             self._scan = ValueEnd(start)  # nested, or a "}" inside a string: scan it
         end = self._scan.scan(buf)
         if end < 0:
             return self._entry_fits()
         self._scan = None
-        raw = self._slice(start, end)
-        entry = self._try_decode(raw)
+        entry = _BAD if end - start > MAX_ENTRY else self._try_decode(self._slice(start, end))
         if entry is _BAD:
-            return self._broken()
-        return self._entry_done(raw, entry, end)
+            self._doc.skipped += 1
+            self._pos, self._state = end, _ITEM_AFTER
+            return True
+        return self._entry_done(entry, end)
 
     def _entry_fits(self) -> bool:
         """Waiting for more of an entry: pass it over once it is longer than MAX_ENTRY."""
-        if len(self._buf) - self._pos <= MAX_ENTRY:
+        if len(self._buf) - self._pos < MAX_ENTRY:
             return False
         self._doc.skipped += 1
         self._scan = None
@@ -278,13 +293,17 @@ class HfStateParser(Parser):
         return True
 
     def _entry(self, entry: Any) -> None:
+        if type(entry) is not dict:
+            # Counted each time, as when read one by one (_at_item): never deduplicated.
+            self._doc.skipped += 1
+            return
         # An entry is known by its content, as msgspec writes it back (the same for the same
         # entry in every rewrite of the file, whatever its whitespace).
         key = hash(self._encode(entry))
         if key not in self._emitted:
             self._doc.entry(key, entry)
 
-    def _entry_done(self, raw: bytes, entry: Any, end: int) -> bool:
+    def _entry_done(self, entry: Any, end: int) -> bool:
         self._entry(entry)
         self._solo -= end - self._pos
         self._pos, self._state = end, _ITEM_AFTER
@@ -319,7 +338,10 @@ class HfStateParser(Parser):
                 self._checked = False  # too long to decode: its bytes need not be kept
             return False
         self._scan = None
-        if self._checked and self._try_decode(self._slice(scan.start, end)) is _BAD:
+        # Decoded only when short, whether it came in one feed or many: a long value's bytes
+        # are dropped as they are scanned, so it is never decoded.
+        checked = self._checked and end - scan.start <= MAX_CHECKED
+        if checked and self._try_decode(self._slice(scan.start, end)) is _BAD:
             return self._broken()
         self._pos, self._state = end, self._skip_next
         return True

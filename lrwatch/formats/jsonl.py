@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -36,6 +36,7 @@ _MAX_DEPTH = 16
 _DECODE_ERRORS = (msgspec.DecodeError, ValueError, RecursionError)
 #: Key sets of one block remembered for learning the fast path (like the plans' cap).
 _MAX_SHAPES = 4096
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63 - 1), le=2**63 - 1)]
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 _AT_LINE = re.compile(r"at `\$\[(\d+)\]")
 
@@ -141,7 +142,9 @@ class JsonlParser(LineParser):
         super().__init__(names, **options)
         # Numbers only (numeric strings such as "NaN" or "2.5" coerced): a block of plain
         # metric lines decodes straight into dicts whose values need no checking.
-        self._numeric = msgspec.json.Decoder(dict[str, int | float], strict=False)
+        # Integers past int64 fail validation: the line takes the general path, where a
+        # 400-digit number becomes inf instead of a Python int that no float column can hold.
+        self._numeric = msgspec.json.Decoder(dict[str, _Int64 | float], strict=False)
         self._any = msgspec.json.Decoder()
         self._plans: dict[tuple[str, ...], _Plan] = {}
         self._next_step = 0

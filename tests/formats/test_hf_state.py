@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import msgspec
@@ -163,3 +164,94 @@ def test_trainer_state_from_stdin_in_64k_chunks(tmp_path: Path) -> None:
     (run,) = out["runs"]
     assert run["records"] == 100_001 and run["skipped_lines"] == 0
     assert rss < 150 << 20, rss / 2**20
+
+
+# -- chunking never changes what a document gives (fuzz finds, seed 17) ---------------------
+
+
+def _same_in_any_chunking(data: bytes, sizes: tuple = (None, [1 << 16], [4096, 7])) -> tuple:
+    """(records, skipped) of ``data``, after checking that every chunking gives them."""
+    results = []
+    for chunks in sizes:
+        p = HfStateParser()
+        results.append((canon(feed_all(p, data, chunks)), p.skipped))
+    assert all(r == results[0] for r in results), [(len(r), s) for r, s in results]
+    return results[0]
+
+
+def _doc(history_json: bytes, before: bytes = b"") -> bytes:
+    entries = [json.dumps({"loss": 1.0 + i, "step": i}).encode() for i in range(1, 4)]
+    return (
+        b'{"epoch": 1.0, '
+        + before
+        + b'"log_history": ['
+        + entries[0]
+        + b", "
+        + (history_json + b", " if history_json else b"")
+        + b", ".join(entries[1:])
+        + b'], "z": 1}'
+    )
+
+
+def test_long_top_level_value_is_only_scanned_in_any_chunking() -> None:
+    """A top-level value over MAX_CHECKED that is not JSON (single quotes: fuzz 513) or nests
+    past msgspec's limit (fuzz 1129) was decoded when it came in one feed (the document broke)
+    and only scanned when it came in pieces (read)."""
+    for deep in (
+        b"{'a': " * 20_000 + b"1" + b"}" * 20_000,
+        b'{"a":' * 20_000 + b"1" + b"}" * 20_000,
+    ):
+        recs, skipped = _same_in_any_chunking(_doc(b"", b'"best": ' + deep + b", "))
+        assert [step for step, *_ in (r[1:] for r in recs)] == [1, 2, 3] and skipped == 0
+    # A short one is still decoded, and breaks the document.
+    assert _same_in_any_chunking(_doc(b"", b"\"best\": {'a': 1}, ")) == ([], 1)
+
+
+def test_over_long_entry_is_skipped_alone_in_any_chunking() -> None:
+    """An entry whose scan runs past MAX_ENTRY (a 1.5 MiB line of garbage inside it: fuzz 716,
+    2032; a flat entry with a 1.5 MiB string) was skipped when fed in pieces but, fed whole,
+    decoded (and the document broken) or read."""
+    garbage = b'{"epoch": 0.5,\n' + b"x" * (3 << 19) + b'\n  "step": 9}'
+    flat = json.dumps({"step": 9, "loss": 1.0, "note": "y" * (3 << 19)}).encode()
+    for entry in (garbage, flat):
+        recs, skipped = _same_in_any_chunking(_doc(entry))
+        assert [r[1] for r in recs] == [1, 2, 3] and skipped == 1
+
+
+def test_undecodable_or_too_deep_entry_is_skipped_alone() -> None:
+    """A short entry that does not decode is skipped and counted; the rest is read."""
+    for entry in (
+        b'{"step": 9, "loss": tru}',
+        b'{"step": 9, "a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    ):
+        recs, skipped = _same_in_any_chunking(_doc(entry), (None, [1], [4096, 7]))
+        assert [r[1] for r in recs] == [1, 2, 3] and skipped == 1
+
+
+def test_repeated_non_object_entries_count_alike_in_a_batch_and_one_by_one() -> None:
+    """A run decoded by one msgspec call dropped repeats of a non-object entry (as duplicates)
+    that the one-by-one path counted each time."""
+    recs, skipped = _same_in_any_chunking(_doc(b'5, 5, "s", "s"'), (None, [1], [20]))
+    assert len(recs) == 3 and skipped == 4
+
+
+def test_huge_integers_do_not_break_the_document() -> None:
+    """An int of 400 digits (msgspec keeps it) made float() raise, and the whole document was
+    lost (fuzz 1297): as a metric value it is inf, as a step it is no step."""
+    big = b"1" + b"0" * 400
+    history = b'{"step": 9, "loss": ' + big + b'}, {"step": ' + big + b', "loss": 2.0}'
+    history += b', {"step": 10, "loss": -' + big + b', "train_runtime": ' + big + b"}"
+    _, skipped = _same_in_any_chunking(_doc(history))
+    m = metrics(feed_all(HfStateParser(), _doc(history)))
+    assert [r.step for r in m] == [1, 9, 2, 3] and m[1].values["loss"] == math.inf
+    (summary,) = events(feed_all(HfStateParser(), _doc(history)), "summary")
+    assert summary.data == {"step": 10.0, "loss": -math.inf, "train_runtime": math.inf}
+    assert skipped == 1  # the entry with no usable step
+
+
+def test_over_long_key_is_passed_over_with_its_value_in_any_chunking() -> None:
+    """A top-level key over MAX_KEY broke the document when fed in pieces and was read when
+    fed whole; now it is passed over with its value, in any chunking."""
+    data = _doc(b"", b'"' + b"k" * 5000 + b'": [1, 2], ')
+    recs, skipped = _same_in_any_chunking(data, (None, [1], [4096, 7]))
+    assert [r[1] for r in recs] == [1, 2, 3] and skipped == 0

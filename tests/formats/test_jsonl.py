@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -282,3 +284,43 @@ def test_mixed_train_and_eval_lines_fast_path_matches_general_path() -> None:
     assert whole.skipped == chunked.skipped == 0
     assert chunked._rows is not None  # the fast path was built and kept
     assert series(b, "val_loss")[1] == (50, 2.0)
+
+
+def test_huge_integer_costs_nothing_but_its_value_in_any_chunking() -> None:
+    """An int of 400 digits (msgspec keeps it) under a step key made float() raise in the
+    general path, and the parser dropped the whole block: fed whole, every line of the file
+    was lost; fed line by line, only that one (fuzz 717). As a step it is no step (one is
+    inferred); as a value it is inf."""
+    big = b"1" + b"0" * 400
+    data = b"".join(
+        [
+            b'{"iteration": 1, "loss": 1.5}\n',
+            b'{"iteration": ' + big + b', "loss": 2.5, "lr": -' + big + b"}\n",
+            b'{"iteration": 3, "loss": 3.5}\n',
+        ]
+    )
+    whole = JsonlParser()
+    recs = feed_all(whole, data)
+    assert [(m.step, m.values["loss"]) for m in metrics(recs)] == [(1, 1.5), (2, 2.5), (3, 3.5)]
+    assert metrics(recs)[1].values["lr"] == -math.inf and whole.skipped == 0
+    for sizes in ([1], [31], random_sizes(5)):
+        p = JsonlParser()
+        assert canon(feed_all(p, data, sizes)) == canon(recs) and p.skipped == 0
+
+
+def test_a_huge_integer_value_with_a_valid_step_is_a_float(tmp_path) -> None:
+    # With a valid step the line took the fast path, which kept the 400-digit Python int;
+    # the store and the rules then raised OverflowError (inspect and diagnose crashed).
+    big = b"1" + b"0" * 400
+    data = (
+        b'{"step": 1, "loss": 0.5}\n{"step": 2, "loss": ' + big + b'}\n{"step": 3, "loss": 0.4}\n'
+    )
+    recs = metrics(feed_all(JsonlParser(), data))
+    assert [type(m.values["loss"]) for m in recs] == [float, float, float]
+    assert recs[1].values["loss"] == math.inf
+    log = tmp_path / "big.jsonl"
+    log.write_bytes(data)
+    res = subprocess.run(
+        [sys.executable, "-m", "lrwatch", "diagnose", str(log)], capture_output=True, text=True
+    )
+    assert "Traceback" not in res.stderr and "nan_inf" in res.stdout
