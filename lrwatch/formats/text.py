@@ -69,6 +69,7 @@ _CONFIG_LR = re.compile(
     rf"(?:learning_rate|lr|max_lr|peak_lr|base_lr)[ \t]*[=:][ \t]*({_NUM})[ \t]*\r?$",
     re.M,
 )
+_CONFIG_LR_BYTES = re.compile(_CONFIG_LR.pattern.encode(), re.M)
 #: Bytes of a log's head searched for such a line (configs are printed before training).
 CONFIG_HEAD = 1 << 20
 
@@ -109,27 +110,33 @@ class TextParser(HfParser):
     def _parse_block(self, block: bytes) -> list[Record]:
         if self._custom and self._config_left <= 0:
             return super()._parse_block(block)  # custom regexes: line by line, no decode here
-        text = block.decode("utf-8", "replace")
-        if self._config_left <= 0:
-            return self._parse_text(block, text)
-        head = self._config_lr(text, len(block))
-        out = self._parse_text(block, text)
-        if any(isinstance(r, Metrics | MetricBlock) for r in out):
-            self._config_left = 0  # training has started: settings come before it
-        return head + out
+        if self._config_left > 0:
+            found = self._config_lr(block)
+            if found is not None:
+                # The event goes where its line is: what comes before it, it, the rest. So a
+                # log read whole or in pieces gives the same records in the same order.
+                event, cut = found
+                return self._parse_bytes(block[:cut]) + event + self._parse_bytes(block[cut:])
+        return self._parse_bytes(block)
 
-    def _config_lr(self, text: str, size: int) -> list[Record]:
-        """A ``run`` event with the LR a config line states, once per log, from its head:
-        the rules then know how large the LR is when the log does not print it per step."""
-        self._config_left -= size
-        m = _CONFIG_LR.search(text)
+    def _parse_bytes(self, block: bytes) -> list[Record]:
+        return self._parse_text(block, block.decode("utf-8", "replace")) if block else []
+
+    def _config_lr(self, block: bytes) -> tuple[list[Record], int] | None:
+        """A ``run`` event with the LR the first config line of the log's head states, and
+        where that line starts in ``block``: the rules then know how large the LR is when the
+        log does not print it per step. Searched once per log, in its first CONFIG_HEAD bytes
+        (metrics or not: a finished log's first block holds config and training lines)."""
+        m = _CONFIG_LR_BYTES.search(block, 0, self._config_left)
+        self._config_left -= len(block)
         if m is None:
-            return []
+            return None
         self._config_left = 0
-        lr = to_float(m.group(1))
-        if lr is None or not lr > 0:
-            return []
-        return [Event("run", {"lr": [lr], "lr_from": "config"})]
+        lr = to_float(m.group(1).decode())
+        event: list[Record] = []
+        if lr is not None and lr > 0:
+            event.append(Event("run", {"lr": [lr], "lr_from": "config"}))
+        return event, block.rfind(b"\n", 0, m.start()) + 1
 
     def _parse_text(self, block: bytes, text: str) -> list[Record]:
         """``block`` (decoded: ``text``) on the block path, or line by line when it has
