@@ -30,6 +30,11 @@ class ControlError(Exception):
     """Cannot reach the run: no endpoint, refused connection, bad token, timeout."""
 
 
+class ConnectionLost(ControlError):
+    """The server closed or reset the connection (a TCP handshake a flood pushed out, or a
+    run that ended)."""
+
+
 def read_header(log_path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The latest ``run`` header of a log (a resumed run appends a new one), or None."""
     return _scan(log_path)[0]
@@ -110,10 +115,7 @@ class ControlClient:
                 "Pass the socket path or tcp://HOST:PORT instead."
             )
         control = header.get("control") or ""
-        # The header names the token file (a fresh name when <log>.token was not the run's).
-        named = header.get("token")
-        token_file = Path(log_path).with_name(Path(named).name) if named else None
-        token_file = token_file or E.sibling(log_path, ".token")
+        token_file = _beside(log_path, header.get("token"), ".token")
         token = token or os.environ.get("LRWATCH_TOKEN") or E.read_token(token_file)
         reachable = control.startswith("tcp://") or (
             control.startswith("unix:")
@@ -123,10 +125,8 @@ class ControlClient:
         if reachable:
             return cls(control, token=token, timeout=timeout)
         if header.get("cmd"):
-            # The command file sits next to the log (under a fresh name when <log>.cmd was not
-            # the run's); the header's path is the run host's view, so keep only its name.
             log = Path(log_path).absolute()
-            cmd = log.with_name(Path(header["cmd"]).name)
+            cmd = _beside(log, header["cmd"], ".cmd")
             return cls(f"file:{log}", token=token, timeout=timeout, cmd=cmd)
         raise ControlError(
             f"the run in {log_path} (host {header.get('host')}) has no endpoint reachable from "
@@ -195,12 +195,11 @@ class ControlClient:
                 return
             try:
                 hello = self.request("hello", token=self.token)
-            except ControlError as exc:
+            except ConnectionLost:
                 # Under a flood of tokenless connections the server closes the oldest
                 # handshakes to make room: a client that was slow to send its token is one.
                 self.close()
-                pushed_out = "closed the connection" in str(exc) or " lost: " in str(exc)
-                if not pushed_out or attempt + 1 == HANDSHAKE_TRIES:
+                if attempt + 1 == HANDSHAKE_TRIES:
                     raise
                 continue
             if not hello.get("ok"):
@@ -234,7 +233,7 @@ class ControlClient:
             self._sock.sendall(P.encode(msg))
         except OSError as exc:
             self.close()
-            raise ControlError(f"connection to {self.endpoint} lost: {exc}") from None
+            raise ConnectionLost(f"connection to {self.endpoint} lost: {exc}") from None
 
     def _recv(self, deadline: float | None, what: str) -> dict[str, Any]:
         while True:
@@ -262,10 +261,10 @@ class ControlClient:
             except TimeoutError:
                 continue
             except OSError as exc:
-                raise ControlError(f"connection to {self.endpoint} lost: {exc}") from None
+                raise ConnectionLost(f"connection to {self.endpoint} lost: {exc}") from None
             if not data:
                 self.close()
-                raise ControlError(f"{self.endpoint} closed the connection")
+                raise ConnectionLost(f"{self.endpoint} closed the connection")
             self._buf += data
 
     # -- file transport ------------------------------------------------------------------------
@@ -300,6 +299,15 @@ class ControlClient:
             yield record
             if record.get("kind") == "end":
                 return
+
+
+def _beside(log_path: str | os.PathLike[str], named: str | None, suffix: str) -> Path:
+    """The file the run header names (``cmd``, ``token``), as this host sees it: the run
+    creates it next to its log (under a fresh name when ``<log><suffix>`` was not its own),
+    and the header's path is the run host's view, so only its name is kept."""
+    if named:
+        return Path(log_path).with_name(Path(named).name)
+    return E.sibling(log_path, suffix)
 
 
 def _tail_records(log: Path, n: int) -> list[dict[str, Any]]:

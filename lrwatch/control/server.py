@@ -63,7 +63,6 @@ class _Conn:
     inbuf: bytearray = field(default_factory=bytearray)
     outbuf: bytearray = field(default_factory=bytearray)
     authed: bool = False
-    session: bool = False  # holds a session slot (else a handshake slot, TCP only)
     inflight: int = 0
     sub_seq: int | None = None  # not None once subscribed
     closing: bool = False  # close once outbuf is sent
@@ -256,7 +255,6 @@ class ControlServer:
             self._drop(victim)
         self._handshakes.pop(conn, None)
         self._sessions.add(conn)
-        conn.session = True
         return True
 
     def _read(self, conn: _Conn) -> None:
