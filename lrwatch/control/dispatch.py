@@ -14,6 +14,13 @@ from typing import Any, Protocol
 from lrwatch.control import protocol as P
 
 Reply = Callable[[dict[str, Any]], None]
+#: ``report(code, message)``: how the run-side parts (log writer, command file, transports)
+#: tell the Monitor about a disk, OS or control problem; it says it once per code.
+Report = Callable[[str, str], None]
+
+
+def no_report(code: str, message: str) -> None:
+    """The ``report`` of a part used on its own (tests, tools): problems go unsaid."""
 
 
 class Handler(Protocol):

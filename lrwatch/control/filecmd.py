@@ -17,13 +17,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
 
 from lrwatch.control import owned
 from lrwatch.control import protocol as P
-
-#: ``report(code, message)``, as for the log writer.
-Report = Callable[[str, str], None]
+from lrwatch.control.dispatch import Report, no_report
 
 
 class CommandFile:
@@ -35,7 +32,7 @@ class CommandFile:
         interval: float = 0.25,
         report: Report | None = None,
     ) -> None:
-        self.report = report or (lambda code, message: None)
+        self.report = report or no_report
         self.interval = interval
         self._partial = bytearray()
         self._skipping = False  # inside an over-long line, dropping up to its newline
@@ -63,9 +60,7 @@ class CommandFile:
         try:
             size = os.fstat(self._fd).st_size
             if size < self._offset:  # truncated by its owner: read from the start
-                self._offset = 0
-                self._partial.clear()
-                self._skipping = False
+                self._rewind()
             if size == self._offset:
                 return []
             data = os.pread(self._fd, min(size - self._offset, 4 * P.MAX_LINE), self._offset)
@@ -96,6 +91,12 @@ class CommandFile:
                 os.close(self._fd)
             self._fd = None
 
+    def _rewind(self) -> None:
+        """Read the file from its start again, with nothing held back."""
+        self._offset = 0
+        self._partial.clear()
+        self._skipping = False
+
     def _follow_path(self) -> bool:
         """Keep reading the file the path names: re-create a deleted one, refuse a stranger's."""
         if owned.same_file(self.path, self._ino):
@@ -113,9 +114,7 @@ class CommandFile:
         os.close(self._fd)
         self._fd, self._ino = fd, os.fstat(fd).st_ino
         # A file its owner put back holds requests meant for this run: read it from the start.
-        self._offset = 0
-        self._partial.clear()
-        self._skipping = False
+        self._rewind()
         if created:
             self.report("cmd_recreated", f"{self.path} was deleted: created it again")
         return True

@@ -21,13 +21,11 @@ from typing import Any
 from lrwatch.control import endpoint as E
 from lrwatch.control import owned
 from lrwatch.control import protocol as P
-from lrwatch.control.dispatch import Handler, Reply
+from lrwatch.control.dispatch import Handler, Reply, Report
 from lrwatch.control.filecmd import CommandFile
 from lrwatch.control.server import ControlServer, ServerLimits
 
 Emit = Callable[[dict[str, Any]], None]
-#: ``report(code, message)``: a problem the run should hear about once (stderr and the log).
-Report = Callable[[str, str], None]
 
 
 class Service:

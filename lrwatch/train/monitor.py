@@ -284,7 +284,7 @@ class Monitor:
             self, self.log_path, self.control, self._emit, self._opts, self._problem
         )
         self.endpoint = self._service.endpoint
-        self._writer.write_header(P.encode(self._header()).decode().rstrip("\n"))
+        self._writer.write_header(_line(self._header()))
         self._writer.flush()  # clients find the endpoint in the header right away
         atexit.register(self._atexit)
         if self._handle_signals:
@@ -338,7 +338,7 @@ class Monitor:
 
     def _emit(self, record: dict[str, Any]) -> None:
         if self._writer is not None:
-            self._writer.write(P.encode(record).decode().rstrip("\n"))
+            self._writer.write(_line(record))
 
     def _flush(self) -> None:
         if self._writer is not None:
@@ -358,6 +358,11 @@ class Monitor:
     def _atexit(self) -> None:
         crashed = getattr(sys, "last_value", None) is not None
         self.close("crashed" if crashed else "finished")
+
+
+def _line(record: dict[str, Any]) -> str:
+    """An event as one log line (no newline), NaN and Inf as JSON tokens, never raising."""
+    return P.encode(record).decode().rstrip("\n")
 
 
 def _to_float(value: Any) -> float | None:

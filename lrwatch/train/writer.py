@@ -23,17 +23,10 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from lrwatch.control import owned
-
-#: ``report(code, message)``: how the writer tells its owner about a disk or OS problem.
-Report = Callable[[str, str], None]
-
-
-def _ignore(code: str, message: str) -> None:
-    pass
+from lrwatch.control.dispatch import Report, no_report
 
 
 class JsonlWriter:
@@ -48,7 +41,7 @@ class JsonlWriter:
         retry: float = 1.0,
     ) -> None:
         self.path = Path(path)
-        self.report = report or _ignore
+        self.report = report or no_report
         self.dropped = 0  # records that never reached the disk, over the whole run
         self._fd: int | None = None
         self._ino: int | None = None
@@ -69,7 +62,7 @@ class JsonlWriter:
         self._torn = False  # a failed write may have left half a line that we could not cut
         self._closed = False
         with self._io_lock:
-            self._open(first=True)
+            self._open()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._flusher, name="lrwatch-writer", daemon=True)
         self._thread.start()
@@ -78,11 +71,6 @@ class JsonlWriter:
     def seq(self) -> int:
         """Number of lines written so far."""
         return self._seq
-
-    @property
-    def failing(self) -> bool:
-        """True while records are being dropped (no log open, or the last write failed)."""
-        return self._gap is not None
 
     def write(self, line: str) -> None:
         """Queue one complete JSON line (without newline)."""
@@ -152,7 +140,7 @@ class JsonlWriter:
 
     # -- internals (under _io_lock) ------------------------------------------------------
 
-    def _open(self, first: bool = False) -> bool:
+    def _open(self) -> bool:
         """Open (or re-create) the log; False, reported, when the OS refuses."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,11 +152,12 @@ class JsonlWriter:
             return False
         if refusal is not None:
             self.report("log_untrusted", f"{refusal}: not writing there; this run logs to {path}")
+        recreated = self._ino is not None  # a log was open before: this one replaces it
         self._fd, self.path = fd, path
         self._ino = os.fstat(fd).st_ino
         self._header_on_disk = False
         self._torn = False
-        if not first:
+        if recreated:
             self.report("log_recreated", f"{self.path} was deleted or replaced: re-created it")
         return True
 
@@ -186,7 +175,7 @@ class JsonlWriter:
                     os.close(self._fd)
                 self._fd = None
         if self._fd is None:
-            return self._open(first=False) if self._ino is not None else self._open(first=True)
+            return self._open()
         return True
 
     def _write(self, lines: list[str]) -> bool:
