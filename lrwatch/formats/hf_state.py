@@ -66,6 +66,17 @@ class HfStateParser(Parser):
         self._emitted: set[int] = set()  # hashes of the entries emitted so far
         self._plans: dict[tuple[str, ...], Any] = {}  # per key set, shared by the documents
         self._copied = 0
+        # State -> handler: the punctuation states get the next non-blank byte, the others
+        # (the document's start, an entry, a value passed over) read the buffer themselves.
+        self._at_char = {
+            _KEY: self._at_key,
+            _COLON: self._at_colon,
+            _VALUE: self._at_value,
+            _AFTER: self._at_after,
+            _ITEM: self._at_item,
+            _ITEM_AFTER: self._at_item_after,
+        }
+        self._at_bytes = {_DOC: self._at_doc, _ENTRY: self._at_entry, _SKIP: self._at_skip}
         self._reset()
 
     def _reset(self) -> None:
@@ -116,23 +127,19 @@ class HfStateParser(Parser):
     # -- the walk ---------------------------------------------------------------------------
 
     def _walk(self, out: list[AnyRecord]) -> None:
-        handlers = {
-            _DOC: self._at_doc,
-            _KEY: self._at_key,
-            _COLON: self._at_colon,
-            _VALUE: self._at_value,
-            _AFTER: self._at_after,
-            _ITEM: self._at_item,
-            _ENTRY: self._at_entry,
-            _ITEM_AFTER: self._at_item_after,
-            _SKIP: self._at_skip,
-        }
         while self._state != _BROKEN:
-            if self._state == _DOC and self._doc.done:
+            state = self._state
+            if state == _DOC and self._doc.done:
                 out += self._doc.records(self.blocks)
                 self._finish_doc()
                 continue
-            if not handlers[self._state]():
+            at_char = self._at_char.get(state)
+            if at_char is not None:
+                # The punctuation states read the next byte past whitespace first.
+                c = self._next_char()
+                if c < 0 or not at_char(c):
+                    return
+            elif not self._at_bytes[state]():
                 return
 
     def _next_char(self) -> int:
@@ -156,10 +163,7 @@ class HfStateParser(Parser):
         self._state, self._first = _KEY, True
         return True
 
-    def _at_key(self) -> bool:
-        c = self._next_char()
-        if c < 0:
-            return False
+    def _at_key(self, c: int) -> bool:
         if c == ord("}") and self._first:
             return self._end_doc()
         if c != ord('"'):
@@ -179,20 +183,14 @@ class HfStateParser(Parser):
         self._pos, self._state = end, _COLON
         return True
 
-    def _at_colon(self) -> bool:
-        c = self._next_char()
-        if c < 0:
-            return False
+    def _at_colon(self, c: int) -> bool:
         if c != ord(":") or not isinstance(self._key, str):
             return self._broken()
         self._pos += 1
         self._state = _VALUE
         return True
 
-    def _at_value(self) -> bool:
-        c = self._next_char()
-        if c < 0:
-            return False
+    def _at_value(self, c: int) -> bool:
         if self._key == HISTORY and c == ord("["):
             self._doc.history_found()
             self._pos += 1
@@ -200,10 +198,7 @@ class HfStateParser(Parser):
             return True
         return self._start_skip(_AFTER)
 
-    def _at_after(self) -> bool:
-        c = self._next_char()
-        if c < 0:
-            return False
+    def _at_after(self, c: int) -> bool:
         self._pos += 1
         if c == ord(","):
             self._state, self._first = _KEY, False
@@ -214,10 +209,7 @@ class HfStateParser(Parser):
 
     # -- log_history ------------------------------------------------------------------------
 
-    def _at_item(self) -> bool:
-        c = self._next_char()
-        if c < 0:
-            return False
+    def _at_item(self, c: int) -> bool:
         if c == ord("]") and self._first:
             self._pos += 1
             self._state = _AFTER
@@ -309,10 +301,7 @@ class HfStateParser(Parser):
         self._pos, self._state = end, _ITEM_AFTER
         return True
 
-    def _at_item_after(self) -> bool:
-        c = self._next_char()
-        if c < 0:
-            return False
+    def _at_item_after(self, c: int) -> bool:
         self._pos += 1
         if c == ord(","):
             self._state = _ITEM
