@@ -13,7 +13,6 @@ the spec. See docs/rules-quality.md, "The second (holdout) corpus".
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import multiprocessing
@@ -27,6 +26,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.corpus_lib.cli import corpus_args, print_relabel
 from benchmarks.holdout_lib.labels import label_run
 from benchmarks.holdout_lib.readback import read_series
 from benchmarks.holdout_lib.spec import HSpec
@@ -172,16 +172,9 @@ def relabel(out_dir: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--only", default=None, help="train only programs whose name contains this")
-    ap.add_argument("--relabel", action="store_true", help="label the existing logs again")
-    args = ap.parse_args(argv)
+    args = corpus_args(__doc__, DEFAULT_OUT, "programs", argv)
     if args.relabel:
-        changed = relabel(args.out)
-        print(f"{len(changed)} labels changed" + "".join(f"\n  {c}" for c in changed))
-        return 0
+        return print_relabel(relabel, args.out)
     corpus = generate(args.out, args.jobs, args.only)
     meta = corpus["meta"]
     print(

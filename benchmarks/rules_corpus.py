@@ -12,7 +12,6 @@ docs/rules-quality.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import multiprocessing
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.corpus_lib.cli import corpus_args, print_relabel
 from benchmarks.corpus_lib.labels import label_run
 from benchmarks.corpus_lib.specs import corpus_specs
 from benchmarks.corpus_lib.trainer import RunSpec
@@ -114,16 +114,9 @@ def logged_series(log: Path) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: see the module docstring."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--only", default=None, help="train only runs whose name contains this")
-    ap.add_argument("--relabel", action="store_true", help="label the existing logs again")
-    args = ap.parse_args(argv)
+    args = corpus_args(__doc__, DEFAULT_OUT, "runs", argv)
     if args.relabel:
-        changed = relabel(args.out)
-        print(f"{len(changed)} labels changed" + "".join(f"\n  {c}" for c in changed))
-        return 0
+        return print_relabel(relabel, args.out)
     corpus = generate(args.out, args.jobs, args.only)
     failed = [n for n, r in corpus["runs"].items() if "CONSTRUCTION FAILED" in r["notes"]]
     print(f"{corpus['meta']['runs']} runs in {corpus['meta']['seconds']} s -> {args.out}")
