@@ -18,6 +18,8 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from lrwatch.liveness import MIN_QUIET_S, QUIET_GAPS
+
 
 class ConfigError(ValueError):
     """A rules file that cannot be used; the message names the file, table and key."""
@@ -145,9 +147,11 @@ class GradExplosionConfig:
 
 @dataclass
 class StalledConfig:
+    """When a quiet run is stalled: the UI's header uses the same defaults (lrwatch.liveness)."""
+
     enabled: bool = True
-    min_seconds: float = 120.0  #: never report a stall sooner than this
-    factor: float = 20.0  #: or this × the typical interval between records
+    min_seconds: float = MIN_QUIET_S  #: never report a stall sooner than this (120 s)
+    factor: float = QUIET_GAPS  #: or this × the usual (median) interval between records (5)
 
 
 @dataclass

@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 
 from lrwatch.rules.base import Rule
+from lrwatch.rules.config import DivergenceConfig
+from lrwatch.rules.context import RunContext
 from lrwatch.rules.finding import clamp01, fmt_num, fmt_ratio, lr_change_text, scale_action
+from lrwatch.rules.reporter import Reporter
 
 
 class Divergence(Rule):
@@ -14,9 +17,9 @@ class Divergence(Rule):
 
     symptom = "divergence"
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(engine)
-        self.cfg = engine.config.divergence
+    def __init__(self, ctx: RunContext, reporter: Reporter, config: DivergenceConfig) -> None:
+        super().__init__(ctx, reporter)
+        self.cfg = config
         self.hot = self.warm = self.calm = self.far = 0
         self.hot_onset = self.warm_onset = 0
         self.pending = False  #: the LR was lowered while the finding was open: awaiting recovery
@@ -25,33 +28,34 @@ class Divergence(Rule):
     def _recovering(self, step: int, line: float, cur: float) -> bool:
         """While awaiting the response to an LR decrease: resolve once the loss is back below
         the recovery line for ``resolve_after`` points. True when that resolved the finding."""
-        if self.active is None:
+        if self.reporter.active is None:
             self.pending = False
             return False
         self.calm = self.calm + 1 if cur <= line else 0
         if self.calm < self.cfg.resolve_after:
             return False
         self.pending = False
-        self.resolve(step, "the loss recovered after the LR was lowered")
-        self.closed = None  # a later blow-up is a new episode, not this one coming back
+        # A later blow-up is a new episode, not this one coming back.
+        self.resolve(step, "the loss recovered after the LR was lowered", reopenable=False)
         return True
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
         self.hot = self.warm = self.far = 0
-        if direction < 0 and self.active is not None:
+        f = self.reporter.active
+        if direction < 0 and f is not None:
             # The fix was applied: give the run time to respond. The finding stays open until
             # the loss recovers (or goes on as before if it does not); no new one meanwhile.
             self.pending = True
             self.calm = 0
             self.lowered_step = step
-            self.active.evidence = {**self.active.evidence, "lr_lowered_step": step}
+            f.evidence = {**f.evidence, "lr_lowered_step": step}
         else:
             self.pending = False  # a new regime (restart, LR raised): judged afresh
             if explicit and direction == 0:
                 self.resolve(step, "the LR was changed")
 
     def on_loss(self, step: int, x: float) -> None:
-        s, cfg = self.engine.loss, self.cfg
+        s, cfg = self.ctx.loss, self.cfg
         cur = s.level
         if self.pending and self._recovering(step, s.recover_line, cur):
             return
@@ -77,7 +81,7 @@ class Divergence(Rule):
     def _against_best(self, step: int, cur: float) -> None:
         """Judge the level ``cur`` against the best since the baselines: how much of the
         progress it gave back, beyond the level's own noise."""
-        s, cfg = self.engine.loss, self.cfg
+        s, cfg = self.ctx.loss, self.cfg
         best, progress = s.best, s.start - s.best
         # Progress is real when it exceeds the noise of the raw loss at the best point: on a
         # noisy run near zero a rise is judged against what was learned, not against a
@@ -103,7 +107,7 @@ class Divergence(Rule):
         self.far = self.far + 1 if far else 0
         over = lost >= cfg.error_lost or self.far >= s.level_points
         steep = False
-        if self.engine.lr_rising:
+        if self.ctx.lr_rising:
             # Warmup: a rising LR may cost some progress; losing all of it is an error. Most
             # of it is no bump either: a warning as soon as an error would be, because while
             # the LR keeps rising a blow-up only gets worse (a warning, not an error: after
@@ -120,7 +124,7 @@ class Divergence(Rule):
         Each one beats the start by more than the progress, itself > 3 noise sigmas: for
         batch noise that is a < 1e-3 event per point, and k in a row is a climb, not noise.
         An error at once (the k points are the confirmation). True when it reported."""
-        cfg, s = self.cfg, self.engine.loss
+        cfg, s = self.cfg, self.ctx.loss
         k = cfg.confirm_points
         if k <= 0 or not s.run_start:
             # After an LR jump (warm restart, decay) a bump of unknown length is expected:
@@ -136,7 +140,7 @@ class Divergence(Rule):
             return True
         if not s.baselined or s.lowered_from == s.lowered_from:
             return False
-        if len(s.diffs) < self.engine.config.loss_spike.min_points:
+        if len(s.diffs) < self.ctx.config.loss_spike.min_points:
             return False  # the noise (hence "real progress") is not known well enough yet
         progress = s.start - s.best
         if not (progress > 0 and progress > 3.0 * s.best_noise and low > s.start):
@@ -179,7 +183,7 @@ class Divergence(Rule):
             self._report(step, "error", self.hot_onset, cur, ratio, lost, ref)
         elif self.warm >= warm_patience:
             self._report(step, "warning", self.warm_onset, cur, ratio, lost, ref)
-        elif self.active is not None and not self.pending:
+        elif self.reporter.active is not None and not self.pending:
             # Hysteresis: resolve only well below the warning line, or the finding flaps; and
             # only with the level back near where the run was before it blew up (with no
             # significant progress to give back, "given back" says nothing about that).
@@ -191,7 +195,7 @@ class Divergence(Rule):
     def _near_start(self, cur: float) -> bool:
         """The level is back near its pre-divergence level: for non-negative losses below
         the geometric midway between the start and ``start_factor`` × the first loss."""
-        s = self.engine.loss
+        s = self.ctx.loss
         if not (s.nonneg and s.first > 0 and s.start == s.start):
             return True  # no scale to judge by: the progress-based test alone decides
         return (
@@ -204,7 +208,7 @@ class Divergence(Rule):
         self.calm = 0
         if self.touch(step, sev):
             return
-        s, lr = self.engine.loss, self.engine.lr
+        s, lr = self.ctx.loss, self.ctx.lr
         what = self._what(ratio, lost, ref)
         self.report(
             step,
@@ -237,7 +241,7 @@ class Divergence(Rule):
 
     def _what(self, ratio: float, lost: float, ref: str) -> str:
         """How far the level is from its reference, for the message."""
-        s = self.engine.loss
+        s = self.ctx.loss
         if ref == "start":
             what = f"{fmt_ratio(ratio)} the first logged loss ({fmt_num(s.first)})"
         elif lost >= 1.0:

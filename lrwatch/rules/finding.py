@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from lrwatch.lrchange import LRChange
 
 #: Severity names in increasing order; a finding only ever escalates along this list.
 SEVERITIES = ("info", "warning", "error")
@@ -23,8 +26,9 @@ class Finding:
     """One diagnosed problem of one run, updated in place while it is ongoing.
 
     ``step`` is the onset, ``last_step`` the newest step that still showed the symptom.
-    ``action`` is machine-readable for one-key apply: ``{"op": "scale_lr", "factor": 0.1}``,
-    ``{"op": "set_lr", "value": 3e-3}`` or ``None``. ``id`` is stable for one run, symptom and
+    ``action`` is machine-readable for one-key apply: an :class:`~lrwatch.lrchange.LRChange`
+    (a mapping of its wire form, ``{"op": "scale_lr", "factor": 0.1}`` or
+    ``{"op": "set_lr", "value": 3e-3}``) or ``None``. ``id`` is stable for one run, symptom and
     onset, so a UI can keep its selection while the finding escalates or resolves.
     """
 
@@ -35,7 +39,7 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     suggestion: str = ""
-    action: dict[str, Any] | None = None
+    action: LRChange | None = None
     confidence: float = 0.5
     resolved: bool = False
     resolved_step: int | None = None
@@ -66,7 +70,7 @@ def _json_safe(value: Any) -> Any:
         if math.isnan(value):
             return "NaN"
         return "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # a dict, or an LRChange (its wire form)
         return {str(k): _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
@@ -123,16 +127,17 @@ def lr_change_text(lr: float | None, factor: float) -> str:
     return f"{verb} LR {times(factor)}: {fmt_lr(lr)} → {fmt_lr(lr * factor)}"
 
 
-def scale_action(factor: float) -> dict[str, Any]:
+def scale_action(factor: float) -> LRChange:
     """The machine action for a relative LR change (works whether or not the LR is known)."""
-    return {"op": "scale_lr", "factor": round(factor, 6)}
+    return LRChange.scale(round(factor, 6))
 
 
-def set_action(lr: float | None, factor: float) -> dict[str, Any]:
-    """``set_lr`` to ``lr * factor`` when the LR is known, else a ``scale_lr`` action."""
+def set_action(lr: float | None, factor: float) -> LRChange:
+    """``set_lr`` to ``lr * factor`` (3 significant digits) when the LR is known, else a
+    ``scale_lr`` action."""
     if lr is None or not math.isfinite(lr) or lr <= 0:
         return scale_action(factor)
-    return {"op": "set_lr", "value": float(f"{lr * factor:.3g}")}
+    return LRChange.set(float(f"{lr * factor:.3g}"))
 
 
 def clamp01(x: float) -> float:

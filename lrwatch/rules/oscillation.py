@@ -7,8 +7,11 @@ from __future__ import annotations
 import math
 
 from lrwatch.rules.base import Progress, Rule
+from lrwatch.rules.config import OscillationConfig
+from lrwatch.rules.context import RunContext
 from lrwatch.rules.finding import clamp01, fmt_num, lr_change_text, scale_action
 from lrwatch.rules.lr_scale import lr_can_swing
+from lrwatch.rules.reporter import Reporter
 from lrwatch.rules.stats import Alternation, Autocorr, Lagged, Window
 
 #: The window's median may differ (log) by at most this from the median of the window before
@@ -43,9 +46,9 @@ class Oscillation(Rule):
 
     symptom = "oscillation"
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(engine)
-        self.cfg = engine.config.oscillation
+    def __init__(self, ctx: RunContext, reporter: Reporter, config: OscillationConfig) -> None:
+        super().__init__(ctx, reporter)
+        self.cfg = config
         self.ac = Autocorr(self.cfg.window)
         self.alt = Alternation(self.cfg.window)
         self.progress = Progress(self.cfg.threshold)
@@ -67,21 +70,21 @@ class Oscillation(Rule):
             self.resolve(step, "the LR was lowered")
 
     def on_loss(self, step: int, x: float) -> None:
-        cfg, s = self.cfg, self.engine.loss
+        cfg, s = self.cfg, self.ctx.loss
         self.ac.add(x)
         self.alt.add(x)
         self.progress.add(step, s.ema.value)
         swinging = self._swing(step, x)
-        ready = len(self.ac) >= cfg.window and not self.engine.lr_rising
+        ready = len(self.ac) >= cfg.window and not self.ctx.lr_rising
         bounce = ready and self._bounce(step)
         self.calm = 0 if (bounce or swinging) else self.calm + 1
-        if self.active is not None and self.calm >= cfg.patience:
+        if self.reporter.active is not None and self.calm >= cfg.patience:
             self.resolve(step, "the swings stopped")
 
     # -- period 2 -----------------------------------------------------------------------
 
     def _bounce(self, step: int) -> bool:
-        cfg, s = self.cfg, self.engine.loss
+        cfg, s = self.cfg, self.ctx.loss
         r, z = self.ac.value, self.alt.z()
         bounce = r <= cfg.autocorr or z >= cfg.alternation_z  # cheap tests first
         med = swing = math.nan
@@ -100,8 +103,8 @@ class Oscillation(Rule):
 
     def _swing(self, step: int, x: float) -> bool:
         """The swing test on the newest loss ``x``; reports once it held for long enough."""
-        cfg, eng = self.cfg, self.engine
-        if not eng.loss.positive or x <= 0:
+        cfg, ctx = self.cfg, self.ctx
+        if not ctx.loss.positive or x <= 0:
             return False
         self.logs.add(math.log(x))
         self.ticks += 1
@@ -115,13 +118,13 @@ class Oscillation(Rule):
         # Without a known LR, only a level at or above the first loss is evidence enough: a
         # too-low LR on a noisy loss also moves little (and wants the opposite fix). The
         # cheap tests come first: most points of most runs fail the spread test.
-        gain = cfg.max_gain if eng.lr is not None else 0.0
+        gain = cfg.max_gain if ctx.lr is not None else 0.0
         swinging = (
             hi - lo >= cfg.swing
-            and med >= math.log((1.0 - gain) * eng.loss.first)
+            and med >= math.log((1.0 - gain) * ctx.loss.first)
             and abs(med - self.medians.ago(self.medians.size)) <= max(STEADY, 0.25 * (hi - lo))
-            and not eng.lr_rising
-            and lr_can_swing(eng.optimizer, eng.lr)
+            and not ctx.lr_rising
+            and lr_can_swing(ctx.optimizer, ctx.lr)
         )
         self.swung = self.swung + SWING_EVERY if swinging else 0
         if self.swung == SWING_EVERY:
@@ -133,8 +136,8 @@ class Oscillation(Rule):
     def _report_swing(self, step: int, lo: float, med: float, hi: float) -> None:
         if self.touch(step, "warning"):
             return
-        cfg, lr = self.cfg, self.engine.lr
-        start = self.engine.loss.first
+        cfg, lr = self.cfg, self.ctx.lr
+        start = self.ctx.loss.first
         where = "above" if med > start else "barely below"
         self.report(
             step,
@@ -148,7 +151,7 @@ class Oscillation(Rule):
                 "window": cfg.swing_window,
                 "start_level": start,
                 "lr": lr,
-                "optimizer": self.engine.optimizer,
+                "optimizer": self.ctx.optimizer,
             },
             message=f"Loss swings between {fmt_num(lo)} and {fmt_num(hi)} (10th-90th "
             f"percentile of the last {cfg.swing_window} points) around {fmt_num(med)}, "
@@ -162,7 +165,7 @@ class Oscillation(Rule):
     def _report(self, step: int, sev: str, r: float, z: float, med: float, swing: float) -> None:
         if self.touch(step, sev):
             return
-        lr, frac = self.engine.lr, self.alt.fraction
+        lr, frac = self.ctx.lr, self.alt.fraction
         since = self.progress.since
         progress = (
             f"no new best for {since} points"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from lrwatch.lrchange import LRChange
 from lrwatch.rules.base import Progress, Rule
+from lrwatch.rules.config import PlateauConfig
+from lrwatch.rules.context import RunContext
 from lrwatch.rules.finding import clamp01, fmt_lr, fmt_num, lr_change_text, scale_action
 from lrwatch.rules.lr_scale import lr_is_small
+from lrwatch.rules.reporter import Reporter
 from lrwatch.rules.stats import Lagged, Trend
 
 #: LRs below which a plateau is never answered with "lower the LR": already small for the
@@ -21,9 +24,9 @@ class TrainPlateau(Rule):
     symptom = "plateau"
     metric = "loss"
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(engine)
-        self.cfg = engine.config.plateau
+    def __init__(self, ctx: RunContext, reporter: Reporter, config: PlateauConfig) -> None:
+        super().__init__(ctx, reporter)
+        self.cfg = config
         self.progress = Progress(self._threshold())
         self.cooldown = 0
         self.trend = Trend(self.cfg.patience)
@@ -53,8 +56,8 @@ class TrainPlateau(Rule):
         # (``z`` sigmas of the fit's own noise, from the point noise). A steady decline
         # hidden in batch noise point by point still shows in the fit; a flat loss whose
         # noise makes lucky new lows does not reset anything.
-        s = self.engine.loss
-        if not s.baselined or self.engine.lr_rising:
+        s = self.ctx.loss
+        if not s.baselined or self.ctx.lr_rising:
             return
         # Positive losses are fitted on the log scale: batch noise is multiplicative and
         # heavy-tailed, and a relative decline is then just a difference (scale-free).
@@ -78,7 +81,8 @@ class TrainPlateau(Rule):
 
     def _judge(self, step: int, span: int, decline: float, level: float, noise_bar: float) -> None:
         """Open, hold or resolve the plateau from the ``decline`` fitted over ``span`` steps."""
-        if self.active is not None:
+        f = self.reporter.active
+        if f is not None:
             # Hysteresis: only a clear decline (resolve_factor × the threshold, and real),
             # held for ``hold`` points like the plateau itself, ends it.
             clear = max(self.cfg.resolve_factor * self.cfg.threshold * level, noise_bar)
@@ -88,7 +92,7 @@ class TrainPlateau(Rule):
                 self.cooldown = self.cfg.cooldown
                 self.held = 0
             else:
-                self.active.last_step = max(self.active.last_step, step)
+                f.last_step = max(f.last_step, step)
             return
         if self.cooldown > 0:
             return
@@ -104,17 +108,19 @@ class TrainPlateau(Rule):
         if self.held < self.cfg.hold:
             return
         p = self.progress
-        p.best, p.best_step, p.since = self._level(), self.steps.ago(span), span + 1
+        first = self.steps.ago(span)  # NaN only when patience < 3 (the fit needs 3 points)
+        p.best, p.best_step = self._level(), int(first) if first == first else step
+        p.since = span + 1
         self.held = 0
         self._report(step)
 
     def _report(self, step: int) -> None:
-        eng, p = self.engine, self.progress
-        if self.active is None and eng.is_open(self._superseded_by()):
+        ctx, p = self.ctx, self.progress
+        if self.reporter.active is None and ctx.is_open(self._superseded_by()):
             return  # a more specific finding already explains it
         sev = self._severity()
-        decayed = eng.lr is not None and eng.lr_max is not None and eng.lr < 0.5 * eng.lr_max
-        small = lr_is_small(eng.optimizer, eng.lr, _SMALL_FOR_DECAY)
+        decayed = ctx.lr is not None and ctx.lr_max is not None and ctx.lr < 0.5 * ctx.lr_max
+        small = lr_is_small(ctx.optimizer, ctx.lr, _SMALL_FOR_DECAY)
         if decayed or small:
             sev = "info"
         if self.touch(step, sev):
@@ -131,8 +137,8 @@ class TrainPlateau(Rule):
                 "points_without_improvement": p.since,
                 "threshold": self._threshold(),
                 **({"fitted_decline": self.decline} if self.metric == "loss" else {}),
-                "optimizer": eng.optimizer,
-                "lr": eng.lr,
+                "optimizer": ctx.optimizer,
+                "lr": ctx.lr,
             },
             message=self._message(),
             suggestion=suggestion,
@@ -140,26 +146,26 @@ class TrainPlateau(Rule):
             confidence=clamp01(0.5 + 0.1 * p.since / self._patience()),
         )
 
-    def _advice(self, decayed: bool, small: bool) -> tuple[str, dict[str, Any] | None]:
+    def _advice(self, decayed: bool, small: bool) -> tuple[str, LRChange | None]:
         """The suggestion and machine action for a plateau at the current LR."""
-        eng = self.engine
+        ctx = self.ctx
         action = None
         if decayed:
             suggestion = (
-                f"The LR is already decayed to {fmt_lr(eng.lr or 0)}: consider stopping early."
+                f"The LR is already decayed to {fmt_lr(ctx.lr or 0)}: consider stopping early."
             )
         elif small:
             # Lowering an LR that is already small for the optimizer would only slow it more;
             # a plateau there may as well be a too-low LR (it saturates early, high).
             suggestion = (
-                f"The LR {fmt_lr(eng.lr or 0)} is already small for {eng.optimizer}: do not "
+                f"The LR {fmt_lr(ctx.lr or 0)} is already small for {ctx.optimizer}: do not "
                 "lower it; if the loss should go lower, the LR may be too low: run an LR "
                 "range test (lrwatch find-lr), or stop if this is good enough."
             )
         elif self._converged():
             suggestion = (
                 f"Converged at this LR: decay it (ReduceLROnPlateau-style): "
-                f"{lr_change_text(eng.lr, self.cfg.factor)}, or stop."
+                f"{lr_change_text(ctx.lr, self.cfg.factor)}, or stop."
             )
             action = scale_action(self.cfg.factor)
         else:
@@ -172,7 +178,7 @@ class TrainPlateau(Rule):
     def _clipped(self, x: float, log: bool) -> float:
         """``x`` (or log x) winsorized to 3 robust sigmas around the window's median: a burst
         of spikes at the end of the window must not bend the fitted line flat."""
-        s = self.engine.loss
+        s = self.ctx.loss
         med = s.win.median
         if log:
             lx, sig = math.log(x), s.log_noise
@@ -193,7 +199,7 @@ class TrainPlateau(Rule):
     def _converged(self) -> bool:
         """The loss made real progress before it flattened: a converged, decelerating curve
         (ReduceLROnPlateau's case), not a loss that never moved."""
-        s = self.engine.loss
+        s = self.ctx.loss
         start, level = s.first, self._level()
         if not (start == start and level == level):
             return False
@@ -239,11 +245,11 @@ class ValPlateau(TrainPlateau):
 
     def observe(self, step: int, v: float) -> None:
         """ReduceLROnPlateau on the val loss: no new best by the threshold for patience."""
-        if self.engine.lr_rising:
+        if self.ctx.lr_rising:
             return
         before = self.progress.best
         improved = self.progress.add(step, v)
-        if improved and self.active is not None:
+        if improved and self.reporter.active is not None:
             # Hysteresis: noise makes small new bests; only a clear one ends the plateau.
             if v < before - self.cfg.resolve_factor * self._threshold() * abs(before):
                 self.resolve(step, "the loss improved again")

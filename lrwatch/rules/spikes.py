@@ -6,6 +6,8 @@ import itertools
 import math
 
 from lrwatch.rules.base import Rule
+from lrwatch.rules.config import LossSpikeConfig
+from lrwatch.rules.context import RunContext
 from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
@@ -14,6 +16,7 @@ from lrwatch.rules.finding import (
     lr_change_text,
     scale_action,
 )
+from lrwatch.rules.reporter import Reporter
 
 #: Below this fraction of its peak the LR has decayed to ~0 (the end of a schedule): a spike there
 #: is not answered with a lower LR.
@@ -25,9 +28,9 @@ class LossSpike(Rule):
 
     symptom = "loss_spike"
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(engine)
-        self.cfg = engine.config.loss_spike
+    def __init__(self, ctx: RunContext, reporter: Reporter, config: LossSpikeConfig) -> None:
+        super().__init__(ctx, reporter)
+        self.cfg = config
         #: (step, loss) of the highest loss among the run's first ``min_points`` points,
         #: judged once the window is warm (None once judged, or when it cannot be)
         self.peak: tuple[int, float] | None = (0, -math.inf)
@@ -36,12 +39,12 @@ class LossSpike(Rule):
         self.biggest = 0.0
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
-        if direction < 0 and self.active is not None:
+        if direction < 0 and self.reporter.active is not None:
             self.resolve(step, "the LR was lowered")
 
     def check(self, step: int, x: float) -> None:
         """Judge ``x`` against the window before it joins (called before the stats update)."""
-        cfg, s = self.cfg, self.engine.loss
+        cfg, s = self.cfg, self.ctx.loss
         w = s.win
         if len(w) < cfg.min_points:
             self._early(step, x)
@@ -58,13 +61,13 @@ class LossSpike(Rule):
         else:
             z = (x - med) / max(w.sigma, 1e-9 * max(1.0, abs(med)))
             bar = cfg.z
-        if self.engine.shock_left > 0:
+        if self.ctx.shock_left > 0:
             bar = cfg.shock_z  # right after an unprecedented LR jump: the cause is known
         if z >= bar and x - med >= cfg.min_jump * abs(med):
             self._spike(step, x, med, z)
             return
         self.quiet += 1
-        f = self.active
+        f = self.reporter.active
         if f is not None:
             if self.quiet == 1 and "recovered" in f.evidence:
                 f.evidence["recovered"] = z < 3.0
@@ -73,7 +76,7 @@ class LossSpike(Rule):
 
     def _early(self, step: int, x: float) -> None:
         """Before the window can judge: a loss many times its first value is a blow-up."""
-        s = self.engine.loss
+        s = self.ctx.loss
         if not s.run_start and s.first == s.first:
             self.peak = None
             return  # the window was emptied by an LR jump: the run's start is long past
@@ -90,9 +93,9 @@ class LossSpike(Rule):
             median of those first points (so noisy first batches are not a spike). The sigma is
         that of successive log differences (once per run, O(min_points)): the steep fall of
         the first steps is a trend, not noise."""
-        cfg, eng, s = self.cfg, self.engine, self.engine.loss
+        cfg, ctx, s = self.cfg, self.ctx, self.ctx.loss
         peak, self.peak = self.peak, None
-        if peak is None or eng.saw_warmup or eng.lr_rising or not s.positive or s.first <= 0:
+        if peak is None or ctx.saw_warmup or ctx.lr_rising or not s.positive or s.first <= 0:
             return
         step, x = peak
         med, lsig = s.win.median, _log_diff_sigma(s.win.values())
@@ -111,25 +114,31 @@ class LossSpike(Rule):
         early: bool = False,
         cold: bool = False,
     ) -> None:
-        cfg, eng = self.cfg, self.engine
-        if self.active is None:
+        cfg, ctx = self.cfg, self.ctx
+        if self.reporter.active is None:
             self.count, self.biggest = 0, 0.0
         self.count += 1
         self.quiet = 0
         ratio = x / med if med > 0 else math.inf
         # A loss 10× its first value in the first steps means an LR far too high: ÷10.
         factor = 0.1 if early and not cold else 0.5
-        self.biggest = max(self.biggest, ratio if eng.loss.positive else z)
+        self.biggest = max(self.biggest, ratio if ctx.loss.positive else z)
         # One spike that recovers needs no action; an episode of several does.
         # A blow-up in the first steps is the classic missing-warmup / LR-too-high symptom.
         sev = "warning" if self.count >= cfg.repeat or early else "info"
-        if cold and not eng.lr_logged and self.count < cfg.repeat:
+        if cold and not ctx.lr_logged and self.count < cfg.repeat:
             # No per-step LR: whether the run warms up is unknown, and a noisy first batch
             # looks the same; noted, not an alarm (a real blow-up is divergence's error).
             sev = "info"
         # A schedule that has nearly finished: an LR near zero is not what makes it spike.
-        lr, peak = eng.lr, eng.lr_max
-        decayed = lr is not None and bool(peak) and lr < DECAYED * peak and eng.lr_decaying
+        lr, peak = ctx.lr, ctx.lr_max
+        decayed = (
+            lr is not None
+            and peak is not None
+            and bool(peak)
+            and lr < DECAYED * peak
+            and ctx.lr_decaying
+        )
         message, suggestion = self._texts(x, med, ratio, factor, early, cold, decayed)
         self.report(
             step,
@@ -144,7 +153,7 @@ class LossSpike(Rule):
                 "spikes": self.count,
                 "window": cfg.window,
                 "recovered": False,
-                "lr": eng.lr,
+                "lr": ctx.lr,
             },
             message=message,
             suggestion=suggestion,
@@ -164,8 +173,8 @@ class LossSpike(Rule):
     ) -> tuple[str, str]:
         """The message and suggestion of a spike finding (``decayed``: at an LR a schedule
         has brought to ~0, which no lower LR would help)."""
-        cfg, eng = self.cfg, self.engine
-        start = eng.points <= 200 and not eng.saw_warmup
+        cfg, ctx = self.cfg, self.ctx
+        start = ctx.points <= 200 and not ctx.saw_warmup
         fixes = "add an LR warmup (e.g. 5% of steps), " if start else ""
         what = (
             f"{fmt_ratio(ratio)} the first logged loss ({fmt_num(med)})"
@@ -176,9 +185,9 @@ class LossSpike(Rule):
         message = f"Loss spiked to {fmt_num(x)}, {what}{episode}."
         suggestion = (
             f"Instability: {fixes}clip gradients (max_norm=1.0) or "
-            f"{lr_change_text(eng.lr, factor)}; if it is one bad batch, skip it."
+            f"{lr_change_text(ctx.lr, factor)}; if it is one bad batch, skip it."
         )
-        if cold and not eng.lr_logged:
+        if cold and not ctx.lr_logged:
             # Only a header or config line states the LR: a warmup would not show.
             message = (
                 f"Loss rose to {fmt_num(x)} in the first steps, {what} (the log has no "
@@ -186,7 +195,7 @@ class LossSpike(Rule):
             )
             suggestion = (
                 "Without a warmup, add one (2-5% of the steps); with one, the peak LR is "
-                f"likely too high: {lr_change_text(eng.lr, factor)}."
+                f"likely too high: {lr_change_text(ctx.lr, factor)}."
             )
         elif cold:
             message = (
@@ -195,10 +204,10 @@ class LossSpike(Rule):
             )
             suggestion = (
                 "Add an LR warmup of about 2-5% of the steps (100-1000 steps for "
-                f"transformers) and/or {lr_change_text(eng.lr, factor)}."
+                f"transformers) and/or {lr_change_text(ctx.lr, factor)}."
             )
         if decayed:
-            lr, peak = eng.lr or 0.0, eng.lr_max or 1.0
+            lr, peak = ctx.lr or 0.0, ctx.lr_max or 1.0
             suggestion = (
                 f"The LR is already decayed to {fmt_lr(lr)} ({lr / peak:.0%} of its peak): "
                 "lowering it will not help; clip gradients (max_norm=1.0) or skip bad batches."

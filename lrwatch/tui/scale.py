@@ -7,27 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lrwatch.numfmt import fmt_num
 
-def fmt_num(x: float, width: int = 7, digits: int = 1) -> str:
-    """A compact label for ``x`` that fits in ``width`` characters (``3e-4``, ``2.31``, ``12k``).
-
-    ``digits``: mantissa decimals in exponent form (``2.99e-3`` needs 2).
-    """
-    if not math.isfinite(x):
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    if x == 0:
-        return "0"
-    ax = abs(x)
-    if ax >= 1e4 or ax < 1e-2:
-        mant, exp = f"{x:.{digits}e}".split("e")
-        mant = mant.rstrip("0").rstrip(".")
-        s = f"{mant}e{int(exp)}"
-        return s if len(s) <= width else f"{x:.0e}"
-    for digits in (3, 2, 1, 0):
-        s = f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{x:.0f}"
-        if len(s) <= width:
-            return s
-    return f"{x:.0e}"
+__all__ = ["fmt_num"]  # charts, cards and headers share the core's compact labels
 
 
 def fmt_lr(x: float) -> str:
@@ -81,7 +63,7 @@ def nice_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
         if (hi - lo) / step <= max_ticks:
             break
     first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
+    ticks: list[float] = []
     t = first
     while t <= hi + step * 1e-9 and len(ticks) < max_ticks + 1:
         ticks.append(round(t, 12))

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lrwatch.rules.base import MIN_NOISE_POINTS, LossStats
+from lrwatch.rules.loss_stats import MIN_NOISE_POINTS, LossStats
 
 
 def test_log_step_noise_is_the_batch_noise_not_the_descent() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
+from lrwatch.lrchange import LRChange
 from lrwatch.rules.base import Rule, rel
+from lrwatch.rules.config import SlowProgressConfig
+from lrwatch.rules.context import RunContext
 from lrwatch.rules.finding import (
     clamp01,
     fmt_lr,
@@ -14,6 +16,7 @@ from lrwatch.rules.finding import (
     set_action,
 )
 from lrwatch.rules.lr_scale import lr_is_large, lr_is_normal, lr_is_tiny
+from lrwatch.rules.reporter import Reporter
 from lrwatch.rules.stats import Lagged
 
 
@@ -22,9 +25,9 @@ class SlowProgress(Rule):
 
     symptom = "slow_progress"
 
-    def __init__(self, engine) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(engine)
-        self.cfg = engine.config.slow_progress
+    def __init__(self, ctx: RunContext, reporter: Reporter, config: SlowProgressConfig) -> None:
+        super().__init__(ctx, reporter)
+        self.cfg = config
         self.lag = Lagged(self.cfg.window)
         self.run_start = math.nan
         self.run_best = math.inf
@@ -39,12 +42,16 @@ class SlowProgress(Rule):
             self.run_start = math.nan
             self.run_best = math.inf
             self.done = False
-        if direction > 0 and self.active is not None and self.active.symptom == self.symptom:
+        if (
+            direction > 0
+            and self.reporter.active is not None
+            and self.reporter.active.symptom == self.symptom
+        ):
             # Raising the LR answers "too low"; a stuck_high_lr finding waits for the loss.
             self.resolve(step, "the LR was raised")
 
     def on_loss(self, step: int, x: float) -> None:
-        cfg, eng, s = self.cfg, self.engine, self.engine.loss
+        cfg, ctx, s = self.cfg, self.ctx, self.ctx.loss
         if not s.baselined:
             return
         if math.isnan(self.run_start):
@@ -52,14 +59,14 @@ class SlowProgress(Rule):
         c = s.ema.value
         self.run_best = min(self.run_best, c)
         self.lag.add(c)
-        if eng.lr_rising or not s.positive or self.run_start <= 0:
+        if ctx.lr_rising or not s.positive or self.run_start <= 0:
             return
         if not self.lag.full:
             self._early(step, c)
             return
         progress = (self.run_start - c) / self.run_start
         learned = self.run_best < self.run_start * (1.0 - cfg.max_progress)
-        if self.active is not None:
+        if self.reporter.active is not None:
             if learned:
                 self.resolve(step, "the loss is falling faster now")
             elif self._still_stuck(progress):
@@ -67,7 +74,7 @@ class SlowProgress(Rule):
             return
         if self.done or learned:
             return  # it learned: what follows is divergence's or plateau's business
-        if eng.lr is not None and eng.lr_max and eng.lr < cfg.min_lr_fraction * eng.lr_max:
+        if ctx.lr is not None and ctx.lr_max and ctx.lr < cfg.min_lr_fraction * ctx.lr_max:
             return  # the schedule has decayed the LR: slow progress is expected
         a, b = self.lag.ago(cfg.window), self.lag.ago(cfg.window // 2)
         d1, d2 = a - b, b - c
@@ -83,9 +90,9 @@ class SlowProgress(Rule):
         kind = _kind(
             steady,
             flat,
-            large=lr_is_large(eng.optimizer, eng.lr),
-            normal=lr_is_normal(eng.optimizer, eng.lr),
-            known=eng.lr is not None,
+            large=lr_is_large(ctx.optimizer, ctx.lr),
+            normal=lr_is_normal(ctx.optimizer, ctx.lr),
+            known=ctx.lr is not None,
             noisy=rel(s.noise, s.win.median) > cfg.max_noise,
         )
         if kind is not None:
@@ -94,32 +101,32 @@ class SlowProgress(Rule):
     def _still_stuck(self, progress: float) -> bool:
         """A "never learned" info whose loss still has not moved after ``stuck_points``
         points: by then it is not a late start, and a person should look."""
-        f = self.active
+        f = self.reporter.active
         return (
             f is not None
             and f.severity == "info"
             and f.evidence.get("kind") == "stuck"
             and progress < self.cfg.flat_progress * 3
-            and self.engine.loss.n >= self.cfg.stuck_points
+            and self.ctx.loss.n >= self.cfg.stuck_points
         )
 
     def _escalate(self, step: int) -> None:
-        f = self.active
+        f = self.reporter.active
         assert f is not None
         progress = f.evidence["progress"]
-        _, _, _, message, _ = self._verdict("stuck", progress, self.engine.lr)
-        f.evidence = {**f.evidence, "points": self.engine.loss.n}
-        self.engine.report(self, f.symptom, step, "warning", None, {"message": message})
+        _, _, _, message, _ = self._verdict("stuck", progress, self.ctx.lr)
+        f.evidence = {**f.evidence, "points": self.ctx.loss.n}
+        self.report(step, "warning", symptom=f.symptom, message=message)
 
     def _early(self, step: int, c: float) -> None:
         """Before a full window: a loss that barely moved over ``min_points`` points at a
         peak LR *tiny* for the optimizer (sparse logs: HF's default interval gives 20-40
         points on a short run). A decayed schedule does not excuse it: the loss did not move
         even at the peak."""
-        cfg, eng = self.cfg, self.engine
-        if self.done or self.active is not None or eng.loss.n < cfg.min_points:
+        cfg, ctx = self.cfg, self.ctx
+        if self.done or self.reporter.active is not None or ctx.loss.n < cfg.min_points:
             return
-        if not lr_is_tiny(eng.optimizer, eng.lr_max):
+        if not lr_is_tiny(ctx.optimizer, ctx.lr_max):
             return
         progress = (self.run_start - c) / self.run_start
         if progress < cfg.early_progress and self.run_best > self.run_start * (
@@ -129,39 +136,42 @@ class SlowProgress(Rule):
             self._report(step, progress, first - c, 0.0, "flat")
 
     def _report(self, step: int, progress: float, d1: float, d2: float, kind: str) -> None:
-        cfg, eng = self.cfg, self.engine
-        lr = eng.lr
+        cfg, ctx = self.cfg, self.ctx
+        lr = ctx.lr
         self.done = True
         symptom, sev, action, message, suggestion = self._verdict(kind, progress, lr)
         evidence = {
             "start_loss": self.run_start,
-            "loss_smoothed": eng.loss.ema.value,
+            "loss_smoothed": ctx.loss.ema.value,
             "progress": progress,
             "drop_first_half": d1,
             "drop_second_half": d2,
             "window": cfg.window,
             "kind": kind,
-            "optimizer": eng.optimizer,
+            "optimizer": ctx.optimizer,
             "lr": lr,
         }
-        fields = {
-            "evidence": evidence,
-            "message": message,
-            "suggestion": suggestion,
-            "action": action,
-            "confidence": clamp01(0.5 + (cfg.max_progress - progress)),
-        }
-        # Rule.report always uses the rule's own id; the stuck-at-a-large-LR case has its own.
-        self.active = eng.report(self, symptom, step, sev, None, fields)
+        # The stuck-at-a-large-LR case has its own symptom id (the rule's is slow_progress).
+        self.report(
+            step,
+            sev,
+            symptom=symptom,
+            evidence=evidence,
+            message=message,
+            suggestion=suggestion,
+            action=action,
+            confidence=clamp01(0.5 + (cfg.max_progress - progress)),
+        )
 
     def _verdict(
         self, kind: str, progress: float, lr: float | None
-    ) -> tuple[str, str, dict[str, Any] | None, str, str]:
+    ) -> tuple[str, str, LRChange | None, str, str]:
         """Symptom id, severity, action, message and suggestion for a finding of ``kind``."""
-        cfg, eng = self.cfg, self.engine
+        cfg, ctx = self.cfg, self.ctx
         symptom = self.symptom
-        after = f"after {eng.loss.n} points"
-        chance = _chance(eng.loss.win.median)
+        action: LRChange | None
+        after = f"after {ctx.loss.n} points"
+        chance = _chance(ctx.loss.win.median)
         if kind == "flat" and lr is None:
             kind = "stuck"  # it never moved, and nothing says how large the LR is
         if kind == "stuck_high_lr":
@@ -172,7 +182,7 @@ class SlowProgress(Rule):
             symptom, sev, action = "stuck_high_lr", "warning", scale_action(0.1)
             message = (
                 f"Loss has made no progress ({_pct(progress)} {after}){chance} at an LR of "
-                f"{fmt_lr(lr or 0)}, already large for {eng.optimizer or 'this optimizer'}: "
+                f"{fmt_lr(lr or 0)}, already large for {ctx.optimizer or 'this optimizer'}: "
                 "the LR is likely too high."
             )
             suggestion = (
@@ -184,7 +194,7 @@ class SlowProgress(Rule):
             message = (
                 f"Loss falls slowly along a straight line: {_pct(progress)} {after}, at an "
                 f"LR of {fmt_lr(lr or 0)}, normal for "
-                f"{eng.optimizer or 'most optimizers'}."
+                f"{ctx.optimizer or 'most optimizers'}."
             )
             suggestion = (
                 "The LR is not obviously too low: run an LR range test (lrwatch find-lr) "
@@ -226,7 +236,7 @@ class SlowProgress(Rule):
             how = "has not moved" if kind == "flat" else "falls slowly along a straight line"
             sev, action = "warning", set_action(lr, cfg.factor)
             message = f"Loss {how}: {_pct(progress)} {after}, with no sign of slowing down."
-            peak = eng.lr_max
+            peak = ctx.lr_max
             if lr is not None and peak and lr < cfg.min_lr_fraction * peak:
                 # The schedule has decayed it: scale the whole schedule (its peak) instead.
                 action = scale_action(cfg.factor)
