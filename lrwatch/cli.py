@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from lrwatch import __version__
+from lrwatch._version import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = ("watch", "attach", "run", "inspect", "diagnose", "ctl", "demo", "find_lr")

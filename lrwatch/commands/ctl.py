@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 from lrwatch.control.client import ControlClient, ControlError
+from lrwatch.lrchange import LRChange, ack_step
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -84,15 +85,25 @@ def connect(target: str, token: str | None, timeout: float) -> ControlClient:
     return ControlClient.from_log(target, token=token, timeout=timeout)
 
 
-def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any], float]:
+def _lr_change(args: argparse.Namespace) -> LRChange | None:
+    """The LR change ``set-lr`` / ``scale-lr`` / ``unpin`` asks for (None for other commands)."""
     cmd = args.ctl_command
     mode = "pin" if getattr(args, "pin", False) else "rescale"
     if cmd == "set-lr":
-        return "set_lr", {"value": args.value, "group": args.group, "mode": mode}, 60.0
+        return LRChange.set(args.value, args.group, mode)
     if cmd == "scale-lr":
-        return "scale_lr", {"factor": args.factor, "group": args.group, "mode": mode}, 60.0
+        return LRChange.scale(args.factor, args.group, mode)
     if cmd == "unpin":
-        return "unpin", {"group": args.group}, 60.0
+        return LRChange.unpin(args.group)
+    return None
+
+
+def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any], float]:
+    """``(op, arguments, default timeout)``: changes wait for a step boundary, reads do not."""
+    change = _lr_change(args)
+    if change is not None:
+        return change.op, change.args(), 60.0
+    cmd = args.ctl_command
     if cmd in ("pause", "resume"):
         return cmd, {}, 60.0
     return cmd, {}, 5.0
@@ -135,12 +146,12 @@ def describe(op: str, reply: dict[str, Any]) -> str:
         return f"refused ({err.get('code')}): {err.get('message')}"
     if op in ("set_lr", "scale_lr", "unpin"):
         return (
-            f"{op} applied from step {reply['step']} ({reply['mode']}): "
+            f"{op} applied from step {ack_step(reply)} ({reply['mode']}): "
             f"lr [{_lrs(reply['old'])}] -> [{_lrs(reply['new'])}]"
         )
     if op in ("pause", "resume"):
         state = "paused" if reply.get("paused") else "running"
-        return f"{state} at step {reply.get('step')}"
+        return f"{state} at step {ack_step(reply)}"
     if op == "history":
         rows = [
             f"step {c['step']:>8}  {c['op']:<8} {c['mode']:<7} "

@@ -71,36 +71,31 @@ def render_curve(
     return "\n".join(lines)
 
 
-def _demo_problem(seed: int) -> tuple[Any, Any, Any, list[Any]]:
-    import torch
-    from torch import nn
-
+def _demo_problem(seed: int) -> tuple[Any, list[Any]]:
+    """The ``range-test`` demo's network and 32 of its mini-batches (torch stays in demos)."""
     from lrwatch.demos.base import make_classification, minibatches, mlp
 
-    torch.set_num_threads(1)
     x, y = make_classification(2048, 20, 4, seed)
     model = mlp(20, 64, 4, seed)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     it = minibatches((x, y), 64, seed)
-    return model, opt, nn.functional.cross_entropy, [next(it) for _ in range(32)]
+    return model, [next(it) for _ in range(32)]
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the sweep and print (and chart) it; 0 on success, 2 on bad arguments."""
-    from lrwatch.train.finder import find_lr
+    from lrwatch.train.classifier_sweep import sgd_classifier_sweep
 
-    model, opt, loss_fn, data = _demo_problem(args.seed)
     try:
-        result = find_lr(
-            model,
-            opt,
-            loss_fn,
-            data,
-            args.start_lr,
-            args.end_lr,
-            args.num_iter,
-            args.smooth,
-            args.diverge,
+        result = sgd_classifier_sweep(
+            lambda: _demo_problem(args.seed),
+            lr=0.01,
+            momentum=0.9,
+            threads=1,
+            start_lr=args.start_lr,
+            end_lr=args.end_lr,
+            num_iter=args.num_iter,
+            smooth=args.smooth,
+            diverge=args.diverge,
         )
     except ValueError as exc:
         print(f"lrwatch find-lr: {exc}", file=sys.stderr)

@@ -13,6 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrwatch.lrchange import MODES, LRChange
+from lrwatch.lrchange import OPS as LR_OPS
+
 PROTOCOL_VERSION = 1
 
 #: Longest request line accepted, in bytes (newline excluded).
@@ -20,11 +23,11 @@ MAX_LINE = 64 * 1024
 
 #: Ops answered on the server thread from a snapshot (no training-thread round trip).
 READ_OPS = ("hello", "status", "history", "subscribe")
-#: Ops queued to the training thread and answered once applied at a step boundary.
-CHANGE_OPS = ("set_lr", "scale_lr", "unpin", "pause", "resume")
+#: Ops queued to the training thread and answered once applied at a step boundary: the LR
+#: changes (:data:`lrwatch.lrchange.OPS`, each validated into an :class:`LRChange`), then
+#: pause and resume.
+CHANGE_OPS = (*LR_OPS, "pause", "resume")
 OPS = READ_OPS + CHANGE_OPS
-
-MODES = ("rescale", "pin")
 
 # Error codes (docs/protocol.md lists them with their meaning).
 BAD_JSON = "bad_json"
@@ -69,12 +72,17 @@ class Limits:
 
 @dataclass(slots=True)
 class Request:
-    """A validated request: ``op`` plus its normalised arguments."""
+    """A validated request: ``op`` plus its normalised arguments.
+
+    ``change`` is the :class:`LRChange` of a ``set_lr`` / ``scale_lr`` / ``unpin`` request, its
+    ``group`` and ``mode`` filled in as validated (None for every other op).
+    """
 
     id: Any
     op: str
     args: dict[str, Any] = field(default_factory=dict)
     token: str | None = None
+    change: LRChange | None = None
 
 
 def ok_reply(req_id: Any, **data: Any) -> dict[str, Any]:
@@ -132,7 +140,22 @@ def validate(obj: dict[str, Any], limits: Limits) -> Request:
         raise
     except Exception as exc:  # whatever a client sends gets a reply, never an exception
         raise ProtocolError(BAD_REQUEST, f"malformed {op}: {type(exc).__name__}", req_id) from None
-    return Request(id=req_id, op=op, args=args, token=token)
+    return Request(id=req_id, op=op, args=args, token=token, change=_lr_change(op, args))
+
+
+def _lr_change(op: str, args: dict[str, Any]) -> LRChange | None:
+    """The :class:`LRChange` of a validated change request (None for other ops)."""
+    if op not in LR_OPS:
+        return None
+    if op == "unpin":
+        return LRChange.unpin(args["group"])
+    return LRChange(
+        op,
+        factor=args.get("factor"),
+        value=args.get("value"),
+        group=args["group"],
+        mode=args["mode"],
+    )
 
 
 def _valid_id(req_id: Any) -> bool:

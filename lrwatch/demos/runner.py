@@ -59,7 +59,7 @@ def run_scenario(
     Returns the log path of each run (by label). ``pace`` is rounds per second (None: the
     scenario's default; 0: no pause). ``progress_every`` > 0 prints a progress line that often.
     """
-    from lrwatch import Monitor
+    from lrwatch.train.monitor import Monitor
 
     steps = steps or scenario.steps
     pace = scenario.pace if pace is None else pace

@@ -18,13 +18,12 @@ from typing import Any
 
 from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Reply
+from lrwatch.lrchange import LRChange
+from lrwatch.train.dist import apply_change, apply_lr_change
 
 Emit = Callable[[dict[str, Any]], None]
 
 MAX_QUEUE = 64
-
-#: Protocol op -> the ``op`` of an ``lr_change`` record (and of DistSync changes).
-_SHORT = {"set_lr": "set", "scale_lr": "scale", "unpin": "unpin"}
 
 
 class Boundary:
@@ -110,19 +109,28 @@ class Boundary:
         refusal = self._check(req)
         if refusal is not None:
             return refusal
-        old, new = self._change(*_change_args(req), step)
+        assert req.change is not None  # _check refuses a request without one
+        # The new LR is used from the next optimizer step on: that is the step recorded.
+        old, new = apply_lr_change(self.lr, req.change, step + 1)
         return self._record(req, by, step, old, new)
 
     def _check(self, req: P.Request) -> dict[str, Any] | None:
         """Refuse a change whose result would be non-finite or above the ceiling."""
         if self.lr is None:
             return P.error_reply(req.id, P.REFUSED, "no optimizer attached yet")
-        if req.op == "unpin":
+        change = req.change
+        if change is None:
+            return P.error_reply(req.id, P.REFUSED, f"{req.op} is not an LR change")
+        if change.op == "unpin":
             return None
         old = self.lr.current()
-        group = req.args["group"]
-        ref = old[0 if group is None else group]
-        factor = req.args["factor"] if req.op == "scale_lr" else req.args["value"] / ref
+        ref = _ref(change, old)
+        if change.op == "set_lr" and ref <= 0:
+            # No ratio to an LR of 0 (warmup from 0): refused, as docs/protocol.md says.
+            msg = f"cannot set the LR while it is {ref!r}: wait until the schedule's LR is above 0"
+            return P.error_reply(req.id, P.REFUSED, msg)
+        factor = change.ratio(old)
+        group = change.group
         targets = range(len(old)) if group is None else [group]
         if any(not math.isfinite(old[g] * factor) for g in targets):
             return P.error_reply(req.id, P.BAD_VALUE, "resulting LR is not finite")
@@ -132,28 +140,19 @@ class Boundary:
             return P.error_reply(req.id, P.OUT_OF_RANGE, msg)
         return None
 
-    def _change(
-        self, op: str, value: float, group: int | None, mode: str, step: int
-    ) -> tuple[list[float], list[float]]:
-        # The new LR is used from the next optimizer step on: that is the step recorded.
-        if op == "scale":
-            return self.lr.scale(value, group, mode, step=step + 1)
-        if op == "set":
-            return self.lr.set(value, group, mode, step=step + 1)
-        return self.lr.unpin(group, step=step + 1)
-
     def _record(
         self, req: P.Request, by: str, step: int, old: list[float], new: list[float]
     ) -> dict[str, Any]:
+        assert req.change is not None
         change = {
             "step": step + 1,  # the first optimizer step that runs with the new LR
             "t": round(time.time(), 3),
             "old": [float(x) for x in old],
             "new": [float(x) for x in new],
-            "mode": req.args.get("mode", "pin"),
+            "mode": _record_mode(req.change),
             "by": by,
             "id": req.id,
-            "op": _SHORT[req.op],  # docs/format.md: scale / set / unpin
+            "op": req.change.record_op,  # docs/format.md: scale / set / unpin
         }
         self.history.append(change)
         self.emit({"kind": "lr_change", **change})
@@ -161,17 +160,16 @@ class Boundary:
 
     def _exchange(self, step: int) -> None:
         """One DistSync call (every rank, every step); rank 0 offers its next change."""
-        from lrwatch.train.dist import apply_change
-
-        pending = None
+        pending: LRChange | None = None
+        tag: tuple[P.Request, Reply, str] | None = None
         while self.rank == 0 and self.cmds and pending is None:
             req, reply, by = self.cmds.popleft()
             refusal = self._check(req)
             if refusal is not None:
                 reply(refusal)
                 continue
-            pending = (*_change_args(req), (req, reply, by))
-        change = self.sync.exchange(step + 1, pending)
+            pending, tag = req.change, (req, reply, by)
+        change = self.sync.exchange(step + 1, pending, tag)
         if change is None or self.lr is None:
             return
         try:
@@ -186,11 +184,12 @@ class Boundary:
             reply(self._record(req, by, step, old, new))
 
 
-def _change_args(req: P.Request) -> tuple[str, float, int | None, str]:
-    """``(op, value, group, mode)`` of a validated change request (for _change and DistSync)."""
-    return (
-        _SHORT[req.op],
-        req.args.get("value", req.args.get("factor", 0.0)),
-        req.args.get("group"),
-        req.args.get("mode", "pin"),
-    )
+def _ref(change: LRChange, lrs: list[float]) -> float:
+    """The LR ``set_lr`` divides by (its group's, or group 0's); NaN when there is none."""
+    g = change.group or 0
+    return float(lrs[g]) if g < len(lrs) else math.nan
+
+
+def _record_mode(change: LRChange) -> str:
+    """The ``mode`` of an ``lr_change`` record: ``unpin``, or the change's (default rescale)."""
+    return "unpin" if change.op == "unpin" else change.mode or "rescale"

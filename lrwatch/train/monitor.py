@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrwatch import __version__
+from lrwatch._version import __version__
 from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Reply, dispatch
-from lrwatch.control.service import Service
+from lrwatch.control.service import Service, ServiceOptions
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
 from lrwatch.train.boundary import Boundary
 from lrwatch.train.writer import JsonlWriter
@@ -87,7 +87,7 @@ class Monitor:
         self.endpoint: str | None = None
         self.limits = P.Limits(factor_min=factor_range[0], factor_max=factor_range[1])
         self._lr_ceiling = lr_ceiling
-        self._opts = dict(
+        self._opts = ServiceOptions(
             allow_remote=allow_remote,
             file_commands=file_commands,
             ring=ring,

@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lrwatch import lrchange
 from lrwatch.control import protocol as P
+from lrwatch.lrchange import LRChange
 
 LIMITS = P.Limits(lr_ceiling=1.0, factor_min=0.1, factor_max=10.0, n_groups=2)
 
@@ -128,3 +130,16 @@ def test_structured_garbage_is_validated_or_rejected(op: str, fields: dict) -> N
         assert LIMITS.factor_min <= req.args["factor"] <= LIMITS.factor_max
     if req.args.get("group") is not None:
         assert 0 <= req.args["group"] < LIMITS.n_groups
+
+
+def test_change_requests_carry_their_lr_change() -> None:
+    req = P.parse_request('{"id": 1, "op": "scale_lr", "factor": 2, "group": 1}', LIMITS)
+    assert req.change == LRChange.scale(2.0, 1, "rescale") and req.change.record_op == "scale"
+    req = P.parse_request('{"id": 2, "op": "set_lr", "value": 0.5, "mode": "pin"}', LIMITS)
+    assert req.change == LRChange.set(0.5, None, "pin")
+    assert P.parse_request('{"id": 3, "op": "unpin"}', LIMITS).change == LRChange.unpin()
+    assert P.parse_request('{"id": 4, "op": "pause"}', LIMITS).change is None
+    # One definition of the change ops and modes, in the order hello lists them.
+    assert P.CHANGE_OPS[:3] == lrchange.OPS and P.CHANGE_OPS[3:] == ("pause", "resume")
+    assert P.MODES is lrchange.MODES
+    assert P.OPS[4:7] == ("set_lr", "scale_lr", "unpin")
