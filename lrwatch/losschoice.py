@@ -26,10 +26,17 @@ name is renamed; a displaced metric already called ``loss`` keeps its values as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
 from lrwatch.records import AnyRecord, MetricBlock, Metrics
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: What a record maps names to: a Metrics record's floats, or a MetricBlock's columns.
+_V = TypeVar("_V", float, "np.ndarray")
 
 _TOTALS = ("total_loss", "loss_total", "train/total_loss", "train_total_loss", "loss/total")
 _CE = re.compile(r"(?:^|[/_.])(?:crossentropyloss|cross_entropy|ce_loss|nll_loss|ce)$")
@@ -175,7 +182,7 @@ class LossChooser:
                 self._values(rec.columns)
         return records
 
-    def _values(self, values: dict) -> None:
+    def _values(self, values: dict[str, _V]) -> None:
         # Each name is judged on its own, so a record of names already seen cannot make a
         # choice the earlier ones did not: only records with new names are looked at (a run
         # that never logs a val loss would otherwise be searched for one on every record).
@@ -191,7 +198,7 @@ class LossChooser:
                 _apply(choice, values, self._user[choice.target])
 
 
-def _apply(choice: Choice, values: dict, user: bool) -> None:
+def _apply(choice: Choice, values: dict[str, _V], user: bool) -> None:
     names = _resolve(choice.names, values)
     if names is None or (choice.target in values and not user):
         return
@@ -208,7 +215,7 @@ def _apply(choice: Choice, values: dict, user: bool) -> None:
     values[choice.target] = total
 
 
-def _resolve(names: tuple[str, ...], values: dict) -> list[str] | None:
+def _resolve(names: tuple[str, ...], values: Mapping[str, object]) -> list[str] | None:
     """The keys of ``values`` the choice's names refer to (case and spaces forgiven)."""
     out = []
     for name in names:

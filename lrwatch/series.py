@@ -216,7 +216,8 @@ class Series:
     def finite_values(self) -> np.ndarray:
         """The finite values, in order (a copy)."""
         v = self.values
-        return v[np.isfinite(v)]
+        finite: np.ndarray = v[np.isfinite(v)]
+        return finite
 
     def summary(self) -> dict[str, float | int | None]:
         """count / first / last / min / max (finite) / nonfinite / last_finite, for ``inspect``."""

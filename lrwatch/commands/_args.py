@@ -7,6 +7,11 @@ between commands.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lrwatch.formats.base import Parser
+    from lrwatch.records import NameMap
 
 
 def add_paths_argument(parser: argparse.ArgumentParser) -> None:
@@ -89,14 +94,15 @@ def add_regex_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def source_options(args: argparse.Namespace, config: object | None = None) -> dict[str, object]:
-    """What ``open_runs`` takes from the shared flags: losses and a custom text pattern."""
-    options: dict[str, object] = dict(loss_options(args, config))
+def source_options(args: argparse.Namespace, config: object | None = None) -> dict[str, Any]:
+    """What ``open_runs`` takes from the shared flags: losses and a custom text pattern
+    (keyword arguments for its ``**source_options``)."""
+    options: dict[str, Any] = dict(loss_options(args, config))
     patterns = getattr(args, "regex", None)
     if patterns:
         from lrwatch.formats import make_parser
 
-        def factory(fmt: str, names: object = None) -> object:
+        def factory(fmt: str, names: NameMap | None = None) -> Parser:
             return make_parser(fmt, names=names, regex=patterns)
 
         options["parser_factory"] = factory

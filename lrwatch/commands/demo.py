@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 def _one(scenario: Scenario, args: argparse.Namespace, *, quiet: bool) -> int:
     """Run one demo (headless or in the UI) with its logs in --log or a temporary directory."""
     tmp = None if args.log else Path(tempfile.mkdtemp(prefix="lrwatch-demo-"))
-    target = Path(args.log) if args.log else tmp / "logs"  # type: ignore[operator]
+    target = Path(args.log) if tmp is None else tmp / "logs"
     try:
         if args.headless:
             return _headless(scenario, args, target)

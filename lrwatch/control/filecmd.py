@@ -79,7 +79,7 @@ class CommandFile:
             # Answered as too long (its head comes back as-is); whatever follows up to the
             # newline belongs to the same line and is dropped, or a request hidden at the end
             # of a long line would be obeyed.
-            lines.append(bytes(self._partial[: P.MAX_LINE + 1]))
+            lines.append(self._partial[: P.MAX_LINE + 1])  # a copy: the clear() keeps it
             self._partial.clear()
             self._skipping = True
         return [bytes(line) for line in lines if line.strip()]

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Handler, dispatch
@@ -167,7 +167,8 @@ class ControlServer:
                     self._wake_r.recv(4096)
         for key, _ in events:
             if key.data[0] == "listen":
-                self._accept(key.fileobj, key.data[1], key.data[2])  # type: ignore[arg-type]
+                # A "listen" key's file object is a listening socket (registered in __init__).
+                self._accept(cast(socket.socket, key.fileobj), key.data[1], key.data[2])
         while self._posted:
             conn, reply = self._posted.popleft()
             conn.inflight = max(0, conn.inflight - 1)

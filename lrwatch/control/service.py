@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from lrwatch.control import endpoint as E
 from lrwatch.control import owned
@@ -26,6 +26,16 @@ from lrwatch.control.filecmd import CommandFile
 from lrwatch.control.server import ControlServer, ServerLimits
 
 Emit = Callable[[dict[str, Any]], None]
+
+
+class ServiceOptions(TypedDict, total=False):
+    """The Monitor's settings that the service and its writer read (see lrwatch.Monitor)."""
+
+    allow_remote: bool
+    file_commands: bool
+    ring: int
+    flush_interval: float
+    max_clients: int
 
 
 class Service:
@@ -51,7 +61,7 @@ class Service:
         log_path: Path,
         control: str,
         emit: Emit,
-        opts: dict[str, Any],
+        opts: ServiceOptions,
         report: Report,
     ) -> Service:
         """Bind what ``control`` asks for, reporting (not raising) what cannot be opened."""
@@ -74,7 +84,7 @@ class Service:
             svc._open_command_file(log_path)
         return svc
 
-    def _open_item(self, item: str, log_path: Path, opts: dict[str, Any]) -> Any:
+    def _open_item(self, item: str, log_path: Path, opts: ServiceOptions) -> Any:
         """One item of the spec: a listener triple, or None for ``file`` / ``none``."""
         if item == "none":
             return None
@@ -140,7 +150,7 @@ class Service:
         """Validated requests from the command file; invalid ones are answered in the log."""
         if self.cmd is None or not self.cmd.due():
             return []
-        out = []
+        out: list[tuple[P.Request, Reply]] = []
         for line in self.cmd.poll():
             try:
                 req = P.parse_request(line, self.handler.limits)

@@ -37,7 +37,7 @@ _TIME_KEYS = frozenset(TIME_KEYS)
 
 # A plan for the entries of one key set: (step key, canonical names of the other keys), or
 # None when they need the general path (a summary, a time key, no step key, name clashes).
-_Plan = tuple[str, tuple[str, ...]] | None
+Plan = tuple[str, tuple[str, ...]] | None
 
 
 class _Run:
@@ -85,7 +85,7 @@ class _Run:
 class PendingDoc:
     """What one document gave so far: runs of columns, summary events, entry hashes."""
 
-    def __init__(self, names: NameMap, plans: dict[tuple[str, ...], _Plan]) -> None:
+    def __init__(self, names: NameMap, plans: dict[tuple[str, ...], Plan]) -> None:
         self.names = names
         self.done = False  #: the document's closing brace was read
         self.history = False  #: it has a ``log_history`` list
@@ -125,14 +125,15 @@ class PendingDoc:
     def _fast(self, entry: dict[str, Any]) -> bool:
         """A flat entry of plain numbers with an integer step: straight into its run."""
         keys = tuple(entry)
-        plan = self._plans.get(keys, False)
-        if plan is False:
+        try:
+            plan = self._plans[keys]
+        except KeyError:
             plan = self._plan(keys)
             if len(self._plans) < MAX_PLANS:
                 self._plans[keys] = plan
         if plan is None:
             return False
-        step_key, names = plan  # type: ignore[misc]
+        step_key, names = plan
         step = entry[step_key]
         if type(step) is not int or not 0 <= step < _MAX_STEP:
             return False
@@ -143,7 +144,7 @@ class PendingDoc:
         self._run_for(names).add(step, values, None)
         return True
 
-    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+    def _plan(self, keys: tuple[str, ...]) -> Plan:
         step_key = next((k for k in STEP_KEYS if k in keys), None)
         if step_key is None or SUMMARY_KEYS.intersection(keys) or _TIME_KEYS.intersection(keys):
             return None

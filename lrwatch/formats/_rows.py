@@ -23,21 +23,26 @@ import numpy as np
 from msgspec import UNSET
 
 from lrwatch.formats.base import MIN_WALL_TIME
-from lrwatch.records import MetricBlock, Metrics, Record
+from lrwatch.records import MetricBlock, Metrics
 
 _Step = Annotated[int, msgspec.Meta(ge=0, lt=1 << 62)]
 _Time = Annotated[float, msgspec.Meta(ge=MIN_WALL_TIME)]
 
 #: rows -> (records, lines skipped because they held no value)
-Convert = Callable[[list[Any]], tuple[list[Record], int]]
+Convert = Callable[[list[Any]], tuple[list[Metrics], int]]
 #: rows -> (blocks, lines skipped because they held no value), or None if not worth it
 Columns = Callable[[list[Any]], "tuple[list[MetricBlock], int] | None"]
+
+
+#: Decodes lines into rows: a Struct type made at run time (fields f0, f1, f2...), which is
+#: why the rows are Any to the type checker.
+RowDecoder = msgspec.json.Decoder[Any]
 
 
 class Rows(NamedTuple):
     """The typed row decoder of a key set union and what turns its rows into records."""
 
-    decoder: msgspec.json.Decoder
+    decoder: RowDecoder
     convert: Convert
     columns: Columns
 
@@ -110,7 +115,7 @@ def _columns(names: list[str], n_req: int, timed: bool, fields: list[str]) -> Co
 
 def _build(
     step_key: str, time_key: str | None, required: dict[str, str], optional: dict[str, str]
-) -> tuple[msgspec.json.Decoder, Convert]:
+) -> tuple[RowDecoder, Convert]:
     fields: list[Any] = [("f0", _Step)]
     json_names = {"f0": step_key}
     if time_key is not None:

@@ -16,6 +16,7 @@ whatever bytes match it decode, field by field, to what the general decoder give
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from lrwatch.formats import _protobuf as pb
 
@@ -69,15 +70,16 @@ def learn(payload: bytes, layouts: dict[bytes, str], names: Callable[[str], str]
         summary = list(pb.fields(payload[q:]))
         if len(summary) != 1 or summary[0][:2] != (5, 2):
             return
-        values = list(pb.fields(summary[0][2]))  # type: ignore[arg-type]
+        # Wire type 2 (checked): length-delimited, so the value is bytes.
+        values = list(pb.fields(cast(bytes, summary[0][2])))
         if len(values) != 1 or values[0][:2] != (1, 2):
             return
-        parts = list(pb.fields(values[0][2]))  # type: ignore[arg-type]
+        parts = list(pb.fields(cast(bytes, values[0][2])))
     except (ValueError, IndexError):
         return
     if len(parts) != 2 or parts[0][:2] != (1, 2) or parts[1][:2] != (2, 5):
         return
-    tag = bytes(parts[0][2])  # type: ignore[arg-type]
+    tag = bytes(parts[0][2])
     suffix = scalar_suffix(tag)
     if payload[q:-4] == suffix:
         layouts[suffix] = names(tag.decode("utf-8", "replace"))

@@ -12,7 +12,16 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from lrwatch.formats._held import Held
-from lrwatch.records import DEFAULT_NAMES, TIME_KEYS, Event, Metrics, NameMap, Record, to_float
+from lrwatch.records import (
+    DEFAULT_NAMES,
+    TIME_KEYS,
+    AnyRecord,
+    Event,
+    Metrics,
+    NameMap,
+    Record,
+    to_float,
+)
 
 #: Longest line a line-based parser reads; longer ones are dropped and counted as skipped.
 MAX_LINE = 1 << 20
@@ -35,7 +44,7 @@ class Parser(ABC):
         self.unread: list[str] = []
 
     @abstractmethod
-    def feed(self, data: bytes) -> list[Record]:
+    def feed(self, data: bytes) -> list[AnyRecord]:
         """Parse newly appended bytes; a partial last line/record is held back."""
 
     @property
@@ -48,7 +57,7 @@ class Parser(ABC):
         held = getattr(self, "_held", None)
         return held.copied if isinstance(held, Held) else 0
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[AnyRecord]:
         """End of input: parse whatever was held back (a file without a final newline)."""
         return []
 
@@ -75,7 +84,7 @@ class LineParser(Parser):
         # True while dropping the rest of an oversized line up to its newline.
         self._discarding = False
 
-    def feed(self, data: bytes) -> list[Record]:
+    def feed(self, data: bytes) -> list[AnyRecord]:
         """Parse the complete lines in ``data`` (plus what was held back)."""
         try:
             return self._feed(bytes(data))
@@ -84,7 +93,7 @@ class LineParser(Parser):
             self._held.clear()
             return []
 
-    def _feed(self, data: bytes) -> list[Record]:
+    def _feed(self, data: bytes) -> list[AnyRecord]:
         if self.cr_is_newline:
             data = data.replace(b"\r", b"\n")
         if self._discarding:
@@ -111,7 +120,7 @@ class LineParser(Parser):
             return
         self._held.add(rest)
 
-    def _parse_checked(self, block: bytes) -> list[Record]:
+    def _parse_checked(self, block: bytes) -> list[AnyRecord]:
         """Parse complete lines, dropping (and counting) any longer than ``max_line``."""
         if len(block) <= self.max_line or not self._has_long_line(block):
             return self._parse_block(block)
@@ -137,7 +146,7 @@ class LineParser(Parser):
                 return True
         return False
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[AnyRecord]:
         """Parse a final line that has no newline."""
         rest = self._held.take()
         self._discarding = False
@@ -154,8 +163,8 @@ class LineParser(Parser):
         self._held.clear()
         self._discarding = False
 
-    def _parse_block(self, block: bytes) -> list[Record]:
-        out: list[Record] = []
+    def _parse_block(self, block: bytes) -> list[AnyRecord]:
+        out: list[AnyRecord] = []
         for raw in block.split(b"\n"):
             if not raw.strip():
                 continue

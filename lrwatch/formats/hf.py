@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from lrwatch.formats.base import LineParser
-from lrwatch.records import Event, Metrics, NameMap, Record, to_float
+from lrwatch.records import AnyRecord, Event, Metrics, NameMap, to_float
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _TQDM = re.compile(r"(?:^|\|\s*|\s)(\d+)/(\d+)\s*\[")
@@ -67,14 +67,14 @@ class HfParser(LineParser):
         super().restart()
         self._reset()
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[AnyRecord]:
         """Parse the last line and settle dicts that never saw a redraw."""
         out = super().flush()
         self._settle(None, out)
         return out
 
-    def _parse_block(self, block: bytes) -> list[Record]:
-        out: list[Record] = []
+    def _parse_block(self, block: bytes) -> list[AnyRecord]:
+        out: list[AnyRecord] = []
         for raw in block.split(b"\n"):
             if raw.strip():
                 try:
@@ -83,14 +83,14 @@ class HfParser(LineParser):
                     self.skipped += 1
         return out
 
-    def _segment(self, raw: bytes, out: list[Record]) -> None:
+    def _segment(self, raw: bytes, out: list[AnyRecord]) -> None:
         text = raw.decode("utf-8", "replace")
         if is_junk(raw, text):
             self.skipped += 1
             return
         self._segment_text(text, out)
 
-    def _segment_text(self, text: str, out: list[Record]) -> None:
+    def _segment_text(self, text: str, out: list[AnyRecord]) -> None:
         """One decoded line: a bar, a dict, or (for the text parser) anything else."""
         nested = "\x1b[A" in text
         if "\x1b" in text:
@@ -99,7 +99,7 @@ class HfParser(LineParser):
             return
         self._other_line(text, out)
 
-    def _hf_segment(self, text: str, nested: bool, out: list[Record]) -> bool:
+    def _hf_segment(self, text: str, nested: bool, out: list[AnyRecord]) -> bool:
         """Handle a tqdm redraw or a metrics dict; False when the line is neither."""
         if "{'" in text:
             m = _DICT.search(text)
@@ -124,10 +124,10 @@ class HfParser(LineParser):
             return bool(_TQDM.search(text))
         return False
 
-    def _other_line(self, text: str, out: list[Record]) -> None:
+    def _other_line(self, text: str, out: list[AnyRecord]) -> None:
         """A line that is neither a bar nor a dict: prose. (The text parser reads more.)"""
 
-    def _counter_seen(self, n: int, total: int, nested: bool, out: list[Record]) -> None:
+    def _counter_seen(self, n: int, total: int, nested: bool, out: list[AnyRecord]) -> None:
         if nested or total < self._main_total or n > total:
             return
         if total > self._main_total:
@@ -135,13 +135,13 @@ class HfParser(LineParser):
         self._counter = n
         self._settle(n, out)
 
-    def _settle(self, redraw: int | None, out: list[Record]) -> None:
+    def _settle(self, redraw: int | None, out: list[AnyRecord]) -> None:
         """Emit dicts awaiting a step: the redraw's counter, else the one before them."""
         for obj, before in self._pending:
             self._emit(obj, redraw if redraw is not None else before, out)
         self._pending.clear()
 
-    def _emit(self, obj: dict[str, Any], step: int | None, out: list[Record]) -> None:
+    def _emit(self, obj: dict[str, Any], step: int | None, out: list[AnyRecord]) -> None:
         values: dict[str, float] = {}
         for key, value in obj.items():
             f = to_float(value)

@@ -24,10 +24,10 @@ from typing import Any
 
 import msgspec
 
-from lrwatch.formats._hfcolumns import PendingDoc
+from lrwatch.formats._hfcolumns import PendingDoc, Plan
 from lrwatch.formats._jsonscan import ValueEnd
 from lrwatch.formats.base import Parser
-from lrwatch.records import AnyRecord, NameMap, Record
+from lrwatch.records import AnyRecord, NameMap
 
 #: Longest ``log_history`` entry read (a longer one is passed over and counted as skipped).
 MAX_ENTRY = 1 << 20
@@ -64,7 +64,7 @@ class HfStateParser(Parser):
         self._decoder = msgspec.json.Decoder()
         self._encode = msgspec.json.Encoder().encode
         self._emitted: set[int] = set()  # hashes of the entries emitted so far
-        self._plans: dict[tuple[str, ...], Any] = {}  # per key set, shared by the documents
+        self._plans: dict[tuple[str, ...], Plan] = {}  # per key set, shared by the documents
         self._copied = 0
         # State -> handler: the punctuation states get the next non-blank byte, the others
         # (the document's start, an entry, a value passed over) read the buffer themselves.
@@ -98,7 +98,7 @@ class HfStateParser(Parser):
         """Bytes appended to the buffer or handed to the decoder (see :attr:`Parser.copied`)."""
         return self._copied
 
-    def feed(self, data: bytes) -> list[AnyRecord]:  # type: ignore[override]
+    def feed(self, data: bytes) -> list[AnyRecord]:
         """Walk the new bytes; the records of a document come when it is complete."""
         try:
             if self._state == _BROKEN:
@@ -113,7 +113,7 @@ class HfStateParser(Parser):
             self._broken()
             return []
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[AnyRecord]:
         """End of input: a document still incomplete is counted as skipped."""
         if self._state not in (_DOC, _BROKEN) or self._buf[self._pos :].strip(_BOM + b" \t\r\n"):
             self.skipped += 1
@@ -144,6 +144,7 @@ class HfStateParser(Parser):
 
     def _next_char(self) -> int:
         """The next byte after whitespace (the position moves to it), or -1 if none yet."""
+        # _WS (``[...]*``) always matches; a None check would cost a branch per byte walked.
         pos = _WS.match(self._buf, self._pos).end()  # type: ignore[union-attr]
         self._pos = pos
         return self._buf[pos] if pos < len(self._buf) else -1

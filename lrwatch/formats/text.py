@@ -47,7 +47,7 @@ from lrwatch.formats.template import (
     number_pattern,
     to_floats,
 )
-from lrwatch.records import Event, MetricBlock, Metrics, NameMap, Record, to_float
+from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics, NameMap, to_float
 
 _NUM = r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf|NaN|Infinity)"
 # torchtune's progress-bar description: "1|5|Loss: 2.345:  10%|█   | 5/50 [...]"
@@ -107,7 +107,7 @@ class TextParser(HfParser):
 
     # -- lines --------------------------------------------------------------------------
 
-    def _parse_block(self, block: bytes) -> list[Record]:
+    def _parse_block(self, block: bytes) -> list[AnyRecord]:
         if self._custom and self._config_left <= 0:
             return super()._parse_block(block)  # custom regexes: line by line, no decode here
         if self._config_left > 0:
@@ -119,10 +119,10 @@ class TextParser(HfParser):
                 return self._parse_bytes(block[:cut]) + event + self._parse_bytes(block[cut:])
         return self._parse_bytes(block)
 
-    def _parse_bytes(self, block: bytes) -> list[Record]:
+    def _parse_bytes(self, block: bytes) -> list[AnyRecord]:
         return self._parse_text(block, block.decode("utf-8", "replace")) if block else []
 
-    def _config_lr(self, block: bytes) -> tuple[list[Record], int] | None:
+    def _config_lr(self, block: bytes) -> tuple[list[AnyRecord], int] | None:
         """A ``run`` event with the LR the first config line of the log's head states, and
         where that line starts in ``block``: the rules then know how large the LR is when the
         log does not print it per step. Searched once per log, in its first CONFIG_HEAD bytes
@@ -133,26 +133,26 @@ class TextParser(HfParser):
             return None
         self._config_left = 0
         lr = to_float(m.group(1).decode())
-        event: list[Record] = []
+        event: list[AnyRecord] = []
         if lr is not None and lr > 0:
             event.append(Event("run", {"lr": [lr], "lr_from": "config"}))
         return event, block.rfind(b"\n", 0, m.start()) + 1
 
-    def _parse_text(self, block: bytes, text: str) -> list[Record]:
+    def _parse_text(self, block: bytes, text: str) -> list[AnyRecord]:
         """``block`` (decoded: ``text``) on the block path, or line by line when it has
         custom regexes, escapes or junk."""
         if self._custom:
             return super()._parse_block(block)  # custom regexes: line by line
         if "\x1b" in text or "\x00" in text or "\ufffd" in text or HOLE in text:
             return super()._parse_block(block)  # escapes or junk: the careful line reader
-        out: list[Record] = []
+        out: list[AnyRecord] = []
         try:
             self._lines(text, out)
         except Exception:  # never raise: count the block and go on
             self.skipped += 1
         return out
 
-    def _lines(self, text: str, out: list[Record]) -> None:
+    def _lines(self, text: str, out: list[AnyRecord]) -> None:
         """Every line of ``text``: the log's common shape on the fast path, the rest general."""
         fast = self._fast
         if fast is None or not self.fast:
@@ -168,7 +168,7 @@ class TextParser(HfParser):
         if matched * 2 < text.count("\n"):
             self._fast = None  # the log has changed its shape: learn the new one
 
-    def _general(self, text: str, out: list[Record]) -> None:
+    def _general(self, text: str, out: list[AnyRecord]) -> None:
         """Every line of ``text``, consecutive lines of one shape together; learns the fast
         path's shape from the most common one."""
         lines = text.split("\n")
@@ -190,11 +190,12 @@ class TextParser(HfParser):
     def _learn(self, seen: dict[str, int], lines: int) -> None:
         shape = max(seen, key=seen.__getitem__)
         tpl = self._templates.get(shape)
-        usable = tpl is not None and tpl is not _PER_LINE
-        if usable and seen[shape] * 2 >= lines and not (tpl.broken or tpl.empty or tpl.header):
+        if tpl is None or tpl is _PER_LINE:
+            return
+        if seen[shape] * 2 >= lines and not (tpl.broken or tpl.empty or tpl.header):
             self._fast = compile_shape(shape, tpl)
 
-    def _other_line(self, text: str, out: list[Record]) -> None:
+    def _other_line(self, text: str, out: list[AnyRecord]) -> None:
         """A line the bar/dict reader did not take (the line-by-line path)."""
         line = text.strip()
         if not line:
@@ -207,7 +208,7 @@ class TextParser(HfParser):
             if not self._apply(tpl, 1, numbers, out) and len(self.unread) < MAX_UNREAD:
                 self.unread.append(line[:200])
 
-    def _hf_segment(self, text: str, nested: bool, out: list[Record]) -> bool:
+    def _hf_segment(self, text: str, nested: bool, out: list[AnyRecord]) -> bool:
         """torchtune's bar description carries epoch|step|loss; Keras lines are metric lines."""
         if "|Loss: " in text:
             m = _TORCHTUNE_BAR.match(text.strip())
@@ -218,7 +219,7 @@ class TextParser(HfParser):
             return False
         return super()._hf_segment(text, nested, out)
 
-    def _torchtune(self, m: re.Match[str], out: list[Record]) -> None:
+    def _torchtune(self, m: re.Match[str], out: list[AnyRecord]) -> None:
         step = as_step(m.group(2))
         loss = to_float(m.group(3))
         # The bar redraws the same description until the next step: one point each.
@@ -232,7 +233,7 @@ class TextParser(HfParser):
     # -- shapes -------------------------------------------------------------------------
 
     def _group(
-        self, shape: str, lines: list[str], i: int, k: int, numbers: list[str], out: list[Record]
+        self, shape: str, lines: list[str], i: int, k: int, numbers: list[str], out: list[AnyRecord]
     ) -> None:
         tpl = self._template(shape, lines[i])
         if tpl is _PER_LINE:
@@ -258,7 +259,7 @@ class TextParser(HfParser):
     def _is_bar(line: str) -> bool:
         return "/" in line and "[" in line and bool(_TQDM.search(line)) and not _KERAS.match(line)
 
-    def _apply(self, tpl: Template, k: int, numbers: list[str], out: list[Record]) -> bool:
+    def _apply(self, tpl: Template, k: int, numbers: list[str], out: list[AnyRecord]) -> bool:
         """``k`` lines of template ``tpl`` whose numbers (row after row) are ``numbers``.
 
         False when the lines gave nothing: prose with numbers, or a broken metric line.
@@ -270,7 +271,9 @@ class TextParser(HfParser):
             return False
         return self._rows(tpl, k, _values(tpl, _texts(tpl, numbers, len(numbers) // k)), out)
 
-    def _rows(self, tpl: Template, k: int, cols: dict[int, list[float]], out: list[Record]) -> bool:
+    def _rows(
+        self, tpl: Template, k: int, cols: dict[int, list[float]], out: list[AnyRecord]
+    ) -> bool:
         """Records of ``k`` rows whose numbers the template uses are ``cols``."""
         if tpl.kind in ("step", "iter", "key"):
             cols, k = self._valid_steps(tpl, cols, k)
@@ -379,7 +382,7 @@ class TextParser(HfParser):
 
     # -- custom regexes -----------------------------------------------------------------
 
-    def _custom_line(self, line: str, out: list[Record]) -> bool:
+    def _custom_line(self, line: str, out: list[AnyRecord]) -> bool:
         for pattern in self._custom:
             m = pattern.search(line)
             if not m:

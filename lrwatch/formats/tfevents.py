@@ -21,7 +21,7 @@ import gc
 import math
 import re
 import struct
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -35,7 +35,6 @@ from lrwatch.records import (
     MetricBlock,
     Metrics,
     NameMap,
-    Record,
     lightning_optimizer,
 )
 
@@ -91,7 +90,7 @@ class TfeventsParser(Parser):
         self._need = 0
         self._resyncing = False
 
-    def feed(self, data: bytes) -> list[AnyRecord]:  # type: ignore[override]
+    def feed(self, data: bytes) -> list[AnyRecord]:
         """Parse every complete record; hold back a partial one."""
         # A record and a dict per scalar trip the cyclic GC over and over, though none of them
         # can form a cycle: pause it while a chunk is read (as the JSONL reader does).
@@ -113,9 +112,9 @@ class TfeventsParser(Parser):
                 gc.enable()
         if self.blocks and runs * 2 <= len(out):  # some runs may be long: look for them
             return _blockify(out)
-        return out  # type: ignore[return-value]
+        return out
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[AnyRecord]:
         """End of input: a half-written record left over is counted as skipped."""
         if self._held:
             self.skipped += 1
@@ -123,13 +122,13 @@ class TfeventsParser(Parser):
         self._need = 0
         return []
 
-    def _feed(self, buf: bytes) -> tuple[list[Record], int]:
+    def _feed(self, buf: bytes) -> tuple[list[AnyRecord], int]:
         """The hot loop: (records, how many runs of one metric name they form, roughly).
 
         One-scalar events of a known layout (see :mod:`._tfrecord`) are read right here from
         ``buf`` with locals only; anything else goes to :meth:`_event`.
         """
-        out: list[Record] = []
+        out: list[AnyRecord] = []
         append = out.append
         unpack_from = struct.unpack_from
         crc32c = pb.crc32c
@@ -219,7 +218,7 @@ class TfeventsParser(Parser):
             self.resync_crcs += 1
         return pb.masked_crc(buf[pos : pos + 8])
 
-    def _event(self, payload: bytes, out: list[Record]) -> int:
+    def _event(self, payload: bytes, out: list[AnyRecord]) -> int:
         """Decode one event with the general decoder; returns 1 if it was malformed."""
         try:
             wall_time, step, values = self._decode_event(payload)
@@ -240,6 +239,8 @@ class TfeventsParser(Parser):
         wall_time: float | None = None
         step = 0
         values: dict[str, float] = {}
+        # The ignores: the wire type makes ``value`` bytes or an int (see pb.Field; no cast
+        # per field).
         for number, wire, value in pb.fields(payload):
             if number == 1 and wire == 1:
                 wall_time = pb.double(value)  # type: ignore[arg-type]
@@ -250,6 +251,7 @@ class TfeventsParser(Parser):
         return wall_time, step, values
 
     def _summary(self, buf: bytes, values: dict[str, float]) -> None:
+        # The ignore: wire type 2 makes ``value`` bytes (see pb.Field; no cast per field).
         for number, wire, value in pb.fields(buf):
             if number == 1 and wire == 2:
                 tag, scalar = _summary_value(value)  # type: ignore[arg-type]
@@ -291,19 +293,27 @@ def _next_candidate(buf: bytes, pos: int) -> int:
         pos += 1
 
 
-def _blockify(records: list[Record]) -> list[AnyRecord]:
-    """Runs of at least ``_MIN_RUN`` consecutive records with one key set as MetricBlocks."""
+def _blockify(records: list[AnyRecord]) -> list[AnyRecord]:
+    """Runs of at least ``_MIN_RUN`` consecutive records with one key set as MetricBlocks.
+
+    An event (the run event naming a Lightning optimizer) ends a run and is kept as it is.
+    """
     out: list[AnyRecord] = []
     i, n = 0, len(records)
     while i < n:
-        keys = tuple(records[i].values)  # type: ignore[union-attr]
+        first = records[i]
+        if type(first) is not Metrics:
+            out.append(first)
+            i += 1
+            continue
+        keys = tuple(first.values)
         j = i + 1
-        while j < n and tuple(records[j].values) == keys:  # type: ignore[union-attr]
+        while j < n and type(rec := records[j]) is Metrics and tuple(rec.values) == keys:
             j += 1
         if j - i < _MIN_RUN:
             out += records[i:j]
         else:
-            out.append(_block(records[i:j]))  # type: ignore[arg-type]
+            out.append(_block(cast("list[Metrics]", records[i:j])))  # all checked above
         i = j
     return out
 
@@ -325,9 +335,10 @@ def _block(run: list[Metrics]) -> MetricBlock:
 def _summary_value(buf: bytes) -> tuple[str | None, float | None]:
     tag: str | None = None
     scalar: float | None = None
+    # The ignores: wire types 2 and 5 make ``value`` bytes (see pb.Field; no cast per field).
     for number, wire, value in pb.fields(buf):
         if number == 1 and wire == 2:
-            tag = bytes(value).decode("utf-8", "replace")  # type: ignore[arg-type]
+            tag = bytes(value).decode("utf-8", "replace")
         elif number == 2 and wire == 5:
             scalar = pb.float32(value)  # type: ignore[arg-type]
         elif number == 8 and wire == 2:
@@ -339,6 +350,8 @@ def _tensor_scalar(buf: bytes) -> float | None:
     """The value of a one-element float/double tensor; ``None`` for anything else."""
     dtype = 0
     found: list[float] = []
+    # The ignores: the wire type makes ``value`` an int or bytes (see pb.Field; no cast per
+    # field).
     for number, wire, value in pb.fields(buf):
         if number == 1 and wire == 0:
             dtype = value  # type: ignore[assignment]

@@ -21,12 +21,12 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from typing import Any
+from typing import Any, cast
 
 from lrwatch.formats import _protobuf as pb
 from lrwatch.formats._held import Held
 from lrwatch.formats.base import Parser, as_step, wall_time
-from lrwatch.records import Event, Metrics, NameMap, Record
+from lrwatch.records import AnyRecord, Event, Metrics, NameMap, Record
 
 # -- framing (wandb 0.31.0: wandb-core's leveldb writer; wandb<=0.17 sdk/internal/datastore.py)
 MAGIC = b":W&B"
@@ -81,7 +81,7 @@ class WandbParser(Parser):
         self._last_step = -1
         self._run_seen = False
 
-    def feed(self, data: bytes) -> list[Record]:
+    def feed(self, data: bytes) -> list[AnyRecord]:
         """Parse every complete record; hold back a partial piece."""
         data = bytes(data)
         end = self._pos + len(self._held) + len(data)
@@ -96,7 +96,7 @@ class WandbParser(Parser):
             self._held.clear()
             return []
 
-    def flush(self) -> list[Record]:
+    def flush(self) -> list[AnyRecord]:
         """End of input: a half-written record left over is counted as skipped."""
         rest = self._held.take()
         if self._frag is not None or rest.strip(b"\0"):
@@ -108,9 +108,9 @@ class WandbParser(Parser):
 
     # -- framing ------------------------------------------------------------------------
 
-    def _feed(self, buf: bytes) -> list[Record]:
+    def _feed(self, buf: bytes) -> list[AnyRecord]:
         base, n = self._pos, len(buf)
-        out: list[Record] = []
+        out: list[AnyRecord] = []
         i = 0
         if not self._header_read:
             if n < PIECE_HEADER:
@@ -168,7 +168,7 @@ class WandbParser(Parser):
         self._frag = None
         self._skip_to = boundary
 
-    def _piece(self, kind: int, payload: bytes, out: list[Record]) -> None:
+    def _piece(self, kind: int, payload: bytes, out: list[AnyRecord]) -> None:
         """Join pieces into records; decode each complete one."""
         if kind in (FULL, FIRST):
             if self._frag is not None:
@@ -195,10 +195,11 @@ class WandbParser(Parser):
 
     # -- records ------------------------------------------------------------------------
 
-    def _record(self, payload: bytes, out: list[Record]) -> None:
+    def _record(self, payload: bytes, out: list[AnyRecord]) -> None:
         """One ``Record`` protobuf: history, run and exit are read, the rest passed over."""
         try:
             rec: Record | None = None
+            # The ignores: wire type 2 makes ``value`` bytes (see pb.Field; no cast per field).
             for number, wire, value in pb.fields(payload):
                 if wire != 2:
                     continue
@@ -218,6 +219,7 @@ class WandbParser(Parser):
         step_num: int | None = None
         pairs: list[tuple[str, float]] = []
         media: list[str] = []  # "img/": W&B flattens media dicts (img/_type, img/width, ...)
+        # The ignores: wire type 2 makes ``value`` bytes (see pb.Field; no cast per field).
         for number, wire, value in pb.fields(buf):
             if number == H_ITEM and wire == 2:
                 key, x = _item(value)  # type: ignore[arg-type]
@@ -266,12 +268,13 @@ class WandbParser(Parser):
         for number, wire, value in pb.fields(buf):
             if wire != 2:
                 continue
-            if number in fields and value:
-                data[fields[number]] = _text(value)  # type: ignore[arg-type]
+            raw = cast(bytes, value)  # wire type 2: length-delimited
+            if number in fields and raw:
+                data[fields[number]] = _text(raw)
             elif number == RUN_CONFIG:
-                _config(value, config)  # type: ignore[arg-type]
+                _config(raw, config)
             elif number == RUN_START:
-                self._start = _timestamp(value)  # type: ignore[arg-type]
+                self._start = _timestamp(raw)
         name = data.get("name") or data.get("id")
         head: dict[str, Any] = {"run": name} if name else {}
         head.update(data, format="wandb")
@@ -284,9 +287,9 @@ class WandbParser(Parser):
         code, runtime = 0, None
         for number, wire, value in pb.fields(buf):
             if number == EXIT_CODE and wire == 0:
-                code = _int32(value)  # type: ignore[arg-type]
+                code = _int32(cast(int, value))
             elif number == EXIT_RUNTIME and wire == 0:
-                runtime = _int32(value)  # type: ignore[arg-type]
+                runtime = _int32(cast(int, value))
         t = self._start + runtime if self._start is not None and runtime is not None else None
         data = {"status": "finished" if code == 0 else "crashed", "exit_code": code}
         return Event("end", data, self._last_step if self._last_step >= 0 else None, t)
@@ -309,6 +312,8 @@ def _item_fields(buf: bytes) -> tuple[str | None, float | None]:
     key: str | None = None
     parts: list[str] = []
     x: float | None = None
+    # The ignores: the wire type makes ``value`` bytes or an int (see pb.Field; no cast per
+    # field).
     for number, wire, value in pb.fields(buf):
         if wire == 2:
             if number == I_KEY:
@@ -346,15 +351,16 @@ def _config(buf: bytes, config: dict[str, Any]) -> None:
         key: str | None = None
         parts: list[str] = []
         raw: bytes | None = None
-        for n, w, v in pb.fields(value):  # type: ignore[arg-type]
+        for n, w, v in pb.fields(cast(bytes, value)):  # wire type 2: length-delimited
             if w != 2:
                 continue
+            text = cast(bytes, v)
             if n == I_KEY:
-                key = _text(v)  # type: ignore[arg-type]
+                key = _text(text)
             elif n == I_NESTED:
-                parts.append(_text(v))  # type: ignore[arg-type]
+                parts.append(_text(text))
             elif n == I_VALUE_JSON:
-                raw = v  # type: ignore[assignment]
+                raw = text
         name = "/".join(parts) if parts else key
         if not name or name.startswith("_wandb") or raw is None or len(raw) > _MAX_CONFIG_VALUE:
             continue
@@ -376,7 +382,7 @@ def _varint_field(buf: bytes, field: int) -> int | None:
     for number, wire, value in pb.fields(buf):
         if number == field and wire == 0:
             found = value
-    return found  # type: ignore[return-value]
+    return found  # type: ignore[return-value]  # wire type 0: an int (see pb.Field)
 
 
 def _int32(value: int) -> int:

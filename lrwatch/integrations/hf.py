@@ -41,6 +41,12 @@ def hf_metrics(logs: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _checkpoint(args: TrainingArguments, step: int) -> Path:
+    """The folder the Trainer saves the checkpoint of ``step`` in."""
+    assert args.output_dir is not None  # TrainingArguments gives it a default when unset
+    return Path(args.output_dir) / f"checkpoint-{step}"
+
+
 class LRWatchCallback(MonitorCallback, TrainerCallback):
     """A ``TrainerCallback`` that runs an :class:`lrwatch.Monitor` for the Trainer.
 
@@ -60,7 +66,7 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
     ) -> None:
         """Create the Monitor, bind the optimizer/scheduler, restore a resumed run's state."""
         monitor = self._start_monitor(optimizer, lr_scheduler)
-        saved = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
+        saved = _checkpoint(args, state.global_step) / STATE_FILE
         if state.global_step > 0 and saved.is_file():
             monitor.load_state_dict(json.loads(saved.read_text()))
 
@@ -87,7 +93,7 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         """Save pins/multipliers/history next to the checkpoint the Trainer just wrote."""
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder = _checkpoint(args, state.global_step)
         if self.monitor is not None and state.is_world_process_zero and folder.is_dir():
             text = json.dumps(self.monitor.state_dict())
             (folder / STATE_FILE).write_text(text)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, cast
 
 from lrwatch.formats.base import MIN_WALL_TIME, LineParser, wall_time
 from lrwatch.records import AnyRecord, Event, Metrics, NameMap
@@ -119,7 +119,15 @@ class MetricLines(LineParser):
         self.key = key
         self.metric = self.names(key)  #: the canonical name
 
-    def _parse_block(self, block: bytes) -> list[Any]:
+    def points(self, data: bytes) -> list[Point]:
+        """:meth:`feed`: the points of the lines ``data`` completes."""
+        return cast("list[Point]", self.feed(data))  # what _parse_block returns
+
+    def last_points(self) -> list[Point]:
+        """:meth:`flush`: the point of a last line without a newline."""
+        return cast("list[Point]", self.flush())
+
+    def _parse_block(self, block: bytes) -> list[Any]:  # Points, where records would be
         out: list[Point] = []
         for raw in block.split(b"\n"):
             parts = raw.split()
@@ -150,13 +158,13 @@ class _Metric:
         n = 0
         for item in self.tail.poll(budget):
             if item is FLUSH:
-                out += self.lines.flush()
+                out += self.lines.last_points()
             elif item is RESTART:
                 self.lines.restart()  # re-read from byte 0 (MLflow only appends: rare)
             else:
                 assert isinstance(item, bytes)
                 n += len(item)
-                out += self.lines.feed(item)
+                out += self.lines.points(item)
         return n
 
 
@@ -228,13 +236,14 @@ class MlflowRunSource:
             if metric.read(share, points) >= share:
                 drained = False  # more to come: the next poll goes on
             elif not self.follow:
-                points += metric.lines.flush()  # read to its end: a last unended line counts
+                points += metric.lines.last_points()  # read to its end: a last unended line counts
             series.append((metric.lines.metric, points))
         if drained and not self.follow:
             self.done = True
-        out: list[AnyRecord] = list(merge_steps(series))
-        if out:
-            self._last_step = max(self._last_step, out[-1].step)
+        merged = merge_steps(series)
+        if merged:
+            self._last_step = max(self._last_step, merged[-1].step)
+        out: list[AnyRecord] = list(merged)
         if drained:
             out += self._end_event()
         return out

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lrwatch.records import AnyRecord, NameMap
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.stdin import StreamReader
 from lrwatch.sources.tail import FLUSH, RESTART, FileTail
+
+if TYPE_CHECKING:
+    from lrwatch.formats.base import Parser
 
 #: Bytes one poll reads per source at most: a huge file streams in over several polls, so the
 #: first records show up at once and memory stays bounded.
@@ -25,11 +28,11 @@ DETECT_HEAD = 64 << 10
 #: Formats whose bytes are binary: NUL bytes are data there, not padding.
 BINARY_FORMATS = frozenset({"tfevents", "wandb"})
 
-ParserFactory = Callable[..., Any]
+ParserFactory = Callable[..., "Parser"]
 Detector = Callable[[str, bytes], "str | None"]
 
 
-def _default_factory(fmt: str, names: NameMap | None = None) -> Any:
+def _default_factory(fmt: str, names: NameMap | None = None) -> Parser:
     from lrwatch.formats import make_parser
 
     return make_parser(fmt, names=names)
@@ -73,7 +76,7 @@ class RunSource:
         self._stream = StreamReader(fd) if (fd is not None or path == "-") else None
         self._tail = None if self._stream else FileTail(path)
         self._head = bytearray()  # bytes held until the format is known
-        self._parser: Any = None
+        self._parser: Parser | None = None
         self._errors = 0  # parser exceptions caught here (a parser should never raise)
         self.done = False
         if fmt:
@@ -152,7 +155,7 @@ class RunSource:
             return self._stream.done
         return not self.follow and read < budget
 
-    def _make(self, fmt: str) -> Any:
+    def _make(self, fmt: str) -> Parser:
         try:
             parser = self._factory(fmt, names=self._names)
         except ValueError as exc:
@@ -165,20 +168,21 @@ class RunSource:
         return self.format in BINARY_FORMATS
 
     def _feed(self, data: bytes) -> list[AnyRecord]:
-        if self._parser is None:
+        parser = self._parser
+        if parser is None:
             if not self._head and not self._named_binary():
                 # Leading NULs (a copytruncated file) would hide the first line from detection.
                 data = data.lstrip(b"\0")
             self._head += data
             if not self._ready_to_detect(data):
                 return []
-            self._start()
+            parser = self._start()
             data, self._head = bytes(self._head), bytearray()
         if not self._binary() and b"\0" in data:
             # NUL padding (copytruncate while the writer kept its offset) is not content.
             data = data.replace(b"\0", b"")
         try:
-            return self._parser.feed(data)
+            return parser.feed(data)
         except Exception:
             self._errors += 1
             return []
@@ -195,7 +199,7 @@ class RunSource:
         # time would otherwise be scanned again at every byte).
         return b"\n" in data or b"\r" in data or len(self._head) >= DETECT_HEAD
 
-    def _start(self) -> None:
+    def _start(self) -> Parser:
         """Detect the format from the held head and make the parser."""
         head = bytes(self._head[:DETECT_HEAD])
         try:
@@ -203,19 +207,21 @@ class RunSource:
         except Exception:
             fmt = "text"
         self.format = fmt
-        self._parser = self._make(fmt)
+        self._parser = parser = self._make(fmt)
+        return parser
 
     def _flush(self) -> list[AnyRecord]:
-        if self._parser is None:
+        parser = self._parser
+        if parser is None:
             if not self._head:
                 return []
-            self._start()
+            parser = self._start()
             out = self._feed(bytes(self._head))
             self._head.clear()
         else:
             out = []
         try:
-            return out + self._parser.flush()
+            return out + parser.flush()
         except Exception:
             self._errors += 1
             return out

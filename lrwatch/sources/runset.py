@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lrwatch.losschoice import LossChooser
-from lrwatch.records import NameMap, Record
+from lrwatch.records import AnyRecord, NameMap
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.naming import SKIP_DIRS, RunNamer, is_binary_name, is_log_name
 from lrwatch.sources.run import RunSource
@@ -120,12 +120,12 @@ class RunSet:
             )[:MAX_FILES]
         return self.add(found) + self.add_mlflow(mlflow_runs)
 
-    def poll(self) -> dict[str, list[Record]]:
+    def poll(self) -> dict[str, list[AnyRecord]]:
         """Run name -> new records; runs found since the last poll appear (maybe empty)."""
         watching = self.follow and (self._dirs or self._globs)
         if watching and time.monotonic() - self._scanned >= RESCAN:
             self.scan()
-        out: dict[str, list[Record]] = {name: [] for name in self._fresh}
+        out: dict[str, list[AnyRecord]] = {name: [] for name in self._fresh}
         self._fresh = []
         for name, src in self.sources.items():
             records = src.poll()

@@ -138,7 +138,9 @@ class _Snapshot:
         ]
         self.training = model.training
         self.rng = torch.get_rng_state()
-        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        # torch.cuda.is_initialized is not annotated in torch itself.
+        cuda = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+        self.cuda_rng = torch.cuda.get_rng_state_all() if cuda else None
 
     def restore(self, model: Any, optimizer: Any) -> None:
         import torch

@@ -300,8 +300,9 @@ class LRController:
     def _rescale(self, groups: list[int], factor: float) -> None:
         free = [i for i in groups if self._pins[i] is None]
         for i in groups:
-            if self._pins[i] is not None:
-                self._pins[i] *= factor  # a pinned group stays pinned, at the scaled LR
+            pin = self._pins[i]
+            if pin is not None:
+                self._pins[i] = pin * factor  # a pinned group stays pinned, at the scaled LR
         anchored_all = len(free) == len(self._pins)
         anchored = []
         for i in free:

@@ -56,7 +56,8 @@ class JsonlWriter:
         self._retry = retry
         self._next_try = 0.0  # monotonic time of the next open / write attempt while failing
         self._next_check = 0.0  # monotonic time of the next deleted-or-replaced check
-        self._gap: dict[str, object] | None = None  # the ``dropped`` record still to write
+        # The ``dropped`` record still to write.
+        self._gap: dict[str, str | int | float] | None = None
         self._header: str | None = None
         self._header_on_disk = False
         self._torn = False  # a failed write may have left half a line that we could not cut
@@ -185,7 +186,7 @@ class JsonlWriter:
             data = b"\n" + data  # end the half line a failed cut left, so ours stay whole
         fd = self._fd
         assert fd is not None
-        start = None
+        start: int | None = None
         done = 0
         try:
             start = os.lseek(fd, 0, os.SEEK_END)
@@ -193,10 +194,10 @@ class JsonlWriter:
             while done < len(data):
                 done += os.write(fd, view[done:])
         except OSError as exc:
-            if done:
+            if done and start is not None:  # bytes were written, so the seek went through
                 try:
-                    os.ftruncate(fd, start)  # type: ignore[arg-type]
-                except (OSError, TypeError):
+                    os.ftruncate(fd, start)
+                except OSError:
                     self._torn = True
             self._fail("log_write_failed", f"cannot write {self.path}: {_why(exc)}")
             return False
@@ -216,7 +217,9 @@ class JsonlWriter:
             return
         if self._gap is None:
             self._fail("log_closed", f"{self.path} is closed")
-        self._gap["records"] = int(self._gap["records"]) + n  # type: ignore[index,call-overload]
+        gap = self._gap
+        assert gap is not None  # _fail opened it
+        gap["records"] = int(gap["records"]) + n
 
     def _flusher(self) -> None:
         while not self._stop.wait(self._interval / 2):

@@ -178,3 +178,20 @@ def test_block_mode_runs_of_one_tag(tmp_path: Path) -> None:
     got = feed_all(TfeventsParser(blocks=True), data)
     assert isinstance(got[0], MetricBlock) and len(got[0]) == 201  # text is no record
     assert all(isinstance(r, Metrics) for r in got[1:])
+
+
+def test_block_mode_keeps_the_optimizer_event(tmp_path: Path) -> None:
+    """A Lightning ``lr-SGD`` tag adds a run event amid the scalars: in block mode it ends a
+    run and is kept (it used to raise AttributeError, losing the whole chunk)."""
+    writer = torch_tb.SummaryWriter(log_dir=str(tmp_path))
+    for step in range(100):
+        writer.add_scalar("loss", 1.0 / (step + 1), step)
+    writer.add_scalar("lr-SGD", 0.01, 100)
+    for step in range(100, 200):
+        writer.add_scalar("loss", 0.5, step)
+    writer.close()
+    data = _single(tmp_path)
+    plain = canon(feed_all(TfeventsParser(), data))
+    got = feed_all(TfeventsParser(blocks=True), data)
+    assert canon(list(expand(got))) == plain
+    assert [type(r).__name__ for r in got][:3] == ["MetricBlock", "Event", "Metrics"]

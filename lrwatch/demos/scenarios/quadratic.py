@@ -36,11 +36,15 @@ class Quadratic(nn.Module):
 class QuadraticRun(DemoRun):
     """A run whose step logs the loss *after* the update, so step t shows the loss at x_t."""
 
+    model: Quadratic
+
     def step(self, step: int) -> dict[str, float]:
         self.optimizer.zero_grad(set_to_none=True)
         loss = self.model()
         loss.backward()
-        gnorm = float(self.model.x.grad.abs())
+        grad = self.model.x.grad
+        assert grad is not None  # backward() just set it
+        gnorm = float(grad.abs())
         self.optimizer.step()
         with torch.no_grad():
             after = float(self.model())

@@ -27,6 +27,7 @@ class RangeTestRun(DemoRun):
     num_iter: int = 100
     smoothed: list[float]
     lrs: list[float]
+    extra_avg: float  #: the loss's exponential moving average, before bias correction
 
     def step(self, step: int) -> dict[str, float]:
         lr = START_LR * (END_LR / START_LR) ** ((step - 1) / max(1, self.num_iter - 1))

@@ -9,7 +9,7 @@ The text is a few KB of public-domain Shakespeare shipped with lrwatch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 
 import torch
@@ -30,6 +30,8 @@ def corpus() -> str:
 
 class TinyGPT(nn.Module):
     """Token + position embeddings, causal post-LN transformer layers, a linear head."""
+
+    mask: torch.Tensor  #: the causal mask, a buffer
 
     def __init__(self, vocab: int, dim: int = 48, heads: int = 4, layers: int = 2) -> None:
         super().__init__()
@@ -65,6 +67,11 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+def linear_warmup(steps: int) -> Callable[[int], float]:
+    """The LambdaLR factor of a linear warmup over ``steps`` steps."""
+    return lambda s: min(1.0, (s + 1) / steps)
+
+
 def build(seed: int, steps: int) -> list[DemoRun]:
     """The same model and data at LR 1e-2: one run without warmup, one with 60 steps of it."""
     text = corpus()
@@ -77,7 +84,7 @@ def build(seed: int, steps: int) -> list[DemoRun]:
         opt = torch.optim.Adam(model.parameters(), lr=LR)
         sched = None
         if warm:
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s, w=warm: min(1.0, (s + 1) / w))
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, linear_warmup(warm))
         runs.append(
             DemoRun(
                 label="warmup" if warm else "no-warmup",
