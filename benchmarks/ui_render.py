@@ -122,14 +122,17 @@ async def latency(rate: int = 100_000, seconds: float = 6.0, rules: bool = True)
     of the redraw and ingest cycles.
     """
 
+    from lrwatch.session.ingest import Ingest
     from lrwatch.tui.app import LRWatchApp
-    from lrwatch.tui.feeds import Ingest
 
     app = LRWatchApp(MetricStore())
     stop = threading.Event()
     offered = [0]
     async with app.run_test(size=(160, 48)) as pilot:
-        ingest = Ingest(app.store, app.lock, app.post_message, rules=rules)
+        # The app's own ingest, as a followed file would feed it (with or without the rules).
+        app.session.ingest.close()
+        ingest = Ingest(app.store, app.lock, app.emit, rules=rules, backpressure=True)
+        app.session.ingest = ingest
         ingest.start()
         builds = _record_builds(app)
 
@@ -207,6 +210,8 @@ async def latency_file(rate: int = 100_000, seconds: float = 6.0, blocks: bool =
         async with app.run_test(size=(160, 48)) as pilot:
             builds = _record_builds(app)
             await pilot.pause(1.0)
+            while "bench" not in app.store.runs:  # a loaded machine: the first poll is late
+                await pilot.pause(0.1)
             n0, t_start = app.store.runs["bench"].records, time.perf_counter()
             size0, cpu0 = tmp.stat().st_size, time.process_time()
             lat = await _key_latencies(app, builds, seconds)

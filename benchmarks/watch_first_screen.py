@@ -64,7 +64,7 @@ async def main() -> None:
         while getattr(app.header_w.summary, "step", None) != n - 1:
             await asyncio.sleep(0.01)
         t_header = time.time()
-        rules = app._ingest.rules
+        rules = app.session.ingest.rules
         res = {
             "screen_s": max(done["t_full"], t_header) - t_start,
             "loss_chart_build_s": done["t_full"] - done["t_build"],

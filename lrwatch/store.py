@@ -44,13 +44,15 @@ its non-finite count, so headers and ``inspect`` never scan the whole series.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from lrwatch.columns import Axis
+from lrwatch.columns import Axis, ValueSink
 from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.reduction import Reduced, reduce_points
 from lrwatch.series import FLUSH_EVERY, Series
@@ -147,8 +149,11 @@ class RunData:
         first, last, last_t = self.first_step, self.last_step, self.last_time
         inferred = self.steps_inferred
         cur: tuple[str, ...] | None = None  # key set of the group bound below
-        axis: Axis | None = None
-        ps_add = pt_add = rows_add = None
+        # Bound with ``cur`` below, at the first record with values, before any use.
+        axis: Axis
+        ps_add: Callable[[int], None]
+        pt_add: Callable[[float | None], None]
+        rows_add: Callable[[tuple[Any, ...]], None]
         room = 0  # rows the bound group takes before it must flush
         for rec in records:
             n += 1
@@ -176,17 +181,17 @@ class RunData:
                         ps_add, pt_add, rows_add = axis.ps.append, axis.pt.append, axis.rows.append
                         room = FLUSH_EVERY - len(axis.rows)
                 if cur is not None:
-                    ps_add(step)  # type: ignore[misc]
-                    pt_add(t)  # type: ignore[misc]
-                    rows_add(tuple(values.values()))  # type: ignore[misc]
-                    axis.n += 1  # type: ignore[union-attr]
+                    ps_add(step)
+                    pt_add(t)
+                    rows_add(tuple(values.values()))
+                    axis.n += 1
                     room -= 1
                     if room <= 0:
-                        axis.flush()  # type: ignore[union-attr]
+                        axis.flush()
                         room = FLUSH_EVERY
                 else:
                     # A slow-path record may move series between groups: re-check next time.
-                    self._add_slow(axis, keys, step, values, t)  # type: ignore[arg-type]
+                    self._add_slow(axis, keys, step, values, t)
             if first is None:
                 first = step
             if last is None or step > last:
@@ -246,6 +251,7 @@ class RunData:
             axis.flush()
             axis.put(steps, math.nan if ts is None else ts)
             for key, member in zip(keys, axis.members, strict=True):
+                assert member is not None  # none left the group: ``loose`` is empty
                 member._take_values(np.asarray(columns[key], dtype=np.float64))
         else:
             for key in keys:
@@ -297,7 +303,7 @@ class RunData:
         """Columns for a new key set; in group mode when all its metrics are new."""
         axis = Axis()
         if not any(k in self.series for k in keys):
-            members = []
+            members: list[ValueSink | None] = []
             for key in keys:
                 s = self.series[key] = Series(key)
                 s._attach(axis, 0)
@@ -360,6 +366,9 @@ class MetricStore:
 
     def __init__(self) -> None:
         self.runs: dict[str, RunData] = {}
+        #: Held by whoever adds records (a reader thread) and whoever reads the series while
+        #: they may grow (a chart's draw): one slice or one draw at a time.
+        self.lock = threading.Lock()
 
     def run(self, name: str, **info: Any) -> RunData:
         """The run ``name``, created (with ``info`` such as path/format) when absent."""
@@ -371,3 +380,9 @@ class MetricStore:
     def add(self, name: str, records: Iterable[AnyRecord]) -> int:
         """Add records to run ``name``; returns how many were added."""
         return self.run(name).add(records)
+
+    @contextmanager
+    def view(self, names: Iterable[str]) -> Iterator[list[RunData]]:
+        """The runs ``names`` (those there are), read with the store's lock held."""
+        with self.lock:
+            yield [self.runs[n] for n in names if n in self.runs]

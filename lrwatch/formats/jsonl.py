@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import gc
 import re
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 from lrwatch.formats._rows import Rows, build_rows
 from lrwatch.formats.base import MIN_WALL_TIME, LineParser, as_step, metrics_from_mapping, wall_time
-from lrwatch.records import STEP_KEYS, TIME_KEYS, Event, Metrics, NameMap, Record
+from lrwatch.records import STEP_KEYS, TIME_KEYS, AnyRecord, Event, Metrics, NameMap, Record
 
 # Non-standard number tokens as bare values (not inside a word or a string's quotes).
 _TOKEN_RE = re.compile(rb'(?<![\w"])(-?(?:Infinity|inf|NaN|nan))(?![\w"])')
@@ -42,6 +43,8 @@ _AT_LINE = re.compile(r"at `\$\[(\d+)\]")
 
 # A plan for one key set: (step key, time key, key -> canonical name or None if all equal).
 _Plan = tuple[str | None, str | None, dict[str, str] | None]
+
+_T = TypeVar("_T")
 
 
 def patch_tokens(block: bytes, tokens: tuple[bytes, ...] = _TOKENS) -> bytes:
@@ -76,8 +79,8 @@ def patch_tokens(block: bytes, tokens: tuple[bytes, ...] = _TOKENS) -> bytes:
 
 
 def _decode_patched(
-    decoder: msgspec.json.Decoder, block: bytes, error: Exception
-) -> tuple[Any, bytes, Exception]:
+    decoder: msgspec.json.Decoder[_T], block: bytes, error: Exception
+) -> tuple[list[_T] | None, bytes, Exception]:
     """Decode a block that failed as it is (with ``error``): ``NaN`` quoted first (what logs
     hold), all token spellings only if that is not enough.
 
@@ -166,13 +169,13 @@ class JsonlParser(LineParser):
         super().restart()
         self._next_step = 0
 
-    def _parse_block(self, block: bytes) -> list[Record]:
+    def _parse_block(self, block: bytes) -> list[AnyRecord]:
         # Millions of small dicts and records trip the cyclic GC over and over although none
         # of them can form a cycle; pausing it for one block more than doubles throughput.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            out: list[Record] = []
+            out: list[AnyRecord] = []
             self._budget = _RETRY_BUDGET * len(block)
             if self._rows is None and not self._rows_off and len(block) > 4 * _LEARN_HEAD:
                 # Learn the key sets from the first lines, so the rest of a big first block
@@ -188,7 +191,7 @@ class JsonlParser(LineParser):
                 gc.enable()
 
     def _parse_piece(
-        self, block: bytes, out: list[Record], depth: int, patched: bool = False
+        self, block: bytes, out: list[AnyRecord], depth: int, patched: bool = False
     ) -> None:
         """Complete lines: the fast path, else numeric dicts, split around the lines that fail.
 
@@ -199,6 +202,8 @@ class JsonlParser(LineParser):
         NaN tokens of ``block`` were quoted already (or it has none), so its pieces need no
         new scan.
         """
+        objs: list[dict[str, int | float]] | None
+        error: Exception
         while block:
             rows_failed = False
             if self._rows is not None:
@@ -235,7 +240,9 @@ class JsonlParser(LineParser):
             self._learn_rows()
             return
 
-    def _parse_rows(self, block: bytes, patched: bool) -> tuple[list[Record] | None, bytes, bool]:
+    def _parse_rows(
+        self, block: bytes, patched: bool
+    ) -> tuple[Sequence[AnyRecord] | None, bytes, bool]:
         """The fast path: (records or ``None`` when a line does not fit, the block with its
         tokens quoted if that was tried, whether it was).
 
@@ -244,6 +251,7 @@ class JsonlParser(LineParser):
         """
         assert self._rows is not None
         decoder, convert, columns = self._rows
+        rows: list[Any] | None
         try:
             rows = decoder.decode_lines(block)
         except _DECODE_ERRORS as exc:
@@ -260,7 +268,7 @@ class JsonlParser(LineParser):
             blocks, skipped = made
             self.skipped += skipped
             self._next_step = int(rows[-1].f0) + 1
-            return blocks, block, patched  # type: ignore[return-value]
+            return blocks, block, patched
         out, skipped = convert(rows)
         self.skipped += skipped
         if out:
@@ -294,6 +302,8 @@ class JsonlParser(LineParser):
             self._rows_off = True  # name clashes are decided by key order: general path
             return
         self._union, self._required = union, required
+        # Both were set with the first key set that went into the union.
+        assert required is not None and self._rows_keys is not None
         step_key, time_key = self._rows_keys
         req = {k: v for k, v in union.items() if k in required}
         opt = {k: v for k, v in union.items() if k not in required}
@@ -344,7 +354,7 @@ class JsonlParser(LineParser):
                     append(metrics(step, obj, t))
                     continue
                 obj[step_key] = step
-                if time_key is not None:
+                if time_key is not None and t is not None:
                     obj[time_key] = t
             # Anything unusual: no step key, a float step, a duration under a time key.
             self._sync_next_step(out)
@@ -374,6 +384,15 @@ class JsonlParser(LineParser):
             if len(self._plans) < 4096:
                 self._plans[keys] = plan
         return plan
+
+    def records_of(self, objs: list[Any]) -> list[Record]:
+        """Records from JSON values decoded already (a control socket's ``subscribe`` stream),
+        read as the same lines of a log would be; a value that is no record is counted in
+        ``skipped``."""
+        out: list[Record] = []
+        for obj in objs:
+            self._any_record(obj, out)
+        return out
 
     def _any_record(self, obj: Any, out: list[Record]) -> None:
         if type(obj) is not dict:

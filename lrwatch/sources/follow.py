@@ -1,16 +1,29 @@
-"""Filling a MetricStore from a RunSet: once to the end (``inspect``), or live in a worker thread."""
+"""Filling a MetricStore from a RunSet: once to the end (``inspect``), or live (:class:`Follower`).
+
+:class:`Follower` is the one follow loop: ``watch`` (through the TUI's session), ``diagnose
+--follow``, the benchmarks and ``guard`` run it in a thread and take what it reads through a
+:class:`FollowSink`'s plain callbacks. It knows nothing of Textual or of the rule engine.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from lrwatch.records import AnyRecord
+from lrwatch.sources.errors import SourceError
 from lrwatch.sources.runset import RunSet, open_runs
 from lrwatch.store import MetricStore
+
+#: Seconds between polls of the files while they grow, and at most once they have gone quiet
+#: (a finished log must not cost CPU; a live one that pauses is picked up within a second).
+POLL_FAST, POLL_SLOW = 0.05, 1.0
+#: Seconds without new data before the polls start to slow down.
+QUIET_AFTER = 2.0
 
 #: Seconds ``read_runs`` waits for a pipe between polls.
 _PIPE_WAIT = 0.05
@@ -84,35 +97,218 @@ def read_runs(
     return store
 
 
+def poll_delay(quiet: float) -> float:
+    """Seconds to wait before the next poll after ``quiet`` seconds without new records."""
+    if quiet < QUIET_AFTER:
+        return POLL_FAST
+    return min(POLL_SLOW, POLL_FAST * 2 ** min((quiet - QUIET_AFTER) / 2, 10.0))
+
+
+#: Adds a chunk of a run's records to the store (with its source's stats); returns how many.
+AddChunk = Callable[[list[AnyRecord]], int]
+
+
+class FollowSink(Protocol):
+    """What a :class:`Follower` calls, on its own thread, as it reads."""
+
+    def records(self, name: str, records: list[AnyRecord], add: AddChunk) -> None:
+        """Run ``name``'s new ``records`` (every run, every poll: ``[]`` too, for its stats).
+
+        The sink puts them in the store by calling ``add`` (once, or per chunk).
+        """
+
+    def polled(self) -> None:
+        """One poll's records were all handed over."""
+
+    def input_closed(self, name: str) -> None:
+        """Run ``name`` is read from a pipe that reached EOF (its last records came first)."""
+
+    def progress(self, read: int, total: int, done: bool) -> None:
+        """How much of what the files held at start is read; ``done`` once, last."""
+
+    def idle(self) -> None:
+        """A poll read nothing: the follower waits before the next one."""
+
+    def failed(self, text: str) -> None:
+        """Reading stopped (a missing path, an unknown format, an unexpected error)."""
+
+    def finished(self) -> None:
+        """The loop ended (asked to stop, or every input is read to its end)."""
+
+
+class Follower:
+    """Tails ``paths`` (files, dirs, globs, ``-`` read from ``stdin_fd``) into a store.
+
+    ``source_options`` go to ``open_runs`` (``loss``, ``val_loss``, ``parser_factory`` …);
+    ``blocks``: readers yield :class:`~lrwatch.records.MetricBlock` columns for plain metric
+    rows (2-3x faster ingest). Files are polled every 50 ms while they grow and ever more
+    rarely (up to once a second) once they have been quiet for a while; pipes every 50 ms.
+
+    The backlog (what the files hold when they are opened) is read first, flat out, with
+    :meth:`FollowSink.progress` saying how far; its ``done`` comes once a poll has read
+    everything the files held when it began (pipes have no backlog).
+    """
+
+    def __init__(
+        self,
+        paths: list[str],
+        fmt: str | None = None,
+        *,
+        follow: bool = True,
+        stdin_fd: int | None = None,
+        blocks: bool = True,
+        poll_fast: float = POLL_FAST,
+        **source_options: Any,
+    ) -> None:
+        self.paths, self.fmt, self.follow = paths, fmt, follow
+        self.stdin_fd, self.blocks, self.source_options = stdin_fd, blocks, source_options
+        self.poll_fast = poll_fast
+        self._runset: RunSet | None = None
+
+    @classmethod
+    def of(cls, runset: RunSet, poll_fast: float = POLL_FAST) -> Follower:
+        """A follower of a run set opened already (the caller closes it)."""
+        follower = cls([], follow=runset.follow, poll_fast=poll_fast)
+        follower._runset = runset
+        return follower
+
+    def run(self, store: MetricStore, stop: threading.Event, sink: FollowSink) -> None:
+        """Read until ``stop`` is set (or, without ``follow``, until every input is read)."""
+        owned = self._runset is None
+        try:
+            runset = self._runset or open_runs(
+                self.paths,
+                self.fmt,
+                follow=self.follow,
+                stdin_fd=self.stdin_fd,
+                blocks=self.blocks,
+                **self.source_options,
+            )
+        except SourceError as exc:
+            sink.failed(str(exc))
+            sink.finished()
+            return
+        loading = True
+        try:
+            loading = self._loop(runset, store, stop, sink)
+        except Exception as exc:
+            sink.failed(f"reading stopped: {exc!r}")
+        finally:
+            sink.finished()
+            if loading:
+                sink.progress(0, 0, True)
+            if owned:
+                runset.close()
+
+    def _loop(
+        self, runset: RunSet, store: MetricStore, stop: threading.Event, sink: FollowSink
+    ) -> bool:
+        """The polls; returns whether the backlog was still being read when they stopped."""
+        closed: set[str] = set()
+        last_data = time.monotonic()
+        loading = True
+        while not stop.is_set():
+            before = backlog(runset) if loading else {}
+            batch = runset.poll()
+            for name, src in runset.sources.items():
+                add = functools.partial(sync_run, store, runset, name)
+                sink.records(name, batch.get(name) or [], add)
+                if src.is_stream and src.done and name not in closed:
+                    closed.add(name)
+                    sink.input_closed(name)
+            sink.polled()
+            if loading:
+                loading = not _report_backlog(sink, before, backlog(runset))
+            now = time.monotonic()
+            if any(batch.values()):
+                last_data = now
+                continue
+            sink.idle()
+            if not self.follow and runset.done:
+                break
+            # A pipe gets no slow polls: its writer may pause and resume at any time.
+            piped = any(s.is_stream and not s.done for s in runset.sources.values())
+            quiet = poll_delay(now - last_data)
+            stop.wait(self.poll_fast if piped else max(self.poll_fast, quiet))
+        return loading
+
+
+def _report_backlog(
+    sink: FollowSink, before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
+) -> bool:
+    """Report the backlog's progress; True once the poll read all that the files held when it
+    began (pipes have no backlog: a watch of stdin is caught up after its first poll)."""
+    read = sum(r for r, _ in after.values())
+    total = sum(size for _, size in after.values())
+    caught_up = all(after.get(name, (size, size))[0] >= size for name, (_, size) in before.items())
+    sink.progress(read, total, caught_up)
+    return caught_up
+
+
+class StoreSink:
+    """The plain sink: records straight into the store, ``on_batch({run: added})`` at most
+    once per ``batch_window`` seconds (a new run shows up with 0), never once per record.
+
+    For consumers without a UI thread to spare (benchmarks, ``diagnose --follow``); what is
+    pending when the follower stops is delivered before :meth:`finished` returns.
+    """
+
+    def __init__(
+        self,
+        on_batch: Callable[[dict[str, int]], object],
+        batch_window: float = 0.1,
+        on_records: Callable[[str, list[AnyRecord]], object] | None = None,
+    ) -> None:
+        self.on_batch, self.batch_window, self.on_records = on_batch, batch_window, on_records
+        self.problems: list[str] = []
+        self._pending: dict[str, int] = {}
+        self._known: set[str] = set()
+        self._last = time.monotonic()
+
+    def records(self, name: str, records: list[AnyRecord], add: AddChunk) -> None:
+        n = add(records)
+        if records or name not in self._known:
+            self._known.add(name)
+            self._pending[name] = self._pending.get(name, 0) + n
+        if records and self.on_records is not None:
+            self.on_records(name, records)
+
+    def polled(self) -> None:
+        now = time.monotonic()
+        if self._pending and now - self._last >= self.batch_window:
+            self._deliver(now)
+
+    def input_closed(self, name: str) -> None:
+        pass
+
+    def progress(self, read: int, total: int, done: bool) -> None:
+        pass
+
+    def idle(self) -> None:
+        pass
+
+    def failed(self, text: str) -> None:
+        self.problems.append(text)
+
+    def finished(self) -> None:
+        if self._pending:
+            self._deliver(time.monotonic())
+
+    def _deliver(self, now: float) -> None:
+        pending, self._pending, self._last = self._pending, {}, now
+        self.on_batch(pending)
+
+
 def follow(
     runset: RunSet,
     store: MetricStore,
-    on_batch: Callable[[dict[str, int]], Any],
+    on_batch: Callable[[dict[str, int]], object],
     stop_event: threading.Event,
-    interval: float = 0.05,
+    interval: float = POLL_FAST,
     batch_window: float = 0.1,
 ) -> None:
-    """Poll ``runset`` until ``stop_event`` is set, adding records to ``store``.
-
-    Meant for a worker thread. ``on_batch`` gets {run name: records added} at most once per
-    ``batch_window`` seconds (a new run shows up with 0), never once per record; what is
-    pending when the loop stops is delivered before it returns.
-    """
-    pending: dict[str, int] = {}
-    last = time.monotonic()
-    while not stop_event.is_set():
-        batch = runset.poll()
-        for name in runset.sources:
-            # Every run, not only those with records: skipped-line counts change too.
-            records = batch.get(name)
-            n = sync_run(store, runset, name, records or [])
-            if records is not None:
-                pending[name] = pending.get(name, 0) + n
-        now = time.monotonic()
-        if pending and now - last >= batch_window:
-            on_batch(pending)
-            pending, last = {}, now
-        if not any(batch.values()):
-            stop_event.wait(interval)
-    if pending:
-        on_batch(pending)
+    """Follow an open ``runset`` into ``store`` until ``stop_event`` is set (a worker thread):
+    :class:`Follower` with a :class:`StoreSink` (``on_batch`` as it describes)."""
+    Follower.of(runset, poll_fast=interval).run(
+        store, stop_event, StoreSink(on_batch, batch_window)
+    )

@@ -1,16 +1,20 @@
-"""The lrwatch terminal app: layout, key bindings and message handlers.
+"""The lrwatch terminal app: layout, key bindings, and routing of the session's events.
 
-Workers (see :mod:`lrwatch.tui.feeds`) fill the store and post batched messages; widgets draw
-from the store through pure renderers. LR control lives in :mod:`lrwatch.tui.lr_actions`.
+Everything that is not about the screen lives in a headless
+:class:`~lrwatch.session.session.Session`: its readers fill the store, its rule engine judges
+the runs, and one :class:`~lrwatch.session.control.RunControl` per run holds the control
+connection. Its threads reach the app only as messages (:mod:`lrwatch.tui.messages`); the app
+routes each to the widgets, which own what they show (a chart panel its
+:class:`~lrwatch.tui.widgets.charts.PanelSpec`) and draw it through pure renderers.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from textual import work
@@ -18,30 +22,40 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 
+from lrwatch.control.client import ControlClient
+from lrwatch.records import Event
+from lrwatch.rules import RuleConfig
 from lrwatch.rules.coverage import not_enough
+from lrwatch.session.commands import Command, plan_action, plan_scale, plan_set
+from lrwatch.session.control import LOST_GRACE, ControlInfo, Job, Notice, RunControl
+from lrwatch.session.events import SessionEvent
+from lrwatch.session.session import Session, wait_child
 from lrwatch.store import MetricStore, RunData
 from lrwatch.tui import messages as msg
-from lrwatch.tui.backlog import BacklogView
-from lrwatch.tui.chart import ChartSpec
-from lrwatch.tui.child import ChildActions
-from lrwatch.tui.feeds import Ingest, follow_files, follow_stream
-from lrwatch.tui.lr_actions import LRActions
+from lrwatch.tui.cards import finding_label, fix_question
 from lrwatch.tui.palette import palette_commands
-from lrwatch.tui.smooth import SMOOTHING_LEVELS, EmaCache
-from lrwatch.tui.summary import ControlInfo, summarize
-from lrwatch.tui.view import WINDOWS, ViewState, grad_spec, loss_spec, lr_names, lr_spec
-from lrwatch.tui.widgets.charts import ChartPanel
-from lrwatch.tui.widgets.dialogs import HelpScreen
+from lrwatch.tui.scale import fmt_num
+from lrwatch.tui.smooth import SMOOTHING_LEVELS
+from lrwatch.tui.summary import DONE_STATES, run_state, summarize
+from lrwatch.tui.view import CHARTS, WINDOWS, ViewState, lr_names
+from lrwatch.tui.widgets.charts import ChartPanel, PanelSpec
+from lrwatch.tui.widgets.dialogs import ConfirmScreen, HelpScreen, LRInputScreen, QuitRunScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 
-#: Seconds between redraws for new data (at most; see LRWatchApp._redraw_if_dirty).
+#: Seconds between redraws for new data (at most; see LRWatchApp._data_arrived_redraw).
 REDRAW_EVERY = 0.1
 
+READ_ONLY_HINT = (
+    "run {run} is read-only: it has no control socket. Add lrwatch.Monitor() to the training "
+    "script (or start it with `lrwatch run -- CMD`) to change its LR from here."
+)
 
-class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
+
+class LRWatchApp(App[int]):
     """Watch runs live; ``paths`` are followed, or ``attach`` names a control socket to stream."""
 
     CSS_PATH = "app.tcss"
@@ -78,7 +92,7 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         attach: str | None = None,
         token: str | None = None,
         follow: bool = True,
-        rules_config: Any = None,
+        rules_config: RuleConfig | None = None,
         clock: Callable[[], float] = time.time,
         child: subprocess.Popen[bytes] | None = None,
         prefer_path: str | None = None,
@@ -88,37 +102,73 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
     ) -> None:
         """``source_options`` go to ``open_runs`` (``loss``/``val_loss``, ``parser_factory``)."""
         super().__init__()
-        self.source_options = source_options or {}
-        self.store = store if store is not None else MetricStore()
-        self.lock = threading.Lock()
-        self.view = ViewState()
-        self.ema = EmaCache()
-        self.paths, self.fmt, self.follow_files = paths or [], fmt, follow
-        self.stdin_fd = stdin_fd  # where "-" is read from (the terminal is fd 0 again)
-        self.attach_target, self.token = attach, token
+        self.session = Session(
+            self.emit,
+            store=store,
+            paths=paths,
+            fmt=fmt,
+            follow=follow,
+            stdin_fd=stdin_fd,  # where "-" is read from (the terminal is fd 0 again)
+            attach=attach,
+            token=token,
+            rules_config=rules_config,
+            source_options=source_options,
+            backpressure=True,
+        )
         self.rules_config = rules_config
+        stalled = rules_config.stalled if rules_config is not None else None
+        #: The header calls a run stalled when the ``stalled`` rule would (same numbers).
+        self._quiet = (stalled.min_seconds, stalled.factor) if stalled is not None else None
         self.clock = clock
+        self.view = ViewState()
         self.current = 0
         self.findings: dict[str, list[Any]] = {}
-        self.controls: dict[str, ControlInfo] = {}
-        self.clients: dict[str, Any] = {}
-        self.arrivals: dict[str, float] = {}
+        self.arrivals: dict[str, float] = {}  #: when each run's records last arrived
         self.closed_inputs: set[str] = set()  #: runs read from a pipe that reached EOF
-        self.stop_event = threading.Event()
-        self.client_lock = threading.Lock()
-        self._ticks = 0
-        self._dirty = False  # data arrived since the last redraw
-        self._last_redraw = 0.0
-        self._stream_client: Any = None
-        self.child = child
-        self.child_code: int | None = None  # set when the child of lrwatch run exits
-        #: lrwatch run: stop the child when the UI quits (q asks; --keep says no at once).
-        self.stop_child = not keep_child
-        #: q asks whether to stop a running child too (lrwatch run without --keep).
-        self.confirm_quit = child is not None and not keep_child
-        self.blocks = True  #: readers yield MetricBlock columns (benchmarks turn it off)
+        #: (bytes read, bytes to read) while a backlog is read; None once it is (or never was).
+        self.loading: tuple[int, int] | None = None
+        #: Files are read and their first progress report has not come yet: hold the charts
+        #: (the first batch may be the start of a backlog drawn once, when it is all read).
+        self._backlog_unknown = bool(paths)
         self.prefer_path = prefer_path  # switch to this log's run once it has records
-        self.child_log = prefer_path  #: lrwatch run: the Monitor's log (for "watch it again")
+        # lrwatch run: the child, its exit code, and whether q stops it (--keep says no).
+        self.child = child
+        self.child_code: int | None = None
+        self.child_log = prefer_path  #: the Monitor's log (for "watch it again")
+        self.stop_child = not keep_child
+        self.confirm_quit = child is not None and not keep_child
+        self._version = 0  # bumped per data redraw: a panel's spec changes with it
+        self._last_redraw = 0.0
+        self._redraw_timer: Timer | None = None
+        self._ticks = 0
+
+    # ---- what tests and benchmarks reach --------------------------------------------------
+
+    @property
+    def store(self) -> MetricStore:
+        return self.session.store
+
+    @property
+    def lock(self) -> Any:
+        """The store's lock (held while reading series that a reader may be growing)."""
+        return self.session.store.lock
+
+    @property
+    def blocks(self) -> bool:
+        return self.session.blocks
+
+    @blocks.setter
+    def blocks(self, on: bool) -> None:
+        self.session.blocks = on
+
+    @property
+    def clients(self) -> dict[str, ControlClient]:
+        """The connected runs' control clients."""
+        return {n: rc.client for n, rc in self.session.controls.items() if rc.client is not None}
+
+    def control_info(self, name: str) -> ControlInfo:
+        """What the header shows of run ``name``'s control connection."""
+        return self._control(name).info()
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -126,11 +176,7 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         # Kept as attributes: app.query_one() searches the active screen, which is a dialog
         # while a change waits for confirmation, and batches keep arriving meanwhile.
         self.header_w = RunHeader(id="header")
-        self.charts_w = [
-            ChartPanel(self._spec(self._loss), self.lock, id="loss"),
-            ChartPanel(self._spec(self._lr), self.lock, id="lr"),
-            ChartPanel(self._spec(self._grad), self.lock, id="grad"),
-        ]
+        self.charts_w = [ChartPanel(self.store, chart, id=chart) for chart in CHARTS]
         self.findings_w = FindingsPanel(id="findings")
         self.status_w = StatusLine(id="status")
         yield self.header_w
@@ -145,51 +191,49 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         self.view.mono = self.no_color
         for name in self.store.runs:
             self.arrivals[name] = self.clock()
-        self._ingest = Ingest(self.store, self.lock, self.post_message, self.rules_config)
-        self._ingest.start()
-        if self.paths:
-            self._follow_files()
-        if self.attach_target:
-            self._follow_stream()
+        self.session.start()
+        if self.session.paths:
+            self._read_files()
+        if self.session.attach:
+            self._read_stream()
         if self.child is not None:
             self._wait_child()
         self.set_interval(1.0, self._tick)
-        self.set_interval(REDRAW_EVERY, self._redraw_if_dirty)
         self.status_w.show(self.view.describe())
         self._data_changed()
 
     def on_unmount(self) -> None:
-        self.stop_event.set()
-        if hasattr(self, "_ingest"):
-            self._ingest.close()
-        for client in [*self.clients.values(), self._stream_client]:
-            if client is not None:
-                client.close()
+        self.session.close()
 
-    # ---- workers --------------------------------------------------------------------------
+    def emit(self, event: SessionEvent) -> None:
+        """The session's threads: every event reaches the app as a message."""
+        self.post_message(msg.wrap(event))
+
+    # ---- workers: each runs one blocking thing and only posts what it learned --------------
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="files")
-    def _follow_files(self) -> None:
-        follow_files(
-            self.paths,
-            self.fmt,
-            self._ingest,
-            self.stop_event,
-            self.follow_files,
-            self.stdin_fd,
-            self.blocks,
-            **self.source_options,
-        )
+    def _read_files(self) -> None:
+        self.session.read_files()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="stream")
-    def _follow_stream(self) -> None:
-        assert self.attach_target is not None
-        follow_stream(
-            self.attach_target, self.token, self._ingest, self.stop_event, self._stream_opened
-        )
+    def _read_stream(self) -> None:
+        self.session.read_stream()
 
-    def _stream_opened(self, client: Any) -> None:
-        self._stream_client = client
+    @work(thread=True, exclusive=True, exit_on_error=False, group="child")
+    def _wait_child(self) -> None:
+        assert self.child is not None
+        wait_child(self.child, self.session.stop, self.emit)
+
+    @work(thread=True, exit_on_error=False, group="control")
+    def _run_job(self, job: Job) -> None:
+        for event in job():
+            self.emit(event)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ping")
+    def _run_pings(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            for event in job():
+                self.emit(event)
 
     # ---- what is shown --------------------------------------------------------------------
 
@@ -211,33 +255,12 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         run = self.current_run
         return [run] if run is not None else []
 
-    def _spec(self, build: Callable[[list[RunData]], ChartSpec | None]) -> Callable[[], Any]:
-        return lambda: build(self.shown_runs())
-
-    def _loss(self, runs: list[RunData]) -> ChartSpec | None:
-        return loss_spec(runs, self.view, self.ema) if runs else None
-
-    def _lr(self, runs: list[RunData]) -> ChartSpec | None:
-        return lr_spec(runs, self.view) if runs else None
-
-    def _grad(self, runs: list[RunData]) -> ChartSpec | None:
-        return grad_spec(runs, self.view) if runs else None
-
-    def control_info(self, name: str) -> ControlInfo:
-        """The control state of run ``name`` (created from its header on first use)."""
-        info = self.controls.get(name)
-        if info is None:
-            info = self.controls[name] = ControlInfo()
-        if self.child is not None and info.endpoint is None:
-            info.hint = self._run_hint(name)
-        if info.endpoint is None:
-            run = self.store.runs.get(name)
-            header = (run.header if run else None) or {}
-            if header.get("control"):
-                info.endpoint = str(header["control"])
-            elif self.attach_target:
-                info.endpoint = self.attach_target
-        return info
+    def reading_fraction(self) -> float | None:
+        """How much of the backlog is read (0..1), or None when there is none being read."""
+        if self.loading is None:
+            return None
+        read, total = self.loading
+        return read / total if total > 0 else 0.0
 
     def last_write(self, run: RunData) -> float | None:
         """When ``run`` last wrote: its log file's mtime, else when its records last arrived.
@@ -246,7 +269,7 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         when the UI starts, but the run may have stopped writing hours ago.
         """
         arrival = self.arrivals.get(run.name)
-        if run.path and run.path != "-" and not self.attach_target:
+        if run.path and run.path != "-" and not self.session.attach:
             try:
                 return os.stat(run.path).st_mtime
             except OSError:
@@ -262,41 +285,34 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
             header.show(None)
             return
         child_alive = self.child is not None and self.child_code is None
+        info = self.control_info(run.name)
         with self.lock:
             s = summarize(
                 run,
                 self.clock(),
                 self.last_write(run),
-                self.control_info(run.name),
+                info,
                 alive=child_alive,
                 input_closed=run.name in self.closed_inputs,
+                quiet=self._quiet,
             )
         s.reading = self.reading_fraction()
         if self.child_code is not None and s.state not in ("finished", "crashed", "paused"):
             # lrwatch run: console output has no end record, but the exit code says it all.
             s.state = "finished" if self.child_code == 0 else "crashed"
-        self._note_end(run.name, s.state)
+        if s.state in DONE_STATES:
+            self._show(self._control(run.name).run_ended(run.ended))
         header.show(s, self.current % len(self.store.runs), len(self.store.runs))
 
-    def _redraw_if_dirty(self) -> None:
-        """Redraw for new data at most ~10 times a second, and less when frames are costly.
-
-        A frame must not take more than about a quarter of the UI thread while records
-        stream in, or keys queue up behind redraws; view keys redraw at once regardless.
-        """
-        if self.loading is not None:  # a backlog is read: the header only (tui/backlog.py)
-            if self._dirty:
-                self._dirty = False
-                self._refresh_header()
-            return
-        cost = sum(p.build_cost for p in self.charts_w if p.display)
-        if self._dirty and time.monotonic() - self._last_redraw >= max(REDRAW_EVERY, 4 * cost):
-            self._data_changed()
-
     def _data_changed(self) -> None:
+        """Redraw everything for the data as it is now (and the view as it is now)."""
         if not self.header_w.is_attached:
             return  # a batch that arrives while the app shuts down
-        self._dirty, self._last_redraw = False, time.monotonic()
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._last_redraw = time.monotonic()
+        self._version += 1
         current = self.current_run
         self.view.current = current.name if current is not None else ""
         with self.lock:
@@ -304,40 +320,76 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
             has_grad = any(len(r.series.get("grad_norm", ())) for r in runs)
             # A log without LR (nanoGPT text) gives the loss the room; the header says "lr -".
             has_lr = any(lr_names(r) for r in runs) or not any(r.records for r in runs)
+        names = tuple(r.name for r in runs)
+        view = replace(self.view)
         self.charts_w[1].display = has_lr
         self.charts_w[2].display = has_grad
         for panel in self.charts_w:
-            panel.redraw()
+            panel.spec = PanelSpec(panel.chart, names, view, self._version)
         self._refresh_header()
-        self._note_lr_changes()
-        run = self.current_run
-        if run is not None:
+        if current is not None:
             # No loss yet, nothing judged: the panel must not say the LR looks healthy.
-            self.findings_w.judging = "loss" in run.series
+            self.findings_w.judging = "loss" in current.series
             self.findings_w.not_enough = not_enough(
-                _points(run, "loss"), _points(run, "val_loss"), self.rules_config
+                _points(current, "loss"), _points(current, "val_loss"), self.rules_config
             )
             # setdefault: the same list each time, so an unchanged panel is not re-rendered.
-            self.findings_w.set_findings(self.findings.setdefault(run.name, []))
+            self.findings_w.set_findings(self.findings.setdefault(current.name, []))
+
+    def _redraw_soon(self) -> None:
+        """Redraw for new data at most ~10 times a second, and less when frames are costly.
+
+        A frame must not take more than about a quarter of the UI thread while records
+        stream in, or keys queue up behind redraws; view keys redraw at once regardless.
+        While a backlog is read only the header is redrawn (the charts once, when it is read).
+        """
+        if self.loading is not None or self._backlog_unknown:
+            self._refresh_header()
+            return
+        cost = sum(p.build_cost for p in self.charts_w if p.display)
+        wait = max(REDRAW_EVERY, 4 * cost) - (time.monotonic() - self._last_redraw)
+        if wait <= 0:
+            self._data_changed()
+        elif self._redraw_timer is None:
+            self._redraw_timer = self.set_timer(wait, self._data_changed)
 
     def _tick(self) -> None:
         self._refresh_header()
         for name in self.run_names:
             self._maybe_connect(name)
         self._ticks += 1
-        if self.clients and self._ticks % 5 == 0:
-            self._ping()
+        if self._ticks % 5 == 0:
+            jobs = [j for rc in self.session.controls.values() if (j := rc.ping_job())]
+            if jobs:
+                self._run_pings(jobs)
 
-    # ---- messages from workers ------------------------------------------------------------
+    def _show(self, notices: Sequence[Notice]) -> None:
+        for n in notices:
+            if n.clears:
+                self.status_w.clear_topic(n.clears, self.view.describe())
+            if n.text:
+                self.status_w.show(n.text, error=n.error)
+            if n.toast:
+                self.notify(
+                    n.toast,
+                    title=n.title,
+                    severity="error" if n.error else "information",
+                    timeout=n.timeout,
+                )
+
+    # ---- messages -------------------------------------------------------------------------
 
     def on_data_arrived(self, message: msg.DataArrived) -> None:
+        self.session.ingest.consumed()  # the next batch may come (merged until now)
         now = self.clock()
         for name, n in message.counts.items():
             if n or name not in self.arrivals:
                 self.arrivals[name] = now
             self._maybe_connect(name)
+        for name, events in message.events.items():
+            self._show(self._control(name).news(events, now))
         self._switch_to_preferred()
-        self._dirty = True  # drawn by _redraw_if_dirty, coalesced with other batches
+        self._redraw_soon()
 
     def _switch_to_preferred(self) -> None:
         if self.prefer_path is None:
@@ -347,6 +399,17 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
             if run.records and run.path and os.path.realpath(run.path) == target:
                 self.current, self.prefer_path = i, None
                 return
+
+    def on_read_progress(self, message: msg.ReadProgress) -> None:
+        self._backlog_unknown = False
+        if not message.done:
+            self.loading = (message.read, message.total)
+            self._refresh_header()
+            return
+        self.loading = None
+        self._data_changed()  # the first full draw: the whole backlog at once
+        # After the frame is on screen: the engine would take the GIL from the first draw.
+        self.call_after_refresh(self.session.ingest.release_rules)
 
     def on_input_closed(self, message: msg.InputClosed) -> None:
         self.closed_inputs.add(message.run)
@@ -366,6 +429,175 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
     def on_source_problem(self, message: msg.SourceProblem) -> None:
         self.status_w.show(f"✗ {message.text}", error=True)
         self.notify(message.text, severity="error", timeout=8)
+
+    def on_control_state(self, message: msg.ControlState) -> None:
+        name = message.run
+        rc = self._control(name)
+        self._show(rc.handle_state(message, self._end(name), self._over(name)))
+        if rc.checking:  # it dropped: did the run write its end record meanwhile?
+            self.set_timer(LOST_GRACE, lambda: self._settle(name))
+        self._refresh_header()
+
+    def _settle(self, name: str) -> None:
+        self._show(self._control(name).settle(self._end(name), self._over(name)))
+        self._refresh_header()
+
+    def on_control_reply(self, message: msg.ControlReply) -> None:
+        self._show(self._control(message.run).handle_reply(message))
+
+    def on_child_exited(self, message: msg.ChildExited) -> None:
+        self.child_code = message.code
+        self._refresh_header()
+        text = f"the training command exited with code {message.code}"
+        self.status_w.show(("✓ " if message.code == 0 else "✗ ") + text, message.code != 0)
+        self.notify(text, severity="information" if message.code == 0 else "error", timeout=10)
+
+    # ---- control connections --------------------------------------------------------------
+
+    def _control(self, name: str) -> RunControl:
+        rc = self.session.control(name)
+        if self.child is not None and rc.endpoint is None:
+            rc.hint = self._run_hint(name)
+        return rc
+
+    def _end(self, name: str) -> Event | None:
+        run = self.store.runs.get(name)
+        return run.ended if run is not None else None
+
+    def _over(self, name: str) -> bool:
+        """The run wrote ``end`` (or the child of ``lrwatch run`` exited): nothing to control."""
+        return self.child_code is not None or self._end(name) is not None
+
+    def _maybe_connect(self, name: str) -> None:
+        rc = self._control(name)
+        if self._over(name):
+            self._show(rc.run_ended(self._end(name)))
+            return
+        job = rc.connect_job()
+        if job is not None:
+            self._run_job(job)
+
+    def _run_hint(self, name: str) -> str:
+        """lrwatch run: how to steer a read-only run (the console output, or a bare script)."""
+        if self.child_log:
+            target = os.path.realpath(self.child_log)
+            for run in self.store.runs.values():
+                mine = run.path and os.path.realpath(run.path) == target
+                if mine and run.name != name and run.records:  # its Monitor logs: steer that
+                    return f"its Monitor's run {run.name} (n: switch)"
+        return "add lrwatch.Monitor() to the script"
+
+    # ---- LR keys: plan, confirm, send; the chart shows the change once the run writes it --
+
+    def _lrs(self, name: str) -> list[float]:
+        run = self.store.runs[name]
+        with self.lock:
+            lrs = [float(run.series[n].values[-1]) for n in lr_names(run) if len(run.series[n])]
+        if not lrs and run.header and isinstance(run.header.get("lr"), list):
+            lrs = [float(x) for x in run.header["lr"]]
+        return lrs
+
+    def _controllable(self) -> RunControl | None:
+        run = self.current_run
+        if run is None:
+            return None
+        rc = self._control(run.name)
+        why = rc.refusal()
+        if why == "read-only":
+            self.status_w.show(READ_ONLY_HINT.format(run=run.name), error=True, topic="control")
+        elif why:
+            self.status_w.show(f"✗ control of {run.name}: {why}", error=True, topic="control")
+        return None if why else rc
+
+    def _confirm_and_send(self, rc: RunControl, cmd: Command, why: str = "") -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.status_w.show(f"… {cmd.describe()} sent to {rc.name}, waiting for the run")
+                self._run_job(rc.send_job(cmd))
+            else:
+                self.status_w.show("cancelled")
+
+        self.push_screen(ConfirmScreen(fix_question(why, cmd.prompt(rc.name))), answered)
+
+    def action_scale(self, factor: float) -> None:
+        """Scale the LR of the current run (×0.5, ×2, ÷10), after confirmation."""
+        rc = self._controllable()
+        if rc:
+            self._confirm_and_send(rc, plan_scale(factor, self._lrs(rc.name), rc.mode))
+
+    def action_set_lr(self) -> None:
+        """Type an exact LR, confirm, send."""
+        rc = self._controllable()
+        if not rc:
+            return
+        lrs = self._lrs(rc.name)
+
+        def typed(value: float | None) -> None:
+            if value is not None:
+                self._confirm_and_send(rc, plan_set(value, lrs, rc.mode))
+
+        self.push_screen(LRInputScreen(fmt_num(lrs[0]) if lrs else "unknown"), typed)
+
+    def action_apply_finding(self) -> None:
+        """Apply the selected finding's suggested fix, after confirmation."""
+        finding = self.findings_w.current
+        if finding is None:
+            self.status_w.show("no findings to apply", error=True, topic="findings")
+            return
+        what = finding_label(finding)
+        if getattr(finding, "resolved", False):
+            # Its fix answered a problem that is over: applying it now would be a stale change.
+            self.status_w.show(
+                f"{what} is resolved: its fix is not applied (j/k: select an open finding)",
+                error=True,
+                topic="findings",
+            )
+            return
+        action = getattr(finding, "action", None)
+        if not action:
+            advice = f"; advice: {finding.suggestion}" if finding.suggestion else ""
+            self.status_w.show(f"{what} has no one-key fix{advice}", error=True, topic="findings")
+            return
+        rc = self._controllable()
+        if rc:
+            cmd = plan_action(action, self._lrs(rc.name), rc.mode)
+            if cmd is not None:
+                self._confirm_and_send(rc, cmd, f"{finding.severity} {what}")
+
+    def action_mode(self) -> None:
+        """Switch LR changes between rescale (schedule keeps its shape) and pin."""
+        run = self.current_run
+        if run is not None:
+            mode = self._control(run.name).toggle_mode()
+            self.status_w.show(f"LR changes now use mode {mode}")
+            self._refresh_header()
+
+    def action_pause(self) -> None:
+        """Pause or resume training (confirmed)."""
+        rc = self._controllable()
+        if rc:
+            paused = run_state(self.store.runs[rc.name], 0.0, None) == "paused"
+            self._confirm_and_send(rc, Command("resume" if paused else "pause"))
+
+    # ---- quitting -------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit; under ``lrwatch run`` with the training still running, ask what becomes of it."""
+        child = self.child
+        if not self.confirm_quit or child is None or child.poll() is not None:
+            self.exit(self.child_code)
+            return
+        if isinstance(self.screen, QuitRunScreen):
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice is not None:
+                self.stop_child = choice == "stop"
+                self.exit(self.child_code)
+
+        run = self.current_run
+        label = f"{run.name if run else 'the command'} (pid {child.pid})"
+        self.push_screen(QuitRunScreen(label, self.child_log), answered)
 
     # ---- view keys ------------------------------------------------------------------------
 
@@ -423,12 +655,12 @@ class LRWatchApp(BacklogView, ChildActions, LRActions, App[int]):
         """Move the finding selection."""
         self.findings_w.move(delta)
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from palette_commands(self, self.BINDINGS)
 
 
-def _points(run: Any, name: str) -> int:
+def _points(run: RunData, name: str) -> int:
     """Points of ``run``'s series ``name`` (0 when it has none)."""
     series = run.series.get(name)
     return 0 if series is None else len(series)

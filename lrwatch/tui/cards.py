@@ -6,11 +6,12 @@ Findings come from :mod:`lrwatch.rules`; only their public attributes are read h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
 
+from lrwatch.lrchange import LRChange
 from lrwatch.tui.scale import fmt_num
 
 SEVERITY_STYLES = {"error": "red", "warning": "yellow", "info": "blue"}
@@ -29,30 +30,12 @@ def sort_findings(findings: Sequence[Any]) -> list[Any]:
     )
 
 
-def new_lrs(action: dict[str, Any] | None, old: Sequence[float]) -> list[float] | None:
-    """The LRs per group that ``action`` would give, from the current ``old`` ones."""
-    if not action or not old:
-        return None
-    if action.get("op") == "scale_lr":
-        return [x * float(action["factor"]) for x in old]
-    if action.get("op") == "set_lr":
-        return [
-            float(action["value"]) * (x / old[0]) if old[0] else float(action["value"]) for x in old
-        ]
-    return None
-
-
-def describe_action(action: dict[str, Any] | None) -> str:
+def describe_action(action: Mapping[str, Any] | None) -> str:
     """``×0.1``, ``set 3e-3``, ``pause`` …: an action in a few characters."""
     if not action:
         return ""
-    op = action.get("op")
-    if op == "scale_lr":
-        f = float(action["factor"])
-        return f"÷{fmt_num(1 / f)}" if 0 < f < 1 and (1 / f).is_integer() else f"×{fmt_num(f)}"
-    if op == "set_lr":
-        return f"set {fmt_num(float(action['value']))}"
-    return str(op)
+    change = action if isinstance(action, LRChange) else LRChange.from_wire(action)
+    return change.describe() if change is not None else str(action.get("op"))
 
 
 def finding_label(f: Any) -> str:
@@ -65,15 +48,6 @@ def finding_label(f: Any) -> str:
 def fix_question(why: str, prompt: str) -> str:
     """The confirmation of ``a``: which finding's fix (``why``), then the change it makes."""
     return f"Fix for {why}:\n{prompt}" if why else prompt
-
-
-def change_text(old: Sequence[float], new: Sequence[float]) -> str:
-    """``3e-3 → 3e-4`` (one group) or ``g0 3e-3 → 3e-4, g1 …``."""
-    if len(old) == 1 and len(new) == 1:
-        return f"{fmt_num(old[0])} → {fmt_num(new[0])}"
-    return ", ".join(
-        f"g{i} {fmt_num(a)} → {fmt_num(b)}" for i, (a, b) in enumerate(zip(old, new, strict=False))
-    )
 
 
 def render_card(f: Any, selected: bool, width: int) -> Text:

@@ -1,85 +1,88 @@
-"""Messages workers post to the app: small dataclasses, batched by time, never per record."""
+"""The session's events as Textual messages: the same dataclasses, deliverable to the app.
+
+Each message class is its event class (:mod:`lrwatch.session.events`) and a Textual
+:class:`~textual.message.Message`, so a handler reads the event's data and tests may post
+either. Latest-state messages (reading and rules progress) say so with ``can_replace``: a
+newer one supersedes one still queued.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, fields
 
 from textual.message import Message
 
-
-@dataclass
-class DataArrived(Message):
-    """New records were added to the store: run name -> how many (≤10 per second)."""
-
-    counts: dict[str, int]
+from lrwatch.session import events as ev
 
 
 @dataclass
-class FindingsChanged(Message):
-    """The rule engine of run ``run`` has new or changed findings (the full current list)."""
-
-    run: str
-    findings: list[Any] = field(default_factory=list)
+class DataArrived(ev.DataArrived, Message):
+    """New records were added to the store (counts and run events per run)."""
 
 
 @dataclass
-class SourceProblem(Message):
-    """A reader or stream failed or lost its connection; ``text`` says what and where."""
-
-    text: str
-    fatal: bool = False
+class FindingsChanged(ev.FindingsChanged, Message):
+    """The rule engine of a run has a new findings list (the full current list)."""
 
 
 @dataclass
-class ControlState(Message):
-    """The control connection of ``run`` connected, failed or was lost."""
+class RulesProgress(ev.RulesProgress, Message):
+    """How far the rule engine is behind (latest state: a newer one replaces a queued one)."""
 
-    run: str
-    connected: bool
-    error: str = ""
-
-
-@dataclass
-class ControlReply(Message):
-    """The run answered a command (``ok`` false: refused or failed, ``error`` says why)."""
-
-    run: str
-    op: str
-    ok: bool
-    reply: dict[str, Any] = field(default_factory=dict)
-    error: str = ""
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RulesProgress)  # ``message``: the newer one
 
 
 @dataclass
-class ChildExited(Message):
-    """The training command started by ``lrwatch run`` exited with ``code``."""
-
-    code: int
+class SourceProblem(ev.SourceProblem, Message):
+    """A reader or stream failed or lost its connection."""
 
 
 @dataclass
-class RulesProgress(Message):
-    """The rule engine is ``behind`` records behind the charts; ``skipped`` were never checked."""
-
-    behind: int
-    skipped: int = 0
+class InputClosed(ev.InputClosed, Message):
+    """A run's input (a pipe) reached EOF."""
 
 
 @dataclass
-class InputClosed(Message):
-    """Run ``run``'s input (a pipe) reached EOF: nothing more will arrive."""
+class ReadProgress(ev.ReadProgress, Message):
+    """How much of the backlog is read (latest state, except the last one, ``done``)."""
 
-    run: str
+    def can_replace(self, message: Message) -> bool:
+        # ``message`` is the newer one; the last (``done``) is never dropped.
+        return isinstance(message, ReadProgress) and not self.done
 
 
 @dataclass
-class ReadProgress(Message):
-    """The reader is catching up with what the files held at start: ``read`` of ``total`` bytes.
+class ControlState(ev.ControlState, Message):
+    """A run's control connection connected, failed or was lost."""
 
-    ``done``: the backlog is read (the charts draw all of it now); posted once, last.
-    """
 
-    read: int
-    total: int
-    done: bool = False
+@dataclass
+class ControlReply(ev.ControlReply, Message):
+    """A run answered a command."""
+
+
+@dataclass
+class ChildExited(ev.ChildExited, Message):
+    """The training command of ``lrwatch run`` exited."""
+
+
+_MESSAGES: dict[type, type[Message]] = {
+    ev.DataArrived: DataArrived,
+    ev.FindingsChanged: FindingsChanged,
+    ev.RulesProgress: RulesProgress,
+    ev.SourceProblem: SourceProblem,
+    ev.InputClosed: InputClosed,
+    ev.ReadProgress: ReadProgress,
+    ev.ControlState: ControlState,
+    ev.ControlReply: ControlReply,
+    ev.ChildExited: ChildExited,
+}
+
+
+def wrap(event: ev.SessionEvent) -> Message:
+    """The message for a session event (a message already is one)."""
+    if isinstance(event, Message):
+        return event
+    cls = _MESSAGES[type(event)]
+    return cls(**{f.name: getattr(event, f.name) for f in fields(event)})

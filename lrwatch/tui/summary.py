@@ -8,14 +8,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from rich.text import Text
 
+from lrwatch import liveness
+from lrwatch.session.control import ControlInfo
 from lrwatch.store import RunData
 from lrwatch.tui.scale import fmt_lr, fmt_num
 from lrwatch.tui.view import lr_names
 
-#: Seconds without a write before a run that has not ended counts as idle (or stalled).
-STALL_AFTER = 60.0
+#: Seconds without a write before a run that has not ended counts as idle (or stalled); the
+#: same threshold as the ``stalled`` rule's (:mod:`lrwatch.liveness`).
+STALL_AFTER = liveness.MIN_QUIET_S
 #: A run that logs rarely is quiet for this many of its usual gaps before it counts as idle.
-GAPS_BEFORE_IDLE = 5
+GAPS_BEFORE_IDLE = liveness.QUIET_GAPS
 
 STATE_STYLES = {
     "live": "bold green",
@@ -28,22 +31,6 @@ STATE_STYLES = {
 }
 #: States in which the run is not (known to be) writing any more.
 DONE_STATES = ("finished", "crashed")
-
-
-@dataclass
-class ControlInfo:
-    """What the UI knows about a run's control socket."""
-
-    endpoint: str | None = None
-    connected: bool = False
-    error: str = ""
-    #: A connection answered at least once: the run was seen alive (quiet then = stalled).
-    seen: bool = False
-    #: The connection dropped and the UI is waiting to see whether the run wrote ``end``.
-    checking: bool = False
-    mode: str = "rescale"
-    #: How to make a read-only run controllable (shown in the header).
-    hint: str = "lrwatch.Monitor() or `lrwatch run -- CMD`"
 
 
 @dataclass
@@ -102,23 +89,19 @@ def run_state(
     return "live"
 
 
-def usual_gap(run: RunData, k: int = 20) -> float | None:
+def usual_gap(run: RunData, k: int = liveness.GAP_POINTS) -> float | None:
     """Median seconds between the last ``k`` timed points of the most-logged series."""
     if not run.series:
         return None
-    t = max(run.series.values(), key=len).times[-k:]
-    t = t[np.isfinite(t)]
-    if len(t) < 3:
-        return None
-    gaps = np.diff(t)
-    gaps = gaps[gaps > 0]
-    return float(np.median(gaps)) if len(gaps) else None
+    return liveness.usual_gap(max(run.series.values(), key=len).times[-k:].tolist())
 
 
-def stall_threshold(run: RunData) -> float:
-    """Quiet seconds before ``run`` counts as idle/stalled: a minute, or 5 of its usual gaps."""
-    gap = usual_gap(run)
-    return max(STALL_AFTER, GAPS_BEFORE_IDLE * gap) if gap is not None else STALL_AFTER
+def stall_threshold(
+    run: RunData, min_seconds: float = STALL_AFTER, factor: float = GAPS_BEFORE_IDLE
+) -> float:
+    """Quiet seconds before ``run`` counts as idle/stalled (:func:`lrwatch.liveness.stalled_after`:
+    two minutes, or 5 of its usual gaps; the rules TOML's ``[stalled]`` may say otherwise)."""
+    return liveness.stalled_after(usual_gap(run), min_seconds, factor)
 
 
 def steps_per_second(run: RunData, k: int = 50) -> float | None:
@@ -150,10 +133,13 @@ def summarize(
     control: ControlInfo,
     alive: bool = False,
     input_closed: bool = False,
+    quiet: tuple[float, float] | None = None,
 ) -> RunSummary:
-    """The header data of ``run`` at wall time ``now`` (the other arguments: see run_state)."""
+    """The header data of ``run`` at wall time ``now`` (the other arguments: see run_state;
+    ``quiet``: the ``[stalled]`` rule's ``(min_seconds, factor)`` when the user set them)."""
     alive = alive or control.seen
-    state = run_state(run, now, last_write, alive, stall_threshold(run), input_closed)
+    threshold = stall_threshold(run, *quiet) if quiet is not None else stall_threshold(run)
+    state = run_state(run, now, last_write, alive, threshold, input_closed)
     start = (run.header or {}).get("t")
     if not isinstance(start, int | float):
         times = [s.times[0] for s in run.series.values() if len(s) and math.isfinite(s.times[0])]

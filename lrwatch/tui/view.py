@@ -214,3 +214,20 @@ def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
         for r, s in series
     ]
     return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "")
+
+
+#: The chart panels, top to bottom.
+CHARTS = ("loss", "lr", "grad")
+
+
+def build_chart(
+    chart: str, runs: list[RunData], view: ViewState, ema: EmaCache
+) -> ChartSpec | None:
+    """The spec of panel ``chart`` (one of :data:`CHARTS`) for ``runs`` (None: nothing to draw)."""
+    if not runs:
+        return None
+    if chart == "loss":
+        return loss_spec(runs, view, ema)
+    if chart == "lr":
+        return lr_spec(runs, view)
+    return grad_spec(runs, view)

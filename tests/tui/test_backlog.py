@@ -13,16 +13,23 @@ from typing import Any
 
 import pytest
 
+from lrwatch.session.events import DataArrived, FindingsChanged, ReadProgress, RulesProgress
+from lrwatch.session.ingest import Ingest
+from lrwatch.sources.follow import Follower
 from lrwatch.sources.run import POLL_BUDGET
 from lrwatch.store import MetricStore
-from lrwatch.tui.feeds import Ingest, follow_files
-from lrwatch.tui.messages import DataArrived, FindingsChanged, ReadProgress, RulesProgress
 from lrwatch.tui.summary import RunSummary, render_header
 
 from .helpers import until
 
 #: A NaN loss early in the log: the rules find it at once, but only once they are let go.
 NAN_AT = 1000
+
+
+def _read(paths: list[str], ingest: Ingest) -> None:
+    """What a watching session does with its files, to their end."""
+    ingest.begin_backlog()
+    Follower(paths, follow=False).run(ingest.store, threading.Event(), ingest)
 
 
 def _line(i: int) -> bytes:
@@ -52,7 +59,7 @@ def test_the_reader_reports_progress_and_holds_the_rules_until_released(
     ingest = Ingest(MetricStore(), threading.Lock(), posted.append, min_interval=0.0)
     ingest.start()
     try:
-        follow_files([str(path)], None, ingest, threading.Event(), follow=False)
+        _read([str(path)], ingest)
         run = next(iter(ingest.store.runs.values()))
         assert len(run.series["loss"]) == n
         progress = [m for m in posted if isinstance(m, ReadProgress)]
@@ -82,7 +89,7 @@ def test_a_small_log_has_no_backlog_to_report(tmp_path: Path) -> None:
     path.write_bytes(b"".join(_line(i) for i in range(100)))
     posted: list[Any] = []
     ingest = Ingest(MetricStore(), threading.Lock(), posted.append, rules=False)
-    follow_files([str(path)], None, ingest, threading.Event(), follow=False)
+    _read([str(path)], ingest)
     size = path.stat().st_size
     assert [m for m in posted if isinstance(m, ReadProgress)] == [ReadProgress(size, size, True)]
 

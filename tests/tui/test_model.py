@@ -7,6 +7,14 @@ import math
 import pytest
 
 from lrwatch.records import Event, Metrics
+from lrwatch.session.commands import (
+    ack_text,
+    error_text,
+    parse_lr,
+    plan_action,
+    plan_scale,
+    plan_set,
+)
 from lrwatch.store import MetricStore
 from lrwatch.tui.cards import (
     describe_action,
@@ -16,7 +24,6 @@ from lrwatch.tui.cards import (
     sort_findings,
 )
 from lrwatch.tui.chart import render_chart
-from lrwatch.tui.control import ack_text, error_text, parse_lr, plan_action, plan_scale, plan_set
 from lrwatch.tui.smooth import EmaCache
 from lrwatch.tui.summary import ControlInfo, render_header, run_state, summarize
 from lrwatch.tui.view import ViewState, loss_spec, lr_markers, lr_spec, step_range

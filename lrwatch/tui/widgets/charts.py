@@ -1,65 +1,78 @@
-"""Chart widgets: thin wrappers that draw a :class:`ChartSpec` with :func:`render_chart`."""
+"""Chart widgets: a panel owns what it shows (a :class:`PanelSpec`) and draws it with the pure
+:func:`~lrwatch.tui.view.build_chart` and :func:`~lrwatch.tui.chart.render_chart`."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.geometry import Size
+from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from lrwatch.tui.chart import ChartSpec, render_chart
+from lrwatch.store import MetricStore
+from lrwatch.tui.chart import render_chart
 from lrwatch.tui.mono import monochrome
+from lrwatch.tui.smooth import EmaCache
+from lrwatch.tui.view import ViewState, build_chart
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """What one panel shows: which ``chart`` of which ``runs``, seen as ``view`` says, at data
+    ``version`` (the app bumps it when records arrive, so an equal spec means an equal chart)."""
+
+    chart: str
+    runs: tuple[str, ...]
+    view: ViewState
+    version: int = 0
 
 
 class ChartPanel(Widget):
-    """One chart; ``source`` builds its spec from the store when the panel is drawn.
+    """One chart, drawn from the store for its :attr:`spec` (set it to redraw).
 
-    Drawn through Textual's line API from strips built once per :meth:`redraw` (or resize):
-    turning Rich text into strips directly costs ~1 ms a chart, the generic text path ~15 ms,
-    which matters while records stream in and keys must still feel instant.
+    Drawn through Textual's line API from strips built once per spec (or resize): turning Rich
+    text into strips directly costs ~1 ms a chart, the generic text path ~15 ms, which
+    matters while records stream in and keys must still feel instant. The loss panel keeps
+    its smoothed series (:class:`~lrwatch.tui.smooth.EmaCache`) between frames.
     """
 
     DEFAULT_CSS = """
     ChartPanel { height: 1fr; min-height: 4; }
     """
 
-    def __init__(
-        self,
-        source: Callable[[], ChartSpec | None],
-        lock: threading.Lock | None = None,
-        **kwargs: Any,
-    ) -> None:
+    spec: reactive[PanelSpec | None] = reactive(None, layout=False)
+
+    def __init__(self, store: MetricStore, chart: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.source = source
-        # Held while reading series: a reader thread appends to them under the same lock.
-        self.lock = lock or threading.Lock()
+        self.store = store
+        self.chart = chart
+        self.ema = EmaCache()
         self._strips: list[Strip] = []
         self._built_for: Size | None = None
         self.build_cost = 0.0  #: seconds the last build took (the app paces redraws by it)
 
+    def watch_spec(self) -> None:
+        self._built_for = None  # rebuilt on the next frame (Textual repaints a changed reactive)
+
     def lines(self, width: int, height: int) -> list[Text]:
         """The chart as text lines at ``width`` x ``height`` (empty before any data)."""
-        with self.lock:
-            spec = self.source()
-            if spec is None:
-                return []
-            return render_chart(spec, width, height)
+        spec = self.spec
+        if spec is None:
+            return []
+        # The store's lock is held while reading series: a reader thread appends under it.
+        with self.store.view(spec.runs) as runs:
+            chart = build_chart(spec.chart, runs, spec.view, self.ema)
+            return [] if chart is None else render_chart(chart, width, height)
 
     def render(self) -> Text:
         """The chart at the widget's current size as one text (tests read its plain text)."""
         return Text("\n").join(self.lines(self.size.width, self.size.height))
-
-    def redraw(self) -> None:
-        """Rebuild the chart from the store on the next frame (cheap when not visible)."""
-        self._built_for = None
-        self.refresh()
 
     def _strip(self, line: Text, width: int, style: Style, mono: bool) -> Strip:
         console = self.app.console

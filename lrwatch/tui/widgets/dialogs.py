@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
-from lrwatch.tui.control import parse_lr
+from lrwatch.session.commands import parse_lr
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}

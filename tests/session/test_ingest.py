@@ -8,11 +8,12 @@ import threading
 import numpy as np
 
 from lrwatch.records import Event, MetricBlock, Metrics, count_records, expand
+from lrwatch.session.blocks import slices
+from lrwatch.session.events import DataArrived, FindingsChanged, RulesProgress
+from lrwatch.session.ingest import ADD_SLICE, Ingest
+from lrwatch.session.rules_worker import RulesWorker
+from lrwatch.sources.follow import POLL_FAST, POLL_SLOW, poll_delay
 from lrwatch.store import MetricStore
-from lrwatch.tui.blocks import slices
-from lrwatch.tui.feeds import ADD_SLICE, POLL_FAST, POLL_SLOW, Ingest, poll_delay
-from lrwatch.tui.messages import DataArrived, FindingsChanged, RulesProgress
-from lrwatch.tui.rules_worker import RulesWorker
 
 
 def _records(n: int, nan_at: int | None = None, start: int = 0) -> list[Metrics]:
@@ -121,3 +122,21 @@ def test_polls_slow_down_once_the_files_are_quiet() -> None:
     delays = [poll_delay(q) for q in (0.0, 1.0, 3.0, 6.0, 10.0, 60.0, 3600.0)]
     assert delays[0] == delays[1] == POLL_FAST
     assert delays == sorted(delays) and delays[-1] == POLL_SLOW
+
+
+def test_backpressure_merges_updates_until_the_consumer_took_the_last_one() -> None:
+    posted: list[object] = []
+    store = MetricStore()
+    ingest = Ingest(store, threading.Lock(), posted.append, rules=False, backpressure=True)
+    ingest.min_interval = 0.0
+    ingest.add("a", _records(10))
+    ingest.flush()
+    change = Event("lr_change", {"old": [1e-3], "new": [5e-4]}, 15, 1.0)
+    ingest.add("a", [*_records(5, start=10), change])
+    ingest.flush()  # the first is not consumed yet: nothing more is posted
+    assert [m.counts for m in posted] == [{"a": 10}]
+    ingest.consumed()
+    ingest.flush()
+    arrived = [m for m in posted if isinstance(m, DataArrived)]
+    assert [m.counts for m in arrived] == [{"a": 10}, {"a": 6}]
+    assert arrived[1].events == {"a": [change]}  # the run's events travel with the data

@@ -7,7 +7,7 @@ batches over (:meth:`RulesWorker.submit`); the worker feeds them to one
 stalls, and posts the findings of changed runs at most every ``interval`` seconds. When it
 falls far behind (a huge finished log, or a run logging faster than the rules can follow) it
 skips the oldest pending batches rather than holding millions of records in memory, and says
-so (:class:`~lrwatch.tui.messages.RulesProgress`); ``lrwatch diagnose`` reads everything.
+so (:class:`~lrwatch.session.events.RulesProgress`); ``lrwatch diagnose`` reads everything.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
 
 from lrwatch.records import AnyRecord, count_records
-from lrwatch.tui.blocks import slices
-from lrwatch.tui.messages import FindingsChanged, RulesProgress, SourceProblem
-from lrwatch.tui.pacing import Pacer
+from lrwatch.rules import Engine, RuleConfig
+from lrwatch.session.blocks import slices
+from lrwatch.session.events import Emit, FindingsChanged, RulesProgress, SourceProblem
+from lrwatch.session.pacing import Pacer
 
 #: Records the rules may fall behind before the oldest pending batches are skipped.
 MAX_BACKLOG = 1_000_000
@@ -36,8 +35,8 @@ class RulesWorker:
 
     def __init__(
         self,
-        config: Any,
-        post: Callable[[Any], Any],
+        config: RuleConfig | None,
+        post: Emit,
         *,
         interval: float = 0.5,
         max_backlog: int = MAX_BACKLOG,
@@ -49,7 +48,7 @@ class RulesWorker:
         self.max_backlog = max_backlog
         # Half the time at most: the rules may lag, the UI may not.
         self.pacer = pacer or Pacer(work=0.02, rest=0.02)
-        self.engines: dict[str, Any] = {}
+        self.engines: dict[str, Engine] = {}
         self.backlog = 0  #: records submitted and not yet fed
         self.skipped = 0  #: records never fed because the backlog overflowed
         self.failed = False
@@ -153,11 +152,9 @@ class RulesWorker:
             self._last_post = now
             self._publish()
 
-    def _engine(self, name: str) -> Any:
+    def _engine(self, name: str) -> Engine:
         engine = self.engines.get(name)
         if engine is None:
-            from lrwatch.rules import Engine
-
             engine = self.engines[name] = Engine(self.config, run=name)
         return engine
 
