@@ -6,6 +6,8 @@ input errors (missing path, unknown format, bad rules file), 3 when some run gav
 loss at all (nothing to judge: the verdict says "no loss found", never "healthy").
 ``--json`` prints one object:
 ``{"runs": [{"name", "path", "format", "verdict", "loss", "findings": [...]}]}``.
+``--follow`` keeps reading as the logs grow, printing each finding as it changes, until every
+run wrote ``end`` (or Ctrl+C), then reports as above.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import json
 import math
 import re
 import sys
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from lrwatch.commands._args import (
@@ -27,6 +32,7 @@ from lrwatch.commands._args import (
     format_of,
     source_options,
 )
+from lrwatch.sources.errors import SourceError
 
 #: Exit codes.
 OK, FAILED, USAGE, NO_LOSS = 0, 1, 2, 3
@@ -42,6 +48,12 @@ def register(subparsers: Any) -> None:
     )
     add_paths_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="keep reading as the logs grow and print each finding as it opens, escalates or "
+        "resolves; stop when every run wrote its end record, or on Ctrl+C, then report",
+    )
     add_rules_argument(p)
     add_fail_on_argument(p)
     add_format_argument(p)
@@ -53,12 +65,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Diagnose every run; see the module docstring for exit codes."""
     from lrwatch.rules import ConfigError, load_config
-    from lrwatch.sources import SourceError
 
+    live = (_json_change if args.json else _LiveReport().change) if args.follow else None
     try:
         config = load_config(args.rules)
         options = source_options(args, config)
-        results = diagnose_paths(list(args.paths), format_of(args), config, **options)
+        paths, fmt = list(args.paths), format_of(args)
+        results = diagnose_paths(paths, fmt, config, args.follow, live, **options)
     except (ConfigError, SourceError, re.error) as exc:
         print(f"lrwatch diagnose: error: {exc}", file=sys.stderr)
         return USAGE
@@ -72,48 +85,112 @@ def run(args: argparse.Namespace) -> int:
 
 
 def diagnose_paths(
-    paths: list[str], fmt: str | None, config: Any, **source_options: Any
+    paths: list[str],
+    fmt: str | None,
+    config: Any,
+    follow: bool = False,
+    on_change: Callable[[str, list[Any]], object] | None = None,
+    **source_options: Any,
 ) -> list[dict[str, Any]]:
-    """Read every run once to its end, feeding records to one engine per run, in order.
+    """Read every run to its end, feeding records to one engine per run, in order.
 
+    ``follow``: keep following the logs (new lines, new files in a directory) until every
+    run wrote its ``end`` record or the user interrupts; ``on_change(run, findings)`` gets the
+    findings each batch opened, escalated or resolved (and stalls), as they happen. Reading is
+    :class:`lrwatch.sources.follow.Follower`'s, the loop ``watch`` runs.
     ``source_options`` go to :func:`lrwatch.sources.open_runs` (``stdin_fd``...).
     """
-    from lrwatch.records import count_records
-    from lrwatch.rules import Engine
     from lrwatch.sources import open_runs
+    from lrwatch.sources.follow import Follower
 
     # Block mode: plain metric rows come as numpy columns (MetricBlock), which Engine.feed
     # walks without building a record per row (the per-line records cost most of the time).
     source_options.setdefault("blocks", True)
-    runset = open_runs(paths, fmt, follow=False, **source_options)
-    engines: dict[str, Engine] = {}
-    counts: dict[str, int] = {}
-    with_loss: set[str] = set()
+    runset = open_runs(paths, fmt, follow=follow, **source_options)
+    judge = _Judge(config, follow, on_change)
     try:
-        while True:
-            batch = runset.poll()
-            for name, records in batch.items():
-                engine = engines.get(name)
-                if engine is None:
-                    engine = engines[name] = Engine(config, run=name)
-                engine.feed(records)
-                counts[name] = counts.get(name, 0) + count_records(records)
-                if name not in with_loss and _has_loss(records):
-                    with_loss.add(name)
-            if runset.done:
-                break
-            if not any(batch.values()):
-                runset.wait(0.05)
-        results = []
-        for name, src in runset.sources.items():
-            engine = engines.get(name) or Engine(config, run=name)
-            found = name in with_loss
-            results.append(
-                _result(name, src, engine, counts.get(name, 0), runset.chooser(name), found)
+        try:
+            Follower.of(runset).run(None, judge.stop, judge)
+        except KeyboardInterrupt:
+            if not follow:
+                raise
+        if judge.problem:
+            raise SourceError(judge.problem)
+        return [
+            _result(
+                name,
+                src,
+                judge.engine(name),
+                judge.counts.get(name, 0),
+                runset.chooser(name),
+                name in judge.with_loss,
             )
+            for name, src in runset.sources.items()
+        ]
     finally:
         runset.close()
-    return results
+
+
+class _Judge:
+    """The follower's sink for ``diagnose``: one rule engine per run, no store."""
+
+    def __init__(
+        self,
+        config: Any,
+        follow: bool,
+        on_change: Callable[[str, list[Any]], object] | None,
+    ) -> None:
+        self.config, self.follow, self.on_change = config, follow, on_change
+        self.stop = threading.Event()
+        self.engines: dict[str, Any] = {}
+        self.counts: dict[str, int] = {}
+        self.with_loss: set[str] = set()
+        self.problem = ""
+
+    def engine(self, name: str) -> Any:
+        from lrwatch.rules import Engine
+
+        engine = self.engines.get(name)
+        if engine is None:
+            engine = self.engines[name] = Engine(self.config, run=name)
+        return engine
+
+    def records(self, name: str, records: list[Any], add: Callable[[list[Any]], int]) -> None:
+        engine = self.engine(name)
+        changed = engine.feed(records)
+        self.counts[name] = self.counts.get(name, 0) + add(records)
+        if name not in self.with_loss and _has_loss(records):
+            self.with_loss.add(name)
+        if changed and self.on_change is not None:
+            self.on_change(name, changed)
+
+    def polled(self) -> None:
+        # Following: done once every run wrote its end record (a new file may still come,
+        # but a directory of finished runs must not be watched forever).
+        if self.follow and self.engines and all(e.ended for e in self.engines.values()):
+            self.stop.set()
+
+    def idle(self) -> None:
+        if not self.follow:
+            return
+        now = time.time()
+        for name, engine in self.engines.items():
+            stalled = engine.check_stalled(now)
+            if stalled and self.on_change is not None:
+                self.on_change(name, stalled)
+
+    def failed(self, text: str) -> None:
+        self.problem = text
+        self.stop.set()
+
+    def input_closed(self, name: str) -> None:
+        pass
+
+    def progress(self, read: int, total: int, done: bool) -> None:
+        pass
+
+    def finished(self) -> None:
+        pass
 
 
 def _result(
@@ -191,6 +268,46 @@ def verdict(
     if _rank(worst["severity"]) == 0:
         return f"healthy ({counts}): nothing needs action"
     return f"{worst['severity']}: {worst['symptom']} from step {worst['step']} ({counts})"
+
+
+def _json_change(run: str, findings: list[Any]) -> None:
+    """``--follow --json``: one line per changed finding, as it happens."""
+    for f in findings:
+        print(json.dumps({"run": run, "finding": f.to_dict()}, allow_nan=False), flush=True)
+
+
+class _LiveReport:
+    """``--follow``: a line per finding as it opens, escalates or resolves (the fix with it)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+        self.said: dict[str, tuple[str, bool]] = {}  # id -> (severity, resolved) last printed
+
+    def change(self, run: str, findings: list[Any]) -> None:
+        from rich.markup import escape
+
+        for f in findings:
+            state = (f.severity, f.resolved)
+            if self.said.get(f.id) == state:
+                continue
+            self.said[f.id] = state
+            clock = time.strftime("%H:%M:%S")
+            head = f"[dim]{clock}[/] [bold]{escape(run)}[/]"
+            if f.resolved:
+                self.console.print(
+                    f"{head} [green]✓ resolved[/] {f.symptom} (since step {f.step}) "
+                    f"at step {f.resolved_step}"
+                )
+                continue
+            sev = f.severity
+            self.console.print(
+                f"{head} [{_STYLE[sev]}]{_ICON[sev]} {sev}[/] [bold]{f.symptom}[/] "
+                f"since step {f.step}: {escape(f.message)}"
+            )
+            if f.suggestion:
+                self.console.print(f"      [bold]fix:[/] {escape(f.suggestion)}")
 
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

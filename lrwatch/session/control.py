@@ -119,6 +119,7 @@ class RunControl:
         self._io = threading.Lock()  # one request at a time on the client's socket
         self._next_try = 0.0
         self._ended = False
+        self._lost_error = ""  # why it dropped, while CHECKING
 
     # -- what it is ------------------------------------------------------------------------------
 
@@ -337,5 +338,3 @@ class RunControl:
         client, self._client = self._client, None
         if client is not None:
             client.close()
-
-    _lost_error = ""

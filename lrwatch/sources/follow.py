@@ -7,14 +7,14 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
-from lrwatch.records import AnyRecord
+from lrwatch.records import AnyRecord, count_records
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.runset import RunSet, open_runs
 from lrwatch.store import MetricStore
@@ -172,8 +172,12 @@ class Follower:
         follower._runset = runset
         return follower
 
-    def run(self, store: MetricStore, stop: threading.Event, sink: FollowSink) -> None:
-        """Read until ``stop`` is set (or, without ``follow``, until every input is read)."""
+    def run(self, store: MetricStore | None, stop: threading.Event, sink: FollowSink) -> None:
+        """Read until ``stop`` is set (or, without ``follow``, until every input is read).
+
+        ``store``: where the sink's ``add`` puts records; None for a sink that keeps none
+        (``diagnose`` feeds the rules only), whose ``add`` then only counts them.
+        """
         owned = self._runset is None
         try:
             runset = self._runset or open_runs(
@@ -201,7 +205,7 @@ class Follower:
                 runset.close()
 
     def _loop(
-        self, runset: RunSet, store: MetricStore, stop: threading.Event, sink: FollowSink
+        self, runset: RunSet, store: MetricStore | None, stop: threading.Event, sink: FollowSink
     ) -> bool:
         """The polls; returns whether the backlog was still being read when they stopped."""
         closed: set[str] = set()
@@ -211,7 +215,7 @@ class Follower:
             before = backlog(runset) if loading else {}
             batch = runset.poll()
             for name, src in runset.sources.items():
-                add = functools.partial(sync_run, store, runset, name)
+                add = count_records if store is None else partial(sync_run, store, runset, name)
                 sink.records(name, batch.get(name) or [], add)
                 if src.is_stream and src.done and name not in closed:
                     closed.add(name)
@@ -226,10 +230,12 @@ class Follower:
             sink.idle()
             if not self.follow and runset.done:
                 break
-            # A pipe gets no slow polls: its writer may pause and resume at any time.
-            piped = any(s.is_stream and not s.done for s in runset.sources.values())
-            quiet = poll_delay(now - last_data)
-            stop.wait(self.poll_fast if piped else max(self.poll_fast, quiet))
+            if any(s.is_stream and not s.done for s in runset.sources.values()):
+                # A pipe gets no slow polls (its writer may pause and resume at any time),
+                # and wakes the wait as soon as it has data.
+                runset.wait(self.poll_fast)
+            else:
+                stop.wait(max(self.poll_fast, poll_delay(now - last_data)))
         return loading
 
 
