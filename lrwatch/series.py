@@ -59,9 +59,11 @@ class Series:
         self._sorted: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
+        """Points, pending ones included; changes nothing (a reader may call it unlocked)."""
         ax = self._axis
-        if ax.members is not None and ax.ps:
-            ax.flush()  # group mode: this series' count moves on when the group flushes
+        if ax.rows and ax.members is not None and any(m is self for m in ax.members):
+            # Group mode: each pending row of the group holds a value of every member.
+            return self._n + len(ax.rows)
         return self._n
 
     # -- appending -------------------------------------------------------------------------

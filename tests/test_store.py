@@ -435,3 +435,17 @@ def test_key_sets_past_the_group_cap_are_still_stored() -> None:
     run.add(recs)
     assert len(run._axes) <= MAX_GROUPS and run.names_refused == 0
     assert sum(len(s) for s in run.series.values()) == sum(len(r.values) for r in recs)
+
+
+def test_len_counts_a_groups_pending_rows_without_flushing_them() -> None:
+    """A chart or header may ask len() while a reader appends: it must change nothing."""
+    run = RunData("exp")
+    run.add([Metrics(i, {"loss": 1.0 / (i + 1), "lr": 1e-3}) for i in range(7)])
+    axis = run.series["lr"]._axis
+    assert len(axis.rows) == 7  # the group's rows are pending
+    assert [len(s) for s in run.series.values()] == [7, 7]
+    assert len(axis.rows) == 7  # and len() left them so
+    assert [len(s.values) for s in run.series.values()] == [7, 7]  # reading them flushes
+    assert not axis.rows
+    run.add([Metrics(7, {"loss": 0.1})])  # a member going its own way
+    assert {name: len(s) for name, s in run.series.items()} == {"loss": 8, "lr": 7}
