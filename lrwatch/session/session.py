@@ -101,9 +101,9 @@ class Session:
             run = self.store.runs.get(name)
             header = (run.header if run else None) or {}
             if header.get("control"):
-                from_file = run is not None and run.path and run.path != "-"
-                log = run.path if from_file and not self.attach and run is not None else None
-                rc.set_endpoint(str(header["control"]), log)
+                # A run read from its log: the client follows the header's cmd/token files.
+                from_log = run is not None and run.path not in ("", "-") and not self.attach
+                rc.set_endpoint(str(header["control"]), run.path if from_log and run else None)
             elif self.attach:
                 rc.set_endpoint(self.attach)
         return rc
