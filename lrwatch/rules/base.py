@@ -4,18 +4,19 @@ a relative-size helper. The shared loss statistics are in :mod:`lrwatch.rules.lo
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Unpack
+from typing import ClassVar
 
 from lrwatch.rules.context import RunContext
 from lrwatch.rules.finding import Finding, severity_rank
-from lrwatch.rules.reporter import FindingFields, Reporter
+from lrwatch.rules.reporter import Reporter
 
 
 class Rule:
     """One detector. The engine calls the hooks for each record, in stream order.
 
     A rule reads the run through its :class:`~lrwatch.rules.context.RunContext` (``ctx``)
-    and reports through its :class:`~lrwatch.rules.reporter.Reporter`, which keeps at most
+    and reports through its :class:`~lrwatch.rules.reporter.Reporter` (``reporter.report``,
+    ``reporter.resolve``), which keeps at most
     one open finding (``active``): while the symptom persists the rule updates that finding
     (escalating it if needed) instead of opening a new one. A rule knows neither the engine
     nor any other rule. Subclasses take their config section as a third argument.
@@ -61,28 +62,6 @@ class Rule:
             return False
         f.last_step = max(f.last_step, step)
         return True
-
-    def report(
-        self,
-        step: int,
-        severity: str,
-        onset: int | None = None,
-        *,
-        symptom: str | None = None,
-        **fields: Unpack[FindingFields],
-    ) -> Finding:
-        """Open a finding (onset ``onset`` or ``step``) or update the open one
-        (:meth:`Reporter.report <lrwatch.rules.reporter.Reporter.report>`)."""
-        return self.reporter.report(step, severity, onset, symptom=symptom, **fields)
-
-    def resolve(self, step: int, why: str = "", *, reopenable: bool = True) -> None:
-        """Mark the open finding resolved at ``step``.
-
-        The finding is remembered: if the symptom comes back within
-        ``engine.reopen_within`` points, :meth:`report` reopens it (same id) instead of
-        opening a new one, unless ``reopenable`` is False.
-        """
-        self.reporter.resolve(step, why, reopenable=reopenable)
 
 
 class Progress:

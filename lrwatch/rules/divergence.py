@@ -36,7 +36,7 @@ class Divergence(Rule):
             return False
         self.pending = False
         # A later blow-up is a new episode, not this one coming back.
-        self.resolve(step, "the loss recovered after the LR was lowered", reopenable=False)
+        self.reporter.resolve(step, "the loss recovered after the LR was lowered", reopenable=False)
         return True
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
@@ -52,7 +52,7 @@ class Divergence(Rule):
         else:
             self.pending = False  # a new regime (restart, LR raised): judged afresh
             if explicit and direction == 0:
-                self.resolve(step, "the LR was changed")
+                self.reporter.resolve(step, "the LR was changed")
 
     def on_loss(self, step: int, x: float) -> None:
         s, cfg = self.ctx.loss, self.cfg
@@ -190,7 +190,7 @@ class Divergence(Rule):
             clear = given_back < 0.5 * cfg.lost_fraction and ref == "best" and self._near_start(cur)
             self.calm = self.calm + 1 if clear else 0
             if self.calm >= cfg.resolve_after:
-                self.resolve(step, "the loss came back down")
+                self.reporter.resolve(step, "the loss came back down")
 
     def _near_start(self, cur: float) -> bool:
         """The level is back near its pre-divergence level: for non-negative losses below
@@ -210,7 +210,7 @@ class Divergence(Rule):
             return
         s, lr = self.ctx.loss, self.ctx.lr
         what = self._what(ratio, lost, ref)
-        self.report(
+        self.reporter.report(
             step,
             sev,
             onset,

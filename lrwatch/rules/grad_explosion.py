@@ -34,7 +34,7 @@ class GradExplosion(Rule):
             self.ema = Ema(self.cfg.beta)
             self.n = 0
             if direction < 0:
-                self.resolve(step, "the LR was lowered")
+                self.reporter.resolve(step, "the LR was lowered")
 
     def on_grad(self, step: int, x: float) -> None:
         if not math.isfinite(x) or x < 0:
@@ -68,7 +68,7 @@ class GradExplosion(Rule):
             and self.quiet > cfg.cooldown
             and growth < cfg.growth / 2
         ):
-            self.resolve(step, "grad norm is back to normal")
+            self.reporter.resolve(step, "grad norm is back to normal")
 
     def _report(
         self, step: int, x: float, med: float, smooth: float, growth: float, sev: str
@@ -80,7 +80,7 @@ class GradExplosion(Rule):
             what = f"grad norm grew {fmt_ratio(growth)} (smoothed {fmt_num(smooth)})"
         else:
             what = f"grad norm spiked to {fmt_num(x)}, {fmt_ratio(x / med)} its median ({fmt_num(med)})"
-        self.report(
+        self.reporter.report(
             step,
             sev,
             evidence={

@@ -58,7 +58,7 @@ class NanInf(Rule):
             return
         self.good += 1
         if self.good >= self.cfg.resolve_after:
-            self.resolve(step, "values are finite again")
+            self.reporter.resolve(step, "values are finite again")
 
     def _report(self, step: int, metric: str, x: float, severity: str) -> None:
         f = self.reporter.active
@@ -78,7 +78,7 @@ class NanInf(Rule):
         # Restart from before the loss blew up: the best smoothed loss, not the last finite one.
         good = stats.best_step if stats.baselined else (last[0] if last else step)
         count = self.bad_loss if metric == "loss" else self.bad_grad
-        self.report(
+        self.reporter.report(
             step,
             severity,
             evidence={
@@ -113,11 +113,11 @@ class ValNan(Rule):
 
     def on_val(self, step: int, x: float) -> None:
         if math.isfinite(x):
-            self.resolve(step, "val loss is finite again")
+            self.reporter.resolve(step, "val loss is finite again")
             return
         if self.reporter.active is None and self.ctx.is_open("nan_inf"):
             return  # the train loss is non-finite too: one problem, reported as nan_inf
-        self.report(
+        self.reporter.report(
             step,
             "error",
             evidence={"val_loss": x, "lr": self.ctx.lr},

@@ -67,7 +67,7 @@ class Oscillation(Rule):
         self.progress = Progress(self.cfg.threshold)
         self.hot = self.swung = 0
         if direction < 0:
-            self.resolve(step, "the LR was lowered")
+            self.reporter.resolve(step, "the LR was lowered")
 
     def on_loss(self, step: int, x: float) -> None:
         cfg, s = self.cfg, self.ctx.loss
@@ -79,7 +79,7 @@ class Oscillation(Rule):
         bounce = ready and self._bounce(step)
         self.calm = 0 if (bounce or swinging) else self.calm + 1
         if self.reporter.active is not None and self.calm >= cfg.patience:
-            self.resolve(step, "the swings stopped")
+            self.reporter.resolve(step, "the swings stopped")
 
     # -- period 2 -----------------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class Oscillation(Rule):
         cfg, lr = self.cfg, self.ctx.lr
         start = self.ctx.loss.first
         where = "above" if med > start else "barely below"
-        self.report(
+        self.reporter.report(
             step,
             "warning",
             self.swing_onset,
@@ -172,7 +172,7 @@ class Oscillation(Rule):
             if sev == "warning"
             else "the loss still improves, slowly and not monotonically"
         )
-        self.report(
+        self.reporter.report(
             step,
             sev,
             self.onset,

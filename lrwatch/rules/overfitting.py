@@ -65,7 +65,7 @@ class Overfitting(Rule):
         if x < self.best:
             self.best, self.best_step, self.train_at_best = x, step, train
             self.hot = 0
-            self.resolve(step, "val loss reached a new best")
+            self.reporter.resolve(step, "val loss reached a new best")
             return
         cfg = self.cfg
         # A rise must clear the val curve's own noise (2 sigmas of one evaluation), not only
@@ -80,7 +80,7 @@ class Overfitting(Rule):
             gap = rel(x - self.best, self.best)
             # Act now only when the gap is large: a few % above the best is worth watching.
             sev = "warning" if gap >= max(cfg.warn_rise, bar) else "info"
-            self.report(
+            self.reporter.report(
                 step,
                 sev,
                 self.onset,

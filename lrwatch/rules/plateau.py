@@ -47,7 +47,7 @@ class TrainPlateau(Rule):
         self.steps.clear()
         self.held = 0
         if direction != 0 or explicit:
-            self.resolve(step, "the LR changed")
+            self.reporter.resolve(step, "the LR changed")
             self.cooldown = self.cfg.cooldown
 
     def on_loss(self, step: int, x: float) -> None:
@@ -88,7 +88,7 @@ class TrainPlateau(Rule):
             clear = max(self.cfg.resolve_factor * self.cfg.threshold * level, noise_bar)
             self.held = self.held + 1 if decline > clear else 0
             if self.held >= self.cfg.hold:
-                self.resolve(step, "the loss is falling again")
+                self.reporter.resolve(step, "the loss is falling again")
                 self.cooldown = self.cfg.cooldown
                 self.held = 0
             else:
@@ -126,7 +126,7 @@ class TrainPlateau(Rule):
         if self.touch(step, sev):
             return
         suggestion, action = self._advice(decayed, small)
-        self.report(
+        self.reporter.report(
             step,
             sev,
             p.best_step,
@@ -252,7 +252,7 @@ class ValPlateau(TrainPlateau):
         if improved and self.reporter.active is not None:
             # Hysteresis: noise makes small new bests; only a clear one ends the plateau.
             if v < before - self.cfg.resolve_factor * self._threshold() * abs(before):
-                self.resolve(step, "the loss improved again")
+                self.reporter.resolve(step, "the loss improved again")
                 self.cooldown = self.cfg.cooldown
             else:
                 self.progress.since = self._patience()

@@ -48,7 +48,7 @@ class SlowProgress(Rule):
             and self.reporter.active.symptom == self.symptom
         ):
             # Raising the LR answers "too low"; a stuck_high_lr finding waits for the loss.
-            self.resolve(step, "the LR was raised")
+            self.reporter.resolve(step, "the LR was raised")
 
     def on_loss(self, step: int, x: float) -> None:
         cfg, ctx, s = self.cfg, self.ctx, self.ctx.loss
@@ -68,7 +68,7 @@ class SlowProgress(Rule):
         learned = self.run_best < self.run_start * (1.0 - cfg.max_progress)
         if self.reporter.active is not None:
             if learned:
-                self.resolve(step, "the loss is falling faster now")
+                self.reporter.resolve(step, "the loss is falling faster now")
             elif self._still_stuck(progress):
                 self._escalate(step)
             return
@@ -116,7 +116,7 @@ class SlowProgress(Rule):
         progress = f.evidence["progress"]
         _, _, _, message, _ = self._verdict("stuck", progress, self.ctx.lr)
         f.evidence = {**f.evidence, "points": self.ctx.loss.n}
-        self.report(step, "warning", symptom=f.symptom, message=message)
+        self.reporter.report(step, "warning", symptom=f.symptom, message=message)
 
     def _early(self, step: int, c: float) -> None:
         """Before a full window: a loss that barely moved over ``min_points`` points at a
@@ -152,7 +152,7 @@ class SlowProgress(Rule):
             "lr": lr,
         }
         # The stuck-at-a-large-LR case has its own symptom id (the rule's is slow_progress).
-        self.report(
+        self.reporter.report(
             step,
             sev,
             symptom=symptom,

@@ -40,7 +40,7 @@ class LossSpike(Rule):
 
     def on_reset(self, step: int, direction: int, explicit: bool) -> None:
         if direction < 0 and self.reporter.active is not None:
-            self.resolve(step, "the LR was lowered")
+            self.reporter.resolve(step, "the LR was lowered")
 
     def check(self, step: int, x: float) -> None:
         """Judge ``x`` against the window before it joins (called before the stats update)."""
@@ -72,7 +72,7 @@ class LossSpike(Rule):
             if self.quiet == 1 and "recovered" in f.evidence:
                 f.evidence["recovered"] = z < 3.0
             if self.quiet > cfg.cooldown:
-                self.resolve(step, f"no spike for {cfg.cooldown} points")
+                self.reporter.resolve(step, f"no spike for {cfg.cooldown} points")
 
     def _early(self, step: int, x: float) -> None:
         """Before the window can judge: a loss many times its first value is a blow-up."""
@@ -140,7 +140,7 @@ class LossSpike(Rule):
             and ctx.lr_decaying
         )
         message, suggestion = self._texts(x, med, ratio, factor, early, cold, decayed)
-        self.report(
+        self.reporter.report(
             step,
             sev,
             evidence={
