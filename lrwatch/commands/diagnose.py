@@ -17,7 +17,6 @@ import json
 import math
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -100,6 +99,7 @@ def diagnose_paths(
     :class:`lrwatch.sources.follow.Follower`'s, the loop ``watch`` runs.
     ``source_options`` go to :func:`lrwatch.sources.open_runs` (``stdin_fd``...).
     """
+    from lrwatch.commands._judge import Judge
     from lrwatch.sources import open_runs
     from lrwatch.sources.follow import Follower
 
@@ -107,7 +107,7 @@ def diagnose_paths(
     # walks without building a record per row (the per-line records cost most of the time).
     source_options.setdefault("blocks", True)
     runset = open_runs(paths, fmt, follow=follow, **source_options)
-    judge = _Judge(config, follow, on_change)
+    judge = Judge(config, follow, on_change)
     try:
         try:
             Follower.of(runset).run(None, judge.stop, judge)
@@ -129,68 +129,6 @@ def diagnose_paths(
         ]
     finally:
         runset.close()
-
-
-class _Judge:
-    """The follower's sink for ``diagnose``: one rule engine per run, no store."""
-
-    def __init__(
-        self,
-        config: Any,
-        follow: bool,
-        on_change: Callable[[str, list[Any]], object] | None,
-    ) -> None:
-        self.config, self.follow, self.on_change = config, follow, on_change
-        self.stop = threading.Event()
-        self.engines: dict[str, Any] = {}
-        self.counts: dict[str, int] = {}
-        self.with_loss: set[str] = set()
-        self.problem = ""
-
-    def engine(self, name: str) -> Any:
-        from lrwatch.rules import Engine
-
-        engine = self.engines.get(name)
-        if engine is None:
-            engine = self.engines[name] = Engine(self.config, run=name)
-        return engine
-
-    def records(self, name: str, records: list[Any], add: Callable[[list[Any]], int]) -> None:
-        engine = self.engine(name)
-        changed = engine.feed(records)
-        self.counts[name] = self.counts.get(name, 0) + add(records)
-        if name not in self.with_loss and _has_loss(records):
-            self.with_loss.add(name)
-        if changed and self.on_change is not None:
-            self.on_change(name, changed)
-
-    def polled(self) -> None:
-        # Following: done once every run wrote its end record (a new file may still come,
-        # but a directory of finished runs must not be watched forever).
-        if self.follow and self.engines and all(e.ended for e in self.engines.values()):
-            self.stop.set()
-
-    def idle(self) -> None:
-        if not self.follow:
-            return
-        now = time.time()
-        for name, engine in self.engines.items():
-            stalled = engine.check_stalled(now)
-            if stalled and self.on_change is not None:
-                self.on_change(name, stalled)
-
-    def failed(self, text: str) -> None:
-        self.problem = text
-        self.stop.set()
-
-    def input_closed(self, name: str) -> None:
-        pass
-
-    def progress(self, read: int, total: int, done: bool) -> None:
-        pass
-
-    def finished(self) -> None:
-        pass
 
 
 def _result(
@@ -215,16 +153,6 @@ def _result(
     if not found:
         result["unread_lines"] = list(getattr(src, "unread", []))
     return result
-
-
-def _has_loss(records: list[Any]) -> bool:
-    from lrwatch.records import MetricBlock, Metrics
-
-    return any(
-        "loss" in (r.values if isinstance(r, Metrics) else r.columns)
-        for r in records
-        if isinstance(r, Metrics | MetricBlock)
-    )
 
 
 def _rank(severity: str) -> int:

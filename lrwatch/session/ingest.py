@@ -30,7 +30,7 @@ from lrwatch.session.events import (
 )
 from lrwatch.session.pacing import Pacer
 from lrwatch.session.rules_worker import RulesWorker
-from lrwatch.sources.follow import AddChunk
+from lrwatch.sources.follow import AddChunk, FollowSink
 from lrwatch.store import MetricStore
 
 #: Records added to the store per lock hold: the UI's draw waits for at most one slice.
@@ -46,7 +46,7 @@ def _slices(records: list[AnyRecord], size: int) -> Iterator[list[AnyRecord]]:
     yield from slices(records, size)
 
 
-class Ingest:
+class Ingest(FollowSink):
     """Adds batches to the store, queues them for the rules, and emits batched events."""
 
     def __init__(
@@ -70,6 +70,7 @@ class Ingest:
         #: 1 ms (a GIL hand-over) per 50 ms instead of 5 ms per 20 ms (20% of the reading).
         self._backlog_pacer = Pacer(work=0.05, rest=0.001)
         self.slice_rows = ADD_SLICE
+        self._backlog = False  # between begin_backlog and the done progress
         self._pending = DataArrived({})
         self._unconsumed = threading.Event()  # a DataArrived is out and not yet handled
         self._last_post = 0.0
@@ -92,6 +93,7 @@ class Ingest:
         """A backlog is read from now on: bigger slices, a lighter pacer, the rules held
         (records are queued for them, none checked) until :meth:`release_rules`."""
         self.slice_rows, self.pacer = BACKLOG_SLICE, self._backlog_pacer
+        self._backlog = True
         if self.rules is not None:
             self.rules.hold()
 
@@ -131,8 +133,9 @@ class Ingest:
         always, after the records it covers)."""
         now = time.monotonic()
         if done:
+            self.flush(force=True)  # the backlog's last records, still marked as such
             self.slice_rows, self.pacer = ADD_SLICE, self._live_pacer
-            self.flush(force=True)
+            self._backlog = False
         elif now - self._last_progress < self.min_interval:
             return
         self._last_progress = now
@@ -173,6 +176,7 @@ class Ingest:
             return  # merged into the next one
         pending = self._pending
         if pending.counts or pending.events:
+            pending.backlog = self._backlog
             self._pending = DataArrived({})
             if self.backpressure:
                 self._unconsumed.set()

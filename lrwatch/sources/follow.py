@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from lrwatch.records import AnyRecord, count_records
 from lrwatch.sources.errors import SourceError
@@ -108,14 +108,19 @@ def poll_delay(quiet: float) -> float:
 AddChunk = Callable[[list[AnyRecord]], int]
 
 
-class FollowSink(Protocol):
-    """What a :class:`Follower` calls, on its own thread, as it reads."""
+class FollowSink:
+    """What a :class:`Follower` calls, on its own thread, as it reads.
+
+    A sink implements :meth:`records` and whichever of the others it cares about; the rest
+    do nothing.
+    """
 
     def records(self, name: str, records: list[AnyRecord], add: AddChunk) -> None:
         """Run ``name``'s new ``records`` (every run, every poll: ``[]`` too, for its stats).
 
         The sink puts them in the store by calling ``add`` (once, or per chunk).
         """
+        raise NotImplementedError
 
     def polled(self) -> None:
         """One poll's records were all handed over."""
@@ -251,22 +256,19 @@ def _report_backlog(
     return caught_up
 
 
-class StoreSink:
+class StoreSink(FollowSink):
     """The plain sink: records straight into the store, ``on_batch({run: added})`` at most
     once per ``batch_window`` seconds (a new run shows up with 0), never once per record.
 
-    For consumers without a UI thread to spare (benchmarks, ``diagnose --follow``); what is
-    pending when the follower stops is delivered before :meth:`finished` returns.
+    What is pending when the follower stops is delivered before :meth:`finished` returns;
+    why reading stopped, if it failed, is kept in :attr:`problem`.
     """
 
     def __init__(
-        self,
-        on_batch: Callable[[dict[str, int]], object],
-        batch_window: float = 0.1,
-        on_records: Callable[[str, list[AnyRecord]], object] | None = None,
+        self, on_batch: Callable[[dict[str, int]], object], batch_window: float = 0.1
     ) -> None:
-        self.on_batch, self.batch_window, self.on_records = on_batch, batch_window, on_records
-        self.problems: list[str] = []
+        self.on_batch, self.batch_window = on_batch, batch_window
+        self.problem = ""
         self._pending: dict[str, int] = {}
         self._known: set[str] = set()
         self._last = time.monotonic()
@@ -276,25 +278,14 @@ class StoreSink:
         if records or name not in self._known:
             self._known.add(name)
             self._pending[name] = self._pending.get(name, 0) + n
-        if records and self.on_records is not None:
-            self.on_records(name, records)
 
     def polled(self) -> None:
         now = time.monotonic()
         if self._pending and now - self._last >= self.batch_window:
             self._deliver(now)
 
-    def input_closed(self, name: str) -> None:
-        pass
-
-    def progress(self, read: int, total: int, done: bool) -> None:
-        pass
-
-    def idle(self) -> None:
-        pass
-
     def failed(self, text: str) -> None:
-        self.problems.append(text)
+        self.problem = text
 
     def finished(self) -> None:
         if self._pending:
