@@ -21,10 +21,14 @@ class DataArrived:
 
     ``events``: the run events (``lr_change``, ``pause``, ``resume``, ``end`` …) among them,
     per run, in order, so a consumer can react to them without scanning the store.
+    ``backlog``: see the field.
     """
 
     counts: dict[str, int]
     events: dict[str, list[Event]] = field(default_factory=dict)
+    #: Part of the backlog (what the files held at start): more comes at once, and a
+    #: :class:`ReadProgress` with ``done`` follows the last of it.
+    backlog: bool = False
 
     def merge(self, other: DataArrived) -> None:
         """Add ``other``'s counts and events to these (an update that was not consumed yet)."""

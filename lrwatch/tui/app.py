@@ -127,9 +127,6 @@ class LRWatchApp(App[int]):
         self.closed_inputs: set[str] = set()  #: runs read from a pipe that reached EOF
         #: (bytes read, bytes to read) while a backlog is read; None once it is (or never was).
         self.loading: tuple[int, int] | None = None
-        #: Files are read and their first progress report has not come yet: hold the charts
-        #: (the first batch may be the start of a backlog drawn once, when it is all read).
-        self._backlog_unknown = bool(paths)
         self.prefer_path = prefer_path  # switch to this log's run once it has records
         # lrwatch run: the child, its exit code, and whether q stops it (--keep says no).
         self.child = child
@@ -336,14 +333,14 @@ class LRWatchApp(App[int]):
             # setdefault: the same list each time, so an unchanged panel is not re-rendered.
             self.findings_w.set_findings(self.findings.setdefault(current.name, []))
 
-    def _redraw_soon(self) -> None:
+    def _redraw_soon(self, backlog: bool) -> None:
         """Redraw for new data at most ~10 times a second, and less when frames are costly.
 
         A frame must not take more than about a quarter of the UI thread while records
         stream in, or keys queue up behind redraws; view keys redraw at once regardless.
-        While a backlog is read only the header is redrawn (the charts once, when it is read).
+        ``backlog`` data redraws only the header (the charts once, when it is all read).
         """
-        if self.loading is not None or self._backlog_unknown:
+        if backlog:
             self._refresh_header()
             return
         cost = sum(p.build_cost for p in self.charts_w if p.display)
@@ -389,7 +386,7 @@ class LRWatchApp(App[int]):
         for name, events in message.events.items():
             self._show(self._control(name).news(events, now))
         self._switch_to_preferred()
-        self._redraw_soon()
+        self._redraw_soon(message.backlog)
 
     def _switch_to_preferred(self) -> None:
         if self.prefer_path is None:
@@ -401,7 +398,6 @@ class LRWatchApp(App[int]):
                 return
 
     def on_read_progress(self, message: msg.ReadProgress) -> None:
-        self._backlog_unknown = False
         if not message.done:
             self.loading = (message.read, message.total)
             self._refresh_header()

@@ -140,3 +140,22 @@ def test_backpressure_merges_updates_until_the_consumer_took_the_last_one() -> N
     arrived = [m for m in posted if isinstance(m, DataArrived)]
     assert [m.counts for m in arrived] == [{"a": 10}, {"a": 6}]
     assert arrived[1].events == {"a": [change]}  # the run's events travel with the data
+
+
+def test_backlog_data_says_so_until_the_done_progress() -> None:
+    """The UI draws a backlog once, when it is read: its data messages are marked."""
+    posted: list[object] = []
+    ingest = Ingest(MetricStore(), threading.Lock(), posted.append, rules=False)
+    ingest.begin_backlog()
+    ingest.add("a", _records(10))
+    ingest.flush(force=True)
+    ingest.add("a", _records(5, start=10))
+    ingest.progress(100, 100, done=True)  # posts the pending records first, still backlog
+    ingest.add("a", _records(5, start=15))
+    ingest.flush(force=True)
+    arrived = [m for m in posted if isinstance(m, DataArrived)]
+    assert [(m.counts, m.backlog) for m in arrived] == [
+        ({"a": 10}, True),
+        ({"a": 5}, True),
+        ({"a": 5}, False),
+    ]
