@@ -76,7 +76,7 @@ def parse_lr(text: str) -> float:
 def plan_change(change: LRChange, current: list[float], mode: str) -> Command:
     """The command for ``change`` in ``mode`` (rescale or pin), from the ``current`` LRs."""
     change = change.with_mode(mode)
-    return Command(change.op, change, current, change.apply(current) if current else [])
+    return Command(change.op, change, current, change.apply(current))
 
 
 def plan_scale(factor: float, current: list[float], mode: str) -> Command:

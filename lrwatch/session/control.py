@@ -111,7 +111,6 @@ class RunControl:
         self.error = ""
         self.seen = False
         self.mode = "rescale"
-        self.hint = DEFAULT_HINT
         self.awaiting: Command | None = None  #: a command of ours in flight
         #: Steps at which our own commands took effect (their ack is shown already).
         self.ours: set[int | None] = set()
@@ -145,7 +144,6 @@ class RunControl:
             self.seen,
             self.checking,
             self.mode,
-            self.hint,
         )
 
     def set_endpoint(self, endpoint: str | None, log_path: str | None = None) -> None:
@@ -165,7 +163,7 @@ class RunControl:
         """Why a command cannot be sent now (None: it can)."""
         if self.endpoint is None:
             return "read-only"
-        if self._client is None or not self.connected:
+        if not self.connected:
             return self.error or "not connected yet"
         return None
 

@@ -164,8 +164,12 @@ class LRWatchApp(App[int]):
         return {n: rc.client for n, rc in self.session.controls.items() if rc.client is not None}
 
     def control_info(self, name: str) -> ControlInfo:
-        """What the header shows of run ``name``'s control connection."""
-        return self._control(name).info()
+        """What the header shows of run ``name``'s control connection (under ``lrwatch run``,
+        a read-only run's hint says how to steer it)."""
+        rc = self.session.control(name)
+        if self.child is not None and rc.endpoint is None:
+            return replace(rc.info(), hint=self._run_hint(name))
+        return rc.info()
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -298,7 +302,7 @@ class LRWatchApp(App[int]):
             # lrwatch run: console output has no end record, but the exit code says it all.
             s.state = "finished" if self.child_code == 0 else "crashed"
         if s.state in DONE_STATES:
-            self._show(self._control(run.name).run_ended(run.ended))
+            self._show(self.session.control(run.name).run_ended(run.ended))
         header.show(s, self.current % len(self.store.runs), len(self.store.runs))
 
     def _data_changed(self) -> None:
@@ -384,7 +388,7 @@ class LRWatchApp(App[int]):
                 self.arrivals[name] = now
             self._maybe_connect(name)
         for name, events in message.events.items():
-            self._show(self._control(name).news(events, now))
+            self._show(self.session.control(name).news(events, now))
         self._switch_to_preferred()
         self._redraw_soon(message.backlog)
 
@@ -428,18 +432,18 @@ class LRWatchApp(App[int]):
 
     def on_control_state(self, message: msg.ControlState) -> None:
         name = message.run
-        rc = self._control(name)
+        rc = self.session.control(name)
         self._show(rc.handle_state(message, self._end(name), self._over(name)))
         if rc.checking:  # it dropped: did the run write its end record meanwhile?
             self.set_timer(LOST_GRACE, lambda: self._settle(name))
         self._refresh_header()
 
     def _settle(self, name: str) -> None:
-        self._show(self._control(name).settle(self._end(name), self._over(name)))
+        self._show(self.session.control(name).settle(self._end(name), self._over(name)))
         self._refresh_header()
 
     def on_control_reply(self, message: msg.ControlReply) -> None:
-        self._show(self._control(message.run).handle_reply(message))
+        self._show(self.session.control(message.run).handle_reply(message))
 
     def on_child_exited(self, message: msg.ChildExited) -> None:
         self.child_code = message.code
@@ -450,12 +454,6 @@ class LRWatchApp(App[int]):
 
     # ---- control connections --------------------------------------------------------------
 
-    def _control(self, name: str) -> RunControl:
-        rc = self.session.control(name)
-        if self.child is not None and rc.endpoint is None:
-            rc.hint = self._run_hint(name)
-        return rc
-
     def _end(self, name: str) -> Event | None:
         run = self.store.runs.get(name)
         return run.ended if run is not None else None
@@ -465,7 +463,7 @@ class LRWatchApp(App[int]):
         return self.child_code is not None or self._end(name) is not None
 
     def _maybe_connect(self, name: str) -> None:
-        rc = self._control(name)
+        rc = self.session.control(name)
         if self._over(name):
             self._show(rc.run_ended(self._end(name)))
             return
@@ -497,7 +495,7 @@ class LRWatchApp(App[int]):
         run = self.current_run
         if run is None:
             return None
-        rc = self._control(run.name)
+        rc = self.session.control(run.name)
         why = rc.refusal()
         if why == "read-only":
             self.status_w.show(READ_ONLY_HINT.format(run=run.name), error=True, topic="control")
@@ -564,7 +562,7 @@ class LRWatchApp(App[int]):
         """Switch LR changes between rescale (schedule keeps its shape) and pin."""
         run = self.current_run
         if run is not None:
-            mode = self._control(run.name).toggle_mode()
+            mode = self.session.control(run.name).toggle_mode()
             self.status_w.show(f"LR changes now use mode {mode}")
             self._refresh_header()
 
