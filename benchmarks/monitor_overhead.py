@@ -22,13 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, out_dir
 
 
-def bench_monitor(tmp: Path, n: int, tensors: bool = False, optimizer: bool = False) -> float:
+def bench_monitor(
+    tmp: Path,
+    n: int,
+    tensors: bool = False,
+    optimizer: bool = False,
+    system_every: float | None = None,
+) -> float:
     import torch
 
     import lrwatch
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1) if optimizer else None
-    mon = lrwatch.Monitor(opt, log=tmp / f"m{time.perf_counter_ns()}.jsonl", run="bench")
+    log = tmp / f"m{time.perf_counter_ns()}.jsonl"
+    mon = lrwatch.Monitor(opt, log=log, run="bench", system_every=system_every)
     loss = torch.tensor(0.5) if tensors else 0.5
     t0 = time.perf_counter()
     for _ in range(n):
@@ -73,6 +80,11 @@ def main() -> None:
         "monitor": bench_monitor,
         "monitor_tensor_loss": lambda tmp, n: bench_monitor(tmp, n, tensors=True),
         "monitor_with_optimizer": lambda tmp, n: bench_monitor(tmp, n, optimizer=True),
+        # System metrics sampled in their own thread: at the suggested 10 s (no sample falls
+        # in a round: what a step pays for the sampler existing), and every 5 ms (a stress
+        # test, 2000× the suggested rate: the GIL the sampler's psutil calls hold).
+        "monitor_system_10s": lambda tmp, n: bench_monitor(tmp, n, system_every=10.0),
+        "monitor_system_5ms": lambda tmp, n: bench_monitor(tmp, n, system_every=0.005),
         "summarywriter": bench_tensorboard,
         "json_write": bench_json,
     }
@@ -89,6 +101,8 @@ def main() -> None:
         "us_per_step": us,
         "ratio_vs_summarywriter": round(best["monitor"] / best["summarywriter"], 3),
         "ratio_vs_json_write": round(best["monitor"] / best["json_write"], 3),
+        "ratio_system_10s_vs_monitor": round(best["monitor_system_10s"] / best["monitor"], 3),
+        "ratio_system_5ms_vs_monitor": round(best["monitor_system_5ms"] / best["monitor"], 3),
         "machine": machine(),
     }
     for k, v in us.items():

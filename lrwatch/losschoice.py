@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from lrwatch.records import AnyRecord, MetricBlock, Metrics
+from lrwatch.records import SYSTEM_PREFIX, AnyRecord, MetricBlock, Metrics
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,7 +97,8 @@ def is_loss_name(name: str) -> bool:
     """Whether a metric name is a loss (``total_loss``, ``train/CrossEntropyLoss``), not a
     setting or statistic about one (``annealing_loss_improvement_pct``, ``loss_scale``)."""
     low = name.lower()
-    return "loss" in low and not _parts(name) & _NOT_LOSS
+    # System metrics (sys/...) describe the machine, never the model.
+    return "loss" in low and not low.startswith(SYSTEM_PREFIX) and not _parts(name) & _NOT_LOSS
 
 
 def _is_train_loss(name: str) -> bool:

@@ -20,6 +20,11 @@ SCHEMA_VERSION = 1
 #: The metric names rules and charts look for.
 CANONICAL = ("loss", "val_loss", "lr", "grad_norm")
 
+#: Series of system metrics (CPU, memory, GPU) are named with this prefix: ``sys/gpu0/util``.
+SYSTEM_PREFIX = "sys/"
+#: The record kind they come in (``Monitor(system_every=)``); readers turn it into metrics.
+SYSTEM_KIND = "system"
+
 #: Keys that carry the step of a record, in order of preference.
 STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "trainer/global_step")
 
@@ -27,7 +32,7 @@ STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "trainer/global_s
 TIME_KEYS = ("t", "time", "timestamp", "wall_time", "walltime")
 
 #: Event kinds of the lrwatch JSONL schema. Any other ``kind`` is kept as a generic event.
-EVENT_KINDS = ("run", "lr_change", "end", "pause", "resume", "note")
+EVENT_KINDS = ("run", "lr_change", "end", "pause", "resume", "note", "meta")
 
 #: Built-in aliases: source key (lower-cased) -> canonical name.
 ALIASES: dict[str, str] = {

@@ -64,6 +64,8 @@ ONLY_IN: dict[str, tuple[str, ...]] = {
     "mlflow": (),
     "tensorboard": (),
     "tensorflow": (),
+    # NVML (nvidia-ml-py, the [gpu] extra): the training side's system metrics only.
+    "pynvml": ("lrwatch.train",),
 }
 
 

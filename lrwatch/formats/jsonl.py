@@ -18,7 +18,18 @@ import msgspec
 
 from lrwatch.formats._rows import Rows, build_rows
 from lrwatch.formats.base import MIN_WALL_TIME, LineParser, as_step, metrics_from_mapping, wall_time
-from lrwatch.records import STEP_KEYS, TIME_KEYS, AnyRecord, Event, Metrics, NameMap, Record
+from lrwatch.records import (
+    STEP_KEYS,
+    SYSTEM_KIND,
+    SYSTEM_PREFIX,
+    TIME_KEYS,
+    AnyRecord,
+    Event,
+    Metrics,
+    NameMap,
+    Record,
+    to_float,
+)
 
 # Non-standard number tokens as bare values (not inside a word or a string's quotes).
 _TOKEN_RE = re.compile(rb'(?<![\w"])(-?(?:Infinity|inf|NaN|nan))(?![\w"])')
@@ -423,5 +434,25 @@ class JsonlParser(LineParser):
         if not isinstance(kind, str) or not kind:
             self.skipped += 1
             return
+        if kind == SYSTEM_KIND:
+            self._system(obj, out)
+            return
         data = {k: v for k, v in obj.items() if k != "kind"}
         out.append(Event(kind, data, as_step(obj.get("step")), wall_time(obj.get("t"))))
+
+    def _system(self, obj: dict[str, Any], out: list[Record]) -> None:
+        """A ``system`` record: its numbers as metrics ``sys/<name>`` at its step (the last
+        step seen when it has none). Never in a MetricBlock: its ``kind`` keeps it off the
+        fast path."""
+        step = as_step(obj.get("step"))
+        values: dict[str, float] = {}
+        for key, value in obj.items():
+            if key not in ("kind", "step", "t"):
+                x = to_float(value)
+                if x is not None:
+                    values[SYSTEM_PREFIX + key] = x
+        if not values:
+            self.skipped += 1
+            return
+        step = max(self._next_step - 1, 0) if step is None else step
+        out.append(Metrics(step, values, wall_time(obj.get("t"))))

@@ -155,6 +155,24 @@ class StalledConfig:
 
 
 @dataclass
+class GpuIdleConfig:
+    """GPU utilisation over wall time (system samples: ``Monitor(system_every=)``)."""
+
+    enabled: bool = True
+    threshold: float = 30.0  #: mean GPU utilisation (%) below this ...
+    seconds: float = 180.0  #: ... for this long (samples' wall time) while steps advance: info
+
+
+@dataclass
+class MemoryPressureConfig:
+    """GPU or host memory near full (system samples)."""
+
+    enabled: bool = True
+    fraction: float = 0.95  #: used ≥ this fraction of a GPU's or the host's total: warning
+    margin: float = 0.02  #: resolved once below ``fraction - margin`` (no flapping)
+
+
+@dataclass
 class MetricsConfig:
     """Which metrics are the losses, when the order in lrwatch.losschoice picks wrong."""
 
@@ -175,6 +193,8 @@ _SECTIONS: dict[str, type] = {
     "overfitting": OverfittingConfig,
     "grad_explosion": GradExplosionConfig,
     "stalled": StalledConfig,
+    "gpu_idle": GpuIdleConfig,
+    "memory_pressure": MemoryPressureConfig,
 }
 
 
@@ -194,6 +214,8 @@ class RuleConfig:
     overfitting: OverfittingConfig = field(default_factory=OverfittingConfig)
     grad_explosion: GradExplosionConfig = field(default_factory=GradExplosionConfig)
     stalled: StalledConfig = field(default_factory=StalledConfig)
+    gpu_idle: GpuIdleConfig = field(default_factory=GpuIdleConfig)
+    memory_pressure: MemoryPressureConfig = field(default_factory=MemoryPressureConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<rules>") -> RuleConfig:

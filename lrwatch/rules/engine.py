@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from lrwatch.liveness import GAP_POINTS, stalled_after, usual_gap
 from lrwatch.losschoice import is_val_set
-from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
+from lrwatch.records import SYSTEM_PREFIX, AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.rules.base import Rule
 from lrwatch.rules.config import RuleConfig
 from lrwatch.rules.context import RunContext, RunState
@@ -35,6 +35,7 @@ from lrwatch.rules.plateau import TrainPlateau, ValPlateau
 from lrwatch.rules.reporter import FindingBook
 from lrwatch.rules.slow_progress import SlowProgress
 from lrwatch.rules.spikes import LossSpike
+from lrwatch.rules.system import GpuIdle, MemoryPressure, SystemRule
 
 #: Named eval sets judged for overfitting at most (beyond: ignored).
 MAX_SETS = 16
@@ -94,6 +95,10 @@ class Engine:
             GradExplosion(ctx, out(GradExplosion.symptom), cfg.grad_explosion)
             if cfg.grad_explosion.enabled
             else None,
+            GpuIdle(ctx, out(GpuIdle.symptom), cfg.gpu_idle) if cfg.gpu_idle.enabled else None,
+            MemoryPressure(ctx, out(MemoryPressure.symptom), cfg.memory_pressure)
+            if cfg.memory_pressure.enabled
+            else None,
         ]
         # The two rules the engine calls directly, outside the per-hook lists: the spike
         # check judges a loss before the shared statistics take it in, the NaN rule sees
@@ -110,6 +115,7 @@ class Engine:
         self._loss_rules = _implementing(self._rules, "on_loss")
         self._val_rules = _implementing(self._rules, "on_val")
         self._grad_rules = _implementing(self._rules, "on_grad")
+        self._system_rules = [r for r in self._rules if isinstance(r, SystemRule)]
 
     # -- public API -------------------------------------------------------------------------
 
@@ -119,10 +125,12 @@ class Engine:
         book.begin()
         any_record = False
         for rec in records:
-            any_record = True
             if isinstance(rec, Metrics):
-                self._on_metrics(rec)
-            elif isinstance(rec, MetricBlock):
+                # A system sample is not progress: its thread writes on while training hangs.
+                any_record = self._on_metrics(rec) or any_record
+                continue
+            any_record = True
+            if isinstance(rec, MetricBlock):
                 self._on_block(rec)
             else:
                 self._on_event(rec)
@@ -203,8 +211,13 @@ class Engine:
     def _points(self) -> int:
         return self._state.points
 
-    def _on_metrics(self, rec: Metrics) -> None:
+    def _on_metrics(self, rec: Metrics) -> bool:
+        """One record; False for a system sample (only the system rules see those)."""
         values = rec.values
+        if next(iter(values), "").startswith(SYSTEM_PREFIX):
+            for system_rule in self._system_rules:
+                system_rule.on_system(rec.step, rec.t, values)
+            return False
         get = values.get
         self._on_row(rec.step, rec.t, get("lr"), get("loss"), get("val_loss"), get("grad_norm"))
         if not self._not_sets.issuperset(values):  # one C-level test for the usual record
@@ -212,6 +225,7 @@ class Engine:
                 rule = None if key in self._not_sets else self._val_set(key)
                 if rule is not None and math.isfinite(x):
                     rule.on_val(rec.step, x)
+        return True
 
     def _val_set(self, key: str) -> Overfitting | None:
         """The overfitting rule of the named eval set ``key`` (HF ``eval_g1_loss``, Lightning

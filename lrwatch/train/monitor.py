@@ -19,7 +19,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
-import signal
 import socket
 import sys
 import threading
@@ -33,10 +32,17 @@ from lrwatch.control.dispatch import Reply, dispatch
 from lrwatch.control.service import Service, ServiceOptions
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
 from lrwatch.train.boundary import Boundary
+from lrwatch.train.console import ConsoleCapture, console_path
+from lrwatch.train.rendezvous import announce
+from lrwatch.train.runenv import default_run, dist_rank, install_sigterm, positive_int, to_float
+from lrwatch.train.system import SystemSampler
 from lrwatch.train.writer import JsonlWriter
 
 #: Environment variables that steer a Monitor left at its defaults (``lrwatch run`` sets them).
 ENV_LOG, ENV_CONTROL, ENV_RUN = "LRWATCH_LOG", "LRWATCH_CONTROL", "LRWATCH_RUN"
+#: A file every Monitor (rank 0) appends its log's path to, whatever ``log=`` says (lrwatch
+#: run reads it: lrwatch/train/rendezvous.py).
+ENV_RENDEZVOUS = "LRWATCH_RENDEZVOUS"
 
 
 class Monitor:
@@ -58,6 +64,12 @@ class Monitor:
             no scheduler; False never uses the multiplier.
         dist_every: under torch.distributed, sync rank 0's changes every N steps (1: a tiny
             blocking broadcast each step; N > 1: asynchronous, applied up to 2N-1 steps later).
+        system_every: write a ``system`` record (CPU, memory, GPUs) every this many seconds,
+            from a thread of its own (10 is a good choice); None (default): off.
+        total_steps: the run's length in steps, for progress and ETA (see
+            :meth:`set_total_steps` when it is known only later).
+        capture_output: copy ``sys.stdout``/``sys.stderr`` to ``<log>.console`` (for
+            ``lrwatch attach``; ``lrwatch run`` has the output already).
     """
 
     def __init__(
@@ -79,8 +91,11 @@ class Monitor:
         max_clients: int = 16,
         handle_signals: bool = True,
         dist_every: int = 1,
+        system_every: float | None = None,
+        total_steps: int | None = None,
+        capture_output: bool = False,
     ) -> None:
-        self.run = run or os.environ.get(ENV_RUN) or _default_run(log)
+        self.run = run or os.environ.get(ENV_RUN) or default_run(log or os.environ.get(ENV_LOG))
         log = log or os.environ.get(ENV_LOG) or Path("runs") / f"{self.run}.jsonl"
         self.log_path = Path(log)
         self.control = control or os.environ.get(ENV_CONTROL) or "unix"
@@ -98,7 +113,12 @@ class Monitor:
         self._dist_every = dist_every
         self._auto_lr = auto_lr
         self._handle_signals = handle_signals
-        self.rank, self.world_size = _dist_rank()
+        self._system_every = system_every
+        self.total_steps = positive_int(total_steps)
+        self._capture_output = capture_output
+        self._sampler: SystemSampler | None = None
+        self._console: ConsoleCapture | None = None
+        self.rank, self.world_size = dist_rank()
         self._optimizer: Any = None
         self._lr: Any = None  # LRController
         self._lr_used: list[float] = []
@@ -175,6 +195,17 @@ class Monitor:
             self._start()
         self._write_metrics(self._step if step is None else int(step), metrics, auto_lr=False)
 
+    def set_total_steps(self, total: int) -> None:
+        """The run's length, learnt late (a framework's ``max_steps``): a ``meta`` record.
+        Not a positive integer: ignored."""
+        total_steps = positive_int(total)
+        if total_steps is None or self._closed:
+            return
+        self.total_steps = total_steps
+        if self._writer is not None:  # before the start, the header will carry it
+            t = round(time.time(), 3)
+            self._emit({"kind": "meta", "step": self._step, "t": t, "total_steps": total_steps})
+
     def close(self, status: str = "finished") -> None:
         """Write the ``end`` record, stop the server, flush and close the log. Idempotent."""
         with self._lock:
@@ -185,6 +216,8 @@ class Monitor:
         # and close() never raises into the training script.
         with contextlib.suppress(Exception):
             self._boundary.cancel(status)
+        if self._sampler is not None:
+            self._sampler.close()  # no system record after the end record
         end = {"kind": "end", "status": status, "step": self._step, "t": round(time.time(), 3)}
         if self._writer is not None and self._writer.dropped:
             end["dropped"] = self._writer.dropped
@@ -193,6 +226,8 @@ class Monitor:
             if part is not None:
                 with contextlib.suppress(Exception):
                     part.remove() if part is self._hook else part.close()
+        if self._console is not None:
+            self._console.close()  # last: what close() printed is in it too
 
     def state_dict(self) -> dict[str, Any]:
         """Step, applied changes and LR controller state, for checkpoints."""
@@ -215,6 +250,12 @@ class Monitor:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.close("finished" if exc_type is None else "crashed")
+
+    @property
+    def console(self) -> Path | None:
+        """The file the program's output is copied to (``capture_output``), else None."""
+        c = self._console
+        return c.path.absolute() if c is not None and c.active else None
 
     @property
     def paused(self) -> bool:
@@ -249,6 +290,7 @@ class Monitor:
             "world_size": self.world_size,
             "closed": self._closed,
             "pinned": self._lr.pinned if self._lr is not None else [],
+            "total_steps": self.total_steps,
         }
 
     def history(self) -> list[dict[str, Any]]:
@@ -280,15 +322,22 @@ class Monitor:
             report=self._problem,
         )
         self.log_path = self._writer.path  # a fresh name when the given one was not ours
+        if self._capture_output:
+            self._console = ConsoleCapture(console_path(self.log_path)).start()
         self._service = Service.open(
             self, self.log_path, self.control, self._emit, self._opts, self._problem
         )
         self.endpoint = self._service.endpoint
         self._writer.write_header(_line(self._header()))
         self._writer.flush()  # clients find the endpoint in the header right away
+        announce(os.environ.get(ENV_RENDEZVOUS), self.log_path, self.run, self.console)
+        if self._system_every:
+            self._sampler = SystemSampler(
+                self._system_every, self._emit, lambda: self._step, self._problem
+            ).start()
         atexit.register(self._atexit)
         if self._handle_signals:
-            _install_sigterm(self)
+            install_sigterm(self.close)
 
     def _problem(self, code: str, message: str) -> None:
         """Report a disk, OS or control problem once per kind: on stderr and in the log."""
@@ -318,6 +367,8 @@ class Monitor:
             "optimizer": type(opt).__name__ if opt is not None else None,
             "lr": list(self._lr_used),
             "world_size": self.world_size,
+            **({"total_steps": self.total_steps} if self.total_steps else {}),
+            **({"console": str(self.console)} if self.console is not None else {}),
         }
 
     def _capture_lr(self, optimizer: Any, args: Any, kwargs: Any) -> None:
@@ -326,7 +377,7 @@ class Monitor:
     def _write_metrics(self, step: int, metrics: dict[str, Any], auto_lr: bool = True) -> None:
         values: dict[str, float] = {}
         for key, value in metrics.items():
-            number = _to_float(value)
+            number = to_float(value)
             if number is not None:
                 values[key] = number
         if auto_lr and self._auto_lr and self._lr_used and "lr" not in values:
@@ -363,44 +414,3 @@ class Monitor:
 def _line(record: dict[str, Any]) -> str:
     """An event as one log line (no newline), NaN and Inf as JSON tokens, never raising."""
     return P.encode(record).decode().rstrip("\n")
-
-
-def _to_float(value: Any) -> float | None:
-    if type(value) is float:
-        return value
-    try:
-        if hasattr(value, "item"):
-            value = value.item()  # tensors / numpy scalars: the only sync, and only here
-        return float(value)  # bools too: True/False log as 1.0/0.0
-    except (TypeError, ValueError, RuntimeError):
-        return None
-
-
-def _default_run(log: str | os.PathLike[str] | None) -> str:
-    log = log or os.environ.get(ENV_LOG)
-    if log:
-        return Path(log).stem
-    return time.strftime("run-%Y%m%d-%H%M%S")
-
-
-def _dist_rank() -> tuple[int, int]:
-    dist = sys.modules.get("torch.distributed")
-    if dist is not None and dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def _install_sigterm(mon: Monitor) -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def handler(signum: int, frame: Any) -> None:
-        mon.close("crashed")
-        if callable(previous):
-            previous(signum, frame)
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, handler)
