@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from lrwatch.columns import Axis, ValueSink
-from lrwatch.records import AnyRecord, Event, MetricBlock, Metrics
+from lrwatch.records import SYSTEM_PREFIX, AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.reduction import Reduced, reduce_points
 from lrwatch.series import FLUSH_EVERY, Series
 
@@ -107,6 +107,9 @@ class RunData:
     values_dropped: int = 0
     #: False once more names were refused than could be remembered (the count is a floor).
     names_refused_exact: bool = True
+    #: Steps the run will take, when known: the run header's ``total_steps``, replaced by the
+    #: latest ``meta`` event that carries one (a reader may emit such events too).
+    total_steps: int | None = None
     _refused: set[str] = field(default_factory=set, init=False, repr=False)
     #: Shared step/time columns per key set of the metric records (see module docstring).
     _axes: dict[tuple[str, ...], Axis] = field(default_factory=dict, init=False, repr=False)
@@ -348,9 +351,25 @@ class RunData:
     def _add_event(self, rec: Event) -> None:
         if rec.kind == "run" and self.header is None:
             self.header = dict(rec.data)
+        if rec.kind in ("run", "meta") and "total_steps" in rec.data:
+            self.total_steps = _total_steps(rec.data["total_steps"])
         self.events.append(rec)
         if rec.t is not None:
             self.last_time = rec.t
+
+    def progress_time(self) -> float | None:
+        """Wall time of the newest training record, when the run also logs system metrics
+        (None otherwise). Its sampler writes on while a training loop hangs: the file's
+        mtime and :attr:`last_time` then say "live" for a run that makes no progress."""
+        times = [
+            float(s.times[-1])
+            for name, s in self.series.items()
+            if len(s) and not name.startswith(SYSTEM_PREFIX)
+        ]
+        if len(times) == len(self.series):
+            return None  # no system series: the mtime and arrivals tell the truth
+        times = [t for t in times if math.isfinite(t)]
+        return max(times) if times else None
 
     @property
     def ended(self) -> Event | None:
@@ -359,6 +378,15 @@ class RunData:
             if ev.kind == "end":
                 return ev
         return None
+
+
+def _total_steps(value: Any) -> int | None:
+    """A ``total_steps`` value as a step count; None (unknown) unless a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 1 or value != int(value):
+        return None
+    return int(value)
 
 
 class MetricStore:

@@ -449,3 +449,17 @@ def test_len_counts_a_groups_pending_rows_without_flushing_them() -> None:
     assert not axis.rows
     run.add([Metrics(7, {"loss": 0.1})])  # a member going its own way
     assert {name: len(s) for name, s in run.series.items()} == {"loss": 8, "lr": 7}
+
+
+def test_a_run_logging_system_metrics_makes_progress_only_with_training_records() -> None:
+    """The sampler writes on while a training loop hangs: liveness must not count it."""
+    from lrwatch.records import Metrics as M
+
+    st = MetricStore()
+    st.add("plain", [M(i, {"loss": 1.0}, 1000.0 + i) for i in range(5)])
+    assert st.runs["plain"].progress_time() is None  # no system series: mtime tells the truth
+    recs = [M(i, {"loss": 1.0, "lr": 1e-3}, 1000.0 + i) for i in range(5)]
+    recs += [M(4, {"sys/cpu_percent": 50.0}, 1000.0 + 60 * k) for k in range(1, 10)]
+    st.add("hung", recs)
+    run = st.runs["hung"]
+    assert run.last_time == 1540.0 and run.progress_time() == 1004.0

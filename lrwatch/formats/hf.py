@@ -8,6 +8,12 @@ lag behind (tqdm's refresh interval). So a dict's step is the main bar's counter
 redraw after it, else the nearest one before it, else the records are numbered from 0 and
 marked inferred. Nested bars (evaluation, drawn with a cursor-up escape) and bars with a
 smaller total than the training bar never give steps.
+
+Total steps. The training bar's total is the run's ``max_steps``: once a dict took its step
+from that bar (so the bar is known to count steps, not files or an epoch's batches), a
+``meta`` event says ``total_steps``, again whenever the total changes. A bar whose counter
+starts over under the same total counted something else: the total is withdrawn
+(``total_steps: null``) and the log gives none after.
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ class HfParser(LineParser):
         self._pending: list[tuple[dict[str, Any], int | None]] = []  # dicts awaiting a redraw
         self._last_step: int | None = None
         self._next_inferred = 0
+        self._total_sent: int | None = None  # the total_steps the last meta event said
+        self._no_totals = False  # a counter started over under its total: it was no step total
 
     def restart(self) -> None:
         """Start over: forget counters, numbering and dicts awaiting a step."""
@@ -132,14 +140,33 @@ class HfParser(LineParser):
             return
         if total > self._main_total:
             self._main_total = total
+        elif self._counter is not None and n < self._counter and self._total_sent == total:
+            self._withdraw_total(n, out)  # the bar started over: an epoch's batches
         self._counter = n
         self._settle(n, out)
 
     def _settle(self, redraw: int | None, out: list[AnyRecord]) -> None:
         """Emit dicts awaiting a step: the redraw's counter, else the one before them."""
         for obj, before in self._pending:
-            self._emit(obj, redraw if redraw is not None else before, out)
+            step = redraw if redraw is not None else before
+            self._emit(obj, step, out)
+            if step is not None and self._main_total:
+                self._send_total(self._main_total, step, out)  # the bar counts steps
         self._pending.clear()
+
+    def _send_total(self, total: int, step: int | None, out: list[AnyRecord]) -> None:
+        """A ``meta`` event with ``total_steps`` when it is new or changed (not per line)."""
+        if total == self._total_sent or self._no_totals or total < 1:
+            return
+        self._total_sent = total
+        out.append(Event("meta", {"total_steps": total}, step))
+
+    def _withdraw_total(self, step: int | None, out: list[AnyRecord]) -> None:
+        """The counter that gave the total started over: it was no step total. Say so once,
+        and give no total for the rest of this log (better none than a wrong one)."""
+        if not self._no_totals and self._total_sent is not None:
+            out.append(Event("meta", {"total_steps": None}, step))
+        self._no_totals, self._total_sent = True, None
 
     def _emit(self, obj: dict[str, Any], step: int | None, out: list[AnyRecord]) -> None:
         values: dict[str, float] = {}

@@ -15,6 +15,10 @@ to catch a broken document). What an entry gives is kept as compact columns unti
 document ends. Memory then grows with the records kept (about 8 bytes per value, plus a hash
 per entry to skip it after a rewrite), not with the document, and each byte is looked at a
 bounded number of times whatever the chunk size.
+
+Total steps. The document's ``max_steps`` (a small top-level value, decoded as it is passed
+over) is the run's total: a ``meta`` event with ``total_steps`` comes before the records of
+the first document that states it, and again when a rewrite changes it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import msgspec
 from lrwatch.formats._hfcolumns import PendingDoc, Plan
 from lrwatch.formats._jsonscan import ValueEnd
 from lrwatch.formats.base import Parser
-from lrwatch.records import AnyRecord, NameMap
+from lrwatch.records import AnyRecord, Event, NameMap
 
 #: Longest ``log_history`` entry read (a longer one is passed over and counted as skipped).
 MAX_ENTRY = 1 << 20
@@ -39,6 +43,8 @@ MAX_KEY = 4096
 #: over MAX_ENTRY: an entry read in a batch must be one that is read alone).
 MAX_BATCH = 1 << 20
 HISTORY = "log_history"
+#: The top-level key that holds the run's total steps.
+MAX_STEPS = "max_steps"
 
 _BAD = object()  # what _try_decode returns for bytes that are not JSON (null is None)
 _WS = re.compile(rb"[ \t\r\n]*")
@@ -66,6 +72,7 @@ class HfStateParser(Parser):
         self._emitted: set[int] = set()  # hashes of the entries emitted so far
         self._plans: dict[tuple[str, ...], Plan] = {}  # per key set, shared by the documents
         self._copied = 0
+        self._total_sent: int | None = None  # the max_steps the last meta event said
         # State -> handler: the punctuation states get the next non-blank byte, the others
         # (the document's start, an entry, a value passed over) read the buffer themselves.
         self._at_char = {
@@ -92,6 +99,7 @@ class HfStateParser(Parser):
         self._search = 0  # where to look for the ``}`` that may end the current entry
         self._solo = 0  # bytes of entries to read one by one before batching again
         self._doc = PendingDoc(self.names, self._plans)
+        self._max_steps: int | None = None  # the document's max_steps, once passed over
 
     @property
     def copied(self) -> int:
@@ -130,6 +138,7 @@ class HfStateParser(Parser):
         while self._state != _BROKEN:
             state = self._state
             if state == _DOC and self._doc.done:
+                self._total(out)
                 out += self._doc.records(self.blocks)
                 self._finish_doc()
                 continue
@@ -331,8 +340,11 @@ class HfStateParser(Parser):
         # Decoded only when short, whether it came in one feed or many: a long value's bytes
         # are dropped as they are scanned, so it is never decoded.
         checked = self._checked and end - scan.start <= MAX_CHECKED
-        if checked and self._try_decode(self._slice(scan.start, end)) is _BAD:
+        value = self._try_decode(self._slice(scan.start, end)) if checked else _BAD
+        if checked and value is _BAD:
             return self._broken()
+        if self._skip_next == _AFTER and self._key == MAX_STEPS and type(value) is int:
+            self._max_steps = value
         self._pos, self._state = end, self._skip_next
         return True
 
@@ -359,6 +371,14 @@ class HfStateParser(Parser):
         self._doc.done = True
         self._state = _DOC
         return True
+
+    def _total(self, out: list[AnyRecord]) -> None:
+        """A ``meta`` event when the finished document's ``max_steps`` is new (HF writes -1
+        or 0 where it has none: no event then)."""
+        total = self._max_steps
+        if total is not None and total > 0 and total != self._total_sent:
+            self._total_sent = total
+            out.append(Event("meta", {"total_steps": total}))
 
     def _finish_doc(self) -> None:
         """The document ended (its records were taken): remember its entries as emitted."""

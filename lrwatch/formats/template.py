@@ -98,6 +98,8 @@ class Template:
     step: int = -1
     epoch: int = -1
     per_epoch: int = -1
+    #: The run's total steps (``M`` of ``step N/M``), -1 where the line has none.
+    total: int = -1
     #: The line looks like a known metric line but its loss could not be read: count it.
     broken: bool = False
     #: A loss of some kind is among the metrics (a line without a step is numbered then).
@@ -114,7 +116,7 @@ class Template:
     @property
     def used(self) -> list[int]:
         """The indices of the numbers lines of this shape give: metrics and step parts."""
-        parts = (self.step, self.epoch, self.per_epoch)
+        parts = (self.step, self.epoch, self.per_epoch, self.total)
         return sorted({i for i, _ in self.metrics} | {i for i in parts if i >= 0})
 
     @property
@@ -161,6 +163,7 @@ def build(line: str, names: NameMap) -> Template:
     tpl.step = index.get(tokens.step_pos, -1)
     tpl.epoch = index.get(tokens.epoch_pos, -1)
     tpl.per_epoch = index.get(tokens.per_epoch_pos, -1)
+    tpl.total = index.get(tokens.total_pos, -1)
     if tpl.kind and tpl.step < 0:
         tpl.kind = ""  # the step's number is not one the shape splits out: no step
     tpl.has_loss = any(is_loss_name(name) for _, name in metrics)

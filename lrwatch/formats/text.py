@@ -11,6 +11,11 @@ common shape is read faster still by one anchored regex (:mod:`lrwatch.formats.f
 ``fast=False`` turns that off (tests compare the two). An evaluation's progress lines (timm's
 ``Test: [N/M]``, mmengine's ``Epoch(val)``) give one point, at their last batch.
 
+Total steps. The ``M`` of ``step N/M``, ``iter N/M``, ``[step=N/M]`` or a line that starts
+``[N/M]`` is the run's total: a ``meta`` event says ``total_steps`` when it is first seen or
+changes. An epoch's ``N/M`` and a batch or sample counter within an epoch never give one, and
+a step that starts over under the same total withdraws it (it counted one epoch's steps).
+
 Steps. A line's own step token wins (``step N``, ``iter N``, ``N/M batches`` within an epoch,
 ``Epoch N``, ``global_step``/``num_updates``). A batch counter within an epoch becomes the
 global ``(epoch - first epoch) * batches per epoch + batch``. A line with no step takes the
@@ -104,6 +109,7 @@ class TextParser(HfParser):
         self._per_epoch = 0  # batches per epoch, from the last batch counter
         self._fast: FastShape | None = None  # the log's common shape (fastlines)
         self._config_left = CONFIG_HEAD  # bytes left in which to look for a config LR
+        self._total_step: int | None = None  # the step of the last line that gave a total
 
     # -- lines --------------------------------------------------------------------------
 
@@ -282,6 +288,8 @@ class TextParser(HfParser):
         steps, carried = self._steps(tpl, cols, k)
         if steps is None:
             return False
+        if tpl.total >= 0 and steps:
+            self._totals(cols[tpl.total], steps, out)
         if tpl.header or not tpl.metrics or not steps:
             return True
         self._settle(None, out)
@@ -295,6 +303,32 @@ class TextParser(HfParser):
         for step, row in zip(steps, zip(*metric_cols, strict=True), strict=True):
             out.append(Metrics(step, dict(zip(names, row, strict=True)), None, inferred))
         return True
+
+    def _totals(self, totals: list[float], steps: list[int], out: list[AnyRecord]) -> None:
+        """``meta`` events for the ``M`` of ``step N/M`` lines: when first seen or changed.
+
+        A step that goes back under the same total means the counter started over (the
+        steps of one epoch, not of the run): the total is withdrawn for good.
+        """
+        total, last = self._total_sent, self._total_step
+        if (
+            min(totals) == max(totals) == total
+            and (last is None or steps[0] >= last)
+            and sorted(steps) == steps  # C-speed checks: the common block changes nothing
+        ):
+            self._total_step = steps[-1]
+            return
+        for step, value in zip(steps, totals, strict=True):
+            if self._no_totals:
+                return
+            m = as_step(value)
+            if m is None or m < step:
+                continue  # "step 12/10": not a total
+            if m == self._total_sent and last is not None and step < last:
+                self._withdraw_total(step, out)
+                return
+            self._send_total(m, step, out)
+            last = self._total_step = step
 
     def _valid_steps(
         self, tpl: Template, cols: dict[int, list[float]], k: int

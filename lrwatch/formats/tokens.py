@@ -14,8 +14,10 @@ A console line of almost any training program is a row of named numbers between 
 four words, then ``:``, ``=`` or spaces, then a number, maybe in ``[...]``, maybe with a unit
 such as ``ms``, ``%`` or ``M`` and a note such as ``(+nanz)`` after it), and the step-like
 tokens, in this order of preference: ``step N`` (also ``step:N/M``, ``[step=N/M]``),
-``iter N`` / ``iteration N``, ``N/M batches`` (a batch counter within an epoch), ``Epoch N``
-(``Epoch [N/M]``, ``Epoch N/M``), then ``global_step`` / ``num_updates`` pairs. It never
+``iter N`` / ``iteration N`` (also ``iter N/M``), ``[N/M]`` starting a line, ``N/M batches``
+(a batch counter within an epoch), ``Epoch N`` (``Epoch [N/M]``, ``Epoch N/M``), then
+``global_step`` / ``num_updates`` pairs. The ``M`` of a step or iter token is the run's total
+steps (``Tokens.total_pos``); an epoch's ``M`` and a batch or sample counter's never are. It never
 raises and does no I/O; turning tokens into records (carrying a step to the next lines,
 numbering lines without one) is the text parser's job.
 """
@@ -44,10 +46,14 @@ _NOT_NAMES = frozenset(
 
 _STEP = re.compile(r"(?<![\w/.])step[\"']?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?", re.IGNORECASE)
 _ITER = re.compile(
-    r"(?<![\w/.])(?:iter|iteration|iters)[\"']?\s*[:=]?\s*\[?\s*(\d+)", re.IGNORECASE
+    r"(?<![\w/.])(?:iter|iteration|iters)[\"']?\s*[:=]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?",
+    re.IGNORECASE,
 )
 # mmengine: "Iter(train) [  50/90000]"
-_ITER_BRACKET = re.compile(r"\bIter\((?:train)\)\s*\[\s*(\d+)\s*/\s*\d+\s*\]")
+_ITER_BRACKET = re.compile(r"\bIter\((?:train)\)\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+# A line that starts with its step out of a total: "[120/5000] loss 2.3" (not "[0/5][0/1583]",
+# DCGAN's epoch then batch, and not on a line that names an epoch).
+_BRACKET_STEP = re.compile(r"^\s*\[\s*(\d+)\s*/\s*(\d+)\s*\](?!\s*\[)")
 _BATCHES = re.compile(r"(?<![\w.])(\d+)\s*/\s*(\d+)\s+batch", re.IGNORECASE)
 _EPOCH = re.compile(
     r"(?<![\w/.])epoch(?:\((?:train|val|test)\))?\s*[:=#]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\]?"
@@ -93,6 +99,9 @@ class Tokens:
     step_pos: int = -1
     epoch_pos: int = -1
     per_epoch_pos: int = -1
+    #: Position of the run's total steps, ``M`` of ``step N/M`` or ``iter N/M`` (-1: none;
+    #: never an epoch's ``N/M`` nor the batches or samples of one epoch).
+    total_pos: int = -1
     #: Whether the text before the first pair says this is a validation line.
     validation: bool = False
     #: The name of an evaluation set other than the main one (``ema``), or "".
@@ -136,12 +145,12 @@ def _find_step(line: str, tokens: Tokens) -> None:
     if "step" in low:
         m = _STEP.search(line)
         if m:
-            _take(tokens, m, 1, "step")
+            _take(tokens, m, 1, "step", total=2)
             return
     if "iter" in low:
         m = _ITER.search(line) or _ITER_BRACKET.search(line)
         if m:
-            _take(tokens, m, 1, "iter")
+            _take(tokens, m, 1, "iter", total=2)
             return
     m = _EVAL_COUNTER.match(line)
     if m:  # timm, torchvision: "Test: [  50/195]  Loss: 3.25 (3.57)", an evaluation's batch
@@ -158,6 +167,11 @@ def _find_step(line: str, tokens: Tokens) -> None:
     if m:  # Keras: "1875/1875 [====] - 5s 2ms/step - loss: ..." under an "Epoch 2/20" line
         _take(tokens, m, 1, "batch", per_epoch=2)
         return
+    if "epoch" not in low:
+        m = _BRACKET_STEP.match(line)
+        if m:
+            _take(tokens, m, 1, "step", total=2)
+            return
     if "train:" in low:
         m = _TIMM.match(line)
         if m:
@@ -210,13 +224,17 @@ def _take(
     *,
     epoch: int = 0,
     per_epoch: int = 0,
+    total: int = 0,
 ) -> None:
-    """The step is group ``group`` of ``m``; ``epoch``/``per_epoch`` name other groups."""
+    """The step is group ``group`` of ``m``; ``epoch``/``per_epoch``/``total`` name other
+    groups (a total group may be empty: ``step 10`` has none)."""
     tokens.step, tokens.kind, tokens.step_pos = _step_int(m.group(group)), kind, m.start(group)
     if epoch:
         tokens.epoch_pos = m.start(epoch)
     if per_epoch:
         tokens.per_epoch_pos = m.start(per_epoch)
+    if total and m.group(total) is not None:
+        tokens.total_pos = m.start(total)
     _drop_pairs(tokens, m.start(), m.end())
 
 

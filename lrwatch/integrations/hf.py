@@ -10,7 +10,8 @@ Trainer's optimizer and LR scheduler (HF's schedules are ``LambdaLR``; changes r
 base LRs so warmup/decay keep their shape), marks each optimizer step as a step boundary where
 queued ``lrwatch ctl`` commands apply, and forwards the Trainer's logs (``eval_loss`` becomes
 ``val_loss``). Pins and multipliers are saved next to each checkpoint (``lrwatch_state.json``)
-and restored when training resumes from it; re-anchored changes travel in the optimizer and
+and restored when training resumes from it; ``state.max_steps`` becomes the run's total steps
+(progress and ETA in the header); re-anchored changes travel in the optimizer and
 scheduler state the Trainer saves anyway.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from lrwatch.integrations._common import MonitorCallback
+from lrwatch.integrations.progress import announce_total
 
 STATE_FILE = "lrwatch_state.json"
 # HF logs the scheduler's *next* LR as learning_rate; the Monitor records the LR each optimizer
@@ -64,8 +66,10 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
         lr_scheduler: Any = None,
         **kwargs: Any,
     ) -> None:
-        """Create the Monitor, bind the optimizer/scheduler, restore a resumed run's state."""
+        """Create the Monitor, bind the optimizer/scheduler, restore a resumed run's state,
+        and give it the run's length (``state.max_steps``, set before this callback)."""
         monitor = self._start_monitor(optimizer, lr_scheduler)
+        announce_total(monitor, state.max_steps)
         saved = _checkpoint(args, state.global_step) / STATE_FILE
         if state.global_step > 0 and saved.is_file():
             monitor.load_state_dict(json.loads(saved.read_text()))

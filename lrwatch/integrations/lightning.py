@@ -10,7 +10,8 @@ trainer's first optimizer and its LR scheduler (``configure_optimizers``); each 
 (``on_train_batch_end`` after the scheduler's per-step update) is a step boundary where queued
 ``lrwatch ctl`` commands apply, with the batch loss logged; validation ends log
 ``callback_metrics`` (``val_loss`` and friends). Pins and multipliers ride in Lightning's
-checkpoints through the callback's ``state_dict``.
+checkpoints through the callback's ``state_dict``. ``trainer.estimated_stepping_batches`` (or
+``max_steps``) becomes the run's total steps (progress and ETA in the header).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lrwatch.integrations._common import MonitorCallback
+from lrwatch.integrations.progress import announce_total
 
 
 def _scalar(value: Any) -> float | None:
@@ -48,6 +50,9 @@ class LRWatchCallback(MonitorCallback, pl.Callback):
         configs = trainer.lr_scheduler_configs
         scheduler = configs[0].scheduler if configs else None
         monitor = self._start_monitor(trainer.optimizers[0], scheduler)
+        # The optimizer steps of the whole fit (max_steps, or epochs × batches / accumulation);
+        # inf for an endless run, then max_steps if set.
+        announce_total(monitor, trainer.estimated_stepping_batches, trainer.max_steps)
         if self._restored is not None:  # a checkpoint was loaded before training started
             monitor.load_state_dict(self._restored)
             self._restored = None

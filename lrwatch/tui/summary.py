@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rich.text import Text
@@ -11,6 +11,7 @@ from rich.text import Text
 from lrwatch import liveness
 from lrwatch.session.control import ControlInfo
 from lrwatch.store import RunData
+from lrwatch.tui.progress import ETA_WIDTH, append_progress, eta_seconds, fraction_done
 from lrwatch.tui.scale import fmt_lr, fmt_num
 from lrwatch.tui.view import lr_names
 
@@ -53,6 +54,13 @@ class RunSummary:
     input_closed: bool = False
     #: How much of the logs' backlog is read (0..1) while the UI catches up; None after.
     reading: float | None = None
+    #: Steps the run will take (RunData.total_steps), or None: no progress bar then.
+    total_steps: int | None = None
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current pace; None when unknown or the run is not moving."""
+        return eta_seconds(self.step, self.total_steps, self.steps_per_s, self.state)
 
 
 def run_state(
@@ -162,6 +170,7 @@ def summarize(
         run.skipped,
         now - last_write if last_write is not None else None,
         input_closed,
+        total_steps=run.total_steps,
     )
 
 
@@ -227,7 +236,7 @@ def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
         t.append(f"  ◌ reading {s.reading:.0%}", style="bold cyan")
     else:
         _state(t, s, compact)
-    _field(t, "step", f"{s.step:,}" if s.step is not None else "-")
+    _field(t, "step", _fmt_step(s))
     pace = f"{s.steps_per_s:.1f}" if s.steps_per_s else "-"
     if compact:  # the values speak for themselves: 12.5/s, 3m05s; unknown ones are left out
         if s.steps_per_s:
@@ -243,6 +252,12 @@ def _line1(s: RunSummary, index: int, count: int, compact: bool) -> Text:
     _field(t, "loss", fmt_num(s.last_loss) if s.last_loss is not None else "-")
     _field(t, "best", fmt_num(s.best_loss) if s.best_loss is not None else "-")
     return t
+
+
+def _fmt_step(s: RunSummary) -> str:
+    """``1,200`` or, when the total is known, ``1,200/5,000``."""
+    step = f"{s.step:,}" if s.step is not None else "-"
+    return f"{step}/{s.total_steps:,}" if s.total_steps is not None else step
 
 
 def control_status(c: ControlInfo, state: str, compact: bool = False) -> tuple[str, str]:
@@ -273,6 +288,8 @@ def _line2(s: RunSummary, compact: bool) -> Text:
     lr = " ".join(fmt_lr(x) for x in s.lrs) if s.lrs else "-"
     t.append(" lr ", style="dim")
     t.append(lr, style="bold magenta")
+    fraction = fraction_done(s.step, s.total_steps)
+    append_progress(t, fraction, s.eta, s.state, compact)
     if s.skipped:  # before the long control text, so a narrow screen still shows it
         plural = "s" if s.skipped != 1 else ""
         t.append(f"  {s.skipped:,} unreadable line{plural}", style="bold yellow")
@@ -289,19 +306,67 @@ def _line2(s: RunSummary, compact: bool) -> Text:
     return t
 
 
-def render_header(s: RunSummary, index: int = 0, count: int = 1, width: int | None = None) -> Text:
-    """Two lines: run/state/pace/loss, then LR per group, unreadable lines, control.
+#: What the header reserves for the numbers that change on every update (see _reference).
+_WIDE_STEP = 9_999_999
+_WIDE_PACE = 999.9
+_WIDE_ELAPSED = 99 * 3600 + 59 * 60
+_WIDE_LOSS = -12.3456  # fmt_num's widest usual value: "-12.346"
 
-    At ``width`` the lines never wrap: shorter labels first, then an ellipsis.
+
+def _reference(s: RunSummary) -> RunSummary:
+    """``s`` with every changing value at its widest: what decides long or short labels.
+
+    The header used to try the long labels and fall back to short ones when the line did not
+    fit, so as the numbers grew and shrank by a digit it jumped between ``steps/s 5.0  elapsed
+    2m23s`` and ``5.0/s  2m21s``. Measuring this instead makes the choice depend on the width
+    and on what does not change while a run is shown (its name, LR groups, endpoint, total).
     """
-    lines = [_line1(s, index, count, False), _line2(s, False)]
+    # With a total, the step never needs more digits than it; without, reserve 9,999,999.
+    step = max(s.total_steps or _WIDE_STEP, s.step or 0)
+    # The read-only hint may be cut at the end: it is not a reason for short labels.
+    control = replace(s.control, connected=True, checking=False, error="", hint="")
+    return replace(
+        s,
+        # The longest state word; "last write 3h ago" after an idle or stalled one may be cut
+        # at the line's end rather than cost every live update the long labels.
+        state="finished",
+        step=step,
+        steps_per_s=max(_WIDE_PACE, s.steps_per_s or 0.0),
+        elapsed=max(_WIDE_ELAPSED, s.elapsed or 0.0),
+        last_loss=_WIDE_LOSS,
+        best_loss=_WIDE_LOSS,
+        control=control,
+        quiet_for=None,
+        input_closed=False,
+        reading=None,
+        total_steps=s.total_steps,
+    )
+
+
+def compact_labels(s: RunSummary, index: int, count: int, width: int) -> tuple[bool, bool]:
+    """Whether each header line of ``s`` at ``width`` takes its short form (line 1: ``5.0/s``
+    without labels, the name shortened; line 2: the socket's file name, a shorter bar).
+
+    Depends on ``width`` and on what stays put while a run is shown, never on the numbers:
+    successive updates of one run keep one form.
+    """
+    ref = _reference(s)
+    first = _line1(ref, index, count, False).cell_len > width
+    # Room for an ETA in days: the widest values of line 2.
+    second = first or _line2(replace(ref, state="live"), False).cell_len + ETA_WIDTH > width
+    return first, second
+
+
+def render_header(s: RunSummary, index: int = 0, count: int = 1, width: int | None = None) -> Text:
+    """Two lines: run/state/step/pace/loss, then LR per group, progress toward a known total
+    and ETA, unreadable lines, control.
+
+    At ``width`` the lines never wrap: short labels when the widest values would not fit
+    (:func:`compact_labels`), then an ellipsis.
+    """
+    first, second = (False, False) if width is None else compact_labels(s, index, count, width)
+    lines = [_line1(s, index, count, first), _line2(s, second)]
     if width is not None:
-        lines = [
-            full if full.cell_len <= width else short
-            for full, short in zip(
-                lines, (_line1(s, index, count, True), _line2(s, True)), strict=True
-            )
-        ]
         for line in lines:
             line.truncate(width, overflow="ellipsis")
     t = Text("\n").join(lines)

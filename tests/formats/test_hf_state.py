@@ -32,7 +32,7 @@ def test_chunks_parse_once_complete() -> None:
     p = HfStateParser()
     assert p.feed(data[:1000]) == []
     recs = feed_all(p, data[1000:], random_sizes(2, hi=500))
-    assert len(recs) == 49
+    assert len(recs) == 50  # 49 entries and the meta event of max_steps
 
 
 def test_rewrite_emits_only_new_entries() -> None:
@@ -41,7 +41,7 @@ def test_rewrite_emits_only_new_entries() -> None:
     p = HfStateParser()
     early = dict(doc, log_history=history[:10])
     first = p.feed(json.dumps(early, indent=2).encode())
-    assert len(first) == 10
+    assert len(first) == 11  # the entries and max_steps' meta event (once: not again below)
     p.restart()
     second = p.feed(json.dumps(doc, indent=2).encode())
     assert len(second) == len(history) - 10
@@ -58,13 +58,17 @@ def test_incomplete_document_is_counted_at_flush() -> None:
 
 
 def _whole_doc_reference(data: bytes) -> list[tuple]:
-    """What the old whole-document reader gave: every log_history entry, in order."""
+    """What the old whole-document reader gave: every log_history entry, in order, after
+    the total steps (``max_steps``) as a ``meta`` event."""
     from lrwatch.formats.base import metrics_from_mapping
     from lrwatch.formats.hf import SUMMARY_KEYS
     from lrwatch.records import DEFAULT_NAMES, STEP_KEYS, Event, Metrics
 
+    doc = json.loads(data)
     out: list = []
-    for entry in json.loads(data)["log_history"]:
+    if doc.get("max_steps", 0) > 0:
+        out.append(Event("meta", {"total_steps": doc["max_steps"]}))
+    for entry in doc["log_history"]:
         step, t, values = metrics_from_mapping(entry, DEFAULT_NAMES, STEP_KEYS)
         if not values or step is None:
             continue
@@ -79,7 +83,7 @@ def _whole_doc_reference(data: bytes) -> list[tuple]:
 def test_streamed_records_equal_the_whole_document_in_any_chunking() -> None:
     data = bounded.trainer_state(450)
     want = _whole_doc_reference(data)
-    assert len(want) == 451
+    assert len(want) == 452
     for sizes in (None, [1], [7, 64, 3], [65536]):
         assert canon(feed_all(HfStateParser(), data, sizes)) == want
 
@@ -139,7 +143,7 @@ def test_chunked_document_is_decoded_a_bounded_number_of_times(monkeypatch) -> N
     data = bounded.trainer_state(300, indent=False)
     p = HfStateParser()
     recs = feed_all(p, data, [1])
-    assert len(recs) == 301
+    assert len(recs) == 302
     assert decoded[0] <= 3 * len(data), (decoded[0], len(data))
 
 
@@ -151,7 +155,7 @@ def test_30mb_trainer_state_peak_rss_in_a_separate_process(tmp_path: Path) -> No
     assert path.stat().st_size > 29e6
     rss, out = bounded.inspect_peak(path)
     (run,) = out["runs"]
-    assert run["format"] == "hf_state" and run["records"] == 185_001
+    assert run["format"] == "hf_state" and run["records"] == 185_002
     assert run["metrics"]["loss"]["count"] == 185_000 - 1850
     assert rss < 150 << 20, rss / 2**20
 
@@ -162,7 +166,7 @@ def test_trainer_state_from_stdin_in_64k_chunks(tmp_path: Path) -> None:
     path.write_bytes(bounded.trainer_state(100_000))
     rss, out = bounded.inspect_peak("-", "--format", "hf_state", stdin=path)
     (run,) = out["runs"]
-    assert run["records"] == 100_001 and run["skipped_lines"] == 0
+    assert run["records"] == 100_002 and run["skipped_lines"] == 0
     assert rss < 150 << 20, rss / 2**20
 
 

@@ -105,6 +105,15 @@ def lr_by_step(records: list[dict[str, Any]]) -> dict[int, float]:
     return {r["step"]: r["lr"] for r in records if "kind" not in r and "lr" in r}
 
 
+def total_steps(records: list[dict[str, Any]]) -> int | None:
+    """The run's total as a reader takes it: the header's, then the latest ``meta``'s."""
+    total = None
+    for r in records:
+        if r.get("kind") in ("run", "meta") and "total_steps" in r:
+            total = r["total_steps"]
+    return total
+
+
 def test_live_change_survives_hf_lambdalr_and_the_log_has_everything(tmp_path: Path):
     twin, _ = train(tmp_path / "twin")
     records, replies = train(tmp_path / "mod", {"id": 7, "op": "scale_lr", "factor": 2.0})
@@ -121,6 +130,7 @@ def test_live_change_survives_hf_lambdalr_and_the_log_has_everything(tmp_path: P
     assert len(losses) >= STEPS // 2 and all(r["loss"] > 0 for r in losses)
     assert any("val_loss" in r for r in records)  # eval_loss renamed
     assert not any("learning_rate" in r for r in records)
+    assert total_steps(records) == STEPS  # state.max_steps, for the header's progress and ETA
 
 
 def test_pin_survives_a_resume_from_a_hf_checkpoint(tmp_path: Path):
@@ -148,3 +158,32 @@ def test_hf_metrics_maps_names(logs: dict[str, Any], want: dict[str, float]):
     got = hf_metrics(logs)
     assert got.keys() == want.keys()
     assert all(got[k] == want[k] or (got[k] != got[k] and want[k] != want[k]) for k in want)
+
+
+@pytest.mark.parametrize(
+    ("values", "want"),
+    [
+        ((12,), 12),
+        ((-1, 40), 40),  # HF/Lightning's unset max_steps, then the next candidate
+        ((float("inf"), -1), None),  # Lightning's estimate of an endless run
+        ((None, 0, True, "12"), None),
+        ((250.0,), 250),
+    ],
+)
+def test_announce_total_skips_unknown_totals(
+    tmp_path: Path, values: tuple[Any, ...], want: int | None
+):
+    from lrwatch.integrations.progress import announce_total
+    from lrwatch.train.monitor import Monitor
+
+    opts: dict[str, Any] = {"control": "none", "file_commands": False, "handle_signals": False}
+    mon = Monitor(log=str(tmp_path / "a.jsonl"), **opts)
+    given = Monitor(log=str(tmp_path / "b.jsonl"), total_steps=7, **opts)
+    try:
+        announce_total(mon, *values)
+        assert mon.total_steps == want
+        announce_total(given, 12)
+        assert given.total_steps == 7  # what the user said wins
+    finally:
+        mon.close()
+        given.close()

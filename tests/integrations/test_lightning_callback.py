@@ -107,3 +107,28 @@ def test_pin_survives_a_lightning_checkpoint(tmp_path: Path):
     resumed, _, _ = fit(tmp_path / "resumed.jsonl", ckpt=ckpt)
     want = {s: v for s, v in lr_by_step(full).items() if s > 8}
     assert lr_by_step(resumed) == want and set(want.values()) == {0.003}
+
+
+def test_total_steps_from_epochs_and_accumulation(tmp_path: Path):
+    """No max_steps: the total is epochs x batches / accumulation (estimated_stepping_batches)."""
+    log = tmp_path / "epochs.jsonl"
+    cb = LRWatchCallback(log=str(log), control="none", file_commands=False, handle_signals=False)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accumulate_grad_batches=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[cb],
+        default_root_dir=str(tmp_path),
+    )
+    trainer.fit(Regression(), data())
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    totals = [
+        r["total_steps"] for r in records if r.get("kind") in ("run", "meta") and "total_steps" in r
+    ]
+    steps = [r["step"] for r in records if "loss" in r and "kind" not in r]
+    assert totals and totals[-1] == 2 * 8 // 2 == len(steps)  # 8 batches of 8 per epoch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -9,11 +10,13 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from lrwatch.tui.mono import monochrome
+from lrwatch.tui.progress import ArrivalPace
 from lrwatch.tui.summary import RunSummary, render_header
 
 
 class RunHeader(Widget):
-    """Run, state, step, pace, elapsed, loss, LR per group, control connection (2 lines)."""
+    """Run, state, step (of its total), pace, elapsed, loss; LR per group, progress and ETA
+    when the total is known, control connection (2 lines; see :func:`render_header`)."""
 
     DEFAULT_CSS = """
     RunHeader { height: 2; background: $boost; }
@@ -25,6 +28,7 @@ class RunHeader(Widget):
         self.where = (0, 1)
         self.note = " waiting for records…"
         self._shown: tuple[int, str, list[Any]] | None = None  #: width, text, spans drawn
+        self._arrivals = ArrivalPace()  #: the pace of logs without wall times, as seen here
 
     def show(self, summary: RunSummary | None, index: int = 0, count: int = 1) -> None:
         """Show ``summary`` (None: the waiting note), as run ``index`` of ``count``.
@@ -32,6 +36,13 @@ class RunHeader(Widget):
         Repaints only when the text changed: the app calls this every second, and an idle
         UI must not redraw the screen for a header that says the same.
         """
+        if summary is not None and summary.steps_per_s is None:
+            # A log without times (most console logs): the pace at which its steps arrive,
+            # so its steps/s and ETA are known too.
+            reading = summary.reading is not None
+            summary.steps_per_s = self._arrivals.pace(
+                summary.name, summary.step, summary.state, reading, time.monotonic()
+            )
         self.summary, self.where = summary, (index, count)
         text = self._text()
         if self._shown != (self.size.width, text.plain, text.spans):
