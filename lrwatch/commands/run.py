@@ -2,10 +2,14 @@
 
 The child writes its stdout and stderr straight into ``DIR/NAME.console.log``: no pipe
 through the UI, so nothing is lost and the child keeps running if the UI dies (even by
-SIGKILL), and the UI tails that file like any log. The child gets ``LRWATCH_LOG`` / ``LRWATCH_CONTROL`` / ``LRWATCH_RUN`` so that a
-``lrwatch.Monitor()`` inside it logs to ``DIR/NAME.jsonl`` and opens its control socket next
-to it. The UI follows both files: the console output through the text formats (HF, nanoGPT,
-…) and the Monitor's log, which it prefers and controls once it appears.
+SIGKILL), and the UI tails that file like any log. The child gets ``LRWATCH_LOG`` /
+``LRWATCH_CONTROL`` / ``LRWATCH_RUN`` so that a ``lrwatch.Monitor()`` without arguments logs
+to ``DIR/NAME.jsonl`` and opens its control socket next to it, and ``LRWATCH_RENDEZVOUS=
+DIR/NAME.rendezvous``, where any Monitor (``log=`` or not) announces the log it writes.
+
+The UI reads the console output as a run (a script without a Monitor is charted from what it
+prints) until the Monitor's log has records; then that log is the run shown and controlled,
+and the console output is its console pane (key ``c``), no longer a run of its own.
 """
 
 from __future__ import annotations
@@ -60,10 +64,12 @@ def run_name(cmd: list[str]) -> str:
 
 
 def child_env(log: Path, name: str) -> dict[str, str]:
-    """The child's environment: where its Monitor logs, opens its socket, and its name."""
+    """The child's environment: where its Monitor logs (unless told otherwise), where it says
+    where it logs, opens its socket, and its name."""
     env = dict(os.environ)
     env.update(
         LRWATCH_LOG=str(log),
+        LRWATCH_RENDEZVOUS=str(rendezvous_of(log)),
         LRWATCH_CONTROL="unix",
         LRWATCH_RUN=name,
         # Output goes to a file: without this Python block-buffers it and the UI lags.
@@ -118,6 +124,12 @@ def paths_for(directory: str, name: str) -> tuple[Path, Path]:
     return Path(directory) / f"{name}.console.log", Path(directory) / f"{name}.jsonl"
 
 
+def rendezvous_of(log: Path) -> Path:
+    """Where the child's Monitor announces its log: ``DIR/NAME.rendezvous`` beside ``log``
+    (no log suffix: a directory watch does not take it for a run)."""
+    return log.with_suffix(".rendezvous")
+
+
 def fresh_name(directory: str, name: str) -> str:
     """``name``, or ``name-2``, ``name-3``… when files of that run already exist in ``directory``.
 
@@ -131,20 +143,22 @@ def fresh_name(directory: str, name: str) -> str:
 
 
 def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path, log: Path) -> Any:
-    """The UI over the child's console output and its Monitor's log (preferred once it has records)."""
+    """The UI over the child's console output, then its Monitor's log, wherever the Monitor
+    says (in the rendezvous file beside ``log``) it logs."""
     from lrwatch.commands.watch import load_rules
     from lrwatch.tui.app import LRWatchApp
 
     rules = load_rules(args.rules)
-    return LRWatchApp(
-        paths=[str(out), str(log)],
+    app = LRWatchApp(
+        paths=[str(out)],  # the Monitor's log joins once it announces it (any path)
         fmt=args.fmt,  # not format_of: --regex is for the console output, the log is JSONL
         rules_config=rules,
         source_options=source_options(args, rules),
         child=proc,
-        prefer_path=str(log),
         keep_child=args.keep,
     )
+    app.session.follow_child(str(out), str(rendezvous_of(log)))
+    return app
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,13 +185,15 @@ def run(args: argparse.Namespace) -> int:
         if not keep and proc.poll() is None:
             print(f"lrwatch run: stopping {name} (SIGINT, then SIGTERM after {STOP_GRACE:g} s)…")
         code = proc.poll() if keep else stop(proc)
+    # The log the Monitor announced (None: the command has no Monitor; its output is the log).
+    logged = app.child_log or str(out)
     if code is None:
         print(
-            f"lrwatch run: {name} still running (pid {proc.pid}); output {out}, log {log}\n"
-            f"  watch it again: lrwatch watch {log}\n  stop it: kill -INT {proc.pid}"
+            f"lrwatch run: {name} still running (pid {proc.pid}); output {out}, log {logged}\n"
+            f"  watch it again: lrwatch watch {logged}\n  stop it: kill -INT {proc.pid}"
         )
         return 0
-    print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {log}")
+    print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {logged}")
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
 
 

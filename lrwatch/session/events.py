@@ -109,6 +109,14 @@ class ChildExited:
     code: int
 
 
+@dataclass
+class StatusNote:
+    """Something the status line should say (``attach`` waiting for its socket, connected)."""
+
+    text: str
+    error: bool = False
+
+
 SessionEvent = (
     DataArrived
     | FindingsChanged
@@ -119,6 +127,7 @@ SessionEvent = (
     | ControlState
     | ControlReply
     | ChildExited
+    | StatusNote
 )
 #: Where a session's threads send their events (the TUI: wrap and ``post_message``).
 Emit = Callable[[SessionEvent], object]

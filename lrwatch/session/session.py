@@ -8,18 +8,24 @@ they learn reaches the owner as :mod:`~lrwatch.session.events` through ``emit``.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from lrwatch.control.client import ControlClient
 from lrwatch.rules import RuleConfig
+from lrwatch.session.consoles import Consoles
 from lrwatch.session.control import RunControl
 from lrwatch.session.events import ChildExited, Emit
 from lrwatch.session.ingest import Ingest
+from lrwatch.session.rendezvous import Announcement, RendezvousReader
 from lrwatch.session.stream import follow_stream
+from lrwatch.sources.errors import SourceError
 from lrwatch.sources.follow import Follower
-from lrwatch.store import MetricStore
+from lrwatch.sources.runset import RunSet
+from lrwatch.store import MetricStore, RunData
 
 
 class Session:
@@ -51,6 +57,13 @@ class Session:
         )
         self.controls: dict[str, RunControl] = {}
         self._stream_client: ControlClient | None = None
+        self.consoles = Consoles()  #: which file holds a run's stdout/stderr
+        self.rendezvous: str | None = None  #: where lrwatch run's child announces its log
+        #: The log to switch to once it has records (realpath), set from any thread.
+        self._prefer: str | None = None
+        self._runset: RunSet | None = None
+        self._queued: list[str] = []  # paths added before the reader opened its RunSet
+        self._runset_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the rule engine's thread."""
@@ -69,7 +82,7 @@ class Session:
 
     def read_files(self) -> None:
         """Follow ``paths`` until closed (their backlog first: the rules wait for
-        :meth:`Ingest.release_rules`)."""
+        :meth:`Ingest.release_rules`); paths given to :meth:`add_paths` join at a poll."""
         self.ingest.begin_backlog()
         follower = Follower(
             self.paths,
@@ -79,7 +92,27 @@ class Session:
             blocks=self.blocks,
             **self.source_options,
         )
-        follower.run(self.store, self.stop, self.ingest)
+        try:
+            runset = follower.open()
+        except SourceError as exc:
+            self.ingest.failed(str(exc))
+            self.ingest.finished()
+            return
+        with self._runset_lock:
+            self._runset = runset
+            runset.add_later(self._queued)
+        try:
+            Follower.of(runset).run(self.store, self.stop, self.ingest)
+        finally:
+            runset.close()
+
+    def add_paths(self, paths: list[str]) -> None:
+        """Follow more files from now on (any thread: the reader adds them at its next poll)."""
+        with self._runset_lock:
+            if self._runset is not None:
+                self._runset.add_later(paths)
+            else:
+                self._queued.extend(paths)
 
     def read_stream(self) -> None:
         """Follow the ``attach`` target's subscribe stream until it ends or the session closes."""
@@ -88,6 +121,61 @@ class Session:
 
     def _opened(self, client: ControlClient) -> None:
         self._stream_client = client
+
+    # -- lrwatch run: where the child logs, and which run its output belongs to ----------------
+
+    def follow_child(self, output: str, rendezvous: str | None) -> None:
+        """``lrwatch run``: the child writes its stdout/stderr to ``output`` (read as a run
+        until its Monitor says where it logs, in ``rendezvous``, and that log has records)."""
+        self.consoles = Consoles(output)
+        self.rendezvous = rendezvous
+
+    def prefer(self, path: str) -> None:
+        """Show the run of log ``path`` once it has records (see :meth:`take_preferred`)."""
+        self._prefer = os.path.realpath(path)
+
+    def announce(self, news: Announcement) -> None:
+        """A Monitor said where it logs: follow that log, show it once it has records, and
+        take the child's output (or the Monitor's own console file) as that run's console."""
+        log = os.path.abspath(news.log)
+        self.consoles.claim(log, news.console)
+        self.prefer(log)
+        self.add_paths([log])
+
+    def watch_child(self, child: subprocess.Popen[bytes], emit: Emit) -> None:
+        """:func:`wait_child`, reading the rendezvous file at each step meanwhile (and once
+        more after the exit: a short run may announce and end between two steps)."""
+        reader = RendezvousReader(self.rendezvous) if self.rendezvous else None
+
+        def step() -> None:
+            for news in reader.poll() if reader is not None else []:
+                self.announce(news)
+
+        wait_child(child, self.stop, emit, step)
+
+    def take_preferred(self) -> str | None:
+        """The preferred log's run, once it has records (then never again), else None.
+
+        From then on the child's output is that run's console, not a run of its own: it is
+        no longer listed (see :meth:`listed`).
+        """
+        target = self._prefer
+        if target is None:
+            return None
+        for name, run in list(self.store.runs.items()):
+            if run.records and run.path and os.path.realpath(run.path) == target:
+                self._prefer = None
+                self.consoles.owner_ready(run.path)
+                return name
+        return None
+
+    def listed(self) -> list[str]:
+        """The runs to list, in the order they were found: consoles of a run that logs left out."""
+        return [n for n, run in list(self.store.runs.items()) if not self.consoles.hides(run)]
+
+    def console_of(self, run: RunData | None) -> str | None:
+        """The file holding ``run``'s stdout/stderr, or None when nothing says."""
+        return self.consoles.of(run)
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -109,14 +197,22 @@ class Session:
         return rc
 
 
-def wait_child(child: subprocess.Popen[bytes], stop: threading.Event, emit: Emit) -> None:
-    """Wait for ``lrwatch run``'s child to exit and emit :class:`ChildExited`, in short steps:
-    the owner's exit joins this thread, and a plain ``wait()`` on a child that outlives it made
-    quitting hang until the training ended."""
+def wait_child(
+    child: subprocess.Popen[bytes],
+    stop: threading.Event,
+    emit: Emit,
+    step: Callable[[], object] = lambda: None,
+) -> None:
+    """Wait for ``lrwatch run``'s child to exit and emit :class:`ChildExited`, in short steps
+    (calling ``step`` at each, and once after the exit): the owner's exit joins this thread,
+    and a plain ``wait()`` on a child that outlives it made quitting hang until the training
+    ended."""
     while not stop.is_set():
+        step()
         try:
             code = child.wait(timeout=0.25)
         except subprocess.TimeoutExpired:
             continue
+        step()
         emit(ChildExited(code))
         return

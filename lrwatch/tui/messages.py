@@ -67,6 +67,11 @@ class ChildExited(ev.ChildExited, Message):
     """The training command of ``lrwatch run`` exited."""
 
 
+@dataclass
+class StatusNote(ev.StatusNote, Message):
+    """Something for the status line (attach: waiting for the socket)."""
+
+
 _MESSAGES: dict[type, type[Message]] = {
     ev.DataArrived: DataArrived,
     ev.FindingsChanged: FindingsChanged,
@@ -77,6 +82,7 @@ _MESSAGES: dict[type, type[Message]] = {
     ev.ControlState: ControlState,
     ev.ControlReply: ControlReply,
     ev.ChildExited: ChildExited,
+    ev.StatusNote: StatusNote,
 }
 
 

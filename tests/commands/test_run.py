@@ -108,12 +108,12 @@ async def test_a_monitor_configured_only_by_the_environment_is_watched_and_steer
 
             await _until(pilot, lambda: len(lrs_after()) >= 3)
             assert all(v == pytest.approx(0.005) for v in lrs_after())
-            # Its console output (nanoGPT lines) is parsed live as a second run.
-            console = app.store.runs[f"{name}.console"]
-            await _until(pilot, lambda: len(console.series.get("loss", ())) > 10)
-            # The console run is read-only: its header points at the Monitor's run.
+            # Its console output is the Monitor's run's console, not a second run: n stays.
+            assert app.run_names == [name] and f"{name}.console" in app.store.runs
             await pilot.press("n")
-            await _until(pilot, lambda: f"its Monitor's run {name}" in _text(app, "#header"))
+            assert app.current_run.name == name
+            await pilot.press("c")
+            await _until(pilot, lambda: "iter 1: loss" in "\n".join(app.console_w.view_w.lines))
     finally:
         code = stop(proc)
     assert code is not None and proc.poll() is not None  # quitting stops the child
