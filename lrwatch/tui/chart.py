@@ -23,6 +23,7 @@ from lrwatch.tui.scale import (
     log_ticks,
     nice_ticks,
     robust_range,
+    spans_decades,
 )
 
 GUTTER = 8  # y tick labels (7) + the axis line
@@ -71,6 +72,10 @@ class ChartSpec:
     #: Show every value (no outlier cut): an LR is set, not measured, and a schedule that
     #: decays to ~0 (cosine) must be drawn to its end, not clipped as an outlier.
     full_range: bool = False
+    #: Draw log-y by itself when the data span more than ~3 decades (the view's "auto" y).
+    auto_log: bool = False
+    #: A fixed y-range (percentages: 0-100) instead of one from the data.
+    y_range: tuple[float, float] | None = None
 
 
 def _transform(y: np.ndarray, log_y: bool) -> np.ndarray:
@@ -210,10 +215,10 @@ def _x_axis(lo: int, hi: int, w: int) -> Text:
     return Text(" " * GUTTER + "".join(line), style="dim")
 
 
-def _title(spec: ChartSpec, width: int, rows: int) -> list[Text]:
+def _title(spec: ChartSpec, width: int, rows: int, log_y: bool) -> list[Text]:
     t = Text(spec.title, style="bold")
-    if spec.log_y:
-        t.append(" (log)", style="dim")
+    if log_y:
+        t.append(" (log)" if spec.log_y else " (log, auto)", style="dim")
     entries = [
         # A tagged run drawn bold (the current one of an overlay) has its name bold too.
         Entry(
@@ -233,23 +238,28 @@ def _title(spec: ChartSpec, width: int, rows: int) -> list[Text]:
 
 def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
     """Render ``spec`` into ``height`` lines of ``width`` cells (title, plot rows, x axis)."""
-    # The legend may wrap (overlays of many runs), but the plot keeps half of the rows.
-    lines = _title(spec, width, min(spec.legend_rows, max(1, (height - 2) // 2)))
-    plot_w, plot_h = width - GUTTER, height - 1 - len(lines)
-    if plot_w < 4 or plot_h < 1:
-        return lines[:height]
-    dots_w, dots_h = plot_w * 2, plot_h * 4
+    plot_w = width - GUTTER
+    dots_w = max(plot_w, 1) * 2
     lo, hi = spec.lo, max(spec.hi, spec.lo)
     span = hi - lo + 1
     reds = [tr.series.reduce(dots_w, lo, hi) for tr in spec.traces]
+    log_y = spec.log_y or (spec.auto_log and auto_log_wanted(spec, reds))
+    # The legend may wrap (overlays of many runs), but the plot keeps half of the rows.
+    lines = _title(spec, width, min(spec.legend_rows, max(1, (height - 2) // 2)), log_y)
+    plot_h = height - 1 - len(lines)
+    if plot_w < 4 or plot_h < 1:
+        return lines[:height]
+    dots_h = plot_h * 4
     ranges = [
-        (_transform(r.ymin, spec.log_y), _transform(r.ymax, spec.log_y))
+        (_transform(r.ymin, log_y), _transform(r.ymax, log_y))
         for r, tr in zip(reds, spec.traces, strict=True)
         if tr.robust
     ]
     yr = robust_range(
         [a for a, _ in ranges], [b for _, b in ranges], 0.0 if spec.full_range else 0.02
     )
+    if yr is not None and spec.y_range is not None:
+        yr = spec.y_range
     if yr is None:
         notes = [Text(" " * GUTTER + n, style="dim italic") for n in spec.empty_note.split("\n")]
         blank = [Text("") for _ in range(max(0, plot_h - len(notes)))]
@@ -261,7 +271,7 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
         if len(red) == 0:
             continue
         cols = _columns(red, lo, span, dots_w)
-        mask, clip_hi, clip_lo = _dots_for(red, cols, yr, spec.log_y, (dots_h, dots_w))
+        mask, clip_hi, clip_lo = _dots_for(red, cols, yr, log_y, (dots_h, dots_w))
         if tr.dashed:
             mask[:, (np.arange(dots_w) // 2) % 2 == 1] = False
         cb = _cell_bits(mask, plot_h, plot_w)
@@ -275,9 +285,9 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
             for c in np.unique(cols[red.nan | red.inf]):
                 overlay[(plot_h - 1, int(c) // 2)] = ("×", "bold red")
         if tr.points or tr.tag:
-            _mark_points(tr, red, cols, yr, spec.log_y, (plot_h, plot_w), overlay)
+            _mark_points(tr, red, cols, yr, log_y, (plot_h, plot_w), overlay)
     _place_markers(spec.markers, lo, span, plot_w, bits, overlay)
-    ticks = _ytick_rows(yr[0], yr[1], plot_h, spec.log_y, _flat_value(ranges))
+    ticks = _ytick_rows(yr[0], yr[1], plot_h, log_y, _flat_value(ranges))
     styles = [tr.style for tr in spec.traces]
     for r in range(plot_h):
         line = Text(f"{ticks.get(r, ''):>7}", style="dim")
@@ -286,6 +296,13 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
         lines.append(line)
     lines.append(_x_axis(lo, hi, plot_w))
     return lines
+
+
+def auto_log_wanted(spec: ChartSpec, reds: list[Reduced]) -> bool:
+    """Whether ``spec``'s ranged traces, as reduced for the visible window, want a log axis."""
+    ranged = [r for r, tr in zip(reds, spec.traces, strict=True) if tr.robust and len(r)]
+    q = 0.0 if spec.full_range else 0.02
+    return spans_decades([r.ymin for r in ranged], [r.ymax for r in ranged], q=q)
 
 
 def _mark_points(

@@ -91,10 +91,10 @@ def log_ticks(lo: float, hi: float, max_ticks: int) -> list[float]:
     return cands[::stride]
 
 
-def robust_range(
+def robust_extremes(
     mins: Sequence[np.ndarray], maxs: Sequence[np.ndarray], q: float = 0.02
 ) -> tuple[float, float] | None:
-    """A y-range from per-column minima/maxima that one outlier cannot squash.
+    """The data range :func:`robust_range` keeps, before padding (None: no finite value).
 
     Takes the ``q`` / ``1-q`` quantiles of the column extremes; the true extreme is kept when
     it lies close to that (so ordinary curves are not clipped), otherwise it is cut off and
@@ -105,16 +105,52 @@ def robust_range(
     if len(lo_all) == 0 or len(hi_all) == 0:
         return None
     if len(lo_all) < 20:  # too few columns for quantiles to mean anything
-        lo, hi = float(lo_all.min()), float(hi_all.max())
-    else:
-        lo = float(np.quantile(lo_all, q))
-        hi = float(np.quantile(hi_all, 1 - q))
-        span = max(hi - lo, abs(hi) * 1e-9, 1e-300)
-        # Keep every column extreme near the quantile range; only far outliers are cut.
-        lo = float(lo_all[lo_all >= lo - 0.5 * span].min())
-        hi = float(hi_all[hi_all <= hi + 0.5 * span].max())
+        return float(lo_all.min()), float(hi_all.max())
+    lo = float(np.quantile(lo_all, q))
+    hi = float(np.quantile(hi_all, 1 - q))
+    span = max(hi - lo, abs(hi) * 1e-9, 1e-300)
+    # Keep every column extreme near the quantile range; only far outliers are cut.
+    lo = float(lo_all[lo_all >= lo - 0.5 * span].min())
+    hi = float(hi_all[hi_all <= hi + 0.5 * span].max())
+    return lo, hi
+
+
+def robust_range(
+    mins: Sequence[np.ndarray], maxs: Sequence[np.ndarray], q: float = 0.02
+) -> tuple[float, float] | None:
+    """A y-range from per-column minima/maxima that one outlier cannot squash: the
+    :func:`robust_extremes`, padded by 4% (or 5% of the value when they are one value)."""
+    kept = robust_extremes(mins, maxs, q)
+    if kept is None:
+        return None
+    lo, hi = kept
     if hi <= lo:
         pad = abs(lo) * 0.05 or 1.0
         return lo - pad, hi + pad
     pad = (hi - lo) * 0.04
     return lo - pad, hi + pad
+
+
+#: A positive series whose drawn range spans more decades than this is drawn log-y (auto).
+AUTO_LOG_DECADES = 3.0
+
+
+def spans_decades(
+    mins: Sequence[np.ndarray],
+    maxs: Sequence[np.ndarray],
+    decades: float = AUTO_LOG_DECADES,
+    q: float = 0.02,
+) -> bool:
+    """Whether a linear axis would squash these columns: every finite value is positive and
+    the range a linear chart would draw (:func:`robust_extremes`) spans more than ``decades``.
+
+    After a 1e15 excursion and a recovery the linear axis shows a flat line at 0; on a log
+    axis both the excursion and the recovery read. A lone spike that the robust range cuts
+    anyway does not count: the linear chart already shows the rest well.
+    """
+    if any(np.any(m[np.isfinite(m)] <= 0) for m in mins):
+        return False
+    kept = robust_extremes(mins, maxs, q)
+    if kept is None or kept[0] <= 0:
+        return False
+    return bool(np.log10(kept[1]) - np.log10(kept[0]) > decades)

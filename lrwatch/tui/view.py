@@ -7,6 +7,7 @@ hand-filled :class:`~lrwatch.store.MetricStore` and no app.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from lrwatch.losschoice import REGEX_EXAMPLE
 from lrwatch.store import RunData, Series
@@ -32,11 +33,16 @@ RUN_COLOURS = (
 )
 
 
+#: The y axis of the loss, grad-norm and metric panels: chosen per panel by the data's range
+#: (``auto``: log when it spans more than ~3 decades), or forced linear or log (key ``l``).
+YScale = Literal["auto", "lin", "log"]
+
+
 @dataclass
 class ViewState:
-    """What the user chose: log-y, smoothing, step window, follow-live, overlay."""
+    """What the user chose: y scale, smoothing, step window, follow-live, overlay."""
 
-    log_y: bool = False
+    y_scale: YScale = "auto"
     smoothing: float = 0.9
     window: int | None = None
     follow: bool = True
@@ -46,11 +52,29 @@ class ViewState:
     mono: bool = False
     current: str = ""  #: the run the header is about (bold in an overlay)
 
+    @property
+    def log_y(self) -> bool:
+        """Log-y is forced (``y_scale == "log"``); in ``auto`` each panel decides."""
+        return self.y_scale == "log"
+
+    @log_y.setter
+    def log_y(self, on: bool) -> None:
+        # Asking for "not log" leaves auto alone (auto is not a forced log axis).
+        if on:
+            self.y_scale = "log"
+        elif self.y_scale == "log":
+            self.y_scale = "lin"
+
+    @property
+    def auto_y(self) -> bool:
+        """Panels choose log-y by their data's range."""
+        return self.y_scale == "auto"
+
     def describe(self) -> str:
         """A one-line summary for the status bar."""
         win = "all" if self.window is None else f"last {self.window:,}"
         return (
-            f"smooth {self.smoothing:g} · window {win} · {'log' if self.log_y else 'lin'}-y"
+            f"smooth {self.smoothing:g} · window {win} · {self.y_scale}-y"
             f" · {'following' if self.follow else self._frozen()}"
             + (" · overlay" if self.overlay else "")
         )
@@ -170,7 +194,7 @@ def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
             traces.append(Trace(val, val_style, label, dashed=True, points=not overlay))
     markers = [] if overlay else lr_markers(runs[0]) if runs else []
     note = no_loss_note(runs[0]) if len(runs) == 1 else "no loss logged yet"
-    spec = ChartSpec("loss", traces, lo, hi, view.log_y, markers, note)
+    spec = ChartSpec("loss", traces, lo, hi, view.log_y, markers, note, auto_log=view.auto_y)
     if overlay:
         spec.legend_rows, spec.extra = 3, _overlay_notes(runs, view, has_val)
     return spec
@@ -199,21 +223,26 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
 
 def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
     """Grad norm when any run logs it (None otherwise)."""
-    series: list[tuple[RunData, Series]] = [
-        (r, r.series["grad_norm"]) for r in runs if len(r.series.get("grad_norm", ()))
-    ]
-    if not series:
+    traces = series_traces(runs, "grad_norm", view, RUN_COLOURS[2])
+    if not traces:
         return None
     lo, hi = step_range(runs, view)
-    overlay = len(runs) > 1
+    return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "", auto_log=view.auto_y)
+
+
+def series_traces(runs: list[RunData], name: str, view: ViewState, colour: str) -> list[Trace]:
+    """Series ``name`` of each run that logs it: one ``colour`` alone, overlaid runs by their
+    colours and tags (as in the loss legend)."""
+    series: list[tuple[RunData, Series]] = [
+        (r, r.series[name]) for r in runs if len(r.series.get(name, ()))
+    ]
+    if len(runs) <= 1:
+        return [Trace(s, colour, "") for _, s in series]
     index = {r.name: i for i, r in enumerate(runs)}
-    traces = [
+    return [
         Trace(s, run_style(index[r.name], r, view), "", tag=run_tag(index[r.name]))
-        if overlay
-        else Trace(s, RUN_COLOURS[2], "")
         for r, s in series
     ]
-    return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "")
 
 
 #: The chart panels, top to bottom.

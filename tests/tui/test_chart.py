@@ -4,7 +4,7 @@ import numpy as np
 
 from lrwatch.store import MetricStore, Series
 from lrwatch.tui.chart import ChartSpec, Marker, Trace, render_chart
-from lrwatch.tui.scale import fmt_num, log_ticks, nice_ticks, robust_range
+from lrwatch.tui.scale import fmt_num, log_ticks, nice_ticks, robust_range, spans_decades
 
 
 def _series(values: np.ndarray) -> Series:
@@ -144,3 +144,66 @@ def test_no_color_keeps_weight_and_greys_but_drops_hues() -> None:
     assert styles[0].bold and styles[0].color is None  # magenta was unreadable as grey
     assert styles[1].color is not None and styles[1].color.name == "grey42"
     assert styles[2].bold and styles[2].color is None
+
+
+# ---- auto log-y ---------------------------------------------------------------------------
+
+
+def _excursion() -> Series:
+    """A loss that blows up to 1e15 for 60 steps and recovers to below its start."""
+    v = np.concatenate([np.linspace(2.0, 1.7, 100), np.full(60, 1e15), np.linspace(0.5, 0.44, 140)])
+    return _series(v)
+
+
+def _plot_rows(lines: list) -> list[str]:
+    return [line.plain[8:] for line in lines[1:-1]]
+
+
+def test_a_1e15_excursion_draws_log_y_by_itself_and_says_so() -> None:
+    s = _excursion()
+    lin = render_chart(ChartSpec("loss", [Trace(s, "c")], 0, 299), 60, 10)
+    auto = render_chart(ChartSpec("loss", [Trace(s, "c")], 0, 299, auto_log=True), 60, 10)
+    assert lin[0].plain.strip() == "loss"
+    assert auto[0].plain.startswith("loss (log, auto)")
+    # Linear: the whole recovery lies in the bottom row, a flat line at 0.
+    rows = _plot_rows(lin)
+    assert all(not row[32:].strip() for row in rows[:-1]) and rows[-1][32:].strip()
+    # Log: the start (2.0) is drawn above the recovery (0.5) (in a higher row or higher dots
+    # of the same row; linear draws both as the same bottom dots), and the ticks are decades.
+    rows = _plot_rows(auto)
+    first = next((i, row[0]) for i, row in enumerate(rows) if row[:1].strip())
+    last = next((i, row[-1]) for i, row in enumerate(rows) if row[-1:].strip())
+    assert first != last and "1e8" in "".join(line.plain[:8] for line in auto)
+
+
+def test_auto_log_y_stays_linear_for_a_lone_spike_negative_values_or_a_forced_axis() -> None:
+    v = np.linspace(2.0, 1.0, 300)
+    v[150] = 1e15  # cut by the robust range: the linear chart reads well
+    spike = render_chart(ChartSpec("loss", [Trace(_series(v), "c")], 0, 299, auto_log=True), 60, 8)
+    assert "(log" not in spike[0].plain and "▲" in "".join(line.plain for line in spike)
+    w = np.concatenate([np.full(100, -1.0), np.full(100, 1e6)])  # not positive: no log axis
+    neg = render_chart(ChartSpec("m", [Trace(_series(w), "c")], 0, 199, auto_log=True), 60, 8)
+    assert "(log" not in neg[0].plain
+    forced = render_chart(ChartSpec("loss", [Trace(_excursion(), "c")], 0, 299, True), 60, 8)
+    assert forced[0].plain.startswith("loss (log)")
+
+
+def test_auto_log_y_reads_only_the_visible_window() -> None:
+    s = _excursion()
+    spec = ChartSpec("loss", [Trace(s, "c")], 200, 299, auto_log=True)  # after the recovery
+    assert "(log" not in render_chart(spec, 60, 8)[0].plain
+
+
+def test_spans_decades_over_finite_positive_columns() -> None:
+    assert spans_decades([np.array([1e-3, np.nan])], [np.array([2.0, np.inf])])
+    assert not spans_decades([np.array([1e-2, np.nan])], [np.array([2.0, np.inf])])
+    assert not spans_decades([np.array([0.0, 1.0])], [np.array([1e9, 1e9])])
+    assert not spans_decades([np.array([np.nan])], [np.array([np.nan])])
+
+
+def test_a_fixed_y_range_is_drawn_as_given() -> None:
+    s = _series(np.full(100, 50.0))
+    spec = ChartSpec("system %", [Trace(s, "c", "gpu0")], 0, 99, y_range=(0.0, 100.0))
+    rows = _plot_rows(render_chart(spec, 60, 10))
+    drawn = [i for i, row in enumerate(rows) if row.strip()]
+    assert drawn and 2 <= drawn[0] <= 5  # half way up an 8-row plot, not a flat line's middle

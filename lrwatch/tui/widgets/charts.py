@@ -1,5 +1,5 @@
 """Chart widgets: a panel owns what it shows (a :class:`PanelSpec`) and draws it with the pure
-:func:`~lrwatch.tui.view.build_chart` and :func:`~lrwatch.tui.chart.render_chart`."""
+:func:`~lrwatch.tui.panels.build_panel` and :func:`~lrwatch.tui.chart.render_chart`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from textual.widget import Widget
 from lrwatch.store import MetricStore
 from lrwatch.tui.chart import render_chart
 from lrwatch.tui.mono import monochrome
+from lrwatch.tui.panels import METRIC_PREFIX, build_panel, metric_chart
 from lrwatch.tui.smooth import EmaCache
-from lrwatch.tui.view import ViewState, build_chart
+from lrwatch.tui.view import ViewState
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class ChartPanel(Widget):
             return []
         # The store's lock is held while reading series: a reader thread appends under it.
         with self.store.view(spec.runs) as runs:
-            chart = build_chart(spec.chart, runs, spec.view, self.ema)
+            chart = build_panel(spec.chart, runs, spec.view, self.ema)
             return [] if chart is None else render_chart(chart, width, height)
 
     def render(self) -> Text:
@@ -98,3 +99,35 @@ class ChartPanel(Widget):
         return (
             self._strips[y] if y < len(self._strips) else Strip.blank(size.width, self.rich_style)
         )
+
+
+def chart_panel(store: MetricStore, chart: str) -> ChartPanel:
+    """A panel for ``chart``: a fixed one has the chart's name as its id; a metric panel has
+    the class ``metric`` (a metric's name, ``sys/gpu0/util``, is not a valid id)."""
+    if chart.startswith(METRIC_PREFIX):
+        return ChartPanel(store, chart, classes="metric")
+    return ChartPanel(store, chart, id=chart)
+
+
+def sync_metric_panels(
+    box: Widget, store: MetricStore, panels: list[ChartPanel], picked: list[str]
+) -> list[ChartPanel]:
+    """Mount a panel for each picked metric (in ``picked``'s order, below the fixed panels) and
+    remove the panels of metrics no longer picked, without rebuilding the others.
+
+    Returns the new panel list: the fixed panels, then the metric panels.
+    """
+    fixed = [p for p in panels if not p.chart.startswith(METRIC_PREFIX)]
+    have = {p.chart: p for p in panels if p.chart.startswith(METRIC_PREFIX)}
+    wanted = [metric_chart(m) for m in picked]
+    for chart, panel in have.items():
+        if chart not in wanted:
+            panel.remove()
+    out = list(fixed)
+    for chart in wanted:
+        kept = have.get(chart)
+        if kept is None:
+            kept = chart_panel(store, chart)
+            box.mount(kept, after=out[-1] if out else None)
+        out.append(kept)
+    return out
