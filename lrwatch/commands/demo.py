@@ -86,7 +86,7 @@ def _one(scenario: Scenario, args: argparse.Namespace, *, quiet: bool) -> int:
 
 
 def _tour(args: argparse.Namespace) -> int:
-    """The picker, then the chosen demo, then the picker again (next demo highlighted)."""
+    """The picker, then the chosen demo, then the picker again (on the demo just run)."""
     from lrwatch.tui.demo import DemoPicker
 
     names = list(SCENARIOS)
@@ -96,7 +96,9 @@ def _tour(args: argparse.Namespace) -> int:
         if name is None:
             return 0
         _one(SCENARIOS[name], args, quiet=True)
-        index = (names.index(name) + 1) % len(names)
+        # Back on the demo just run: a person who quits to read its text again, or to run it
+        # once more, must not find the cursor moved (↓ enter goes on to the next).
+        index = names.index(name)
 
 
 #: Steps of an open-ended demo in the UI: more than anyone watches (days at its pace); the

@@ -50,8 +50,12 @@ def fix_question(why: str, prompt: str) -> str:
     return f"Fix for {why}:\n{prompt}" if why else prompt
 
 
-def render_card(f: Any, selected: bool, width: int) -> Text:
-    """One finding as a few lines: severity bar, symptom, since-step, evidence, fix."""
+def render_card(f: Any, selected: bool, width: int, controllable: bool = True) -> Text:
+    """One finding as a few lines: severity bar, symptom, since-step, evidence, fix.
+
+    ``controllable``: ``a`` can send the fix to the run. A read-only run (no control socket)
+    gets the fix as advice, without an ``[a]`` that would only be refused.
+    """
     sev = getattr(f, "severity", "info")
     colour = SEVERITY_STYLES.get(sev, "white")
     resolved = bool(getattr(f, "resolved", False))
@@ -74,16 +78,16 @@ def render_card(f: Any, selected: bool, width: int) -> Text:
     fix = getattr(f, "suggestion", "")
     act = describe_action(getattr(f, "action", None))
     if fix or act:
-        line = Text("fix: ", style="dim")
-        line.append(str(fix or act))
-        if act and not resolved:
+        line = Text("fix: " if controllable else "advice: ", style="dim")
+        line.append(str(fix or f"LR {act}"))
+        if act and not resolved and controllable:
             line.append(f"  [a] {act}", style="bold reverse" if selected else "bold")
         lines.append(line)
     marker = "▶" if selected else "▌"
     # Narrow panels (80 columns) get the gist; the selected card is shown in full.
     caps = [99, 99, 99, 99] if selected else [2, 2, 1, 2]
     for i, ln in enumerate(lines):
-        parts = list(ln.wrap(_console(), inner))
+        parts = list(ln.wrap(measuring_console(), inner))
         cap = caps[min(i, 3)] if i else 99
         if len(parts) > cap:
             parts = parts[:cap]
@@ -108,7 +112,8 @@ def _evidence(ev: Any) -> str:
 _CONSOLE: Any = None
 
 
-def _console() -> Any:
+def measuring_console() -> Any:
+    """A quiet Rich console for measuring text (Text.wrap needs one)."""
     # Text.wrap needs a Console only for measuring; one quiet instance is enough.
     global _CONSOLE
     if _CONSOLE is None:
@@ -127,11 +132,13 @@ def render_cards(
     height: int,
     judging: bool = True,
     not_enough: str = "",
+    controllable: bool = True,
 ) -> Text:
     """The cards that fit in ``height`` lines, scrolled so the selected one is visible.
 
     ``judging``: the run has a training loss; without one there is nothing to call healthy.
     ``not_enough``: the checks the run has too few points for (then it is not "healthy").
+    ``controllable``: the run takes LR changes (else no card offers ``[a]``).
     """
     if not findings:
         if not judging:
@@ -139,7 +146,7 @@ def render_cards(
         if not_enough:
             return Text(f" no findings so far; {not_enough}", style="dim italic")
         return Text(" no findings: the LR looks healthy so far", style="dim italic")
-    cards = [render_card(f, i == selected, width) for i, f in enumerate(findings)]
+    cards = [render_card(f, i == selected, width, controllable) for i, f in enumerate(findings)]
     sizes = [len(c.plain.splitlines()) + 1 for c in cards]
     start = 0
     while start < selected and sum(sizes[start : selected + 1]) > height:

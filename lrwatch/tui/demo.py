@@ -1,11 +1,13 @@
 """The UI of ``lrwatch demo``: a picker of the demos, and the main app with a demo's guidance.
 
 :class:`DemoPicker` lists the demos (↑/↓, Enter starts one, ``q`` quits); ``lrwatch demo``
-shows it again when a demo is quit, with the next demo highlighted, so a person can tour
-them in order. :class:`DemoApp` is the ordinary :class:`~lrwatch.tui.app.LRWatchApp` plus
+shows it again when a demo is quit, with that demo still highlighted (``↓ enter`` goes on
+to the next). :class:`DemoApp` is the ordinary :class:`~lrwatch.tui.app.LRWatchApp` plus
 what a demo needs: a short hint at the start, ``i`` for what the demo shows and what to try
 (a dialog, so nothing stays covered), a hint when the rule engine flags the demo's symptom,
-the flagged run shown first, and the view (overlay, log y) its comparison wants.
+the flagged run shown first, and the view (overlay, log y) its comparison wants. The hints
+are drawn at the top of the findings panel, not as toasts: a toast at 80×24 covered the
+grad-norm chart and the status line.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from lrwatch.demos.runner import RESULTS
 from lrwatch.tui import messages as msg
 from lrwatch.tui.app import LRWatchApp
 
-#: Seconds the hints stay up (short: at 80×24 a toast covers part of the findings panel).
-HINT_SECONDS = 6.0
+#: Seconds the hints stay up (in the findings panel, above the cards, which they push down).
+HINT_SECONDS = 10.0
 
 KEYS = (
     "[b]a[/b] apply the selected finding's fix ([b]y[/b] confirms)   [b]/[/b] LR ÷10   "
@@ -162,6 +164,7 @@ class DemoApp(LRWatchApp):
         self.focus_run = scenario.focus or next(iter(scenario.flags), "")
         self._focused = not self.focus_run
         self._hinted = False
+        self.hints: list[str] = []  #: every hint shown, in order (what a person was told)
         # q leaves the demo (back to the picker) and stops its training: no question asked.
         self.confirm_quit = False
         self.view.overlay = scenario.overlay
@@ -170,11 +173,17 @@ class DemoApp(LRWatchApp):
 
     # Textual calls the handler of every class in the MRO: these only add to LRWatchApp's.
     def on_mount(self) -> None:
-        self.notify(
-            f"try: {self.scenario.try_this}\n(i: what this demo shows; ? keys)",
-            title=f"demo {self.scenario.name}",
-            timeout=HINT_SECONDS,
-        )
+        self.hint(f"[b]try:[/b] {self.scenario.try_this} ([b]i[/b] about, [b]?[/b] keys)")
+
+    def hint(self, text: str, seconds: float = HINT_SECONDS) -> None:
+        """Tell the person ``text`` (markup) at the top of the findings panel for ``seconds``
+        (a toast when the panel is hidden with ``g``: then it covers no findings)."""
+        self.hints.append(text)
+        panel = self.findings_w
+        if panel.has_class("-hidden"):
+            self.notify(text, title=f"demo {self.scenario.name}", timeout=seconds)
+        else:
+            panel.show_hint(text, seconds)
 
     def on_unmount(self) -> None:
         # The app waits for the child in a thread worker, and Textual's exit joins that
@@ -202,12 +211,10 @@ class DemoApp(LRWatchApp):
                     # `a` applies the selected card, which may be an older finding: select
                     # this one once the panel has the new list (LRWatchApp's handler, next).
                     self.call_after_refresh(self._select_finding, finding.id)
-                where = "" if current else " (n: switch to it)"
-                self.notify(
-                    f"{message.run}: {finding.symptom} flagged{where}. "
-                    "Press a to apply its fix, then y.",
-                    title="lrwatch demo",
-                    timeout=HINT_SECONDS,
+                where = "" if current else f" on {message.run} ([b]n[/b]: switch to it)"
+                self.hint(
+                    f"{finding.symptom} flagged{where}: press [b]a[/b] to apply its fix, "
+                    "then [b]y[/b]"
                 )
                 return
 
@@ -223,11 +230,7 @@ class DemoApp(LRWatchApp):
         # whose output is a file: show them here, where the person is looking.
         self.results = read_results(self.output)
         if self.results:
-            self.notify(
-                "\n".join(self.results) + "\n(i shows them again)",
-                title=f"{self.scenario.name} results",
-                timeout=2 * HINT_SECONDS,
-            )
+            self.hint("\n".join(self.results) + "\n([b]i[/b] shows them again)", 3 * HINT_SECONDS)
 
     def action_about(self) -> None:
         """What this demo shows and what to try (and its results once it has finished)."""

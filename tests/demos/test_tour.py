@@ -47,9 +47,10 @@ def test_picker_starts_the_chosen_demo_and_comes_back(tmp_path: Path) -> None:
         assert recs[0]["kind"] == "run" and recs[0]["run"] == "lr-too-low"
         assert [r["step"] for r in recs if "loss" in r] == list(range(1, 41))
         assert not (tmp_path / "lr-too-high.jsonl").exists()
-        # q leaves the demo for the picker, with the next demo (oscillation) highlighted.
+        # q leaves the demo for the picker, still on the demo just run (too-low), not the next.
         _tmux("send-keys", "-t", session, "q")
-        _wait_for(session, "enter start", "oscillation shows:")
+        _wait_for(session, "enter start", "too-low shows:")
+        assert "oscillation shows:" not in _tmux("capture-pane", "-p", "-t", session)
         _tmux("send-keys", "-t", session, "q")
         deadline = time.monotonic() + 30
         while not done.exists() and time.monotonic() < deadline:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from textual.geometry import Offset
+
 from lrwatch.demos.registry import SCENARIOS
 from lrwatch.records import Event, Metrics
 from lrwatch.rules.finding import Finding
@@ -12,6 +15,7 @@ from lrwatch.tui.demo import AboutScreen, DemoApp, DemoPicker
 from lrwatch.tui.messages import ChildExited, FindingsChanged
 
 from .helpers import until
+from .test_footer import screen_lines
 
 NAMES = list(SCENARIOS)
 
@@ -83,9 +87,9 @@ async def test_demo_app_about_key_and_hint_when_the_symptom_is_flagged() -> None
     )
     app = DemoApp(sc, store=store)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app._notifications)
-        first = [n.message for n in app._notifications]
-        assert any(sc.try_this in m and "i:" in m for m in first), first
+        await until(pilot, lambda: app.hints)
+        assert sc.try_this in app.hints[0] and "i[/b] about" in app.hints[0], app.hints
+        assert app.findings_w.hint == app.hints[0]
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, AboutScreen))
         about = str(app.screen.query_one("#about").render())
@@ -100,12 +104,12 @@ async def test_demo_app_about_key_and_hint_when_the_symptom_is_flagged() -> None
         assert app.findings_w.current.id == "spike6"
 
         def hints() -> list[str]:
-            return [n.message for n in app._notifications if n.message.startswith("lr-too-high:")]
+            return [h for h in app.hints[1:] if "flagged" in h]  # [0]: the start hint
 
         app.post_message(FindingsChanged("lr-too-high", [spike, _divergence(74)]))
         # The selection moves after the panel's refresh (call_after_refresh): wait for it.
         await until(pilot, lambda: app.findings_w.current.id == "div74" and hints())
-        assert "press a" in hints()[0].lower(), hints()
+        assert "press [b]a[/b]" in hints()[0].lower(), hints()
         # Only once: a second finding does not repeat it. (The marker message is posted
         # after it and handled in order: once it is seen, the finding was handled too.)
         app.post_message(FindingsChanged("lr-too-high", [_divergence(74), _divergence(90)]))
@@ -135,7 +139,7 @@ async def test_demo_app_shows_the_results_the_training_printed(tmp_path: Path) -
         app.post_message(ChildExited(0))
 
         def shown() -> list[str]:
-            return [n.message for n in app._notifications if n.title == "range-test results"]
+            return [h for h in app.hints if "0.0123" in h]
 
         await until(pilot, shown)
         assert "0.0123" in shown()[0] and "0.0456" in shown()[0] and "note" not in shown()[0]
@@ -179,3 +183,38 @@ async def test_the_finding_the_hint_selected_is_let_go_once_it_resolves() -> Non
         done.resolved = True
         app.post_message(FindingsChanged("lr-too-high", [done, newer]))
         await until(pilot, lambda: app.findings_w.current.id == "grad106")
+
+
+def _cells(app: DemoApp, words: str) -> list[Offset]:
+    """Where ``words`` are drawn on the screen now (one cell per row it is found on)."""
+    return [
+        Offset(line.index(words), y) for y, line in enumerate(screen_lines(app)) if words in line
+    ]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_demo_hints_cover_no_chart_and_not_the_status_line(size: tuple[int, int]) -> None:
+    store = MetricStore()
+    recs = [Metrics(i, {"loss": 0.5 + i, "lr": 0.11, "grad_norm": 1.0 + i}) for i in range(50)]
+    store.add("lr-too-high", recs)
+    app = DemoApp(SCENARIOS["too-high"], store=store)
+    async with app.run_test(size=size) as pilot:
+        await until(pilot, lambda: app.charts_w[2].display and app.charts_w[2].region.height)
+
+        def covered(words: str) -> list[str]:
+            hidden = [app.status_w.region, *(c.region for c in app.charts_w if c.display)]
+            return [
+                f"{at} in {r}" for at in _cells(app, words) for r in hidden if r.contains_point(at)
+            ]
+
+        # The start hint ("try: ..."), then the hint that the demo's symptom is flagged.
+        await until(pilot, lambda: _cells(app, "try:"))
+        assert not covered("try:"), covered("try:")
+        app.post_message(FindingsChanged("lr-too-high", [_divergence(40)]))
+        await until(pilot, lambda: _cells(app, "flagged:"))
+        assert not covered("flagged:"), covered("flagged:")
+        # The flagged card's fix line is still in view under the hint (advice: this store's
+        # run has no control socket, so the card offers no [a]).
+        await until(pilot, lambda: _cells(app, "advice:"))
+        assert not _cells(app, "[a]"), "\n".join(screen_lines(app))
+        assert app.status_w.region.height and "smooth" in screen_lines(app)[app.status_w.region.y]

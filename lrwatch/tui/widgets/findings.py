@@ -1,4 +1,9 @@
-"""The findings panel: one card per finding, a selection, drawn by :func:`render_cards`."""
+"""The findings panel: one card per finding, a selection, drawn by :func:`render_cards`.
+
+It also carries a short hint (:meth:`FindingsPanel.show_hint`; the demo's guidance) above
+the cards, in the panel's own rows: a toast drawn over the screen hid the grad-norm chart
+and the status line at 80×24.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,10 @@ from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widget import Widget
 
-from lrwatch.tui.cards import render_cards, sort_findings
+from lrwatch.tui.cards import measuring_console, render_cards, sort_findings
 from lrwatch.tui.mono import monochrome
 
 #: Records the rules must lag before the panel says so.
@@ -34,6 +40,8 @@ class FindingsPanel(Widget):
     judging: reactive[bool] = reactive(True)
     #: What the rules had too few points for (lrwatch.rules.coverage.not_enough), or "".
     not_enough: reactive[str] = reactive("")
+    #: Whether the run takes LR changes; a read-only run's cards give advice, not ``[a]``.
+    controllable: reactive[bool] = reactive(True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -44,6 +52,25 @@ class FindingsPanel(Widget):
         self._held_at: float | None = None  #: when the selection was last moved by hand
         self._source: list[Any] | None = None  #: the list last given to set_findings
         self._by_hand = False  #: the held selection was made with j/k (not by select_id)
+        self.hint = ""  #: the hint shown above the cards ("" for none)
+        self._hint_timer: Timer | None = None
+
+    def show_hint(self, text: str, seconds: float | None = None) -> None:
+        """Show ``text`` (Rich markup) above the cards, for ``seconds`` (None: until replaced).
+
+        It takes rows from the cards, which scroll to keep the selected one in view.
+        """
+        if self._hint_timer is not None:
+            self._hint_timer.stop()
+            self._hint_timer = None
+        self.hint = text
+        if seconds is not None and text:
+            self._hint_timer = self.set_timer(seconds, self.clear_hint)
+        self.refresh()
+
+    def clear_hint(self) -> None:
+        """Take the hint away."""
+        self.show_hint("")
 
     @property
     def held(self) -> bool:
@@ -119,11 +146,36 @@ class FindingsPanel(Widget):
         if self.note:
             title.append(f"\n{self.note[: self.size.width]}", style="yellow")
             rows -= 1
+        if self.hint:
+            # At most half the rows: the selected card (and its [a]) must stay in view.
+            hint = hint_lines(self.hint, self.size.width, max(1, rows // 2))
+            title.append("\n")
+            title.append_text(Text("\n").join(hint))
+            rows -= len(hint)
         body = render_cards(
-            self.findings, self.selected, self.size.width, rows, self.judging, self.not_enough
+            self.findings,
+            self.selected,
+            self.size.width,
+            rows,
+            self.judging,
+            self.not_enough,
+            self.controllable,
         )
         text = title + Text("\n") + body
         return monochrome(text) if self.app.no_color else text
+
+
+def hint_lines(markup: str, width: int, limit: int) -> list[Text]:
+    """``markup`` wrapped to ``width`` cells behind a bar, at most ``limit`` lines (… cut)."""
+    body = Text.from_markup(markup)
+    lines: list[Text] = []
+    for part in body.split("\n"):
+        lines += list(part.wrap(measuring_console(), max(width - 2, 8)))
+    if len(lines) > limit:
+        lines = lines[:limit]
+        lines[-1].truncate(max(width - 3, 7))
+        lines[-1].append("…")
+    return [Text("▎ ", style="bold magenta") + line for line in lines]
 
 
 def _count(n: int) -> str:
