@@ -126,6 +126,13 @@ BENCHES = [
         json="watch_first_screen",
     ),
     Bench(
+        "runs",
+        14,
+        "bench_runs.py",
+        "runs table: open 1000 runs × 10k points, memory, keys while 100 runs append",
+        json="runs",
+    ),
+    Bench(
         "find_lr",
         6,
         "find_lr_compare.py",

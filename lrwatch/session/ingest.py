@@ -31,6 +31,7 @@ from lrwatch.session.events import (
 from lrwatch.session.pacing import Pacer
 from lrwatch.session.rules_worker import RulesWorker
 from lrwatch.sources.follow import AddChunk, FollowSink
+from lrwatch.sources.peek import Peek
 from lrwatch.store import MetricStore
 
 #: Records added to the store per lock hold: the UI's draw waits for at most one slice.
@@ -78,6 +79,8 @@ class Ingest(FollowSink):
         #: What the consumer last heard of each run (unreadable-line count): an empty poll of
         #: an unchanged run is not news, and posting it made the idle UI redraw 10 times a second.
         self._known: dict[str, int] = {}
+        #: Runs peeked at before their backlog was read (many runs: a table shows these).
+        self.peeks: dict[str, Peek] = {}
 
     def start(self) -> None:
         """Start the rule engine's thread."""
@@ -109,8 +112,10 @@ class Ingest(FollowSink):
     # -- the follower's callbacks (its thread) ----------------------------------------------
 
     def records(self, name: str, records: list[AnyRecord], add: AddChunk) -> None:
-        """A poll's records of run ``name``: into the store and the rules' queue."""
+        """A poll's records of run ``name``: into the store and the rules' queue (and the
+        news out, within a poll too: one poll of a thousand-file backlog takes seconds)."""
         self.add(name, records, add)
+        self.flush()
 
     def polled(self) -> None:
         self.flush()
@@ -121,6 +126,15 @@ class Ingest(FollowSink):
 
     def idle(self) -> None:
         self.pacer.idle()
+
+    def peeked(self, name: str, path: str, peek: Peek) -> None:
+        """A first look at a run before its backlog is read: the run is known from now on
+        (its DataArrived count is 0) and :attr:`peeks` holds what its file's tail says."""
+        with self.lock:
+            self.store.run(name, path=path)
+        self.peeks[name] = peek
+        self._pending.counts.setdefault(name, 0)
+        self.flush()
 
     def failed(self, text: str) -> None:
         self.post(SourceProblem(text, fatal=True))

@@ -18,12 +18,14 @@ from collections import deque
 
 from lrwatch.records import AnyRecord, count_records
 from lrwatch.rules import Engine, RuleConfig
-from lrwatch.session.blocks import slices
+from lrwatch.session.blocks import slices, thin_rows
 from lrwatch.session.events import Emit, FindingsChanged, RulesProgress, SourceProblem
 from lrwatch.session.pacing import Pacer
 
 #: Records the rules may fall behind before the oldest pending batches are skipped.
 MAX_BACKLOG = 1_000_000
+#: Rows each run keeps at least when an overflowing backlog is trimmed (see _trim).
+MIN_SHARE = 1_000
 #: Records per engine call: small enough that one call stays well under a work slice.
 FEED_SLICE = 512
 #: Seconds between stall checks.
@@ -41,11 +43,13 @@ class RulesWorker:
         interval: float = 0.5,
         max_backlog: int = MAX_BACKLOG,
         pacer: Pacer | None = None,
+        min_share: int = MIN_SHARE,
     ) -> None:
         self.config = config
         self.post = post
         self.interval = interval
         self.max_backlog = max_backlog
+        self.min_share = min_share
         # Half the time at most: the rules may lag, the UI may not.
         self.pacer = pacer or Pacer(work=0.02, rest=0.02)
         self.engines: dict[str, Engine] = {}
@@ -53,6 +57,7 @@ class RulesWorker:
         self.skipped = 0  #: records never fed because the backlog overflowed
         self.failed = False
         self._queue: deque[tuple[str, list[AnyRecord], int]] = deque()
+        self._queued: dict[str, int] = {}  #: rows queued per run
         self._cond = threading.Condition()
         self._stop = False
         self._held = False
@@ -105,12 +110,44 @@ class RulesWorker:
         n = count_records(records)
         with self._cond:
             self._queue.append((name, records, n))
+            self._queued[name] = self._queued.get(name, 0) + n
             self.backlog += n
-            while self.backlog > self.max_backlog and len(self._queue) > 1:
-                _, _, old = self._queue.popleft()
-                self.backlog -= old
-                self.skipped += old
+            if self.backlog > self.max_backlog:
+                self._trim()
             self._cond.notify()
+
+    def _trim(self) -> None:
+        """Over the bound: every run keeps an equal share of its rows, its newest ones whole
+        and a stride through the older ones (:func:`~lrwatch.session.blocks.thin_rows`).
+
+        A thousand finished runs read at once would otherwise leave the rules only the last
+        hundred (the oldest batches went first): now each run is judged, on its recent past
+        and the shape of the rest. The share is at least ``min_share`` rows; trimming goes
+        down to 3/4 of the bound so that it happens seldom. Events are never cut.
+        """
+        target = self.max_backlog * 3 // 4
+        share = max(target // max(1, len(self._queued)), min(self.min_share, target))
+        over = {run: n for run, n in self._queued.items() if n > share}
+        if not over:
+            return
+        kept: deque[tuple[str, list[AnyRecord], int]] = deque()
+        for run, records, n in self._queue:
+            if run in over:
+                # Each of the run's batches keeps its part of the share.
+                records = thin_rows(records, max(1, n * share // over[run]))
+                left = count_records(records)
+                self._queued[run] -= n - left
+                self.backlog -= n - left
+                self.skipped += n - left
+                n = left
+            if records:
+                kept.append((run, records, n))
+        self._queue = kept
+
+    def queued(self, name: str) -> bool:
+        """Whether run ``name`` has records waiting for the rules (not judged up to date)."""
+        with self._cond:
+            return self._queued.get(name, 0) > 0
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted was fed (tests); False on timeout."""
@@ -139,6 +176,12 @@ class RulesWorker:
                 item = self._queue.popleft() if self._queue and not self._held else None
             if item is not None:
                 self._feed(item[0], item[1])
+                with self._cond:
+                    left = self._queued.get(item[0], 0) - item[2]
+                    if left > 0:
+                        self._queued[item[0]] = left
+                    else:
+                        self._queued.pop(item[0], None)
             self._periodic()
 
     def _periodic(self) -> None:
@@ -179,6 +222,7 @@ class RulesWorker:
         self.failed = True
         with self._cond:
             self._queue.clear()
+            self._queued.clear()
             self.backlog = 0
         self.post(SourceProblem(f"rule engine stopped: {exc!r}"))
 

@@ -12,12 +12,15 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrwatch.records import AnyRecord, count_records
 from lrwatch.sources.errors import SourceError
 from lrwatch.sources.runset import RunSet, open_runs
 from lrwatch.store import MetricStore
+
+if TYPE_CHECKING:
+    from lrwatch.sources.peek import Peek
 
 #: Seconds between polls of the files while they grow, and at most once they have gone quiet
 #: (a finished log must not cost CPU; a live one that pauses is picked up within a second).
@@ -27,6 +30,10 @@ QUIET_AFTER = 2.0
 
 #: Seconds ``read_runs`` waits for a pipe between polls.
 _PIPE_WAIT = 0.05
+#: Seconds between progress reports while one poll reads a backlog of many files.
+_PROGRESS_EVERY = 0.1
+#: Runs from which a follower first peeks at every file (a runs table wants them all at once).
+PEEK_FROM = 9
 
 
 def sync_run(store: MetricStore, runset: RunSet, name: str, records: list[AnyRecord]) -> int:
@@ -131,6 +138,9 @@ class FollowSink:
     def progress(self, read: int, total: int, done: bool) -> None:
         """How much of what the files held at start is read; ``done`` once, last."""
 
+    def peeked(self, name: str, path: str, peek: Peek) -> None:
+        """A first look at run ``name`` (many runs: before any is read; see PEEK_FROM)."""
+
     def idle(self) -> None:
         """A poll read nothing: the follower waits before the next one."""
 
@@ -169,6 +179,8 @@ class Follower:
         self.stdin_fd, self.blocks, self.source_options = stdin_fd, blocks, source_options
         self.poll_fast = poll_fast
         self._runset: RunSet | None = None
+        #: Per run, the source stats last handed to the sink (format, skipped, unread lines).
+        self._stats: dict[str, tuple[str, int, int]] = {}
 
     @classmethod
     def of(cls, runset: RunSet, poll_fast: float = POLL_FAST) -> Follower:
@@ -176,6 +188,21 @@ class Follower:
         follower = cls([], follow=runset.follow, poll_fast=poll_fast)
         follower._runset = runset
         return follower
+
+    def open(self) -> RunSet:
+        """The run set this follower reads: opened now from its paths when it was not given
+        one (raises :class:`SourceError`). A caller that opens it first (to add paths to it
+        later) closes it; :meth:`run` closes only one it opened itself."""
+        if self._runset is None:
+            return open_runs(
+                self.paths,
+                self.fmt,
+                follow=self.follow,
+                stdin_fd=self.stdin_fd,
+                blocks=self.blocks,
+                **self.source_options,
+            )
+        return self._runset
 
     def run(self, store: MetricStore | None, stop: threading.Event, sink: FollowSink) -> None:
         """Read until ``stop`` is set (or, without ``follow``, until every input is read).
@@ -185,14 +212,7 @@ class Follower:
         """
         owned = self._runset is None
         try:
-            runset = self._runset or open_runs(
-                self.paths,
-                self.fmt,
-                follow=self.follow,
-                stdin_fd=self.stdin_fd,
-                blocks=self.blocks,
-                **self.source_options,
-            )
+            runset = self.open()
         except SourceError as exc:
             sink.failed(str(exc))
             sink.finished()
@@ -216,12 +236,11 @@ class Follower:
         closed: set[str] = set()
         last_data = time.monotonic()
         loading = True
+        self._peek(runset, sink)
         while not stop.is_set():
             before = backlog(runset) if loading else {}
-            batch = runset.poll()
+            got = self._poll(runset, store, sink, before if loading else None)
             for name, src in runset.sources.items():
-                add = count_records if store is None else partial(sync_run, store, runset, name)
-                sink.records(name, batch.get(name) or [], add)
                 if src.is_stream and src.done and name not in closed:
                     closed.add(name)
                     sink.input_closed(name)
@@ -229,7 +248,7 @@ class Follower:
             if loading:
                 loading = not _report_backlog(sink, before, backlog(runset))
             now = time.monotonic()
-            if any(batch.values()):
+            if got:
                 last_data = now
                 continue
             sink.idle()
@@ -242,6 +261,50 @@ class Follower:
             else:
                 stop.wait(max(self.poll_fast, poll_delay(now - last_data)))
         return loading
+
+    def _poll(
+        self,
+        runset: RunSet,
+        store: MetricStore | None,
+        sink: FollowSink,
+        before: dict[str, tuple[int, int]] | None,
+    ) -> bool:
+        """One poll, each run's records handed to the sink as soon as they are read (a
+        thousand-run backlog is neither held whole nor shown all at once at its end). A run
+        with nothing new is handed over only when its stats changed (a skipped line, a format
+        found). ``before``: the backlog at the start, while it is read (progress within the
+        poll). Returns whether any records came."""
+        got = False
+        read = sum(r for r, _ in before.values()) if before is not None else 0
+        total = sum(size for _, size in before.values()) if before is not None else 0
+        last_progress = time.monotonic()
+        for name, records in runset.poll_each():
+            src = runset.sources[name]
+            stats = (src.format, src.skipped, len(getattr(src, "unread", ())))
+            if records or self._stats.get(name) != stats:
+                self._stats[name] = stats
+                add = count_records if store is None else partial(sync_run, store, runset, name)
+                sink.records(name, records, add)
+            got = got or bool(records)
+            if before is not None and name in before and records:
+                read += max(0, (getattr(src, "offset", None) or 0) - before[name][0])
+                if time.monotonic() - last_progress >= _PROGRESS_EVERY:
+                    last_progress = time.monotonic()
+                    sink.progress(min(read, total), total, False)
+        return got
+
+    def _peek(self, runset: RunSet, sink: FollowSink) -> None:
+        """Many runs: a first look at each (:mod:`lrwatch.sources.peek`) before any is read."""
+        files = {n: s for n, s in runset.sources.items() if not s.is_stream}
+        if len(files) < PEEK_FROM:
+            return
+        from lrwatch.sources.peek import peek
+
+        options = runset.peek_options()
+        for name, src in files.items():
+            found = peek(src.path, src.format or None, **options)
+            if found is not None:
+                sink.peeked(name, src.path, found)
 
 
 def _report_backlog(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import glob
 import os
+import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from lrwatch.losschoice import LossChooser
@@ -58,6 +60,9 @@ class RunSet:
         self._globs: list[str] = []
         self._scanned = 0.0
         self._fresh: list[str] = []  # runs added since the last poll
+        # Paths other threads asked for (add_later): the polling thread owns the sources.
+        self._queued: list[str] = []
+        self._queue_lock = threading.Lock()
 
     def add(self, paths: list[str], fd: int | None = None) -> list[str]:
         """Add explicit files (or ``-``); returns the names of the new runs."""
@@ -78,6 +83,18 @@ class RunSet:
             added.append(name)
         self._fresh += added
         return added
+
+    def add_later(self, paths: list[str]) -> None:
+        """Add files at the next :meth:`poll` (thread-safe: for a thread that does not poll,
+        e.g. one that learned where a child logs; the new runs appear in that poll)."""
+        with self._queue_lock:
+            self._queued.extend(paths)
+
+    def _take_queued(self) -> None:
+        with self._queue_lock:
+            queued, self._queued = self._queued, []
+        if queued:
+            self.add(queued)
 
     def add_mlflow(self, run_dirs: list[str]) -> list[str]:
         """Add MLflow run directories, one run each (named after its ``run_name``)."""
@@ -122,16 +139,28 @@ class RunSet:
 
     def poll(self) -> dict[str, list[AnyRecord]]:
         """Run name -> new records; runs found since the last poll appear (maybe empty)."""
+        return dict(self.poll_each())  # a new run with records: the later entry wins
+
+    def poll_each(self) -> Iterator[tuple[str, list[AnyRecord]]]:
+        """:meth:`poll`, one run at a time: each run's records are handed over as soon as
+        they are read (a thousand-run backlog is not held in memory whole, and the first
+        runs show while the last are read). New runs come first, maybe with no records."""
+        self._take_queued()
         watching = self.follow and (self._dirs or self._globs)
         if watching and time.monotonic() - self._scanned >= RESCAN:
             self.scan()
-        out: dict[str, list[AnyRecord]] = {name: [] for name in self._fresh}
-        self._fresh = []
-        for name, src in self.sources.items():
+        fresh, self._fresh = self._fresh, []
+        for name in fresh:
+            yield name, []
+        for name, src in list(self.sources.items()):
             records = src.poll()
             if records:
-                out[name] = self.chooser(name).apply(records)
-        return out
+                yield name, self.chooser(name).apply(records)
+
+    def peek_options(self) -> dict[str, Any]:
+        """The sources' options that a peek at one of their files takes too (see follow)."""
+        keep = ("parser_factory", "detector")
+        return {"names": self._names, **{k: v for k, v in self._options.items() if k in keep}}
 
     def chooser(self, name: str) -> LossChooser:
         """The loss choice of run ``name`` (made on its first loss-like record)."""

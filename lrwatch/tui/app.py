@@ -10,6 +10,7 @@ routes each to the widgets, which own what they show (a chart panel its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -32,19 +33,26 @@ from lrwatch.rules.coverage import not_enough
 from lrwatch.session.commands import Command, plan_action, plan_scale, plan_set
 from lrwatch.session.control import LOST_GRACE, ControlInfo, Job, Notice, RunControl
 from lrwatch.session.events import SessionEvent
-from lrwatch.session.session import Session, wait_child
+from lrwatch.session.session import Session
 from lrwatch.store import MetricStore, RunData
 from lrwatch.tui import messages as msg
 from lrwatch.tui.cards import finding_label, fix_question
 from lrwatch.tui.palette import palette_commands
+from lrwatch.tui.panels import SYSTEM, has_system, metric_chart, metric_names
+from lrwatch.tui.prefs import ViewPrefs, dir_key
+from lrwatch.tui.runs import RunRow, run_row
+from lrwatch.tui.runs_view import RunsView
 from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.smooth import SMOOTHING_LEVELS
 from lrwatch.tui.summary import DONE_STATES, run_state, summarize
 from lrwatch.tui.view import CHARTS, WINDOWS, ViewState, lr_names
-from lrwatch.tui.widgets.charts import ChartPanel, PanelSpec
+from lrwatch.tui.widgets.charts import PanelSpec, chart_panel, sync_metric_panels
+from lrwatch.tui.widgets.console import ConsolePane
 from lrwatch.tui.widgets.dialogs import ConfirmScreen, HelpScreen, LRInputScreen, QuitRunScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
+from lrwatch.tui.widgets.metric_picker import MetricPicker
+from lrwatch.tui.widgets.runs_table import RunsScreen, RunsTable
 
 #: Seconds between redraws for new data (at most; see LRWatchApp._data_arrived_redraw).
 REDRAW_EVERY = 0.1
@@ -61,9 +69,19 @@ class LRWatchApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "lrwatch"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
+        # The footer shows them in this order: at 80 columns the LR keys the demo names
+        # and help come first; view keys may fall off the end (help and palette have them).
+        Binding("a", "apply_finding", "Apply fix"),
+        Binding("e", "set_lr", "Set LR"),
+        Binding("minus", "scale(0.5)", "×0.5", key_display="-"),
+        Binding("plus,equals_sign", "scale(2.0)", "×2", key_display="+"),
+        Binding("slash", "scale(0.1)", "÷10", key_display="/"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("p", "pause", "Pause"),
         Binding("l", "log_y", "Log-y"),
+        Binding("L", "auto_y", "Auto log-y", show=False),
+        Binding("M", "metrics", "Metrics", show=False),
         Binding("s", "smooth(1)", "Smooth+"),
         Binding("S", "smooth(-1)", "Smooth-", show=False),
         Binding("w", "window", "Window"),
@@ -74,13 +92,10 @@ class LRWatchApp(App[int]):
         Binding("g", "findings_panel", "Findings", show=False),
         Binding("j,down", "select(1)", "Select", show=False),
         Binding("k,up", "select(-1)", "Select", show=False),
-        Binding("a", "apply_finding", "Apply fix"),
-        Binding("e", "set_lr", "Set LR"),
-        Binding("minus", "scale(0.5)", "×0.5"),
-        Binding("plus,equals_sign", "scale(2.0)", "×2"),
-        Binding("slash", "scale(0.1)", "÷10"),
         Binding("m", "mode", "Mode", show=False),
-        Binding("p", "pause", "Pause"),
+        Binding("c", "console", "Console"),
+        Binding("r", "runs", "Runs"),
+        Binding("escape", "runs", "Runs", show=False),
     ]
 
     def __init__(
@@ -138,6 +153,14 @@ class LRWatchApp(App[int]):
         self._last_redraw = 0.0
         self._redraw_timer: Timer | None = None
         self._ticks = 0
+        #: The runs table (a sweep opens on it; key r).
+        title = "lrwatch · " + " ".join(paths or [attach or ""])[:60]
+        self.runs_view = RunsView(
+            self, lambda: self.run_names, self.run_row, title, self._table_note
+        )
+        #: Metric panels picked (key M), remembered per watched directory.
+        self.prefs = ViewPrefs(dir_key(paths or []))
+        self.picked, self._prefs_note = self.prefs.load_metrics()
 
     # ---- what tests and benchmarks reach --------------------------------------------------
 
@@ -173,20 +196,29 @@ class LRWatchApp(App[int]):
 
     # ---- layout ---------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The charts' screen, which focuses nothing by itself: its keys are the app's, and
+        the first focusable widget would be the hidden console's view or search input, which
+        would take n/N/escape and the footer's room (dialogs still focus their input)."""
+        return _ChartsScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         # Kept as attributes: app.query_one() searches the active screen, which is a dialog
         # while a change waits for confirmation, and batches keep arriving meanwhile.
         self.header_w = RunHeader(id="header")
-        self.charts_w = [ChartPanel(self.store, chart, id=chart) for chart in CHARTS]
+        picked = [metric_chart(m) for m in self.picked]
+        self.charts_w = [chart_panel(self.store, c) for c in (*CHARTS, SYSTEM, *picked)]
         self.findings_w = FindingsPanel(id="findings")
         self.status_w = StatusLine(id="status")
         yield self.header_w
         with Horizontal(id="body"):
-            with Vertical(id="charts"):
+            with Vertical(id="charts") as self.charts_box:
                 yield from self.charts_w
             yield self.findings_w
+        self.console_w = ConsolePane(id="console")  # the run's own output (key c), full width
+        yield self.console_w
         yield self.status_w
-        yield Footer()
+        yield Footer(compact=True)  # compact: the LR keys fit in 80 columns
 
     def on_mount(self) -> None:
         self.view.mono = self.no_color
@@ -201,6 +233,8 @@ class LRWatchApp(App[int]):
             self._wait_child()
         self.set_interval(1.0, self._tick)
         self.status_w.show(self.view.describe())
+        if self._prefs_note:
+            self.status_w.show(self._prefs_note, error=True)
         self._data_changed()
 
     def on_unmount(self) -> None:
@@ -223,7 +257,7 @@ class LRWatchApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="child")
     def _wait_child(self) -> None:
         assert self.child is not None
-        wait_child(self.child, self.session.stop, self.emit)
+        self.session.watch_child(self.child, self.emit)  # and where its Monitor logs
 
     @work(thread=True, exit_on_error=False, group="control")
     def _run_job(self, job: Job) -> None:
@@ -240,8 +274,9 @@ class LRWatchApp(App[int]):
 
     @property
     def run_names(self) -> list[str]:
-        """Runs in the order they were found."""
-        return list(self.store.runs)
+        """Runs in the order they were found (not the output of a child whose Monitor logs:
+        that is the console of its run)."""
+        return self.session.listed()
 
     @property
     def current_run(self) -> RunData | None:
@@ -252,7 +287,7 @@ class LRWatchApp(App[int]):
     def shown_runs(self) -> list[RunData]:
         """Runs drawn on the charts: the current one, or all when overlaid."""
         if self.view.overlay:
-            return list(self.store.runs.values())
+            return [self.store.runs[n] for n in self.runs_view.overlay(self.run_names)]
         run = self.current_run
         return [run] if run is not None else []
 
@@ -271,10 +306,12 @@ class LRWatchApp(App[int]):
         """
         arrival = self.arrivals.get(run.name)
         if run.path and run.path != "-" and not self.session.attach:
-            try:
-                return os.stat(run.path).st_mtime
-            except OSError:
-                return arrival
+            with contextlib.suppress(OSError):
+                arrival = os.stat(run.path).st_mtime
+        # A run that logs system metrics: its sampler writes on while training hangs.
+        progress = run.progress_time()
+        if progress is not None and arrival is not None:
+            return min(arrival, progress)
         return arrival
 
     def _refresh_header(self) -> None:
@@ -303,7 +340,8 @@ class LRWatchApp(App[int]):
             s.state = "finished" if self.child_code == 0 else "crashed"
         if s.state in DONE_STATES:
             self._show(self.session.control(run.name).run_ended(run.ended))
-        header.show(s, self.current % len(self.store.runs), len(self.store.runs))
+        listed = len(self.run_names)
+        header.show(s, self.current % max(1, listed), listed)
 
     def _data_changed(self) -> None:
         """Redraw everything for the data as it is now (and the view as it is now)."""
@@ -316,15 +354,18 @@ class LRWatchApp(App[int]):
         self._version += 1
         current = self.current_run
         self.view.current = current.name if current is not None else ""
+        self._sync_console()
         with self.lock:
             runs = self.shown_runs()
             has_grad = any(len(r.series.get("grad_norm", ())) for r in runs)
             # A log without LR (nanoGPT text) gives the loss the room; the header says "lr -".
             has_lr = any(lr_names(r) for r in runs) or not any(r.records for r in runs)
+            has_sys = has_system(runs)
         names = tuple(r.name for r in runs)
         view = replace(self.view)
         self.charts_w[1].display = has_lr
         self.charts_w[2].display = has_grad
+        self.charts_w[3].display = has_sys
         for panel in self.charts_w:
             panel.spec = PanelSpec(panel.chart, names, view, self._version)
         self._refresh_header()
@@ -333,6 +374,10 @@ class LRWatchApp(App[int]):
             self.findings_w.judging = "loss" in current.series
             self.findings_w.not_enough = not_enough(
                 _points(current, "loss"), _points(current, "val_loss"), self.rules_config
+            )
+            # A run without a control socket, or one that is over, gets advice, not an [a].
+            self.findings_w.controllable = not self._over(current.name) and (
+                self.session.control(current.name).refusal() != "read-only"
             )
             # setdefault: the same list each time, so an unchanged panel is not re-rendered.
             self.findings_w.set_findings(self.findings.setdefault(current.name, []))
@@ -356,6 +401,7 @@ class LRWatchApp(App[int]):
 
     def _tick(self) -> None:
         self._refresh_header()
+        self.runs_view.tick()
         for name in self.run_names:
             self._maybe_connect(name)
         self._ticks += 1
@@ -391,15 +437,18 @@ class LRWatchApp(App[int]):
             self._show(self.session.control(name).news(events, now))
         self._switch_to_preferred()
         self._redraw_soon(message.backlog)
+        self.runs_view.changed(message.counts)
 
     def _switch_to_preferred(self) -> None:
-        if self.prefer_path is None:
-            return
-        target = os.path.realpath(self.prefer_path)
-        for i, run in enumerate(self.store.runs.values()):
-            if run.records and run.path and os.path.realpath(run.path) == target:
-                self.current, self.prefer_path = i, None
-                return
+        """Show the preferred log's run once it has records (lrwatch run: the Monitor's,
+        wherever it logs; the child's output then becomes its console, no longer listed)."""
+        if self.prefer_path is not None:
+            self.session.prefer(self.prefer_path)
+            self.prefer_path = None
+        name = self.session.take_preferred()
+        if name is not None:
+            self.current = self.run_names.index(name)
+            self.child_log = self.store.runs[name].path
 
     def on_read_progress(self, message: msg.ReadProgress) -> None:
         if not message.done:
@@ -417,6 +466,7 @@ class LRWatchApp(App[int]):
 
     def on_findings_changed(self, message: msg.FindingsChanged) -> None:
         self.findings[message.run] = message.findings
+        self.runs_view.changed([message.run])
         run = self.current_run
         if run is not None and run.name == message.run:
             self.findings_w.set_findings(message.findings)
@@ -451,6 +501,22 @@ class LRWatchApp(App[int]):
         text = f"the training command exited with code {message.code}"
         self.status_w.show(("✓ " if message.code == 0 else "✗ ") + text, message.code != 0)
         self.notify(text, severity="information" if message.code == 0 else "error", timeout=10)
+        if message.code != 0:
+            self._sync_console()
+            self.console_w.show_crash()  # what it printed last: the traceback, scrolled to
+
+    def on_status_note(self, message: msg.StatusNote) -> None:
+        self.status_w.show(message.text, error=message.error)
+
+    def action_console(self) -> None:
+        """Show or hide the run's own output (stdout/stderr), below the charts."""
+        self._sync_console()
+        self.console_w.toggle()
+
+    def _sync_console(self) -> None:
+        """Point the console pane at the current run's output file."""
+        why = "no console output for this run (Monitor(capture_output=True) keeps it)"
+        self.console_w.set_source(self.session.console_of(self.current_run), why)
 
     # ---- control connections --------------------------------------------------------------
 
@@ -472,13 +538,8 @@ class LRWatchApp(App[int]):
             self._run_job(job)
 
     def _run_hint(self, name: str) -> str:
-        """lrwatch run: how to steer a read-only run (the console output, or a bare script)."""
-        if self.child_log:
-            target = os.path.realpath(self.child_log)
-            for run in self.store.runs.values():
-                mine = run.path and os.path.realpath(run.path) == target
-                if mine and run.name != name and run.records:  # its Monitor logs: steer that
-                    return f"its Monitor's run {run.name} (n: switch)"
+        """lrwatch run: how to steer a read-only run. A script whose Monitor logs is shown as
+        that Monitor's run (its output is the run's console), so this is a bare script."""
         return "add lrwatch.Monitor() to the script"
 
     # ---- LR keys: plan, confirm, send; the chart shows the change once the run writes it --
@@ -604,9 +665,29 @@ class LRWatchApp(App[int]):
         self._data_changed()
 
     def action_log_y(self) -> None:
-        """Toggle a log y axis on the loss and grad-norm charts."""
-        self.view.log_y = not self.view.log_y
+        """Force a log y axis on the loss, grad-norm and metric charts, or a linear one."""
+        self.view.y_scale = "lin" if self.view.y_scale == "log" else "log"
         self._view_changed()
+
+    def action_auto_y(self) -> None:
+        """Let each chart choose log-y when its data span more than ~3 decades (the default)."""
+        self.view.y_scale = "auto"
+        self._view_changed()
+
+    def action_metrics(self) -> None:
+        """Pick metric panels (accuracy, tokens/s, system metrics…) to show below the charts."""
+        with self.lock:
+            offered = metric_names(self.shown_runs())
+        self.push_screen(MetricPicker(offered, self.picked, self._pick_metrics))
+
+    def _pick_metrics(self, metrics: list[str]) -> None:
+        """The picker changed: mount/remove the panels now, and remember the choice."""
+        self.picked = list(metrics)
+        self.charts_w = sync_metric_panels(self.charts_box, self.store, self.charts_w, metrics)
+        note = self.prefs.save_metrics(self.picked)
+        if note:
+            self.status_w.show(note, error=True)
+        self._data_changed()
 
     def action_smooth(self, direction: int) -> None:
         """Step the EMA smoothing up or down."""
@@ -629,10 +710,60 @@ class LRWatchApp(App[int]):
             self.view.frozen_hi = max(lasts) if lasts else None
         self._view_changed()
 
+    def action_runs(self) -> None:
+        """The table of all runs: sort, filter, mark runs to overlay, Enter opens one."""
+        self.runs_view.open()
+
+    def run_row(self, name: str) -> RunRow:
+        """The runs table's row of run ``name`` as it is now."""
+        run = self.store.runs[name]
+        ingest = self.session.ingest
+        rules = ingest.rules
+        judged = rules is not None and not rules.held and not rules.queued(name)
+        with self.lock:
+            return run_row(
+                run,
+                now=self.clock(),
+                last_write=self.last_write(run),
+                control=self.session.control(name).info(),
+                findings=self.findings.get(name, []) if judged and run.records else None,
+                peek=ingest.peeks.get(name),
+                alive=self.child is not None and self.child_code is None,
+                input_closed=name in self.closed_inputs,
+                quiet=self._quiet,
+            )
+
+    def _table_note(self) -> str:
+        """What the table does not know yet: how much of the logs is read, the rules' lag."""
+        reading = self.reading_fraction()
+        if reading is not None:
+            return f"reading logs {reading:.0%} (… = not judged yet)"
+        rules = self.session.ingest.rules
+        if rules is not None and rules.backlog:
+            return f"rules {rules.backlog:,} records behind (… = not judged yet)"
+        return ""
+
+    def on_runs_screen_open(self, message: RunsScreen.Open) -> None:
+        """A run opened from the table (with the marked runs overlaid)."""
+        self.runs_view.close(message.marked)
+        self._select_run(message.name)
+        self.view.overlay = len(self.runs_view.marked) > 1
+        self._view_changed()
+
+    def on_runs_table_moved(self, message: RunsTable.Moved) -> None:
+        """The table's cursor moved: the LR keys act on that run."""
+        self._select_run(message.name)
+
+    def _select_run(self, name: str) -> None:
+        names = self.run_names
+        if name in names and names.index(name) != self.current % max(1, len(names)):
+            self.current = names.index(name)
+            self.findings_w.forget_hold()  # another run's cards: start at its top card
+
     def action_next_run(self, delta: int) -> None:
         """Switch to the next / previous run."""
-        if self.store.runs:
-            self.current = (self.current + delta) % len(self.store.runs)
+        if self.run_names:
+            self.current = (self.current + delta) % len(self.run_names)
             self.findings_w.forget_hold()  # another run's cards: start at its top card
             self._view_changed()
 
@@ -651,7 +782,11 @@ class LRWatchApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield from palette_commands(self, self.BINDINGS)
+        yield from palette_commands(self, self.BINDINGS, screen)
+
+
+class _ChartsScreen(Screen[Any]):
+    AUTO_FOCUS = ""  # "": nothing (None would mean the app's "*")
 
 
 def _points(run: RunData, name: str) -> int:

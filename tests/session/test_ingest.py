@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 
@@ -52,21 +53,41 @@ def test_rules_run_on_their_own_thread_and_post_findings() -> None:
     assert all(f.id.startswith("exp") for f in found[-1].findings)  # unique across runs
 
 
-def test_a_backlog_overflow_skips_the_oldest_batches_and_says_so() -> None:
+def test_a_backlog_overflow_thins_the_oldest_records_and_says_so() -> None:
     posted: list[object] = []
     worker = RulesWorker(None, posted.append, max_backlog=1000)
     # Not started yet: everything queues, so the overflow is deterministic.
     for k in range(5):
         worker.submit("exp", _records(400, start=400 * k))
-    assert worker.skipped == 1200 and worker.backlog == 800
+    assert worker.backlog <= 1000 and worker.skipped == 2000 - worker.backlog
+    kept = [r.step for _, recs, _ in worker._queue for r in recs]
+    assert kept[-100:] == list(range(1900, 2000))  # the newest rows whole
     worker.start()
     try:
         assert worker.drain()
     finally:
         worker.stop()
     progress = [m for m in posted if isinstance(m, RulesProgress)]
-    assert progress and progress[-1] == RulesProgress(0, 1200)
+    assert progress and progress[-1] == RulesProgress(0, worker.skipped)
     assert worker.engines["exp"].step == 1999  # the newest records were checked
+
+
+def test_an_overflow_of_many_runs_keeps_the_newest_records_of_every_run() -> None:
+    """A thousand finished runs read at once: each keeps its own recent past (before, the
+    oldest runs lost everything and were never judged)."""
+    worker = RulesWorker(None, lambda _: None, max_backlog=1000, min_share=50)
+    runs = [f"run{i}" for i in range(10)]
+    for name in runs:
+        worker.submit(name, _records(400))
+    assert worker.backlog <= 1000 and worker.skipped == 4000 - worker.backlog
+    assert all(worker.queued(name) for name in runs)
+    worker.start()
+    try:
+        assert worker.drain()
+    finally:
+        worker.stop()
+    assert {name: worker.engines[name].step for name in runs} == dict.fromkeys(runs, 399)
+    assert not any(worker.queued(name) for name in runs)
 
 
 def _block(start: int, n: int) -> MetricBlock:
@@ -159,3 +180,23 @@ def test_backlog_data_says_so_until_the_done_progress() -> None:
         ({"a": 5}, True),
         ({"a": 5}, False),
     ]
+
+
+def test_thinning_keeps_the_newest_rows_a_stride_of_the_rest_events_and_every_nan() -> None:
+    from lrwatch.session.blocks import thin_rows
+
+    block = _block(0, 600)
+    block.columns["loss"][123] = math.nan  # an old NaN: the rules must still see it
+    records = [Event("run", {"run": "x"}, None, None), block, *_records(400, start=600)]
+    records.append(Event("end", {"status": "finished"}, 999, None))
+    out = thin_rows(records, 100)
+    events = [r for r in out if isinstance(r, Event)]
+    assert [e.kind for e in events] == ["run", "end"] and out[0] is records[0]
+    steps = [int(s) for r in out if isinstance(r, MetricBlock) for s in r.steps]
+    steps += [r.step for r in out if isinstance(r, Metrics)]
+    assert steps == sorted(steps) and steps[-50:] == list(range(950, 1000))
+    older = [s for s in steps if s < 950]
+    assert 123 in older and 45 <= len(older) <= 52  # ~50 by stride, plus the NaN row
+    gaps = {b - a for a, b in itertools.pairwise(older) if 123 not in (a, b)}
+    assert gaps == {19}  # an even stride (ceil(950 / 50))
+    assert thin_rows(records[:2], 1000) == records[:2]  # under the share: untouched

@@ -200,3 +200,39 @@ def test_run_quit_asks_whether_to_stop_the_training(tmp_path: Path, answer: str)
         _tmux("kill-session", "-t", session)
         if pid_file.exists():
             os.killpg(int(pid_file.read_text()), 15)
+
+
+MEMBER = Path(__file__).parent / "scripts" / "sweep_member.py"
+
+
+def test_a_sweep_in_a_real_terminal_opens_on_the_table_and_a_typed_burst_filters_it(
+    tmp_path: Path,
+) -> None:
+    """A filter typed fast (``/crashed⏎`` in one burst, as tmux sends it) must reach the
+    filter: the table's bindings used to see the keys typed before ``/`` took effect."""
+    from tests.control.ctlhelp import env
+
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(MEMBER), str(tmp_path / f"lr{i}.jsonl"), "--steps", "80"]
+            + (["--crash-at", "40"] if i >= 10 else []),
+            env=env(),
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(12)
+    ]
+    for p in procs:
+        p.wait(timeout=120)
+    session = _start(f"watch {tmp_path}", cols=120, rows=30)
+    try:
+        _wait_for(session, "12 runs", "lr11", "state", "worst finding", timeout=60)
+        _tmux("send-keys", "-t", session, "/", "c", "r", "a", "s", "h", "e", "d", "Enter")
+        screen = _wait_for(session, "filter “crashed”: 2 shown")
+        rows = [line.split()[0] for line in screen.splitlines()[2:] if line.startswith("  lr")]
+        assert rows == ["lr10", "lr11"], screen
+        _tmux("send-keys", "-t", session, "Enter")
+        _wait_for(session, "lr10", "● crashed", "loss  ━ raw")
+        _tmux("send-keys", "-t", session, "Escape")
+        _wait_for(session, "filter “crashed”: 2 shown")  # back, filter kept
+    finally:
+        _tmux("kill-session", "-t", session)
