@@ -13,8 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from lrwatch.train import system
 from lrwatch.train.console import ConsoleCapture, console_path
 from lrwatch.train.rendezvous import announce
@@ -57,7 +55,8 @@ def test_process_probe_real_numbers() -> None:
 
 
 def test_gpu_sampling_against_the_real_nvml_api() -> None:
-    pynvml = pytest.importorskip("pynvml")  # nvidia-ml-py (the lrwatch[gpu] extra)
+    import pynvml  # nvidia-ml-py: the lrwatch[gpu] extra, in the test extra too
+
     missing = [name for name in NVML_API if not hasattr(pynvml, name)]
     assert missing == []
     gpus = sample_gpus()
