@@ -156,7 +156,7 @@ class LRWatchApp(App[int]):
         #: The runs table (a sweep opens on it; key r).
         title = "lrwatch · " + " ".join(paths or [attach or ""])[:60]
         self.runs_view = RunsView(
-            self, lambda: self.run_names, self.run_row, title, self._table_note
+            self, lambda: self.run_names, self.run_row, title, self._table_note, self._table_made
         )
         #: Metric panels picked (key M), remembered per watched directory.
         self.prefs = ViewPrefs(dir_key(paths or []))
@@ -732,6 +732,10 @@ class LRWatchApp(App[int]):
                 input_closed=name in self.closed_inputs,
                 quiet=self._quiet,
             )
+
+    def _table_made(self, screen: RunsScreen) -> None:
+        """The table has its own status line: the app's status news shows there too."""
+        self.status_w.mirror = screen.status_w
 
     def _table_note(self) -> str:
         """What the table does not know yet: how much of the logs is read, the rules' lag."""

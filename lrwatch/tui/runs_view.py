@@ -42,8 +42,10 @@ class RunsView:
         row: Callable[[str], RunRow],
         title: str = "runs",
         note: Callable[[], str] = str,
+        opened_screen: Callable[[RunsScreen], object] = lambda screen: None,
     ) -> None:
         self.app, self.names, self.row, self.title, self.note = app, names, row, title, note
+        self.opened_screen = opened_screen  #: called once, when the screen is made
         self.screen: RunsScreen | None = None
         #: Runs marked in the table: an overlay draws these (none: the first OVERLAY_MAX).
         self.marked: list[str] = []
@@ -105,6 +107,7 @@ class RunsView:
             self.screen = RunsScreen(self.title)
             # Installed: a popped screen is kept (with its sort, filter and marks), not freed.
             self.app.install_screen(self.screen, name="runs")
+            self.opened_screen(self.screen)
         if self._top() is not self.screen:
             self.app.push_screen("runs")
         self.flush(full=True)

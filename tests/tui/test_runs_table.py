@@ -167,3 +167,28 @@ async def test_a_hung_run_whose_sampler_writes_on_is_not_live(tmp_path: Path) ->
         assert "sys/cpu_percent" in run.series  # the system records were read
         assert app.last_write(run) == pytest.approx(now - 900 + 49, abs=1e-3)
         assert app.run_row("hung").state == "idle"
+
+
+async def test_an_lr_change_made_from_a_row_is_acknowledged_on_the_table(tmp_path: Path) -> None:
+    """`-` on a live row scales that run's LR (a real torch trainee over its socket); the
+    table's own status line shows the run's acknowledgement, and the row shows the new LR."""
+    from tests.control.ctlhelp import start_trainee
+
+    for i in range(TABLE_AT - 1):
+        _member(tmp_path / f"done{i}.jsonl", "--steps", "40").wait(timeout=60)
+    trainee = start_trainee(tmp_path, "live", 100_000, "--sleep", "0.02")
+    try:
+        app = LRWatchApp(paths=[str(tmp_path)])
+        async with app.run_test(size=(120, 36)) as pilot:
+            await until(pilot, lambda: app.runs_view.shown and "live" in _table(app).table.all_rows)
+            await until(pilot, lambda: _table(app).table.all_rows["live"].controllable, 60)
+            _table(app).table.move_to(_names(app).index("live"))
+            await pilot.press("minus")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+            await pilot.press("y")
+            status = _table(app).status_w
+            await until(pilot, lambda: "scale_lr applied" in str(status.render()), 60)
+            assert "0.05 → 0.025" in str(status.render()) or "5e-2 → 2.5e-2" in str(status.render())
+            await until(pilot, lambda: _table(app).table.all_rows["live"].lr == 0.025, 60)
+    finally:
+        trainee.kill()

@@ -69,6 +69,9 @@ class StatusLine(Static):
     """
 
     topic = ""  #: what the shown text is about ("findings", "control"; "" for news)
+    #: Another screen's status line that shows the same (the runs table: a change made from
+    #: a table row is acknowledged where the user is).
+    mirror: StatusLine | None = None
 
     def show(self, text: str, error: bool = False, topic: str = "") -> None:
         """Show ``text`` (red background when ``error``).
@@ -79,6 +82,8 @@ class StatusLine(Static):
         self.topic = topic
         self.set_class(error, "error")
         self.update(Text(text, style="bold" if error else ""))
+        if self.mirror is not None:
+            self.mirror.show(text, error, topic)
 
     def clear_topic(self, topic: str, replacement: str) -> None:
         """Show ``replacement`` if the line still shows a message about ``topic``."""

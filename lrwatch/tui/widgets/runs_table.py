@@ -26,6 +26,7 @@ from textual.strip import Strip
 from textual.widgets import Footer, Static
 
 from lrwatch.tui.runs import COLUMNS, SORT_KEYS, RunRow, cell_text, matches, sort_rows, widths
+from lrwatch.tui.widgets.header import StatusLine
 
 _MARK = "✓ "
 _MARK_W = len(_MARK)
@@ -254,12 +255,16 @@ class RunsScreen(Screen[None]):
         #: otherwise reach the table's bindings before the focus moved).
         self.filter_w = Static(id="runs-filter")
         self.filtering = False
+        #: Acknowledgements and refusals of LR changes made from a row (the app's status line
+        #: mirrors into it).
+        self.status_w = StatusLine(id="runs-status")
 
     def compose(self) -> ComposeResult:
         yield self.title_w
         yield self.header
         yield self.table
         yield self.filter_w
+        yield self.status_w
         yield Footer()
 
     def on_mount(self) -> None:
