@@ -130,6 +130,23 @@ class LRInputScreen(ModalScreen[float | None]):
 #: the same at 80 columns as at 200 (a two-column table wrapped mid-entry at 80).
 HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
     (
+        "Learning rate",
+        "each change is confirmed, then acknowledged by the run",
+        [
+            ("e", "set an exact LR"),
+            ("-", "LR ×0.5"),
+            ("+ / =", "LR ×2"),
+            ("/", "LR ÷10"),
+            ("m", "mode: rescale / pin"),
+            ("p", "pause / resume training"),
+        ],
+    ),
+    (
+        "Findings",
+        "",
+        [("j / k, ↓ / ↑", "select a finding"), ("a", "apply its fix (asks first)")],
+    ),
+    (
         "View",
         "",
         [
@@ -139,7 +156,7 @@ HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("w", "window: all, last 100 … 100k steps"),
             ("f", "follow live / freeze the view"),
             ("n / N", "next / previous run"),
-            ("o", "overlay runs (the marked ones, or the first 10)"),
+            ("o", "overlay the marked runs (or the first 10)"),
             ("g", "show / hide the findings panel"),
             ("M", "metric panels: any logged metric, system"),
             ("c", "console: the run's own output"),
@@ -155,23 +172,6 @@ HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("/", "filter: names, states, symptoms"),
             ("space / u", "mark a run / unmark all"),
             ("enter", "open the run (the marked ones overlaid)"),
-        ],
-    ),
-    (
-        "Findings",
-        "",
-        [("j / k, ↓ / ↑", "select a finding"), ("a", "apply its fix (asks first)")],
-    ),
-    (
-        "Learning rate",
-        "each change is confirmed, then acknowledged by the run",
-        [
-            ("e", "set an exact LR"),
-            ("-", "LR ×0.5"),
-            ("+ / =", "LR ×2"),
-            ("/", "LR ÷10"),
-            ("m", "mode: rescale / pin"),
-            ("p", "pause / resume training"),
         ],
     ),
     (

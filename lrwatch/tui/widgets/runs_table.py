@@ -298,8 +298,11 @@ class RunsScreen(Screen[None]):
         if marked:
             parts.append(f"{marked} marked (enter: overlay)")
         parts += [f"{n} {state}" for state, n in sorted(counts.items(), key=lambda x: -x[1])]
-        title = Text(f"{self.title_text}  ", style="bold")
-        title.append(" · ".join(parts), style="dim")
+        # One line that never wraps (a wrap would hide its end): the counts first, then the
+        # watched paths, which say the least and are cut first.
+        title = Text(" · ".join(parts), no_wrap=True, overflow="ellipsis")
+        title.stylize("bold", 0, len(parts[0]))
+        title.append(f"  {self.title_text}", style="dim")
         cols = self.table.column_widths() if self.table.size.width else widths(100)
         header = header_text(cols, self.state.sort_key, self.state.reverse)
         # Only what changed, and without a layout pass (both are one row high): an update
