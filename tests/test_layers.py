@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, ...]] = [
         "lrwatch.reduction",
         "lrwatch.series",
         "lrwatch.liveness",
+        "lrwatch.rendezvous",
     ),
     ("lrwatch.losschoice", "lrwatch.formats", "lrwatch.store"),  # 2. parsing and storage
     ("lrwatch.sources",),  # 3. reading logs

@@ -29,6 +29,7 @@ from lrwatch.commands._args import (
     add_rules_argument,
     source_options,
 )
+from lrwatch.rendezvous import ENV_RENDEZVOUS, SUFFIX
 
 #: Seconds the child gets to stop after SIGINT when the UI quits, before SIGTERM.
 STOP_GRACE = 10.0
@@ -69,7 +70,7 @@ def child_env(log: Path, name: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         LRWATCH_LOG=str(log),
-        LRWATCH_RENDEZVOUS=str(rendezvous_of(log)),
+        **{ENV_RENDEZVOUS: str(rendezvous_of(log))},
         LRWATCH_CONTROL="unix",
         LRWATCH_RUN=name,
         # Output goes to a file: without this Python block-buffers it and the UI lags.
@@ -127,7 +128,7 @@ def paths_for(directory: str, name: str) -> tuple[Path, Path]:
 def rendezvous_of(log: Path) -> Path:
     """Where the child's Monitor announces its log: ``DIR/NAME.rendezvous`` beside ``log``
     (no log suffix: a directory watch does not take it for a run)."""
-    return log.with_suffix(".rendezvous")
+    return log.with_suffix(SUFFIX)
 
 
 def fresh_name(directory: str, name: str) -> str:

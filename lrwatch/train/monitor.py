@@ -31,6 +31,7 @@ from lrwatch.control import protocol as P
 from lrwatch.control.dispatch import Reply, dispatch
 from lrwatch.control.service import Service, ServiceOptions
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
+from lrwatch.rendezvous import ENV_RENDEZVOUS  # a file every Monitor (rank 0) announces its log in
 from lrwatch.train.boundary import Boundary
 from lrwatch.train.console import ConsoleCapture, console_path
 from lrwatch.train.rendezvous import announce
@@ -40,9 +41,6 @@ from lrwatch.train.writer import JsonlWriter
 
 #: Environment variables that steer a Monitor left at its defaults (``lrwatch run`` sets them).
 ENV_LOG, ENV_CONTROL, ENV_RUN = "LRWATCH_LOG", "LRWATCH_CONTROL", "LRWATCH_RUN"
-#: A file every Monitor (rank 0) appends its log's path to, whatever ``log=`` says (lrwatch
-#: run reads it: lrwatch/train/rendezvous.py).
-ENV_RENDEZVOUS = "LRWATCH_RENDEZVOUS"
 
 
 class Monitor:

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from lrwatch.rendezvous import parse_line
 from lrwatch.session.console import (
     ConsoleBuffer,
     collapse,
@@ -17,7 +18,7 @@ from lrwatch.session.console import (
     traceback_line,
 )
 from lrwatch.session.consoles import Consoles
-from lrwatch.session.rendezvous import RendezvousReader, parse_line
+from lrwatch.session.rendezvous import RendezvousReader
 from lrwatch.store import RunData
 
 #: A program that draws a progress bar with carriage returns (as tqdm does), then crashes.
