@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 from lrwatch.losschoice import LossChooser
 from lrwatch.records import AnyRecord, Event, NameMap, expand
-from lrwatch.sources.run import BINARY_FORMATS, Detector, ParserFactory
+from lrwatch.sources.run import (
+    BINARY_FORMATS,
+    Detector,
+    ParserFactory,
+    default_parser,
+    detect_format,
+)
 
 #: Bytes read from the start of a file (to know its format) and from its end (~150 lines).
 HEAD_BYTES = 4 << 10
@@ -62,7 +68,7 @@ def peek(
             tail = fh.read(TAIL_BYTES)
     except OSError:
         return None
-    fmt = fmt or _detect(path, head, detector)
+    fmt = fmt or detect_format(path, head, detector)
     if fmt in BINARY_FORMATS:
         return None
     try:
@@ -72,17 +78,6 @@ def peek(
     except Exception:  # a parser should never raise; a peek must not stop a read either
         return None
     return _summarize(size, records)
-
-
-def _detect(path: str, head: bytes, detector: Detector | None) -> str:
-    if detector is None:
-        from lrwatch.formats import detect
-
-        detector = detect
-    try:
-        return detector(path, head) or "text"
-    except Exception:
-        return "text"
 
 
 def _parse(
@@ -97,12 +92,7 @@ def _parse(
     if cut_first:
         cut = data.find(b"\n")
         data = data[cut + 1 :] if cut >= 0 else b""
-    if factory is None:
-        from lrwatch.formats import make_parser
-
-        parser = make_parser(fmt, names=names)
-    else:
-        parser = factory(fmt, names=names)
+    parser = (factory or default_parser)(fmt, names=names)
     return parser.feed(data) + parser.flush()
 
 

@@ -32,7 +32,8 @@ ParserFactory = Callable[..., "Parser"]
 Detector = Callable[[str, bytes], "str | None"]
 
 
-def _default_factory(fmt: str, names: NameMap | None = None) -> Parser:
+def default_parser(fmt: str, names: NameMap | None = None) -> Parser:
+    """A parser of format ``fmt`` from the formats registry (what a source makes by default)."""
     from lrwatch.formats import make_parser
 
     return make_parser(fmt, names=names)
@@ -42,6 +43,15 @@ def _default_detect(path: str, head: bytes) -> str | None:
     from lrwatch.formats import detect
 
     return detect(path, head)
+
+
+def detect_format(path: str, head: bytes, detector: Detector | None = None) -> str:
+    """The format of the file at ``path`` from its first bytes: ``text`` when nothing fits,
+    or when the detector fails."""
+    try:
+        return (detector or _default_detect)(path, head) or "text"
+    except Exception:
+        return "text"
 
 
 class RunSource:
@@ -71,8 +81,8 @@ class RunSource:
         self.follow = follow
         self.blocks = blocks
         self._names = names
-        self._factory = parser_factory or _default_factory
-        self._detect = detector or _default_detect
+        self._factory = parser_factory or default_parser
+        self._detect = detector
         self._stream = StreamReader(fd) if (fd is not None or path == "-") else None
         self._tail = None if self._stream else FileTail(path)
         self._head = bytearray()  # bytes held until the format is known
@@ -201,11 +211,7 @@ class RunSource:
 
     def _start(self) -> Parser:
         """Detect the format from the held head and make the parser."""
-        head = bytes(self._head[:DETECT_HEAD])
-        try:
-            fmt = self._detect(self.path, head) or "text"
-        except Exception:
-            fmt = "text"
+        fmt = detect_format(self.path, bytes(self._head[:DETECT_HEAD]), self._detect)
         self.format = fmt
         self._parser = parser = self._make(fmt)
         return parser
