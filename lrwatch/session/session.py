@@ -102,7 +102,7 @@ class Session:
             self._runset = runset
             runset.add_later(self._queued)
         try:
-            Follower.of(runset).run(self.store, self.stop, self.ingest)
+            follower.run(self.store, self.stop, self.ingest)  # reads the run set opened above
         finally:
             runset.close()
 

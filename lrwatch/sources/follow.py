@@ -123,11 +123,12 @@ class FollowSink:
     """
 
     def records(self, name: str, records: list[AnyRecord], add: AddChunk) -> None:
-        """Run ``name``'s new ``records`` (every run, every poll: ``[]`` too, for its stats).
+        """Run ``name``'s new ``records`` (``[]`` for a new run, and when its stats changed:
+        a line skipped, its format found). Every sink implements it.
 
         The sink puts them in the store by calling ``add`` (once, or per chunk).
         """
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement records()")
 
     def polled(self) -> None:
         """One poll's records were all handed over."""
@@ -194,7 +195,7 @@ class Follower:
         one (raises :class:`SourceError`). A caller that opens it first (to add paths to it
         later) closes it; :meth:`run` closes only one it opened itself."""
         if self._runset is None:
-            return open_runs(
+            self._runset = open_runs(
                 self.paths,
                 self.fmt,
                 follow=self.follow,
@@ -280,7 +281,7 @@ class Follower:
         last_progress = time.monotonic()
         for name, records in runset.poll_each():
             src = runset.sources[name]
-            stats = (src.format, src.skipped, len(getattr(src, "unread", ())))
+            stats = (src.format, src.skipped, getattr(src, "unread_count", 0))
             if records or self._stats.get(name) != stats:
                 self._stats[name] = stats
                 add = count_records if store is None else partial(sync_run, store, runset, name)

@@ -110,6 +110,11 @@ class RunSource:
         return list(getattr(self._parser, "unread", None) or [])
 
     @property
+    def unread_count(self) -> int:
+        """How many :attr:`unread` lines there are (no copy: the follower asks every poll)."""
+        return len(getattr(self._parser, "unread", None) or ())
+
+    @property
     def steps_inferred(self) -> bool:
         """Whether the parser had to number the records itself (the log carries no step)."""
         return bool(self._parser and self._parser.steps_inferred)
