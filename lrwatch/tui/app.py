@@ -57,6 +57,9 @@ from lrwatch.tui.widgets.runs_table import RunsScreen, RunsTable
 #: Seconds between redraws for new data (at most; see LRWatchApp._data_arrived_redraw).
 REDRAW_EVERY = 0.1
 
+#: How to steer a read-only run under ``lrwatch run`` (the header's control hint).
+RUN_HINT = "add lrwatch.Monitor() to the script"
+
 READ_ONLY_HINT = (
     "run {run} is read-only: it has no control socket. Add lrwatch.Monitor() to the training "
     "script (or start it with `lrwatch run -- CMD`) to change its LR from here."
@@ -191,7 +194,9 @@ class LRWatchApp(App[int]):
         a read-only run's hint says how to steer it)."""
         rc = self.session.control(name)
         if self.child is not None and rc.endpoint is None:
-            return replace(rc.info(), hint=self._run_hint(name))
+            # A script whose Monitor logs is shown as that Monitor's run (its output is the
+            # run's console): a read-only run under `lrwatch run` is a bare script.
+            return replace(rc.info(), hint=RUN_HINT)
         return rc.info()
 
     # ---- layout ---------------------------------------------------------------------------
@@ -537,11 +542,6 @@ class LRWatchApp(App[int]):
         if job is not None:
             self._run_job(job)
 
-    def _run_hint(self, name: str) -> str:
-        """lrwatch run: how to steer a read-only run. A script whose Monitor logs is shown as
-        that Monitor's run (its output is the run's console), so this is a bare script."""
-        return "add lrwatch.Monitor() to the script"
-
     # ---- LR keys: plan, confirm, send; the chart shows the change once the run writes it --
 
     def _lrs(self, name: str) -> list[float]:
@@ -720,12 +720,14 @@ class LRWatchApp(App[int]):
         ingest = self.session.ingest
         rules = ingest.rules
         judged = rules is not None and not rules.held and not rules.queued(name)
+        control = self.session.control(name)
         with self.lock:
             return run_row(
                 run,
                 now=self.clock(),
                 last_write=self.last_write(run),
-                control=self.session.control(name).info(),
+                control=control.info(),
+                controllable=control.refusal() is None,
                 findings=self.findings.get(name, []) if judged and run.records else None,
                 peek=ingest.peeks.get(name),
                 alive=self.child is not None and self.child_code is None,

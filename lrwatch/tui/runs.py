@@ -133,10 +133,11 @@ def run_row(
     alive: bool = False,
     input_closed: bool = False,
     quiet: tuple[float, float] | None = None,
+    controllable: bool = False,
 ) -> RunRow:
     """The row of ``run``. ``findings`` None: the rules have not judged it yet; ``peek``: what
-    its file's tail said, used while none of its records are read."""
-    controllable = control.endpoint is not None and control.connected
+    its file's tail said, used while none of its records are read; ``controllable``: an LR
+    command can be sent now (``RunControl.refusal()`` is None)."""
     symptom, severity = "", UNJUDGED
     if findings is not None:  # judged: no open finding is severity 0 with no symptom
         symptom, rank = worst_open(findings)

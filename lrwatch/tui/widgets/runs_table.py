@@ -10,7 +10,7 @@ picks (:class:`RunsScreen.Open`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -75,11 +75,7 @@ class TableState:
     sort_key: str = "name"
     reverse: bool = False
     query: str = ""
-    marked: set[str] | None = None
-
-    def __post_init__(self) -> None:
-        if self.marked is None:
-            self.marked = set()
+    marked: set[str] = field(default_factory=set)
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -166,7 +162,7 @@ class RunsTable(ScrollView, can_focus=True):
         if cols != self._cols:
             self._cols, self._lines = cols, {}
         row = self.rows[index]
-        marked = row.name in (self.state.marked or ())
+        marked = row.name in self.state.marked
         cached = self._lines.get(row.name)
         if cached is not None and cached[0] == row and cached[1] == marked:
             strip = cached[2]
@@ -294,7 +290,7 @@ class RunsScreen(Screen[None]):
             parts.append(self.note)
         if self.state.query:
             parts.append(f"filter “{self.state.query}”: {shown:,} shown")
-        marked = len(self.state.marked or ())
+        marked = len(self.state.marked)
         if marked:
             parts.append(f"{marked} marked (enter: overlay)")
         parts += [f"{n} {state}" for state, n in sorted(counts.items(), key=lambda x: -x[1])]
@@ -319,7 +315,7 @@ class RunsScreen(Screen[None]):
         """Open the run under the cursor; with runs marked, open their overlay instead (the
         cursor's run in front when it is one of them)."""
         row = self.table.current
-        marked = [r.name for r in self.table.rows if r.name in (self.state.marked or ())]
+        marked = [r.name for r in self.table.rows if r.name in self.state.marked]
         if marked:
             self.post_message(
                 self.Open(row.name if row and row.name in marked else marked[0], marked)
@@ -330,10 +326,9 @@ class RunsScreen(Screen[None]):
     def action_mark(self) -> None:
         """Mark or unmark the run under the cursor (marked runs are overlaid), then move down."""
         row = self.table.current
-        marked = self.state.marked
-        if row is None or marked is None:
+        if row is None:
             return
-        marked.symmetric_difference_update({row.name})
+        self.state.marked.symmetric_difference_update({row.name})
         self.table.action_move(1)
         self._redraw_chrome()
 
