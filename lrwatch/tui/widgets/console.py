@@ -62,14 +62,7 @@ class ConsoleView(ScrollView, can_focus=True):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """``n``/``N`` jump between matches only while there are some (otherwise they are
         the app's next/previous run, even with the console focused)."""
-        if action == "jump":
-            return (
-                bool(self.matches)
-                and self.display
-                and self.parent is not None
-                and (self.parent.has_class("-open"))
-            )
-        return True
+        return bool(self.matches) if action == "jump" else True
 
     def set_lines(self, lines: list[str]) -> None:
         """Show ``lines``; stay at the end if the view was there (a live tail)."""
@@ -195,11 +188,9 @@ class ConsolePane(Vertical):
                 self._poll()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """A closed pane takes no keys (and shows none in the footer); Escape is the search's
-        only while there is a search to close or clear: else it goes on to the screen and
-        the app (back to the runs table)."""
-        if not self.is_open:
-            return None
+        """Escape is the search's only while there is a search to close or clear: else it
+        goes on to the screen and the app (back to the runs table). (A closed pane takes no
+        keys: its view cannot hold the focus then.)"""
         if action == "close_search":
             return bool(self.search_w.display or self.view_w.query_text)
         return True
