@@ -25,6 +25,17 @@ SYSTEM_PREFIX = "sys/"
 #: The record kind they come in (``Monitor(system_every=)``); readers turn it into metrics.
 SYSTEM_KIND = "system"
 
+
+_GPU_UTIL = re.compile(rf"^{re.escape(SYSTEM_PREFIX)}(gpu\d+)/util$")
+
+
+def gpu_of_util(name: str) -> str | None:
+    """``gpu0`` for the series ``sys/gpu0/util`` (a GPU's utilisation %), else None: the one
+    test the system panel, the runs table's gpu% and the ``gpu_idle`` rule share."""
+    m = _GPU_UTIL.match(name)
+    return m.group(1) if m else None
+
+
 #: Keys that carry the step of a record, in order of preference.
 STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "trainer/global_step")
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from lrwatch.records import SYSTEM_PREFIX
+from lrwatch.records import SYSTEM_PREFIX, gpu_of_util
 from lrwatch.rules.base import Rule
 from lrwatch.rules.config import GpuIdleConfig, MemoryPressureConfig
 from lrwatch.rules.context import RunContext
 from lrwatch.rules.reporter import Reporter
 
-_UTIL = re.compile(rf"^{re.escape(SYSTEM_PREFIX)}(gpu\d+)/util$")
 _GPU_MEM = re.compile(rf"^{re.escape(SYSTEM_PREFIX)}(gpu\d+)/mem_used_mb$")
 _HOST_USED = SYSTEM_PREFIX + "host_mem_used_mb"
 _HOST_TOTAL = SYSTEM_PREFIX + "host_mem_total_mb"
@@ -55,7 +54,7 @@ class GpuIdle(SystemRule):
         self._n = 0
 
     def on_system(self, step: int, t: float | None, values: Mapping[str, float]) -> None:
-        utils = [x for k, x in values.items() if _UTIL.match(k) and x == x]
+        utils = [x for k, x in values.items() if gpu_of_util(k) and x == x]
         if not utils or t is None:
             return
         util = sum(utils) / len(utils)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from lrwatch.records import SYSTEM_PREFIX
+from lrwatch.records import SYSTEM_PREFIX, gpu_of_util
 from lrwatch.store import RunData, Series
 from lrwatch.tui.chart import ChartSpec, Trace
 from lrwatch.tui.smooth import EmaCache
@@ -25,8 +25,6 @@ METRIC_PREFIX = "metric:"
 SYSTEM = "system"
 #: Series the fixed panels draw already (not offered in the metric picker).
 FIXED_METRICS = ("loss", "val_loss", "grad_norm")
-
-_GPU_UTIL = re.compile(r"gpu(\d+)/util")
 
 
 def metric_chart(name: str) -> str:
@@ -89,8 +87,8 @@ def system_traces(run: RunData) -> list[tuple[str, Series]]:
     utils, cpus, mems = [], [], []
     for n in sys_names:
         rest = n[len(SYSTEM_PREFIX) :]
-        if m := _GPU_UTIL.match(rest):
-            utils.append((f"gpu{m.group(1)}", run.series[n]))
+        if gpu := gpu_of_util(n):
+            utils.append((gpu, run.series[n]))
         elif rest.startswith("cpu") and ("percent" in rest or rest.endswith("%")):
             cpus.append(("cpu", run.series[n]))
         elif "used" in rest and (total := run.series.get(n.replace("used", "total"))) is not None:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
-from lrwatch.records import SYSTEM_PREFIX
+from lrwatch.records import gpu_of_util
 from lrwatch.rules.finding import severity_rank
 from lrwatch.session.control import ControlInfo
 from lrwatch.sources.peek import Peek
@@ -101,11 +101,7 @@ def smoothed_last(run: RunData, k: int = SMOOTH_POINTS) -> float | None:
 
 def gpu_util(run: RunData) -> float | None:
     """Latest GPU utilisation % of the run, averaged over its GPUs (system records)."""
-    values = [
-        float(s.values[-1])
-        for name, s in run.series.items()
-        if name.startswith(SYSTEM_PREFIX + "gpu") and name.endswith("/util") and len(s)
-    ]
+    values = [float(s.values[-1]) for name, s in run.series.items() if gpu_of_util(name) and len(s)]
     values = [v for v in values if math.isfinite(v)]
     return sum(values) / len(values) if values else None
 
