@@ -116,6 +116,16 @@ def _decode_patched(
     return None, patched, error
 
 
+def _one_per_line(block: bytes, n: int) -> bool:
+    """Whether ``n`` values decoded from ``block`` are one per line. msgspec's ``decode_lines``
+    also takes a value spread over several lines (a pretty-printed JSON object), which is no
+    JSONL record: read whole, such an object was a record, fed in chunks its lines were not,
+    so what a log gave depended on where the reads ended (the fuzz tests found it)."""
+    if n == block.count(b"\n") + (not block.endswith(b"\n")):
+        return True  # the usual case, at the cost of one count in C
+    return n == sum(1 for line in block.split(b"\n") if line.strip())  # blank lines
+
+
 def _failed_line(block: bytes, exc: Exception) -> tuple[int, int] | None:
     """Byte span (newline included) of the line msgspec's ``decode_lines`` error names."""
     msg = str(exc)
@@ -245,6 +255,10 @@ class JsonlParser(LineParser):
                     self._learn_rows()
                     block = block[end:]
                     continue
+            if not _one_per_line(block, len(objs)):
+                out += self._parse_each(block)  # a value spread over lines: not a record
+                self._learn_rows()
+                return
             if rows_failed:
                 self._rows_missed()  # plain numeric lines the rows did not fit
             out += self._numeric_records(objs)
@@ -273,6 +287,8 @@ class JsonlParser(LineParser):
             patched = True
             if rows is None:
                 return None, block, patched
+        if not _one_per_line(block, len(rows)):
+            return None, block, patched
         self._rows_hits += 1
         made = columns(rows) if self.blocks and rows else None
         if made is not None:

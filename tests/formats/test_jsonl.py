@@ -324,3 +324,16 @@ def test_a_huge_integer_value_with_a_valid_step_is_a_float(tmp_path) -> None:
         [sys.executable, "-m", "lrwatch", "diagnose", str(log)], capture_output=True, text=True
     )
     assert "Traceback" not in res.stderr and "nan_inf" in res.stdout
+
+
+def test_a_pretty_printed_object_is_no_record_however_the_log_is_read() -> None:
+    """msgspec's decode_lines takes a value spread over lines; JSONL is one record a line.
+    Read whole, the object below was a record; fed in chunks, its lines were not (found by
+    the fuzz tests: a spliced log's records depended on where the reads ended)."""
+    blob = (
+        b'{"step": 1, "loss": 2.0}\n{\n  "step": 200,\n  "loss": 3.2\n}\n{"step": 2, "loss": 1.5}\n'
+    )
+    whole = feed_all(make_parser("jsonl"), blob)
+    assert [r.step for r in metrics(whole)] == [1, 2]
+    for sizes in ([1], [3], [7], [40]):
+        assert canon(feed_all(make_parser("jsonl"), blob, sizes)) == canon(whole)
