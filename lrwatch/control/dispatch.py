@@ -1,8 +1,9 @@
 """What every transport does with a validated request: answer it or queue it.
 
-Read ops (``hello``, ``status``, ``history``) are answered at once from a snapshot; change ops
-(``set_lr``, ``scale_lr``, ``pause``, ``resume``) are queued for the training thread, which
-applies them at the next step boundary and then calls ``reply``. ``subscribe`` is left to the
+Read ops (``hello``, ``status``, ``history``) are answered at once from a snapshot, and so is
+``note`` (a line written to the run's log); queued ops (the changes ``set_lr``, ``scale_lr``,
+``unpin``, ``pause``, ``resume``, ``rewind``, and ``schedule``) go to the training thread, which
+answers them at the next step boundary and then calls ``reply``. ``subscribe`` is left to the
 transport because only a stream can carry it.
 """
 
@@ -44,6 +45,10 @@ class Handler(Protocol):
         """Queue a change op for the training thread; False when the queue is full."""
         ...
 
+    def note(self, req: P.Request, by: str) -> dict[str, Any]:
+        """Write a ``note`` record to the log; the reply's fields."""
+        ...
+
     def records_since(self, seq: int | None, backlog: int) -> tuple[list[str], int]:
         """Log lines after ``seq`` (or the last ``backlog`` when None) and the new seq."""
         ...
@@ -58,7 +63,9 @@ def dispatch(handler: Handler, req: P.Request, reply: Reply, by: str) -> None:
             reply(P.ok_reply(req.id, **handler.status()))
         elif req.op == "history":
             reply(P.ok_reply(req.id, changes=handler.history()))
-        elif req.op in P.CHANGE_OPS:
+        elif req.op == "note":
+            reply(P.ok_reply(req.id, **handler.note(req, by)))
+        elif req.op in P.QUEUED_OPS:
             if not handler.submit(req, reply, by):
                 reply(P.error_reply(req.id, P.BUSY, "too many queued commands; retry later"))
         else:

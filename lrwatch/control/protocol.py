@@ -24,10 +24,30 @@ MAX_LINE = 64 * 1024
 #: Ops answered on the server thread from a snapshot (no training-thread round trip).
 READ_OPS = ("hello", "status", "history", "subscribe")
 #: Ops queued to the training thread and answered once applied at a step boundary: the LR
-#: changes (:data:`lrwatch.lrchange.OPS`, each validated into an :class:`LRChange`), then
-#: pause and resume.
-CHANGE_OPS = (*LR_OPS, "pause", "resume")
-OPS = READ_OPS + CHANGE_OPS
+#: changes (:data:`lrwatch.lrchange.OPS`, each validated into an :class:`LRChange`), pause
+#: and resume, and ``rewind`` (restore a snapshot, optionally with an LR change).
+CHANGE_OPS = (*LR_OPS, "pause", "resume", "rewind")
+#: The ops that change an LR and nothing else (under torch.distributed they go through the
+#: rank exchange).
+LR_CHANGE_OPS = LR_OPS
+#: Ops queued to the training thread like changes but changing nothing: ``schedule`` (the
+#: LRs the run's scheduler will give, simulated on a copy of it).
+FORECAST_OPS = ("schedule",)
+#: Every op answered by the training thread (the server hands their replies over).
+QUEUED_OPS = CHANGE_OPS + FORECAST_OPS
+#: Ops answered at once that write to the run's log: ``note`` (who decided what, and why).
+NOTE_OPS = ("note",)
+OPS = READ_OPS + QUEUED_OPS + NOTE_OPS
+
+#: Attribution a change (or note) may carry into the record it writes: who decided it
+#: (``by``, e.g. ``autopilot``; the transport then goes to ``via``), the finding it answers
+#: and why. Longest lengths in characters.
+ATTRIBUTION = {"by": 32, "finding": 128, "reason": 300}
+#: Longest ``note`` text, in characters.
+MAX_NOTE = 1000
+#: Largest ``schedule`` horizon (steps simulated) and number of points returned.
+MAX_HORIZON = 100_000
+MAX_POINTS = 2_000
 
 # Error codes (docs/protocol.md lists them with their meaning).
 BAD_JSON = "bad_json"
@@ -74,8 +94,9 @@ class Limits:
 class Request:
     """A validated request: ``op`` plus its normalised arguments.
 
-    ``change`` is the :class:`LRChange` of a ``set_lr`` / ``scale_lr`` / ``unpin`` request, its
-    ``group`` and ``mode`` filled in as validated (None for every other op).
+    ``change`` is the :class:`LRChange` of a ``set_lr`` / ``scale_lr`` / ``unpin`` request (or
+    the optional LR change of a ``rewind``), its ``group`` and ``mode`` filled in as validated
+    (None for every other op). ``attribution``: the validated :data:`ATTRIBUTION` fields sent.
     """
 
     id: Any
@@ -83,6 +104,7 @@ class Request:
     args: dict[str, Any] = field(default_factory=dict)
     token: str | None = None
     change: LRChange | None = None
+    attribution: dict[str, str] = field(default_factory=dict)
 
 
 def ok_reply(req_id: Any, **data: Any) -> dict[str, Any]:
@@ -135,16 +157,21 @@ def validate(obj: dict[str, Any], limits: Limits) -> Request:
         raise ProtocolError(BAD_TYPE, "'token' must be a string", req_id)
     try:
         args = _ARGS[op](obj, limits)
+        attribution = _attribution(obj) if op in CHANGE_OPS + NOTE_OPS else {}
     except ProtocolError as exc:
         exc.req_id = req_id
         raise
     except Exception as exc:  # whatever a client sends gets a reply, never an exception
         raise ProtocolError(BAD_REQUEST, f"malformed {op}: {type(exc).__name__}", req_id) from None
-    return Request(id=req_id, op=op, args=args, token=token, change=_lr_change(op, args))
+    change = _lr_change(op, args)
+    return Request(req_id, op, args, token, change, attribution)
 
 
 def _lr_change(op: str, args: dict[str, Any]) -> LRChange | None:
     """The :class:`LRChange` of a validated change request (None for other ops)."""
+    if op == "rewind":
+        factor = args.get("scale_lr")
+        return None if factor is None else LRChange.scale(factor, mode=args["mode"])
     if op not in LR_OPS:
         return None
     if op == "unpin":
@@ -248,6 +275,70 @@ def _no_args(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
     return {}
 
 
+def _text(obj: dict[str, Any], key: str, longest: int, required: bool = False) -> str | None:
+    """A string field of at most ``longest`` characters, without control characters."""
+    value = obj.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(BAD_TYPE, f"'{key}' must be a string")
+    if not value.strip():
+        raise ProtocolError(BAD_VALUE, f"'{key}' must not be empty")
+    if len(value) > longest:
+        raise ProtocolError(BAD_VALUE, f"'{key}' is longer than {longest} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ProtocolError(BAD_VALUE, f"'{key}' must not hold control characters")
+    return value
+
+
+def _attribution(obj: dict[str, Any]) -> dict[str, str]:
+    """The :data:`ATTRIBUTION` fields a request carries (validated; absent ones left out)."""
+    out = {}
+    for key, longest in ATTRIBUTION.items():
+        value = _text(obj, key, longest)
+        if value is not None:
+            out[key] = value
+    by = out.get("by")
+    if by is not None and not all(c.isalnum() or c in "_.:-" for c in by):
+        raise ProtocolError(BAD_VALUE, "'by' may hold letters, digits and _ . : - only")
+    return out
+
+
+def _int(obj: dict[str, Any], key: str, low: int, high: int) -> int | None:
+    """An optional integer field in ``[low, high]``."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ProtocolError(BAD_TYPE, f"'{key}' must be an integer")
+    if not low <= value <= high:
+        raise ProtocolError(OUT_OF_RANGE, f"'{key}' must be between {low} and {high}")
+    return value
+
+
+def _rewind(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    back = _int(obj, "steps_back", 1, 2**53)
+    to = _int(obj, "to_step", 0, 2**53)
+    if (back is None) == (to is None):
+        raise ProtocolError(BAD_REQUEST, "rewind takes one of 'steps_back' or 'to_step'")
+    factor = None
+    if obj.get("scale_lr") is not None:
+        factor = _scale_lr({"factor": obj["scale_lr"]}, limits)["factor"]
+    return {"steps_back": back, "to_step": to, "scale_lr": factor, "mode": _mode(obj)}
+
+
+def _schedule(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    points = _int(obj, "points", 2, MAX_POINTS)
+    return {
+        "horizon": _int(obj, "horizon", 1, MAX_HORIZON),
+        "points": 200 if points is None else points,
+    }
+
+
+def _note(obj: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    return {"text": _text(obj, "text", MAX_NOTE, required=True)}
+
+
 _ARGS = {
     "hello": _hello,
     "status": _no_args,
@@ -258,4 +349,7 @@ _ARGS = {
     "unpin": _unpin,
     "pause": _no_args,
     "resume": _no_args,
+    "rewind": _rewind,
+    "schedule": _schedule,
+    "note": _note,
 }

@@ -307,7 +307,7 @@ class ControlServer:
         if req.op == "subscribe":
             self._subscribe(conn, req)
             return
-        if req.op in P.CHANGE_OPS:
+        if req.op in P.QUEUED_OPS:
             if conn.inflight >= self.limits.max_inflight:
                 self._queue(conn, P.error_reply(req.id, P.BUSY, "too many commands in flight"))
                 return
@@ -315,7 +315,7 @@ class ControlServer:
         dispatch(self.handler, req, lambda reply: self._reply(conn, req, reply), conn.by)
 
     def _reply(self, conn: _Conn, req: P.Request, reply: dict[str, Any]) -> None:
-        if req.op in P.CHANGE_OPS:
+        if req.op in P.QUEUED_OPS:
             # Replies to change ops arrive from the training thread: hand them over.
             self._post(conn, reply)
         else:

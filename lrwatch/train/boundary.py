@@ -22,6 +22,9 @@ from lrwatch.lrchange import LRChange
 from lrwatch.train.dist import apply_change, apply_lr_change
 
 Emit = Callable[[dict[str, Any]], None]
+#: ``(request, step) -> reply``: answers a queued op on the training thread (``rewind``,
+#: ``schedule``); ``who`` (:func:`who`) is in ``request.attribution`` and the transport.
+Answer = Callable[[P.Request, str, int], dict[str, Any]]
 
 MAX_QUEUE = 64
 
@@ -41,6 +44,9 @@ class Boundary:
         self.paused = False
         self.closed = False
         self.wake = threading.Event()
+        #: Answers ``rewind`` (the Monitor's snapshots) and ``schedule`` (its forecast); an op
+        #: without one is refused.
+        self.answers: dict[str, Answer] = {}
 
     def submit(self, req: P.Request, reply: Reply, by: str) -> bool:
         """Queue a change op (any thread); False when the queue is full."""
@@ -84,7 +90,7 @@ class Boundary:
         # not keep the training thread in this loop forever.
         for _ in range(len(self.cmds)):
             req, reply, by = self.cmds.popleft()
-            if self.sync is not None and req.op not in ("pause", "resume"):
+            if self.sync is not None and req.op in P.LR_CHANGE_OPS:
                 keep.append((req, reply, by))  # changes go through the rank exchange
                 continue
             try:
@@ -97,15 +103,24 @@ class Boundary:
         if req.op == "pause":
             if not self.paused:
                 self.paused = True
-                self.emit({"kind": "pause", "step": step, "t": round(time.time(), 3), "by": by})
+                t = round(time.time(), 3)
+                self.emit({"kind": "pause", "step": step, "t": t, **who(req, by)})
                 self.flush()
             return P.ok_reply(req.id, op="pause", step=step, paused=True)
         if req.op == "resume":
             was = self.paused
             if was:
                 self.paused = False
-                self.emit({"kind": "resume", "step": step, "t": round(time.time(), 3), "by": by})
+                t = round(time.time(), 3)
+                self.emit({"kind": "resume", "step": step, "t": t, **who(req, by)})
             return P.ok_reply(req.id, op="resume", step=step, paused=False, was_paused=was)
+        if req.op in self.answers:
+            return self.answers[req.op](req, by, step)
+        if req.op == "rewind":
+            msg = "no snapshots to rewind to: start the Monitor with snapshot_every=N or on_rewind="
+            return P.error_reply(req.id, P.REFUSED, msg)
+        if req.op == "schedule":
+            return P.error_reply(req.id, P.UNSUPPORTED, "this run cannot forecast its schedule")
         refusal = self._check(req)
         if refusal is not None:
             return refusal
@@ -150,7 +165,7 @@ class Boundary:
             "old": [float(x) for x in old],
             "new": [float(x) for x in new],
             "mode": _record_mode(req.change),
-            "by": by,
+            **who(req, by),
             "id": req.id,
             "op": req.change.record_op,  # docs/format.md: scale / set / unpin
         }
@@ -182,6 +197,15 @@ class Boundary:
         if change.tag is not None:
             req, reply, by = change.tag
             reply(self._record(req, by, step, old, new))
+
+
+def who(req: P.Request, by: str) -> dict[str, str]:
+    """Who asked, for a record: ``by`` (the transport, or the requester's own ``by`` with the
+    transport as ``via``) and the request's ``finding`` and ``reason`` when it gave them."""
+    out = dict(req.attribution)
+    if "by" in out:
+        return {"by": out.pop("by"), "via": by, **out}
+    return {"by": by, **out}
 
 
 def _ref(change: LRChange, lrs: list[float]) -> float:

@@ -32,7 +32,7 @@ from lrwatch.control.dispatch import Reply, dispatch
 from lrwatch.control.service import Service, ServiceOptions
 from lrwatch.records import SCHEMA_VERSION, encode_metrics
 from lrwatch.rendezvous import ENV_RENDEZVOUS  # a file every Monitor (rank 0) announces its log in
-from lrwatch.train.boundary import Boundary
+from lrwatch.train.boundary import Boundary, who
 from lrwatch.train.console import ConsoleCapture, console_path
 from lrwatch.train.rendezvous import announce
 from lrwatch.train.runenv import default_run, dist_rank, install_sigterm, positive_int, to_float
@@ -298,6 +298,13 @@ class Monitor:
     def submit(self, req: P.Request, reply: Reply, by: str) -> bool:
         """Queue a change op; it is applied at the next step boundary."""
         return self._boundary.submit(req, reply, by)
+
+    def note(self, req: P.Request, by: str) -> dict[str, Any]:
+        """``note``: a line of who decided what and why, written to the log as it arrives."""
+        record = {"kind": "note", "step": self._step, "t": round(time.time(), 3)}
+        record.update(text=req.args["text"], **who(req, by), id=req.id)
+        self._emit(record)
+        return {"step": self._step}
 
     def records_since(self, seq: int | None, backlog: int) -> tuple[list[str], int]:
         """Recent log lines for ``subscribe``."""

@@ -140,6 +140,7 @@ def test_change_requests_carry_their_lr_change() -> None:
     assert P.parse_request('{"id": 3, "op": "unpin"}', LIMITS).change == LRChange.unpin()
     assert P.parse_request('{"id": 4, "op": "pause"}', LIMITS).change is None
     # One definition of the change ops and modes, in the order hello lists them.
-    assert P.CHANGE_OPS[:3] == lrchange.OPS and P.CHANGE_OPS[3:] == ("pause", "resume")
+    assert P.CHANGE_OPS[:3] == lrchange.OPS
+    assert P.CHANGE_OPS[3:] == ("pause", "resume", "rewind")
     assert P.MODES is lrchange.MODES
     assert P.OPS[4:7] == ("set_lr", "scale_lr", "unpin")
