@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ctl_storm
+import rewind_cost
 import stdout_parsers
 import summary
 import watch_first_screen
@@ -103,6 +104,13 @@ BENCHES = [
         json="ctl_storm",
     ),
     Bench(
+        "rewind_cost",
+        12,
+        "rewind_cost.py",
+        "snapshot ms/MiB vs parameter count, step overhead, rewind ack latency",
+        json="rewind_cost",
+    ),
+    Bench(
         "dist_sync",
         4,
         "dist_sync.py",
@@ -145,6 +153,7 @@ BY_NAME = {b.name: b for b in BENCHES}
 # Its summary row lives with the benchmark (summary.ROWS holds the builders).
 summary.ROWS.setdefault("watch_first_screen", watch_first_screen.summary_rows)
 summary.ROWS.setdefault("ctl_storm", ctl_storm.summary_rows)
+summary.ROWS.setdefault("rewind_cost", rewind_cost.summary_rows)
 
 
 def _stream(proc: subprocess.Popen[str], sink: list[str]) -> None:

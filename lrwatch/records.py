@@ -43,7 +43,7 @@ STEP_KEYS = ("step", "global_step", "iter", "iteration", "it", "trainer/global_s
 TIME_KEYS = ("t", "time", "timestamp", "wall_time", "walltime")
 
 #: Event kinds of the lrwatch JSONL schema. Any other ``kind`` is kept as a generic event.
-EVENT_KINDS = ("run", "lr_change", "end", "pause", "resume", "note", "meta")
+EVENT_KINDS = ("run", "lr_change", "end", "pause", "resume", "note", "meta", "rewind")
 
 #: Built-in aliases: source key (lower-cased) -> canonical name.
 ALIASES: dict[str, str] = {

@@ -49,9 +49,18 @@ def register(subparsers: Any) -> None:
     s.add_argument("--pin", action="store_true", help="hold the result instead of rescaling")
     s = add("unpin", "release pinned LRs: follow the (re-anchored) schedule again")
     s.add_argument("--group", type=int, default=None, help="only this param group")
+    r = add("rewind", "restore a snapshot from before a step (optionally scaling the LR)")
+    where = r.add_mutually_exclusive_group(required=True)
+    where.add_argument("--steps-back", type=int, metavar="N", help="to N steps before now")
+    where.add_argument("--to-step", type=int, metavar="STEP", help="to this step (or before)")
+    r.add_argument("--scale", type=float, default=None, help="then multiply the LR by this")
+    r.add_argument("--pin", action="store_true", help="hold the scaled LR instead of rescaling")
     add("pause", "block training at the next step boundary")
     add("resume", "let a paused run continue")
     add("history", "LR changes applied so far")
+    s = add("schedule", "the LRs the run's scheduler will give over the next steps")
+    s.add_argument("--horizon", type=int, default=None, help="steps ahead (default: to the end)")
+    s.add_argument("--points", type=int, default=20, help="sampled steps to print")
     t = add("tail", "print the run's records as they come")
     t.add_argument("-n", "--backlog", type=int, default=20, help="recent records to show first")
     p.set_defaults(func=run)
@@ -106,7 +115,25 @@ def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any], float]:
     cmd = args.ctl_command
     if cmd in ("pause", "resume"):
         return cmd, {}, 60.0
+    if cmd == "schedule":  # answered at the next step boundary
+        horizon = {} if args.horizon is None else {"horizon": args.horizon}
+        return cmd, {"points": args.points, **horizon}, 60.0
+    if cmd == "rewind":
+        return cmd, _rewind_args(args), 120.0  # restoring a big model takes a while
     return cmd, {}, 5.0
+
+
+def _rewind_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``rewind`` request's arguments (only those given: the run validates them)."""
+    params: dict[str, Any] = {}
+    if args.steps_back is not None:
+        params["steps_back"] = args.steps_back
+    if args.to_step is not None:
+        params["to_step"] = args.to_step
+    if args.scale is not None:
+        params["scale_lr"] = args.scale
+        params["mode"] = "pin" if args.pin else "rescale"
+    return params
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,6 +179,8 @@ def describe(op: str, reply: dict[str, Any]) -> str:
     if op in ("pause", "resume"):
         state = "paused" if reply.get("paused") else "running"
         return f"{state} at step {ack_step(reply)}"
+    if op == "rewind":
+        return describe_rewind(reply)
     if op == "history":
         rows = [
             f"step {c['step']:>8}  {c['op']:<8} {c['mode']:<7} "
@@ -159,6 +188,8 @@ def describe(op: str, reply: dict[str, Any]) -> str:
             for c in reply.get("changes", [])
         ]
         return "\n".join(rows) or "no LR changes yet"
+    if op == "schedule":
+        return describe_schedule(reply)
     if op == "status":
         metrics = "  ".join(f"{k}={v:.6g}" for k, v in reply.get("metrics", {}).items())
         return (
@@ -168,6 +199,34 @@ def describe(op: str, reply: dict[str, Any]) -> str:
             f"last metrics: {metrics or '-'}"
         )
     return json.dumps(reply)
+
+
+def describe_rewind(r: dict[str, Any]) -> str:
+    """A rewind ack or record in one line."""
+    change = f", lr × {r['factor']:g} ({r.get('mode')})" if r.get("factor") is not None else ""
+    return (
+        f"rewound from step {r.get('step')} to step {r.get('to_step')} "
+        f"({r.get('source')}{change}): lr [{_lrs(r.get('old', []))}] -> "
+        f"[{_lrs(r.get('new', []))}]; next step {_next(r.get('to_step'))}"
+    )
+
+
+def _next(step: Any) -> Any:
+    return step + 1 if isinstance(step, int) and not isinstance(step, bool) else "?"
+
+
+def describe_schedule(reply: dict[str, Any]) -> str:
+    """``schedule``: one line per sampled step, the LR of every group, and why not exact."""
+    head = f"schedule of {reply.get('scheduler') or 'no scheduler'} from step {reply.get('step')}"
+    lrs = reply.get("lr") or []
+    rows = [f"{head}, {reply.get('horizon')} steps ahead"]
+    rows += [
+        f"step {s:>8}  lr [{_lrs([col[i] for col in lrs])}]"
+        for i, s in enumerate(reply.get("steps", []))
+    ]
+    if reply.get("why"):
+        rows.append(f"not exact: {reply['why']}")
+    return "\n".join(rows)
 
 
 def describe_record(record: dict[str, Any]) -> str:
@@ -181,6 +240,8 @@ def describe_record(record: dict[str, Any]) -> str:
             if k not in ("step", "t")
         )
         return f"step {step}  {values}"
+    if kind == "rewind":
+        return describe_rewind(record)
     if kind == "lr_change":
         return (
             f"lr_change at step {record.get('step')}: [{_lrs(record.get('old', []))}] -> "

@@ -13,6 +13,12 @@ queued ``lrwatch ctl`` commands apply, and forwards the Trainer's logs (``eval_l
 and restored when training resumes from it; ``state.max_steps`` becomes the run's total steps
 (progress and ETA in the header); re-anchored changes travel in the optimizer and
 scheduler state the Trainer saves anyway.
+
+Rewind (``snapshot_every=N``, ``keep=K``, ``on_rewind=``; see docs/monitor.md): the Trainer's
+model is what snapshots copy. ``on_rewind="checkpoint"`` restores from the newest
+``checkpoint-N`` the Trainer saved at or before the target (:mod:`.hf_checkpoint`). After a
+rewind ``state.global_step`` goes back to the restored step, so the Trainer counts on to
+``max_steps`` from there with new batches (the data is not rewound).
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from lrwatch.integrations._common import MonitorCallback
+from lrwatch.integrations._common import CHECKPOINT, MonitorCallback
+from lrwatch.integrations.hf_checkpoint import CheckpointRewind
 from lrwatch.integrations.progress import announce_total
+from lrwatch.train.snapshots import OnRewind, Rewind
 
 STATE_FILE = "lrwatch_state.json"
 # HF logs the scheduler's *next* LR as learning_rate; the Monitor records the LR each optimizer
@@ -54,8 +62,17 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
 
     Args:
         monitor: an existing Monitor to use; by default one is created at train begin from
-            ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`).
+            ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`), among
+            them ``snapshot_every``, ``keep`` and ``on_rewind`` (a hook, or ``"checkpoint"``).
     """
+
+    _disk: CheckpointRewind | None = None  #: the ``on_rewind="checkpoint"`` hook
+    _mixed_loss = False  #: a rewind happened and the Trainer has not logged a loss since
+
+    def _checkpoint_hook(self) -> OnRewind:
+        """``on_rewind="checkpoint"``: the Trainer's own ``checkpoint-N`` folders."""
+        assert self._disk is not None  # made in on_train_begin, before the Monitor
+        return self._disk
 
     def on_train_begin(
         self,
@@ -68,7 +85,10 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
     ) -> None:
         """Create the Monitor, bind the optimizer/scheduler, restore a resumed run's state,
         and give it the run's length (``state.max_steps``, set before this callback)."""
-        monitor = self._start_monitor(optimizer, lr_scheduler)
+        if self._args.get("on_rewind") == CHECKPOINT:
+            self._disk = CheckpointRewind(args)
+            self._disk.bind(kwargs.get("model"), optimizer, lr_scheduler)
+        monitor = self._start_monitor(optimizer, lr_scheduler, kwargs.get("model"))
         announce_total(monitor, state.max_steps)
         saved = _checkpoint(args, state.global_step) / STATE_FILE
         if state.global_step > 0 and saved.is_file():
@@ -78,8 +98,13 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
         """After optimizer.step() and scheduler.step(): the boundary where commands apply."""
-        if self.monitor is not None:
-            self.monitor.step(step=state.global_step)
+        if self.monitor is None:
+            return
+        self.monitor.step(step=state.global_step)
+        rewind = self._new_rewind()
+        if rewind is not None and rewind.to_step is not None:
+            _rewound(state, control, rewind)
+            self._mixed_loss = True
 
     def on_log(
         self,
@@ -90,8 +115,16 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
         **kwargs: Any,
     ) -> None:
         """Forward the Trainer's loss/grad_norm/eval metrics (not a step boundary)."""
-        if self.monitor is not None and logs:
-            self.monitor.log(step=state.global_step, **hf_metrics(logs))
+        if self.monitor is None or not logs:
+            return
+        metrics = hf_metrics(logs)
+        if self._mixed_loss and "loss" in metrics:
+            # The Trainer's first loss after a rewind averages steps of both branches over a
+            # count of the new one only: a made-up spike. Later ones are clean.
+            self._mixed_loss = False
+            del metrics["loss"]
+        if metrics:
+            self.monitor.log(step=state.global_step, **metrics)
 
     def on_save(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
@@ -108,3 +141,17 @@ class LRWatchCallback(MonitorCallback, TrainerCallback):
         """Write the ``end`` record and stop the control server."""
         if self.monitor is not None:
             self.monitor.close("finished")
+
+
+def _rewound(state: TrainerState, control: TrainerControl, rewind: Rewind) -> None:
+    """Make the Trainer agree with a rewind done at this step's end.
+
+    DefaultFlowCallback has already decided, for the abandoned step, whether to log, evaluate,
+    save (into ``checkpoint-<to_step>``, which may be the one restored) and stop at
+    ``max_steps``: those decisions are void now.
+    """
+    assert rewind.to_step is not None
+    state.global_step = rewind.to_step
+    control.should_log = control.should_evaluate = control.should_save = False
+    if rewind.from_step >= state.max_steps > rewind.to_step:
+        control.should_training_stop = False  # stopped for max_steps, which is ahead again

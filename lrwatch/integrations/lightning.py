@@ -12,6 +12,12 @@ trainer's first optimizer and its LR scheduler (``configure_optimizers``); each 
 ``callback_metrics`` (``val_loss`` and friends). Pins and multipliers ride in Lightning's
 checkpoints through the callback's ``state_dict``. ``trainer.estimated_stepping_batches`` (or
 ``max_steps``) becomes the run's total steps (progress and ETA in the header).
+
+Rewind (``snapshot_every=N``, ``keep=K``, ``on_rewind=``; see docs/monitor.md): the
+LightningModule is what snapshots copy. ``on_rewind="checkpoint"`` restores from the newest
+``ModelCheckpoint`` file at or before the target (:mod:`.lightning_checkpoint`). After a rewind
+``trainer.global_step`` goes back to the restored step (the optimizer-step progress counter),
+so ``max_steps`` is counted from there with new batches; the loggers' step goes on.
 """
 
 from __future__ import annotations
@@ -21,7 +27,9 @@ from typing import Any
 import lightning.pytorch as pl
 
 from lrwatch.integrations._common import MonitorCallback
+from lrwatch.integrations.lightning_checkpoint import CheckpointRewind, set_global_step
 from lrwatch.integrations.progress import announce_total
+from lrwatch.train.snapshots import OnRewind
 
 
 def _scalar(value: Any) -> float | None:
@@ -38,18 +46,26 @@ class LRWatchCallback(MonitorCallback, pl.Callback):
 
     Args:
         monitor: an existing Monitor to use; by default one is created at train start from
-            ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`).
+            ``log``, ``control``, ``run`` and ``opts`` (see :class:`lrwatch.Monitor`), among
+            them ``snapshot_every``, ``keep`` and ``on_rewind`` (a hook, or ``"checkpoint"``).
     """
 
     #: a checkpoint's state loaded before the Monitor existed, applied at train start
     _restored: dict[str, Any] | None = None
     _last_step = -1  #: global step of the last optimizer step seen (-1: not attached yet)
+    _trainer: pl.Trainer | None = None  #: for ``on_rewind="checkpoint"``
+
+    def _checkpoint_hook(self) -> OnRewind:
+        """``on_rewind="checkpoint"``: the ``.ckpt`` files of the trainer's ModelCheckpoint."""
+        assert self._trainer is not None  # set in on_train_start, before the Monitor
+        return CheckpointRewind(self._trainer)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Create the Monitor and bind the first optimizer and its scheduler."""
         configs = trainer.lr_scheduler_configs
         scheduler = configs[0].scheduler if configs else None
-        monitor = self._start_monitor(trainer.optimizers[0], scheduler)
+        self._trainer = trainer
+        monitor = self._start_monitor(trainer.optimizers[0], scheduler, pl_module)
         # The optimizer steps of the whole fit (max_steps, or epochs × batches / accumulation);
         # inf for an endless run, then max_steps if set.
         announce_total(monitor, trainer.estimated_stepping_batches, trainer.max_steps)
@@ -74,6 +90,10 @@ class LRWatchCallback(MonitorCallback, pl.Callback):
         value = _scalar(loss)
         metrics = {} if value is None else {"loss": value}
         self.monitor.step(step=trainer.global_step, **metrics)
+        rewind = self._new_rewind()
+        if rewind is not None and rewind.to_step is not None:
+            set_global_step(trainer, rewind.to_step)
+            self._last_step = trainer.global_step
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Log validation metrics (not a step boundary)."""

@@ -23,6 +23,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from lrwatch.train.boundary import Boundary, who
 from lrwatch.train.console import ConsoleCapture, console_path
 from lrwatch.train.rendezvous import announce
 from lrwatch.train.runenv import default_run, dist_rank, install_sigterm, positive_int, to_float
+from lrwatch.train.snapshots import Parts, Rewind, Rewinder
 from lrwatch.train.system import SystemSampler
 from lrwatch.train.writer import JsonlWriter
 
@@ -68,6 +70,14 @@ class Monitor:
             :meth:`set_total_steps` when it is known only later).
         capture_output: copy ``sys.stdout``/``sys.stderr`` to ``<log>.console`` (for
             ``lrwatch attach``; ``lrwatch run`` has the output already).
+        model: the model, for snapshots (its buffers too); without it a snapshot holds the
+            optimizer's parameters only.
+        snapshot_every: keep a CPU copy of model, optimizer, scheduler, LR controller and RNG
+            state every N steps, for ``rewind`` (docs/monitor.md, "Rewind"); None: off.
+        keep: how many snapshots to keep (the newest).
+        on_rewind: called with a :class:`~lrwatch.train.snapshots.Rewind` on a ``rewind``
+            request; returns the step it restored itself (e.g. from a disk checkpoint), or
+            None to restore the in-memory snapshot.
     """
 
     def __init__(
@@ -92,6 +102,10 @@ class Monitor:
         system_every: float | None = None,
         total_steps: int | None = None,
         capture_output: bool = False,
+        model: Any = None,
+        snapshot_every: int | None = None,
+        keep: int = 2,
+        on_rewind: Callable[[Rewind], int | None] | None = None,
     ) -> None:
         self.run = run or os.environ.get(ENV_RUN) or default_run(log or os.environ.get(ENV_LOG))
         log = log or os.environ.get(ENV_LOG) or Path("runs") / f"{self.run}.jsonl"
@@ -125,7 +139,16 @@ class Monitor:
         self._step = 0
         self._last_metrics: dict[str, float] = {}
         self._boundary = Boundary(self.limits, self._emit, self._flush)
+        self._boundary.answers["schedule"] = self._schedule  # train/forecast.py
         self._boundary.rank = self.rank
+        self._model = model
+        self._rewinder: Rewinder | None = None
+        if snapshot_every is not None or on_rewind is not None:  # train/snapshots.py
+            self._rewinder = Rewinder(
+                snapshot_every, keep, on_rewind, self._parts, self._set_step,
+                self._emit, self._flush, self.limits, self.world_size,
+            )  # fmt: skip
+            self._boundary.answers["rewind"] = self._rewinder.answer
         self._writer: JsonlWriter | None = None
         self._service: Service | None = None
         self._reported: set[str] = set()
@@ -137,10 +160,13 @@ class Monitor:
 
     # -- public API --------------------------------------------------------------------
 
-    def attach(self, optimizer: Any, scheduler: Any = None) -> Monitor:
-        """Bind the optimizer (and scheduler) late, e.g. when a framework creates them."""
+    def attach(self, optimizer: Any, scheduler: Any = None, model: Any = None) -> Monitor:
+        """Bind the optimizer (and scheduler, and model for snapshots) late, e.g. when a
+        framework creates them."""
         from lrwatch.train.lr import LRController, unwrap_optimizer
 
+        if model is not None:
+            self._model = model
         optimizer = unwrap_optimizer(optimizer)
         if self._lr is not None and optimizer is self._optimizer:
             if scheduler is not None:
@@ -184,6 +210,8 @@ class Monitor:
                 self._boundary.run(self._step, self._poll_file)
             except Exception as exc:  # nothing from outside may stop training
                 self._problem("boundary_error", f"control step failed: {type(exc).__name__}: {exc}")
+        if self._rewinder is not None:
+            self._rewinder.after_step(self._step)
 
     def log(self, step: int | None = None, **metrics: Any) -> None:
         """Write metrics (e.g. eval ``val_loss``) without being a step boundary."""
@@ -216,6 +244,8 @@ class Monitor:
             self._boundary.cancel(status)
         if self._sampler is not None:
             self._sampler.close()  # no system record after the end record
+        if self._rewinder is not None:
+            self._rewinder.clear()  # free the snapshots' memory
         end = {"kind": "end", "status": status, "step": self._step, "t": round(time.time(), 3)}
         if self._writer is not None and self._writer.dropped:
             end["dropped"] = self._writer.dropped
@@ -256,6 +286,16 @@ class Monitor:
         return c.path.absolute() if c is not None and c.active else None
 
     @property
+    def last_rewind(self) -> Rewind | None:
+        """The last rewind applied (set on the training thread), or None."""
+        return self._rewinder.last if self._rewinder is not None else None
+
+    @property
+    def snapshot_steps(self) -> list[int]:
+        """Steps with a snapshot to rewind to, oldest first."""
+        return list(self._rewinder.steps) if self._rewinder is not None else []
+
+    @property
     def paused(self) -> bool:
         """True while a ``pause`` command holds training at a step boundary."""
         return self._boundary.paused
@@ -289,6 +329,8 @@ class Monitor:
             "closed": self._closed,
             "pinned": self._lr.pinned if self._lr is not None else [],
             "total_steps": self.total_steps,
+            "scheduler": self._scheduler_name(),
+            "snapshots": self.snapshot_steps,
         }
 
     def history(self) -> list[dict[str, Any]]:
@@ -298,6 +340,25 @@ class Monitor:
     def submit(self, req: P.Request, reply: Reply, by: str) -> bool:
         """Queue a change op; it is applied at the next step boundary."""
         return self._boundary.submit(req, reply, by)
+
+    def _scheduler_name(self) -> str | None:
+        """The class of the LR scheduler the changes re-anchor (None: none attached)."""
+        sched = self._lr.scheduler if self._lr is not None else None
+        return type(sched).__name__ if sched is not None else None
+
+    def _schedule(self, req: P.Request, by: str, step: int) -> dict[str, Any]:
+        """``schedule`` (training thread): the LRs of the next steps, from a scheduler copy."""
+        from lrwatch.train.forecast import DEFAULT_HORIZON, forecast
+
+        if self._lr is None:
+            return P.error_reply(req.id, P.REFUSED, "no optimizer attached yet")
+        horizon = req.args.get("horizon")
+        if horizon is None:  # to the end of the run when its length is known
+            left = (self.total_steps or 0) - step
+            horizon = left if left > 0 else DEFAULT_HORIZON
+        points = req.args.get("points", 200)
+        out = forecast(self._optimizer, self._lr.scheduler, self._lr, step, horizon, points)
+        return P.ok_reply(req.id, op="schedule", step=step, **out)
 
     def note(self, req: P.Request, by: str) -> dict[str, Any]:
         """``note``: a line of who decided what and why, written to the log as it arrives."""
@@ -343,6 +404,15 @@ class Monitor:
         atexit.register(self._atexit)
         if self._handle_signals:
             install_sigterm(self.close)
+
+    def _parts(self) -> Parts | None:
+        """What a snapshot copies (None before an optimizer is attached)."""
+        if self._lr is None:
+            return None
+        return Parts(self._model, self._optimizer, self._lr.scheduler, self._lr)
+
+    def _set_step(self, step: int) -> None:
+        self._step = step
 
     def _problem(self, code: str, message: str) -> None:
         """Report a disk, OS or control problem once per kind: on stderr and in the log."""

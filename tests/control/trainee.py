@@ -25,6 +25,8 @@ def main() -> None:
     ap.add_argument("--control", default="unix")
     ap.add_argument("--crash-at", type=int, default=None)
     ap.add_argument("--sleep", type=float, default=0.002)
+    ap.add_argument("--snapshot-every", type=int, default=None)  # rewind tests
+    ap.add_argument("--save-params", default=None, help="torch.save the final state here")
     args = ap.parse_args()
 
     torch.manual_seed(1234)
@@ -32,7 +34,8 @@ def main() -> None:
     model = torch.nn.Linear(16, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10_000, gamma=0.5)
-    with lrwatch.Monitor(opt, sched, log=args.log, control=args.control) as mon:
+    snaps = {"model": model, "snapshot_every": args.snapshot_every}
+    with lrwatch.Monitor(opt, sched, log=args.log, control=args.control, **snaps) as mon:
         step = 0
         while step < 20_000:
             if step >= args.min_steps and (
@@ -51,6 +54,8 @@ def main() -> None:
                 raise RuntimeError("deliberate crash")
             mon.step(loss=loss)
             time.sleep(args.sleep)
+    if args.save_params:
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict()}, args.save_params)
 
 
 if __name__ == "__main__":
