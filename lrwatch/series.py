@@ -1,7 +1,7 @@
 """Series: one metric of one run — columns, running stats, incremental min/max reduction.
 
-See :mod:`lrwatch.store` for the storage layout (shared step/time columns, group mode) and
-for how steps that go backwards are reduced.
+See :mod:`lrwatch.store` for the storage layout (shared step/time columns, group mode), for
+how steps that go backwards are reduced, and for rewinds (:meth:`Series.cut_after`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from lrwatch.columns import INITIAL_CAPACITY, Axis, grown, readonly
-from lrwatch.pyramid import Pyramid
+from lrwatch.pyramid import FANOUT, Pyramid
 from lrwatch.reduction import Reduced, column_parts, empty_reduced, merge_segments, reduce_points
 
 #: Pending Python-list points moved into numpy at a time.
 FLUSH_EVERY = 4096
+_FANOUT_BITS = FANOUT.bit_length() - 1
 #: Monotonic segments reduced one by one; more than this and reduce() sorts instead.
 _MAX_SEGMENTS = 32
 
@@ -36,6 +37,7 @@ class Series:
         "_pv",
         "_pyramid",
         "_sorted",
+        "_stale",
         "_values",
         "_vmax",
         "_vmin",
@@ -57,6 +59,7 @@ class Series:
         self._last_finite = math.nan
         self._pyramid: Pyramid | None = None
         self._sorted: tuple[int, np.ndarray] | None = None
+        self._stale = False  # min/max need a rescan: a rewind cut off the extreme values
 
     def __len__(self) -> int:
         """Points, pending ones included; changes nothing (a reader may call it unlocked)."""
@@ -195,13 +198,13 @@ class Series:
     @property
     def vmin(self) -> float | None:
         """Smallest finite value (the best loss so far), ``None`` when there is none."""
-        self._flush()
+        self._fresh()
         return self._vmin if self._vmin <= self._vmax else None
 
     @property
     def vmax(self) -> float | None:
         """Largest finite value, ``None`` when there is none."""
-        self._flush()
+        self._fresh()
         return self._vmax if self._vmin <= self._vmax else None
 
     @property
@@ -213,7 +216,7 @@ class Series:
     @property
     def monotonic(self) -> bool:
         """True when steps never go backwards (one segment)."""
-        return len(self._segments()) == 1
+        return len(self._segments()) == 2  # [0, n]: one segment
 
     def finite_values(self) -> np.ndarray:
         """The finite values, in order (a copy)."""
@@ -272,7 +275,103 @@ class Series:
         parts = column_parts(steps, values, a, e, mn, mx, fl)
         return merge_segments(*parts)
 
+    # -- rewinds ----------------------------------------------------------------------------
+
+    def keep_count(self, to_step: int) -> int:
+        """How many points a rewind to ``to_step`` keeps: all but the longest suffix whose
+        steps are all above ``to_step`` (O(segments · log n), one search per segment)."""
+        bounds = self._segments()
+        steps = self._axis.steps[self._off : self._off + self._n]
+        for s0, s1 in reversed(list(pairwise(bounds))):
+            pos = s0 + int(np.searchsorted(steps[s0:s1], to_step, side="right"))
+            if pos > s0:
+                return pos
+        return 0
+
+    def tail(self, k: int) -> Series:
+        """A new series holding a copy of the points from index ``k`` on (wall times too)."""
+        self._flush()
+        out = Series(self.name)
+        off, n = self._off, self._n
+        if k < n:
+            out.extend(
+                self._axis.steps[off + k : off + n].copy(),
+                self._values[k:n].copy(),
+                self._axis.times[off + k : off + n].copy(),
+            )
+        return out
+
+    def cut_after(self, to_step: int) -> Series | None:
+        """Rewind: remove the points after ``to_step`` (see :meth:`keep_count`) and return
+        them as a new series (None when there are none). O(points removed), plus a rescan
+        of the rest on the next read of :attr:`vmin` / :attr:`vmax` when the extremes were
+        among them. A series sharing its rows with a key group takes its own copy first (a
+        whole group is cut at once by :meth:`lrwatch.store.RunData.rewind` instead)."""
+        k = self.keep_count(to_step)
+        if k >= self._n:
+            return None
+        removed = self.tail(k)
+        if not self._own:
+            self._detach()
+        cut_axis(self._axis, k)
+        self._truncate(k)
+        return removed
+
+    def _truncate(self, k: int) -> None:
+        """Keep the first ``k`` points of the value column (its axis rows were cut already);
+        bring the running stats and the pyramid down to them."""
+        self._flush()
+        gone = self._values[k : self._n]
+        bad = int(np.count_nonzero(~np.isfinite(gone)))
+        self._nonfinite -= bad
+        if bad < len(gone):  # finite values left: the extremes and the last may be among them
+            fv = gone[np.isfinite(gone)]
+            if float(fv.min()) <= self._vmin or float(fv.max()) >= self._vmax:
+                self._stale = True
+            self._last_finite = _last_finite(self._values, k)
+        self._nf = self._n = k
+        self._sorted = None
+        if self._pyramid is not None:
+            cut_pyramid(self._pyramid, k)
+
+    def _fresh(self) -> None:
+        """Flush, and rescan min/max when a rewind cut off an extreme value."""
+        self._flush()
+        if self._stale:
+            self._stale = False
+            v = self._values[: self._n]
+            fv = v[np.isfinite(v)]
+            self._vmin = float(fv.min()) if len(fv) else math.inf
+            self._vmax = float(fv.max()) if len(fv) else -math.inf
+
     def _sort_order(self, steps: np.ndarray) -> np.ndarray:
         if self._sorted is None or self._sorted[0] != self._n:
             self._sorted = (self._n, np.argsort(steps, kind="stable"))
         return self._sorted[1]
+
+
+def cut_axis(axis: Axis, k: int) -> None:
+    """Keep the first ``k`` rows of ``axis`` (flushed): a rewind cuts its steps off."""
+    axis.flush()
+    axis.nf = axis.n = k
+    axis.breaks = [r for r in axis.breaks if r < k]
+
+
+def cut_pyramid(pyramid: Pyramid, k: int) -> None:
+    """Keep the summaries of the complete blocks of the first ``k`` values: exact, since an
+    entry only ever summarises whole blocks (level ``d`` covers blocks of 64**(d+1))."""
+    for depth, level in enumerate(pyramid.levels):
+        level.n = min(level.n, k >> (_FANOUT_BITS * (depth + 1)))
+
+
+def _last_finite(values: np.ndarray, k: int) -> float:
+    """The last finite value among ``values[:k]`` (NaN when none), scanning back in chunks."""
+    end = k
+    while end > 0:
+        start = max(0, end - 4096)
+        chunk = values[start:end]
+        idx = np.flatnonzero(np.isfinite(chunk))
+        if len(idx):
+            return float(chunk[idx[-1]])
+        end = start
+    return math.nan

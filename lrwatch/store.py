@@ -30,6 +30,15 @@ merged per column, which equals :func:`reduce_points` on the points stably sorte
 keep jumping around) the reduction falls back to sorting: O(n log n), cached until the next
 append.
 
+Rewinds. A ``rewind`` record (the training process went back to a snapshot of step TO, and
+logs TO+1, TO+2, ... again) cuts every series of the run after TO (:mod:`lrwatch.branches`):
+those points become the metric's abandoned segments (``RunData.abandoned``, in rewind order,
+drawn dimmed), and the live series goes on from TO as one monotonic branch, so last and best
+values, reductions and the runs table see the live branch only. Several rewinds stack; the
+run's ``last_step`` goes back to TO. Only the record does this: steps that go back without
+one stay as segments, as above. A rewind costs O(points cut off) plus a binary search per
+series; appends keep their cost.
+
 Caps. A run keeps at most :data:`MAX_SERIES` series (metric names) and :data:`MAX_GROUPS`
 shared key-set groups: a log whose every line invents new keys (a 15 MB JSONL with a million
 distinct keys cost 3.2 GB) must not grow a series per key. Names beyond the cap are refused
@@ -52,12 +61,21 @@ from typing import Any
 
 import numpy as np
 
+from lrwatch.branches import Rewind, cut_branch, keep_abandoned, parse_rewind
 from lrwatch.columns import Axis, ValueSink
 from lrwatch.records import SYSTEM_PREFIX, AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.reduction import Reduced, reduce_points
 from lrwatch.series import FLUSH_EVERY, Series
 
-__all__ = ["MAX_SERIES", "MetricStore", "Reduced", "RunData", "Series", "reduce_points"]
+__all__ = [
+    "MAX_SERIES",
+    "MetricStore",
+    "Reduced",
+    "Rewind",
+    "RunData",
+    "Series",
+    "reduce_points",
+]
 
 #: Most series (metric names) one run keeps. Real runs log a few to a few hundred scalars (a
 #: per-layer grad-norm log of a 100-layer model: ~1,000); 4,096 empty series cost ~30 MB of
@@ -110,6 +128,10 @@ class RunData:
     #: Steps the run will take, when known: the run header's ``total_steps``, replaced by the
     #: latest ``meta`` event that carries one (a reader may emit such events too).
     total_steps: int | None = None
+    #: The rewinds the run wrote, in order (see the module docstring).
+    rewinds: list[Rewind] = field(default_factory=list)
+    #: Per metric, the points the rewinds cut off: one series per rewind, oldest first.
+    abandoned: dict[str, list[Series]] = field(default_factory=dict)
     _refused: set[str] = field(default_factory=set, init=False, repr=False)
     #: Shared step/time columns per key set of the metric records (see module docstring).
     _axes: dict[tuple[str, ...], Axis] = field(default_factory=dict, init=False, repr=False)
@@ -171,8 +193,10 @@ class RunData:
                     cur = None
                 else:
                     self.last_time = last_t  # the event's time, if any, is newer
+                    self.first_step, self.last_step = first, last  # a rewind moves it back
                     self._add_event(rec)
-                    last_t = self.last_time
+                    last_t, last = self.last_time, self.last_step
+                    cur = None  # a rewind may have cut the bound group's rows
                 continue
             step, values, t = rec.step, rec.values, rec.t
             if values:
@@ -356,6 +380,19 @@ class RunData:
         self.events.append(rec)
         if rec.t is not None:
             self.last_time = rec.t
+        if rec.kind == "rewind":
+            self._rewind(rec)
+
+    def _rewind(self, rec: Event) -> None:
+        """A ``rewind`` record: the points after its ``to_step`` become abandoned."""
+        rewind = parse_rewind(rec)
+        if rewind is None:
+            return  # no usable to_step: kept as a plain event
+        self.rewinds.append(rewind)
+        removed = cut_branch(self.series, self._axes.values(), rewind.to_step)
+        keep_abandoned(self.abandoned, removed)
+        if self.last_step is not None and self.last_step > rewind.to_step:
+            self.last_step = max(rewind.to_step, self.first_step or 0)
 
     def progress_time(self) -> float | None:
         """Wall time of the newest training record, when the run also logs system metrics

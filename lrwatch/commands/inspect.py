@@ -1,8 +1,9 @@
 """``lrwatch inspect PATH...``: a headless summary of what lrwatch reads from logs.
 
 Like ``tensorboard --inspect``: per run its path, detected format, records, step range,
-skipped lines, control endpoint, and per metric count / first / last / min / max /
-non-finite. ``--json`` prints one JSON object (non-finite floats as "nan"/"inf"/"-inf").
+skipped lines, control endpoint, the LR changes and rewinds the run wrote (who asked, and
+why), and per metric count / first / last / min / max / non-finite. ``--json`` prints one
+JSON object (non-finite floats as "nan"/"inf"/"-inf").
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from lrwatch.records import CANONICAL
 
 #: Per-metric keys of the summary, in output order.
 METRIC_KEYS = ("count", "first", "last", "min", "max", "nonfinite")
+#: Changes (``lr_change`` and ``rewind`` records) listed in the text output; the rest counted.
+MAX_CHANGES_SHOWN = 20
+#: Attribution fields a change record may carry (docs/protocol.md).
+_WHO = ("by", "via", "finding", "reason")
 
 
 def register(subparsers: Any) -> None:
@@ -94,8 +99,35 @@ def summarize(run: Any) -> dict[str, Any]:
         "names_refused": getattr(run, "names_refused", 0),
         "names_refused_exact": bool(getattr(run, "names_refused_exact", True)),
         "values_dropped": getattr(run, "values_dropped", 0),
+        "changes": changes(run.events),
         "metrics": metrics,
     }
+
+
+def changes(events: list[Any]) -> list[dict[str, Any]]:
+    """The ``lr_change`` and ``rewind`` records, in log order: step, LRs (group 0 first),
+    a rewind's target step, factor and mode, and who asked (by, via, finding, reason)."""
+    out = []
+    for ev in events:
+        if ev.kind not in ("lr_change", "rewind"):
+            continue
+        data = ev.data
+        item: dict[str, Any] = {"kind": ev.kind, "step": ev.step}
+        if ev.kind == "rewind":
+            item["to_step"] = data.get("to_step")
+            item["factor"] = data.get("factor")
+        item["old"], item["new"] = data.get("old"), data.get("new")
+        item["mode"] = data.get("mode")
+        item.update({k: data[k] for k in _WHO if isinstance(data.get(k), str)})
+        out.append({k: _json_deep(v) for k, v in item.items()})
+    return out
+
+
+def _json_deep(value: Any) -> Any:
+    """:func:`_json_value`, through lists too (the LRs of every group)."""
+    if isinstance(value, list):
+        return [_json_deep(v) for v in value]
+    return _json_value(value)
 
 
 def _metric_order(series: dict[str, Any]) -> list[str]:
@@ -147,10 +179,46 @@ def _render_run(r: dict[str, Any]) -> str:
         lines.append(f"  loss     {r['loss']}")
     if r["val_loss"]:
         lines.append(f"  val loss {r['val_loss']}")
+    lines += _change_lines(r["changes"])
     lines += _metric_table(r["metrics"])
     if "loss" not in r["metrics"]:
         lines += no_loss_help(r["unread_lines"], r["metrics"])
     return "\n".join(lines)
+
+
+def _change_lines(items: list[dict[str, Any]]) -> list[str]:
+    """``changes  step 120  lr 0.1 → 0.01  by unix`` and ``step 300  rewind 300 → 200
+    ×0.1 (rescale)  by autopilot (finding ..., reason ...)``, one line each."""
+    out = []
+    for i, c in enumerate(items[:MAX_CHANGES_SHOWN]):
+        head = "  changes  " if i == 0 else " " * 11
+        out.append(f"{head}step {_cell(c['step'])}  {_change_text(c)}{_who(c)}")
+    if len(items) > MAX_CHANGES_SHOWN:
+        out.append(f"{' ' * 11}... {len(items) - MAX_CHANGES_SHOWN} more (--json lists all)")
+    return out
+
+
+def _change_text(c: dict[str, Any]) -> str:
+    lrs = f"lr {_lr(c.get('old'))} → {_lr(c.get('new'))}"
+    mode = f" ({c['mode']})" if c.get("mode") else ""
+    if c["kind"] != "rewind":
+        return lrs + mode
+    factor = c.get("factor")
+    times = f" ×{factor:.3g}" if isinstance(factor, int | float) else ""
+    return f"rewind {_cell(c['step'])} → {_cell(c.get('to_step'))}{times}{mode}, {lrs}"
+
+
+def _lr(value: Any) -> str:
+    """Group 0's LR of an ``old``/``new`` list (``-`` when absent)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return _cell(value)
+
+
+def _who(c: dict[str, Any]) -> str:
+    by = c.get("by") or c.get("via")
+    why = [f"{k} {c[k]}" for k in ("finding", "reason") if c.get(k)]
+    return (f"  by {by}" if by else "") + (f" ({'; '.join(why)})" if why else "")
 
 
 def _refused_line(r: dict[str, Any]) -> str:

@@ -77,6 +77,11 @@ class RunContext(Protocol):
     def shock_left(self) -> int:
         """Loss points left in which a jump is judged as an LR shock's (0: none)."""
 
+    @property
+    def rewinds(self) -> int:
+        """How many times the run went back to a snapshot (``rewind`` records); the rules
+        were restarted at the last one."""
+
     def is_open(self, symptom: str) -> bool:
         """Whether a rule of ``symptom`` has an unresolved finding (a more specific finding
         may already explain what a rule sees)."""
@@ -99,6 +104,7 @@ class RunState:
         "lr_rising",
         "optimizer",
         "points",
+        "rewinds",
         "saw_warmup",
         "shock_left",
         "step",
@@ -117,6 +123,7 @@ class RunState:
         self.lr_logged = False
         self.optimizer: str | None = None
         self.shock_left = 0
+        self.rewinds = 0
         #: ratio of the last LR change seen (< 1: the LR was decaying)
         self.lr_ratio = 1.0
         self.step = 0

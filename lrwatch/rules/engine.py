@@ -9,6 +9,15 @@ reads as its read-only :class:`~lrwatch.rules.context.RunContext`; each rule rep
 its own :class:`~lrwatch.rules.reporter.Reporter` from the engine's
 :class:`~lrwatch.rules.reporter.FindingBook`, which keeps one finding per ongoing problem.
 Rules never see the engine, nor each other.
+
+A ``rewind`` record (the run went back to a snapshot of step TO and logs TO+1, ... again):
+the open findings whose onset is after TO belong to the abandoned branch and are resolved
+("resolved by rewind to step TO"); the rest of the rules' state is reset with a re-warmup
+(the engine's ``grace``), as after an explicit LR change, and the step goes back to TO, so
+the repeated steps are the new branch, not a run going backwards. A reset, not a rebuild
+from the points up to TO: the engine keeps no points (O(1) memory per run), and what it is
+fed (a live stream, a thinned backlog) may not hold them either. What the rules lose is the
+baselines of the branch before TO, for ``grace`` points.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 
+from lrwatch.branches import parse_rewind
 from lrwatch.liveness import GAP_POINTS, stalled_after, usual_gap
 from lrwatch.losschoice import is_val_set
 from lrwatch.records import SYSTEM_PREFIX, AnyRecord, Event, MetricBlock, Metrics
@@ -335,6 +345,8 @@ class Engine:
             lr = _first_lr(data.get("new"))
             if lr is not None:
                 self._set_lr(st.step, lr, explicit=True)
+        elif ev.kind == "rewind":
+            self._rewind(ev)
         elif ev.kind == "end":
             self.ended = True
             if self._stalled is not None:
@@ -379,6 +391,29 @@ class Engine:
             # highs; they come before the spike window is warm and only keep the baselines.)
             self._pre_shock_lr = prev
             st.shock_left = self.config.engine.grace
+
+    def _rewind(self, ev: Event) -> None:
+        """A ``rewind`` record: close the abandoned branch's findings, restart the rules at
+        its ``to_step`` (see the module docstring)."""
+        rewind = parse_rewind(ev)
+        if rewind is None:
+            return  # no usable to_step: nothing to go back to
+        st, to = self._state, rewind.to_step
+        why = f"resolved by rewind to step {to}"
+        for rule in self._rules:
+            f = rule.reporter.active
+            if f is not None and f.step > to:
+                rule.reporter.resolve(st.step, why, reopenable=False)
+        lr = _first_lr(ev.data.get("new"))
+        if lr is not None:  # the LR the new branch starts with: no jump to judge
+            st.lr, st.lr_max = lr, lr if st.lr_max is None else max(st.lr_max, lr)
+        st.step = to
+        st.rewinds += 1
+        st.shock_left, self._pre_shock_lr = 0, None
+        # A new start from a known state, not a fix applied to a live one: direction 0.
+        self._state.loss.reset(self.config.engine.grace)
+        for rule in self._rules:
+            rule.on_reset(to, 0, True)
 
     def _reset(self, step: int, direction: int, explicit: bool) -> None:
         self._state.loss.reset(self.config.engine.grace, lowered=direction < 0)

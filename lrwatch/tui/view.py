@@ -92,9 +92,14 @@ def lr_names(run: RunData) -> list[str]:
 
 
 def step_range(runs: list[RunData], view: ViewState) -> tuple[int, int]:
-    """The step range to draw: the window ending at the last step (or the frozen edge)."""
+    """The step range to draw: the window ending at the last step (or the frozen edge).
+
+    Just after a rewind the run's last step is the rewind point: the range still reaches the
+    end of the abandoned branch, so it shows (dimmed) until the new branch passes it.
+    """
     firsts = [r.first_step for r in runs if r.first_step is not None]
     lasts = [r.last_step for r in runs if r.last_step is not None]
+    lasts += [rw.from_step for r in runs for rw in r.rewinds[-1:] if rw.from_step is not None]
     if not lasts:
         return 0, 1
     hi = max(lasts)
@@ -114,6 +119,45 @@ def lr_markers(run: RunData, style: str = "yellow") -> list[Marker]:
         label = f"{fmt_num(old)}→{fmt_num(new)}" if old is not None and new is not None else "lr"
         out.append(Marker(int(ev.step), label, style))
     return out
+
+
+#: Style of the rewind markers (the LR changes' are yellow).
+REWIND_STYLE = "magenta"
+
+
+def rewind_markers(run: RunData, style: str = REWIND_STYLE) -> list[Marker]:
+    """One marker per rewind, at the step the new branch starts from, labelled
+    ``⟲ FROM→TO ×factor``."""
+    return [Marker(rw.to_step, rw.describe(), style) for rw in run.rewinds]
+
+
+def markers(run: RunData) -> list[Marker]:
+    """A run's LR changes and rewinds."""
+    return [*lr_markers(run), *rewind_markers(run)]
+
+
+def abandoned_traces(run: RunData, name: str, colour: str) -> list[Trace]:
+    """The points of metric ``name`` that rewinds abandoned, dimmed in ``colour``. They take
+    no part in the y range (a blow-up that was rewound must not squash the live branch; it
+    shows as ``▲`` at the top) and their NaN/Inf columns are not marked (they were resolved)."""
+    style = f"dim {_plain(colour)}"
+    return [
+        Trace(s, style, "", robust=False, marks=False)
+        for s in run.abandoned.get(name, ())
+        if len(s)
+    ]
+
+
+def _plain(style: str) -> str:
+    """A style without its weight: the colour a dimmed copy is drawn in."""
+    return " ".join(w for w in style.split() if w not in ("bold", "dim")) or "white"
+
+
+def _abandoned_note(traces: list[Trace]) -> list[Entry]:
+    """A legend entry when abandoned segments are drawn."""
+    if not traces:
+        return []
+    return [Entry("━", traces[0].style, "abandoned", "dim", shrink=False)]
 
 
 def _first(v: object) -> float | None:
@@ -169,18 +213,25 @@ def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
     """
     lo, hi = step_range(runs, view)
     traces: list[Trace] = []
+    gone: list[Trace] = []  # the abandoned segments (one run alone)
     overlay = len(runs) > 1
     has_val = False
     for i, run in enumerate(runs):
         style = run_style(i, run, view) if overlay else "bold cyan"
         tag = run_tag(i) if overlay else ""
         loss = run.series.get("loss")
+        if not overlay:  # first: the live branch is drawn over them
+            gone = abandoned_traces(run, "loss", style)
+            gone += abandoned_traces(run, "val_loss", "yellow")
+            traces += gone
         if loss is not None and len(loss):
             if not overlay:
                 traces.append(Trace(loss, "grey42", "raw"))
             smooth = loss
             if view.smoothing > 0:
-                smooth = ema.smoothed((run.name, "loss"), loss, view.smoothing)
+                # Keyed by the rewinds too: the cut series regrows, its old EMA is stale.
+                key = (run.name, "loss", len(run.rewinds))
+                smooth = ema.smoothed(key, loss, view.smoothing)
             label = run.name if overlay else f"smoothed {view.smoothing:g}"
             # The raw trace sets the range; an EMA dragged up by a spike must not squash it.
             traces.append(Trace(smooth, style, label, robust=overlay, marks=False, tag=tag))
@@ -192,11 +243,13 @@ def loss_spec(runs: list[RunData], view: ViewState, ema: EmaCache) -> ChartSpec:
             label = "" if overlay else "val"
             # (Overlaid runs evaluate at the same steps: their dots would stack into columns.)
             traces.append(Trace(val, val_style, label, dashed=True, points=not overlay))
-    markers = [] if overlay else lr_markers(runs[0]) if runs else []
+    marks = [] if overlay else markers(runs[0]) if runs else []
     note = no_loss_note(runs[0]) if len(runs) == 1 else "no loss logged yet"
-    spec = ChartSpec("loss", traces, lo, hi, view.log_y, markers, note, auto_log=view.auto_y)
+    spec = ChartSpec("loss", traces, lo, hi, view.log_y, marks, note, auto_log=view.auto_y)
     if overlay:
         spec.legend_rows, spec.extra = 3, _overlay_notes(runs, view, has_val)
+    else:
+        spec.extra = _abandoned_note(gone)
     return spec
 
 
@@ -212,9 +265,10 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
                 traces.append(Trace(run.series[name], run_style(i, run, view), "", tag=tag))
             else:
                 colour = RUN_COLOURS[(g + 1) % len(RUN_COLOURS)]
+                traces[:0] = abandoned_traces(run, name, colour)
                 traces.append(Trace(run.series[name], colour, name))
-    markers = [] if overlay else lr_markers(runs[0]) if runs else []
-    spec = ChartSpec("lr", traces, lo, hi, True, markers, "no learning rate logged")
+    marks = [] if overlay else markers(runs[0]) if runs else []
+    spec = ChartSpec("lr", traces, lo, hi, True, marks, "no learning rate logged")
     spec.full_range = True
     if overlay:
         spec.extra = [Entry("", "", "runs tagged as in the loss legend", "dim", shrink=False)]
@@ -227,6 +281,8 @@ def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
     if not traces:
         return None
     lo, hi = step_range(runs, view)
+    if len(runs) == 1:
+        traces[:0] = abandoned_traces(runs[0], "grad_norm", RUN_COLOURS[2])
     return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "", auto_log=view.auto_y)
 
 
