@@ -36,11 +36,18 @@ class Command:
     change: LRChange | None = None
     old: list[float] = field(default_factory=list)
     new: list[float] = field(default_factory=list)
+    #: Who asked and why (``by``, ``finding``, ``reason``; docs/protocol.md): the run writes
+    #: them into the record the command makes. Empty for a person's key (the run says ``by``).
+    attribution: dict[str, str] = field(default_factory=dict)
+    #: Arguments of an op that is no LR change (``rewind``'s ``to_step``/``scale_lr``,
+    #: ``note``'s ``text``).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def args(self) -> dict[str, Any]:
-        """The request's arguments."""
-        return self.change.args() if self.change is not None else {}
+        """The request's arguments (the change's, the op's own, then the attribution)."""
+        base = self.change.args() if self.change is not None else {}
+        return {**base, **self.extra, **self.attribution}
 
     def prompt(self, run: str) -> str:
         """The confirmation question."""

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from lrwatch.control.client import ControlClient
 from lrwatch.records import Event
@@ -166,6 +167,22 @@ class RunControl:
         if not self.connected:
             return self.error or "not connected yet"
         return None
+
+    def request(self, op: str, timeout: float = 10.0, **args: Any) -> dict[str, Any]:
+        """Send one request on the run's connection and return its reply (blocking: a worker
+        thread). One request at a time shares the socket with pings and commands: it waits
+        up to ``timeout`` for its turn, then as long for the answer. Raises ConnectionError
+        when not connected, TimeoutError when the connection stays busy, and what the
+        client raises (the connection is not marked lost here: the next ping says so)."""
+        client = self._client
+        if client is None:
+            raise ConnectionError(self.refusal() or "not connected")
+        if not self._io.acquire(timeout=timeout):
+            raise TimeoutError("the control connection is busy with another command")
+        try:
+            return client.request(op, timeout=timeout, **args)
+        finally:
+            self._io.release()
 
     # -- jobs: blocking, any thread, only return events ------------------------------------------
 
