@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
@@ -33,9 +34,12 @@ from lrwatch.rules.coverage import not_enough
 from lrwatch.session.commands import Command, plan_action, plan_scale, plan_set
 from lrwatch.session.control import LOST_GRACE, ControlInfo, Job, Notice, RunControl
 from lrwatch.session.events import SessionEvent
+from lrwatch.session.preview import ask_schedule
 from lrwatch.session.session import Session
 from lrwatch.store import MetricStore, RunData
 from lrwatch.tui import messages as msg
+from lrwatch.tui import rewind
+from lrwatch.tui.autopilot_view import AutopilotView
 from lrwatch.tui.cards import finding_label, fix_question
 from lrwatch.tui.palette import palette_commands
 from lrwatch.tui.panels import SYSTEM, has_system, metric_chart, metric_names
@@ -52,6 +56,7 @@ from lrwatch.tui.widgets.dialogs import ConfirmScreen, HelpScreen, LRInputScreen
 from lrwatch.tui.widgets.findings import FindingsPanel
 from lrwatch.tui.widgets.header import RunHeader, StatusLine
 from lrwatch.tui.widgets.metric_picker import MetricPicker
+from lrwatch.tui.widgets.rewind_dialog import open_rewind
 from lrwatch.tui.widgets.runs_table import RunsScreen, RunsTable
 
 #: Seconds between redraws for new data (at most; see LRWatchApp._data_arrived_redraw).
@@ -96,6 +101,9 @@ class LRWatchApp(App[int]):
         Binding("j,down", "select(1)", "Select", show=False),
         Binding("k,up", "select(-1)", "Select", show=False),
         Binding("m", "mode", "Mode", show=False),
+        Binding("R", "rewind", "Rewind", show=False),
+        Binding("A", "autopilot", "Autopilot", show=False),
+        Binding("x", "cancel_autopilot", "Cancel autopilot", show=False),
         Binding("c", "console", "Console"),
         Binding("r", "runs", "Runs"),
         Binding("escape", "runs", "Runs", show=False),
@@ -164,6 +172,8 @@ class LRWatchApp(App[int]):
         #: Metric panels picked (key M), remembered per watched directory.
         self.prefs = ViewPrefs(dir_key(paths or []))
         self.picked, self._prefs_note = self.prefs.load_metrics()
+        #: The autopilot (key A), its countdown bar and x to cancel (tui/autopilot_view.py).
+        self.autopilot = AutopilotView(self)
 
     # ---- what tests and benchmarks reach --------------------------------------------------
 
@@ -216,6 +226,7 @@ class LRWatchApp(App[int]):
         self.findings_w = FindingsPanel(id="findings")
         self.status_w = StatusLine(id="status")
         yield self.header_w
+        yield self.autopilot.bar
         with Horizontal(id="body"):
             with Vertical(id="charts") as self.charts_box:
                 yield from self.charts_w
@@ -409,6 +420,7 @@ class LRWatchApp(App[int]):
         self.runs_view.tick()
         for name in self.run_names:
             self._maybe_connect(name)
+        self.autopilot.tick()
         self._ticks += 1
         if self._ticks % 5 == 0:
             jobs = [j for rc in self.session.controls.values() if (j := rc.ping_job())]
@@ -498,7 +510,8 @@ class LRWatchApp(App[int]):
         self._refresh_header()
 
     def on_control_reply(self, message: msg.ControlReply) -> None:
-        self._show(self.session.control(message.run).handle_reply(message))
+        self._show(rewind.reword(message, self.session.control(message.run).handle_reply(message)))
+        self.autopilot.replied(message)
 
     def on_child_exited(self, message: msg.ChildExited) -> None:
         self.child_code = message.code
@@ -565,14 +578,43 @@ class LRWatchApp(App[int]):
         return None if why else rc
 
     def _confirm_and_send(self, rc: RunControl, cmd: Command, why: str = "") -> None:
+        def word(c: Command) -> str:
+            return fix_question(why, c.prompt(rc.name))
+
+        # The dialog previews the run's schedule and may switch the change's mode (`m`).
+        screen = ConfirmScreen(word(cmd), command=cmd, ask=partial(ask_schedule, rc), word=word)
+
         def answered(yes: bool | None) -> None:
+            sent = screen.command or cmd
             if yes:
-                self.status_w.show(f"… {cmd.describe()} sent to {rc.name}, waiting for the run")
-                self._run_job(rc.send_job(cmd))
+                self.status_w.show(f"… {sent.describe()} sent to {rc.name}, waiting for the run")
+                self._run_job(rc.send_job(sent))
             else:
                 self.status_w.show("cancelled")
 
-        self.push_screen(ConfirmScreen(fix_question(why, cmd.prompt(rc.name))), answered)
+        self.push_screen(screen, answered)
+
+    def send(self, rc: RunControl, cmd: Command) -> None:
+        """Send a confirmed ``cmd`` (a key's, a dialog's, the autopilot's) to the run."""
+        self.status_w.show(f"… {cmd.describe()} sent to {rc.name}, waiting for the run")
+        self._run_job(rc.send_job(cmd))
+
+    def action_rewind(self) -> None:
+        """Rewind the run to a snapshot from before the trouble, optionally ÷10 (asks first)."""
+        rc = self._controllable()
+        finding = self.findings_w.current
+        if rc:
+            onset = None if finding is None or finding.resolved else finding.step
+            open_rewind(self, rc, onset)
+
+    def action_autopilot(self) -> None:
+        """Autopilot: off → the current run → every run → off (bounded LR changes, each
+        announced with a countdown that x cancels)."""
+        self.autopilot.toggle()
+
+    def action_cancel_autopilot(self) -> None:
+        """Cancel the automatic change whose countdown is showing."""
+        self.autopilot.cancel()
 
     def action_scale(self, factor: float) -> None:
         """Scale the LR of the current run (×0.5, ×2, ÷10), after confirmation."""

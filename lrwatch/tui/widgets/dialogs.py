@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.text import Text
@@ -12,7 +13,8 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Label, Static
 
-from lrwatch.session.commands import parse_lr
+from lrwatch.session.commands import Command, parse_lr, plan_change
+from lrwatch.tui.widgets.schedule import Ask, SchedulePreview
 
 _DIALOG_CSS = """
 {name} {{ align: center middle; }}
@@ -26,22 +28,57 @@ _DIALOG_CSS = """
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask yes/no before a change reaches a live run; ``y``/``enter`` confirm, ``n``/``esc`` cancel."""
+    """Ask yes/no before a change reaches a live run; ``y``/``enter`` confirm, ``n``/``esc`` cancel.
+
+    With an LR-change ``command`` the dialog also draws the run's remaining schedule as it is
+    and as the change makes it (:class:`SchedulePreview`, fed by ``ask`` in a worker), and
+    ``m`` switches this change between rescale and pin: ``command`` then holds the switched
+    one (the caller sends it) and ``word`` re-words the question for it.
+    """
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ConfirmScreen")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
+        Binding("m", "mode", "Mode"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(
+        self,
+        question: str,
+        *,
+        command: Command | None = None,
+        ask: Ask | None = None,
+        word: Callable[[Command], str] | None = None,
+    ) -> None:
         super().__init__()
         self.question = question
+        self.command = command if command is not None and command.change is not None else None
+        self._ask = ask
+        self._word = word
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.question, id="question")
-            yield Label("[b]y[/b] / enter: apply    [b]n[/b] / esc: cancel", classes="hint")
+            if self.command is not None:
+                yield SchedulePreview(None, self.command, ask=self._ask, id="preview")
+            yield Label(self._hint(), classes="hint")
+
+    def _hint(self) -> str:
+        mode = "    [b]m[/b]: rescale / pin" if self.command is not None else ""
+        return f"[b]y[/b] / enter: apply    [b]n[/b] / esc: cancel{mode}"
+
+    def action_mode(self) -> None:
+        """Switch this change between rescale and pin; the will-be curve follows."""
+        cmd = self.command
+        if cmd is None or cmd.change is None or cmd.change.op == "unpin":
+            return
+        mode = "pin" if (cmd.change.mode or "rescale") == "rescale" else "rescale"
+        self.command = plan_change(cmd.change, cmd.old, mode)
+        if self._word is not None:
+            self.question = self._word(self.command)
+            self.query_one("#question", Label).update(self.question)
+        self.query_one(SchedulePreview).command = self.command
 
     def action_answer(self, yes: bool) -> None:
         """Close with the answer."""
@@ -139,6 +176,9 @@ HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("/", "LR ÷10"),
             ("m", "mode: rescale / pin"),
             ("p", "pause / resume training"),
+            ("R", "rewind to a snapshot (then LR ÷10)"),
+            ("A", "autopilot: off / this run / all runs"),
+            ("x", "cancel the autopilot's countdown"),
         ],
     ),
     (
