@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import os
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def child_command(
     pace = 0.0 if args.fast else (scenario.pace if args.pace is None else args.pace)
     cmd = [sys.executable, "-m", "lrwatch.demos.run", scenario.name, "--log", str(target)]
     cmd += ["--seed", str(args.seed), "--steps", str(steps), "--pace", str(pace)]
+    if ui:  # the UI may die with its terminal before it can stop us: then stop by ourselves
+        cmd += ["--parent", str(os.getpid())]
     return [*cmd, "--progress", str(progress)]
 
 

@@ -65,7 +65,8 @@ _ALL = [
         description="a linear model trained just past the stability limit lr = 2/λmax",
         symptom="divergence: the loss falls, then climbs exponentially",
         try_this="when divergence is flagged press a (its fix: LR ÷10) then y, or / then y, and "
-        "watch the loss come back down",
+        "watch the loss come back down; or rewind to before the climb at a tenth of the LR: "
+        "press R, or lrwatch ctl LOG rewind --steps-back 50 --scale 0.1",
         module="too_high",
         # Divergence is flagged near step 74: at 5 steps/s that is ~15 s in, time to read the
         # hint first; 600 steps is 2 minutes (the UI runs on until q, see open_ended).

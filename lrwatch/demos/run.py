@@ -7,6 +7,7 @@ logs and control sockets its ``lrwatch.Monitor`` objects open.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pace", type=float, default=None, help="steps per second (0: no pause)")
     p.add_argument("--progress", type=int, default=0, help="print progress every N steps")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument(
+        "--parent",
+        type=int,
+        default=None,
+        help="stop when this process (the demo's UI) is gone: killed with its terminal "
+        "(SIGHUP over a dropped SSH session) it cannot stop us itself",
+    )
     return p.parse_args(argv)
 
 
@@ -42,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pace=args.pace,
         out=lambda line: print(line, flush=True),
         progress_every=args.progress,
+        alive=(lambda: os.getppid() == args.parent) if args.parent else None,
     )
     for label, path in paths.items():
         print(f"log {label}: {path}", flush=True)

@@ -17,6 +17,42 @@ from lrwatch.demos.registry import Scenario
 
 #: The line before a scenario's results (e.g. the range test's suggested LRs) in its output.
 RESULTS = "results:"
+#: Every demo run keeps a snapshot every this many steps, the newest ``SNAPSHOT_KEEP``, so
+#: that ``rewind`` works on the demos out of the box (the models are tiny: copies are cheap).
+#: 16 × 25 steps reach back 400 steps: at the demos' pace (10 steps/s) a divergence noticed
+#: half a minute late still has a snapshot from before it, and one stays there while the
+#: rewind dialog is open.
+SNAPSHOT_EVERY, SNAPSHOT_KEEP = 25, 16
+
+
+def demo_monitor(run: Any, log: Path, control: str = "unix") -> Any:
+    """The ``lrwatch.Monitor`` a demo run logs through: its own log and socket, snapshots on."""
+    from lrwatch.train.monitor import Monitor
+
+    return Monitor(
+        run.optimizer,
+        run.scheduler,
+        log=log,
+        control=control,
+        run=run.label,
+        loop_sets_lr=run.loop_sets_lr,
+        model=run.model,
+        snapshot_every=SNAPSHOT_EVERY,
+        keep=SNAPSHOT_KEEP,
+    )
+
+
+def rewound_by(mon: Any, seen: dict[str, Any], label: str) -> int:
+    """How many steps a rewind applied since the last call took ``label``'s run back (0: none).
+
+    The loop numbers its steps itself, so after a rewind from step F to snapshot step T it must
+    go on from T + 1, not F + 1: the chart then shows the new branch from the rewind point.
+    """
+    last = getattr(mon, "last_rewind", None)
+    if last is None or last is seen.get(label):
+        return 0
+    seen[label] = last
+    return int(last.from_step) - int(last.to_step)
 
 
 def log_paths(target: str | Path, labels: list[str]) -> dict[str, Path]:
@@ -53,14 +89,14 @@ def run_scenario(
     control: str = "unix",
     out: Callable[[str], None] = print,
     progress_every: int = 0,
+    alive: Callable[[], bool] | None = None,
 ) -> dict[str, Path]:
     """Train every run of ``scenario`` for ``steps`` rounds, logging under ``target``.
 
     Returns the log path of each run (by label). ``pace`` is rounds per second (None: the
     scenario's default; 0: no pause). ``progress_every`` > 0 prints a progress line that often.
+    ``alive``: checked every round; training stops when it says False (the UI is gone).
     """
-    from lrwatch.train.monitor import Monitor
-
     steps = steps or scenario.steps
     pace = scenario.pace if pace is None else pace
     runs = scenario.build(seed, steps)
@@ -74,15 +110,8 @@ def run_scenario(
     try:
         for run in runs:
             paths[run.label].parent.mkdir(parents=True, exist_ok=True)
-            monitors[run.label] = Monitor(
-                run.optimizer,
-                run.scheduler,
-                log=paths[run.label],
-                control=control,
-                run=run.label,
-                loop_sets_lr=run.loop_sets_lr,
-            )
-        _loop(runs, monitors, steps, pace, out, progress_every)
+            monitors[run.label] = demo_monitor(run, paths[run.label], control)
+        _loop(runs, monitors, steps, pace, out, progress_every, alive)
         status = "finished"
     finally:
         for run in runs:
@@ -104,27 +133,32 @@ def _loop(
     pace: float,
     out: Callable[[str], None],
     progress_every: int,
+    alive: Callable[[], bool] | None = None,
 ) -> None:
     period = 1.0 / pace if pace > 0 else 0.0
     next_at = time.monotonic()
     last: dict[str, float] = {}
+    back: dict[str, int] = {r.label: 0 for r in runs}  # steps rewound so far, per run
+    seen: dict[str, Any] = {}
     for step in range(1, steps + 1):
         for run in runs:
             if run.dead or run.done or step % run.every:
                 continue
             mon = monitors[run.label]
-            metrics = run.step(step)
-            mon.step(step, **metrics)
+            at = step - back[run.label]  # the run's own step number (rewinds go back)
+            metrics = run.step(at)
+            mon.step(at, **metrics)
             last[run.label] = metrics["loss"]
-            extra = run.evaluate(step)
+            extra = run.evaluate(at)
             if extra:
-                mon.log(step, **extra)
+                mon.log(at, **extra)
+            back[run.label] += rewound_by(mon, seen, run.label)
             if run.dead:
                 mon.close("crashed")
-                out(f"  {run.label}: loss is {metrics['loss']} at step {step}; run stopped")
+                out(f"  {run.label}: loss is {metrics['loss']} at step {at}; run stopped")
         if progress_every and (step % progress_every == 0 or step == steps):
             out(f"step {step}/{steps}  " + "  ".join(f"{k}: {_fmt(v)}" for k, v in last.items()))
-        if all(r.dead or r.done for r in runs):
+        if all(r.dead or r.done for r in runs) or (alive is not None and not alive()):
             break
         if period:
             next_at += period

@@ -194,3 +194,56 @@ def test_paced_live_fix_demos_give_a_person_time() -> None:
     for name, flagged_at in (("too-high", 74), ("too-low", 103)):
         sc = SCENARIOS[name]
         assert flagged_at / sc.pace >= 10 and sc.steps / sc.pace >= 120, name
+
+
+def test_a_demo_run_stops_when_its_ui_is_killed(tmp_path: Path) -> None:
+    """The UI starts the training in a session of its own, so a SIGHUP (a dropped SSH
+    connection) kills only the UI: the demo's trainee must notice and stop by itself instead
+    of training until its 10-million-step budget runs out."""
+    import argparse
+
+    from lrwatch.commands import demo
+
+    ns = argparse.Namespace(steps=None, fast=False, pace=20.0, seed=0)
+    cmd = demo.child_command(SCENARIOS["too-high"], ns, tmp_path / "logs", 0, ui=True)
+    assert "--parent" in cmd
+    # A stand-in UI process: starts the trainee as the UI does (its own session), says its
+    # pid and then waits to be killed; the trainee's --parent is the stand-in's pid.
+    script = (
+        "import os, subprocess, sys, time\n"
+        f"cmd = {cmd!r}\n"
+        "cmd[cmd.index('--parent') + 1] = str(os.getpid())\n"
+        "p = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    ui = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=ENV
+    )
+    assert ui.stdout is not None
+    trainee = int(ui.stdout.readline())
+    log = tmp_path / "logs" / "lr-too-high.jsonl"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and log.read_text().count('"step"') >= 3):
+        assert time.monotonic() < deadline, "the demo never started training"
+        time.sleep(0.1)
+    ui.send_signal(signal.SIGKILL)
+    ui.wait()
+    deadline = time.monotonic() + 60
+    while _alive(trainee):
+        assert time.monotonic() < deadline, "the trainee outlived its UI"
+        time.sleep(0.1)
+    assert '"kind":"end"' in log.read_text().replace(" ", "")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not reaped: its parent died first, init reaps it) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,148 @@
+"""The ``too-high`` demo's rewind path: the demo keeps snapshots, a ``rewind`` over the real
+socket takes it back to one and it trains on from there; and the rules of
+``benchmarks/rewind_vs_cut.py`` (blow-up, steps to recover, the medians) on made-up curves."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.rewind_vs_cut import (
+    Blowup,
+    BlowupWatch,
+    blowup,
+    judge,
+    median_recover,
+    run_branch,
+    steps_to_recover,
+)
+from lrwatch.control.client import ControlClient
+from lrwatch.demos.runner import SNAPSHOT_EVERY, SNAPSHOT_KEEP
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+Records = list[dict[str, Any]]
+
+
+def _records(log: Path) -> Records:
+    out = []
+    for line in log.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            break  # a line still being written
+    return out
+
+
+def _wait_for(
+    log: Path, pred: Callable[[Records], bool], proc: subprocess.Popen[str], timeout: float = 120
+) -> Records:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the demo ended before the condition was met"
+        if log.exists() and pred(recs := _records(log)):
+            return recs
+        time.sleep(0.05)
+    raise AssertionError("condition not met before the deadline")
+
+
+def _metrics(recs: Records) -> Records:
+    return [r for r in recs if "loss" in r and "kind" not in r]
+
+
+def test_too_high_demo_rewinds_over_the_socket_and_trains_on(tmp_path: Path) -> None:
+    log = tmp_path / "lr-too-high.jsonl"
+    cmd = [sys.executable, "-m", "lrwatch.demos.run", "too-high", "--log", str(tmp_path)]
+    proc = subprocess.Popen([*cmd, "--steps", "100000", "--pace", "200"], env=ENV, text=True)
+    try:
+        # Two snapshots exist (steps 25 and 50) once step 55 is logged.
+        _wait_for(log, lambda r: any(m["step"] >= 55 for m in _metrics(r)), proc)
+        with ControlClient.from_log(log) as client:
+            assert client.request("status")["snapshots"][:2] == [25, 50]
+            reply = client.request("rewind", steps_back=10, scale_lr=0.1, by="test")
+        assert reply["ok"], reply
+        came_from, to = reply["step"], reply["to_step"]
+        # The newest snapshot at or before 10 steps back (every 25 steps, the last 16 kept).
+        assert to == (came_from - 10) // SNAPSHOT_EVERY * SNAPSHOT_EVERY
+        assert came_from - to < SNAPSHOT_EVERY * SNAPSHOT_KEEP
+        recs = _wait_for(
+            log, lambda r: any(r.get("kind") == "rewind" for r in r) and len(_after(r)) >= 40, proc
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    rewind = next(r for r in recs if r.get("kind") == "rewind")
+    assert (rewind["step"], rewind["to_step"], rewind["by"]) == (came_from, to, "test")
+    assert math.isclose(rewind["new"][0], 0.1 * rewind["old"][0], rel_tol=1e-9)
+    before = {m["step"]: m for m in _metrics(recs[: recs.index(rewind)])}
+    after = _after(recs)
+    # The demo numbers its steps from the snapshot on, at a tenth of the LR ...
+    assert [m["step"] for m in after[:3]] == [to + 1, to + 2, to + 3]
+    assert math.isclose(after[0]["lr"], 0.1 * before[to + 1]["lr"], rel_tol=1e-9)
+    # ... and the restored weights are the snapshot's: the next step's loss is close to what
+    # that step gave the first time, not to the blown-up loss it left.
+    assert abs(after[0]["loss"] - before[to + 1]["loss"]) < abs(
+        after[0]["loss"] - before[came_from]["loss"]
+    )
+    # It trains on and the loss falls below the best it reached before the climb.
+    assert after[-1]["loss"] < min(m["loss"] for m in before.values())
+
+
+def _after(recs: Records) -> Records:
+    at = next((i for i, r in enumerate(recs) if r.get("kind") == "rewind"), len(recs))
+    return _metrics(recs[at:])
+
+
+def test_benchmark_branch_rewinds_a_real_trainee_over_its_socket(tmp_path: Path) -> None:
+    result = run_branch(0, "rewind", 5, tmp_path)
+    # seed 0 blows up at step 44 (see docs/demos.md): back to the snapshot at 25
+    assert result.blowup_step > SNAPSHOT_EVERY and result.steps_after == 5
+    assert result.rewound_to == (result.blowup_step - 1) // SNAPSHOT_EVERY * SNAPSHOT_EVERY
+    assert result.loss_at_snapshot is not None and result.recover is not None
+
+
+# -- the benchmark's rules on made-up curves ---------------------------------------------------
+
+
+def test_blowup_is_the_first_loss_above_3x_the_running_minimum() -> None:
+    curve = [4.0, 2.0, 1.0, 0.5, 0.6, 1.0, 1.5, 1.6, 9.0]
+    assert blowup(curve) == Blowup(index=7, minimum=0.5)  # 1.5 is not above 3 × 0.5
+    assert blowup([1.0, 0.9, float("nan")]) == Blowup(2, 0.9)
+    assert blowup([5.0, 4.0, 3.0]) is None
+    watch = BlowupWatch()
+    assert not watch.feed(100.0)  # the first loss has nothing to compare with
+
+
+def test_steps_to_recover_counts_steps_after_the_intervention() -> None:
+    after = [3.0, 1.0, 0.56, 0.54, 0.3]
+    assert steps_to_recover(after, 1.1 * 0.5) == 4
+    assert steps_to_recover(after[:3], 0.55) is None
+    assert median_recover([None, 3, None]) is None  # the middle one never recovered
+    assert median_recover([None, 3, 5]) == 5
+    assert median_recover([2, 4]) == 3
+
+
+def test_judge_measures_a_branch_from_its_log_records() -> None:
+    losses = [4.0, 1.0, 0.5, 0.7, 2.0]  # blow-up at step 5: 2.0 > 3 × 0.5
+    recs: Records = [{"kind": "run", "lr": [0.1]}]
+    recs += [{"step": i + 1, "loss": v} for i, v in enumerate(losses)]
+    recs += [{"kind": "pause", "step": 5}, {"kind": "rewind", "step": 5, "to_step": 2}]
+    recs += [{"step": 3, "loss": 0.9}, {"step": 4, "loss": 0.54}, {"step": 5, "loss": 0.4}]
+    r = judge(7, "rewind", recs, budget=3)
+    assert (r.seed, r.blowup_step, r.minimum, r.rewound_to, r.loss_at_snapshot) == (
+        7,
+        5,
+        0.5,
+        2,
+        1.0,
+    )
+    assert (r.recover, r.final_loss, r.steps_after) == (2, 0.4, 3)  # 0.54 < 1.1 × 0.5
+    cut = judge(7, "cut", [*recs[:7], {"step": 6, "loss": 1.9}], budget=3)
+    assert cut.recover is None and cut.rewound_to is None and cut.final_loss == 1.9
