@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
         "lrwatch.pyramid",
         "lrwatch.reduction",
         "lrwatch.series",
+        "lrwatch.branches",
         "lrwatch.liveness",
         "lrwatch.rendezvous",
     ),
