@@ -1,10 +1,14 @@
-"""``lrwatch guard``'s autopilot flags: ``--autopilot`` and its bounds, parsed into
-:class:`~lrwatch.session.autopilot.Bounds` (docs/autopilot.md, docs/guard.md)."""
+"""The autopilot flags of ``guard`` and of the UI commands (``watch``, ``run``, ``attach``,
+``demo``): ``--autopilot`` and its bounds, parsed into
+:class:`~lrwatch.session.autopilot.Bounds` (docs/autopilot.md, docs/guard.md). In the UI the
+autopilot then starts on for every run, each change announced with its countdown (``x``
+cancels, ``A`` switches it off)."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,8 +41,8 @@ BOUND_FLAGS = (
 )
 
 
-def add_autopilot_arguments(p: argparse.ArgumentParser) -> None:
-    """Add ``--autopilot`` and its bounds to ``p``."""
+def add_autopilot_arguments(p: argparse.ArgumentParser, ui: bool = False) -> None:
+    """Add ``--autopilot`` and its bounds to ``p`` (``ui``: a UI command's wording)."""
     d = argparse.Namespace(**DEFAULTS)
     g = p.add_argument_group(
         "autopilot",
@@ -48,7 +52,8 @@ def add_autopilot_arguments(p: argparse.ArgumentParser) -> None:
         "--autopilot",
         action="store_true",
         help="apply findings' LR fixes through the runs' control sockets, check the outcome, "
-        "revert what did not help",
+        "revert what did not help"
+        + (" (starts on for every run; each change counts down first, x cancels)" if ui else ""),
     )
     g.add_argument(
         "--allow",
@@ -108,9 +113,10 @@ def add_autopilot_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def bounds_of(args: argparse.Namespace) -> Bounds | None:
+def bounds_of(args: argparse.Namespace, countdown: float = 0.0) -> Bounds | None:
     """The bounds the flags ask for (None: no ``--autopilot``); raises ValueError with the
-    message to print for flags that do not fit together."""
+    message to print for flags that do not fit together. ``countdown``: seconds each change
+    is announced before it goes out (0 in guard: nobody is there to cancel it)."""
     from lrwatch.session.autopilot import Bounds
 
     given = [flag for flag, dest in BOUND_FLAGS if getattr(args, dest, None) is not None]
@@ -137,7 +143,21 @@ def bounds_of(args: argparse.Namespace) -> Bounds | None:
     ceiling = kept.get("ceiling", DEFAULTS["ceiling"])
     if floor > ceiling:
         raise ValueError(f"--lr-floor ({floor:g}) is above --lr-ceiling ({ceiling:g})")
-    return Bounds(countdown=0.0, **kept)  # guard: nobody is there to cancel a countdown
+    return Bounds(countdown=countdown, **kept)
+
+
+#: Seconds the UI announces an automatic change before it goes out (``x`` cancels it).
+UI_COUNTDOWN = 5.0
+
+
+def ui_bounds(args: argparse.Namespace, command: str) -> Bounds | None:
+    """A UI command's ``--autopilot`` bounds (None: off); flags that do not fit together
+    print ``lrwatch COMMAND: error: …`` and exit 2, as argparse's own errors do."""
+    try:
+        return bounds_of(args, countdown=UI_COUNTDOWN)
+    except ValueError as exc:
+        print(f"lrwatch {command}: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _actions(text: str) -> frozenset[str]:

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 from lrwatch.commands._args import add_rules_argument
+from lrwatch.commands._autopilot_args import add_autopilot_arguments, ui_bounds
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +25,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("target", help="unix:/path/exp.sock, /path/exp.sock or tcp://HOST:PORT")
     p.add_argument("--token", default=None, help="TCP token (default: $LRWATCH_TOKEN)")
     add_rules_argument(p)
+    add_autopilot_arguments(p, ui=True)
     p.set_defaults(func=run)
 
 
@@ -33,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
     from lrwatch.tui.app import LRWatchApp
 
     token = args.token or os.environ.get("LRWATCH_TOKEN")
-    app = LRWatchApp(attach=args.target, token=token, rules_config=load_rules(args.rules))
+    app = LRWatchApp(
+        attach=args.target,
+        token=token,
+        rules_config=load_rules(args.rules),
+        autopilot=ui_bounds(args, "attach"),
+    )
     app.run()
     return int(app.return_code or 0)

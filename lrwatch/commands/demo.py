@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lrwatch.commands._args import add_fail_on_argument
+from lrwatch.commands._autopilot_args import add_autopilot_arguments, ui_bounds
 from lrwatch.demos.registry import DEFAULT, SCENARIOS, Scenario
 
 
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--headless", action="store_true", help="no UI: progress and findings")
     p.add_argument("--log", default=None, metavar="PATH", help="keep the logs: DIR or FILE.jsonl")
     add_fail_on_argument(p, "--headless: ")
+    add_autopilot_arguments(p, ui=True)
     p.set_defaults(func=run)
 
 
@@ -167,9 +169,10 @@ def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quie
     paths = _watch_paths(target)
     if not quiet:
         print(banner(scenario))
+    pilot = ui_bounds(args, "demo")
     proc = spawn(child_command(scenario, args, target, progress=0, ui=True), out)
     try:
-        app = DemoApp(scenario, out, paths=paths, child=proc)
+        app = DemoApp(scenario, out, paths=paths, child=proc, autopilot=pilot)
         app.run()
         code = int(app.return_code or 0)
     finally:

@@ -29,6 +29,7 @@ from lrwatch.commands._args import (
     add_rules_argument,
     source_options,
 )
+from lrwatch.commands._autopilot_args import add_autopilot_arguments, ui_bounds
 from lrwatch.rendezvous import ENV_RENDEZVOUS, SUFFIX
 
 #: Seconds the child gets to stop after SIGINT when the UI quits, before SIGTERM.
@@ -54,6 +55,7 @@ def register(subparsers: Any) -> None:
         "--keep", action="store_true", help="leave the command running when the UI quits"
     )
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    add_autopilot_arguments(p, ui=True)
     p.set_defaults(func=run)
 
 
@@ -157,6 +159,7 @@ def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path,
         source_options=source_options(args, rules),
         child=proc,
         keep_child=args.keep,
+        autopilot=ui_bounds(args, "run"),
     )
     app.session.follow_child(str(out), str(rendezvous_of(log)))
     return app

@@ -14,6 +14,7 @@ from lrwatch.commands._args import (
     format_of,
     source_options,
 )
+from lrwatch.commands._autopilot_args import add_autopilot_arguments, ui_bounds
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +35,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--no-follow", action="store_true", help="read the logs once instead of following them"
     )
+    add_autopilot_arguments(p, ui=True)
     p.set_defaults(func=run)
 
 
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from lrwatch.tui.app import LRWatchApp
 
     rules = load_rules(args.rules)
+    pilot = ui_bounds(args, "watch")
     app = LRWatchApp(
         paths=paths,
         fmt=format_of(args),
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         rules_config=rules,
         stdin_fd=stdin_fd,
         source_options=source_options(args, rules),
+        autopilot=pilot,
     )
     app.run()
     return int(app.return_code or 0)

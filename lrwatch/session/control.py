@@ -79,6 +79,14 @@ class Notice:
     clears: str = ""
 
 
+def _attribution(data: dict[str, object]) -> str:
+    """`` by autopilot: <reason>`` when a program (not a person's transport) made the change."""
+    if "via" not in data or not isinstance(data.get("by"), str):
+        return ""
+    reason = data.get("reason")
+    return f" by {data['by']}" + (f": {reason}" if isinstance(reason, str) else "")
+
+
 def connect(endpoint: str, token: str | None = None, timeout: float = 5.0) -> ControlClient:
     """A control client for ``endpoint`` that answered ``hello`` (raises on failure)."""
     client = ControlClient(endpoint, token=token, timeout=timeout)
@@ -115,6 +123,8 @@ class RunControl:
         self.awaiting: Command | None = None  #: a command of ours in flight
         #: Steps at which our own commands took effect (their ack is shown already).
         self.ours: set[int | None] = set()
+        #: Request ids of our own rewinds (their ``rewind`` record is not news either).
+        self.ours_rewinds: set[object] = set()
         self._client: ControlClient | None = None
         self._io = threading.Lock()  # one request at a time on the client's socket
         self._next_try = 0.0
@@ -295,6 +305,8 @@ class RunControl:
         if ev.ok:
             step = ev.reply.get("step")
             self.ours.add(step if isinstance(step, int) else None)
+            if ev.op == "rewind":
+                self.ours_rewinds.add(ev.reply.get("id"))
             text = ack_text(cmd, ev.reply)
             # Brief: the status line keeps it; a toast must not hide the chart that shows it.
             return [Notice(f"✓ {ev.run}: {text}", toast=text, timeout=3.0, title=f"run {ev.run}")]
@@ -325,20 +337,28 @@ class RunControl:
             return []
         out = []
         for ev in events:
-            if ev.kind != "lr_change" or ev.t is None or now - ev.t > NEWS_WINDOW:
+            if ev.kind not in ("lr_change", "rewind") or ev.t is None or now - ev.t > NEWS_WINDOW:
                 continue
-            if ev.step in self.ours:
+            if ev.kind == "lr_change" and ev.step in self.ours:
+                continue
+            if ev.kind == "rewind" and ev.data.get("id") in self.ours_rewinds:
                 continue
             old, new = ev.data.get("old"), ev.data.get("new")
             change = change_text(old, new) if isinstance(old, list) and old and new else ""
-            where = f" at step {ev.step:,}" if ev.step is not None else ""
             how = " · ".join(str(ev.data[k]) for k in ("op", "mode") if ev.data.get(k))
-            out.append(
-                Notice(
-                    f"↻ LR of {self.name} changed{where} from elsewhere: {change}"
-                    + (f" ({how})" if how else "")
+            if ev.kind == "rewind":
+                to = ev.data.get("to_step")
+                span = (
+                    f" {ev.step:,} → {to:,}" if ev.step is not None and isinstance(to, int) else ""
                 )
-            )
+                text = f"⟲ {self.name} rewound{span} from elsewhere" + (
+                    f": LR {change}" if change else ""
+                )
+            else:
+                where = f" at step {ev.step:,}" if ev.step is not None else ""
+                text = f"↻ LR of {self.name} changed{where} from elsewhere: {change}"
+                text += f" ({how})" if how else ""
+            out.append(Notice(text + _attribution(ev.data)))
         return out
 
     @property

@@ -31,6 +31,7 @@ from lrwatch.control.client import ControlClient
 from lrwatch.records import Event
 from lrwatch.rules import RuleConfig
 from lrwatch.rules.coverage import not_enough
+from lrwatch.session.autopilot import Bounds
 from lrwatch.session.commands import Command, plan_action, plan_scale, plan_set
 from lrwatch.session.control import LOST_GRACE, ControlInfo, Job, Notice, RunControl
 from lrwatch.session.events import SessionEvent
@@ -125,8 +126,10 @@ class LRWatchApp(App[int]):
         stdin_fd: int | None = None,
         keep_child: bool = False,
         source_options: dict[str, Any] | None = None,
+        autopilot: Bounds | None = None,
     ) -> None:
-        """``source_options`` go to ``open_runs`` (``loss``/``val_loss``, ``parser_factory``)."""
+        """``source_options`` go to ``open_runs`` (``loss``/``val_loss``, ``parser_factory``);
+        ``autopilot``: on for every run from the start, within these bounds."""
         super().__init__()
         self.session = Session(
             self.emit,
@@ -174,6 +177,8 @@ class LRWatchApp(App[int]):
         self.picked, self._prefs_note = self.prefs.load_metrics()
         #: The autopilot (key A), its countdown bar and x to cancel (tui/autopilot_view.py).
         self.autopilot = AutopilotView(self)
+        if autopilot is not None:
+            self.autopilot.start(autopilot)
 
     # ---- what tests and benchmarks reach --------------------------------------------------
 

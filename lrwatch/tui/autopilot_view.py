@@ -172,6 +172,11 @@ class AutopilotView:
         self._ticks = 0
         self._previewed: Decision | None = None  # the decision the bar's preview is for
 
+    def start(self, bounds: Bounds) -> None:
+        """On for every run from the start, within ``bounds`` (``--autopilot``)."""
+        self.pilot = Autopilot(bounds)
+        self.scope = ALL
+
     # -- keys ---------------------------------------------------------------------------------
 
     def toggle(self) -> None:

@@ -101,3 +101,36 @@ def test_a_read_only_run_says_so_and_connects_once_its_header_names_a_socket() -
     notices = _run(rc, job)
     assert rc.state is Link.FAILED and rc.error
     assert notices and notices[0].error and "control of exp" in notices[0].text
+
+
+def test_news_says_who_made_a_change_and_why_and_reports_rewinds_from_elsewhere() -> None:
+    """A change the autopilot (in guard, another UI) made says so; a person's does not."""
+    rc = RunControl("exp", "unix:/nonexistent.sock")
+    by_pilot = {
+        "old": [0.1],
+        "new": [0.01],
+        "op": "scale",
+        "mode": "rescale",
+        "by": "autopilot",
+        "via": "unix",
+        "reason": "divergence at step 120: ÷10",
+    }
+    news = rc.news([Event("lr_change", by_pilot, 130, 100.0)], now=101.0)
+    assert len(news) == 1 and news[0].text.endswith(
+        "0.1 → 0.01 (scale · rescale) by autopilot: divergence at step 120: ÷10"
+    )
+    by_person = {"old": [0.1], "new": [0.05], "op": "scale", "by": "unix"}
+    assert "by" not in rc.news([Event("lr_change", by_person, 140, 100.0)], now=101.0)[0].text
+    rewind = {
+        "to_step": 100,
+        "old": [0.1],
+        "new": [0.01],
+        "by": "autopilot",
+        "via": "unix",
+        "id": 7,
+    }
+    [notice] = rc.news([Event("rewind", rewind, 173, 100.0)], now=101.0)
+    assert notice.text.startswith("⟲ exp rewound 173 → 100 from elsewhere: LR 0.1 → 0.01")
+    assert notice.text.endswith("by autopilot")
+    rc.ours_rewinds.add(7)  # a rewind of ours: its ack said it already
+    assert rc.news([Event("rewind", rewind, 173, 100.0)], now=101.0) == []

@@ -234,6 +234,44 @@ async def test_a_cycles_off_this_run_every_run() -> None:
         assert "no automatic change to cancel" in str(app.status_w.render())
 
 
+async def test_the_autopilot_flag_starts_it_on_for_every_run_with_its_bounds() -> None:
+    """``lrwatch watch|run|attach|demo --autopilot --allow …``: the same flags as guard's,
+    with the UI's countdown; the app starts with the autopilot on for every run."""
+    from lrwatch.cli import build_parser
+    from lrwatch.commands._autopilot_args import UI_COUNTDOWN, ui_bounds
+
+    for argv in (
+        ["watch", "runs/", "--autopilot", "--allow", "decrease,rewind", "--max-changes", "1"],
+        ["demo", "too-high", "--autopilot", "--allow", "decrease,rewind", "--max-changes", "1"],
+        [
+            "attach",
+            "unix:x.sock",
+            "--autopilot",
+            "--allow",
+            "decrease,rewind",
+            "--max-changes",
+            "1",
+        ],
+        ["run", "--autopilot", "--allow", "decrease,rewind", "--max-changes", "1", "--", "true"],
+    ):
+        bounds = ui_bounds(build_parser().parse_args(argv), argv[0])
+        assert bounds is not None, argv
+        assert bounds.actions == {"decrease", "rewind"} and bounds.max_changes == 1
+        assert bounds.countdown == UI_COUNTDOWN > 0  # a person is there to cancel
+    assert ui_bounds(build_parser().parse_args(["watch", "runs/"]), "watch") is None
+    with pytest.raises(SystemExit) as exc:
+        ui_bounds(build_parser().parse_args(["watch", "runs/", "--max-changes", "2"]), "watch")
+    assert exc.value.code == 2
+    store = MetricStore()
+    store.add("plain", [Metrics(i, {"loss": 1.0 / i, "lr": 0.1}, 1.0 + i) for i in range(1, 9)])
+    app = LRWatchApp(store, autopilot=Bounds(actions=frozenset({"decrease", "rewind"})))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "every run" in _bar(app))
+        assert app.autopilot.scope == ALL and "decrease, rewind" in _bar(app)
+        await pilot.press("A")  # from every run, A switches it off
+        assert app.autopilot.scope is None
+
+
 def test_a_rewind_preview_says_the_snapshot_and_the_lr_before_and_after() -> None:
     cmd = Command("rewind", extra={"to_step": 1200, "scale_lr": 0.1, "mode": "pin"})
     assert str(rewind_preview(cmd, [0.03])).splitlines() == [
