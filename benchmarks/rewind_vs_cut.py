@@ -268,6 +268,30 @@ def medians(results: list[BranchResult]) -> dict[str, float | None]:
     return out
 
 
+def summary_rows(r: dict[str, Any]) -> list[Any]:
+    """run_all's summary rows (``summary.Row``): median steps to recover and final loss,
+    rewind + ÷10 against ÷10 alone."""
+    from summary import Row
+
+    med = r["medians"]
+    seeds = len({x["seed"] for x in r["results"]})
+    return [
+        Row(
+            "training side",
+            f"too-high demo, {seeds} seeds: median steps to recover, rewind + ÷10",
+            _fmt(med["recover_rewind"]),
+            f"÷10 alone {_fmt(med['recover_cut'])}",
+        ),
+        Row(
+            "training side",
+            f"too-high demo: median loss {r['budget']} steps after, rewind + ÷10",
+            f"{med['final_rewind']:.4g}",
+            f"÷10 alone {med['final_cut']:.4g}",
+            f"{med['final_rewind'] / med['final_cut']:.3f}×",
+        ),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every seed and branch (or, with ``--trainee``, be one training process)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

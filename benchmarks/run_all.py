@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ctl_storm
 import rewind_cost
+import rewind_vs_cut
 import stdout_parsers
 import summary
 import watch_first_screen
@@ -111,6 +112,14 @@ BENCHES = [
         json="rewind_cost",
     ),
     Bench(
+        "rewind_vs_cut",
+        12,
+        "rewind_vs_cut.py",
+        "too-high demo: rewind + ÷10 against ÷10 alone, 5 seeds, real training",
+        quick=(("--seeds", "0,1", "--budget", "100"),),
+        json="rewind_vs_cut",
+    ),
+    Bench(
         "dist_sync",
         4,
         "dist_sync.py",
@@ -154,6 +163,7 @@ BY_NAME = {b.name: b for b in BENCHES}
 summary.ROWS.setdefault("watch_first_screen", watch_first_screen.summary_rows)
 summary.ROWS.setdefault("ctl_storm", ctl_storm.summary_rows)
 summary.ROWS.setdefault("rewind_cost", rewind_cost.summary_rows)
+summary.ROWS.setdefault("rewind_vs_cut", rewind_vs_cut.summary_rows)
 
 
 def _stream(proc: subprocess.Popen[str], sink: list[str]) -> None:
