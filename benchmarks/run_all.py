@@ -115,7 +115,7 @@ BENCHES = [
         "rewind_vs_cut",
         12,
         "rewind_vs_cut.py",
-        "too-high demo: rewind + ÷10 against ÷10 alone, 5 seeds, real training",
+        "rewind + ÷10 against ÷10 alone: too-high and adam-mlp families, 5 seeds, real training",
         quick=(("--seeds", "0,1", "--budget", "100"),),
         json="rewind_vs_cut",
     ),

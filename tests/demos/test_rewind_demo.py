@@ -1,6 +1,7 @@
 """The ``too-high`` demo's rewind path: the demo keeps snapshots, a ``rewind`` over the real
-socket takes it back to one and it trains on from there; and the rules of
-``benchmarks/rewind_vs_cut.py`` (blow-up, steps to recover, the medians) on made-up curves."""
+socket takes it back to one and it trains on from there; the ``adam-mlp`` family's trainee
+rewound over its socket; and the rules of ``benchmarks/rewind_vs_cut.py`` (blow-up, steps to
+recover, the medians, per family) on made-up curves."""
 
 from __future__ import annotations
 
@@ -15,14 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from benchmarks.rewind_vs_cut import (
+    SPIKE_K,
+    SPIKE_LEN,
+    SPIKE_START,
     Blowup,
     BlowupWatch,
+    BranchResult,
     blowup,
     judge,
     median_recover,
+    medians,
     run_branch,
+    spike,
     steps_to_recover,
+    table,
 )
 from lrwatch.control.client import ControlClient
 from lrwatch.demos.runner import SNAPSHOT_EVERY, SNAPSHOT_KEEP
@@ -146,3 +156,89 @@ def test_judge_measures_a_branch_from_its_log_records() -> None:
     assert (r.recover, r.final_loss, r.steps_after) == (2, 0.4, 3)  # 0.54 < 1.1 × 0.5
     cut = judge(7, "cut", [*recs[:7], {"step": 6, "loss": 1.9}], budget=3)
     assert cut.recover is None and cut.rewound_to is None and cut.final_loss == 1.9
+
+
+# -- the adam-mlp family -----------------------------------------------------------------------
+
+
+def test_adam_mlp_trainee_blows_up_in_its_spike_and_rewinds_to_before_it(tmp_path: Path) -> None:
+    result = run_branch(0, "rewind", 5, tmp_path, "adam-mlp")
+    assert result.family == "adam-mlp" and result.steps_after == 5
+    # The healthy LR does not trip the rule; the ×K spike does, within its steps ...
+    assert SPIKE_START <= result.blowup_step < SPIKE_START + SPIKE_LEN
+    # ... and T − 1 reaches back to the snapshot taken just before the spike.
+    assert (SPIKE_START - 1) % SNAPSHOT_EVERY == 0 and result.rewound_to == SPIKE_START - 1
+    log = tmp_path / "adam-mlp-seed0-rewind.jsonl"
+    recs = _records(log)
+    rewind = next(r for r in recs if r.get("kind") == "rewind")
+    assert rewind["by"] == "bench" and rewind["to_step"] == SPIKE_START - 1
+    # The schedule was restored with the weights: the spike replays at a tenth.
+    after = _after(recs)
+    assert after[0]["step"] == SPIKE_START
+    assert math.isclose(after[0]["lr"], SPIKE_K * 0.1 * recs[0]["lr"][0], rel_tol=1e-9)
+
+
+def test_spike_multiplies_exactly_the_spike_steps() -> None:
+    # LambdaLR's epoch is the steps already taken: step s runs at spike(s - 1).
+    lrs = {s: spike(s - 1) for s in range(1, 200)}
+    assert [s for s, f in lrs.items() if f != 1.0] == list(
+        range(SPIKE_START, SPIKE_START + SPIKE_LEN)
+    )
+    assert lrs[SPIKE_START] == SPIKE_K
+
+
+def test_smoothed_recovery_waits_for_the_mean_of_the_window() -> None:
+    after = [0.4, 0.9, 0.9, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert steps_to_recover(after, 0.55) == 1  # one lucky batch is enough without a window
+    assert steps_to_recover(after, 0.55, window=5) == 8  # the mean of steps 4–8 is 0.5
+    assert steps_to_recover(after[:7], 0.55, window=5) is None
+
+
+def _adam_mlp_log(after: list[float], *, rewind: bool) -> Records:
+    # Steps 1–90 at 1.0, 91–100 at 0.5 (m = 0.5), the spike's 101 at 1.0, 102 at 2.0 (> 3 × 0.5)
+    losses = [1.0] * 90 + [0.5] * 10 + [1.0, 2.0]
+    recs: Records = [{"kind": "run", "lr": [3e-3]}]
+    recs += [{"step": i + 1, "loss": v} for i, v in enumerate(losses)]
+    recs.append({"kind": "pause", "step": 102})
+    first = 101
+    if rewind:
+        recs.append({"kind": "rewind", "step": 102, "to_step": 100})
+    else:
+        first = 103
+    return recs + [{"step": first + i, "loss": v} for i, v in enumerate(after)]
+
+
+def test_judge_measures_an_adam_mlp_branch_by_its_family_rules() -> None:
+    after = [0.6, 0.5, 0.5, 0.5, 0.5, 0.5, 0.4]
+    r = judge(3, "rewind", _adam_mlp_log(after, rewind=True), budget=7, family="adam-mlp")
+    assert (r.family, r.blowup_step, r.minimum, r.rewound_to, r.loss_at_snapshot) == (
+        "adam-mlp",
+        102,
+        0.5,
+        100,
+        0.5,
+    )
+    assert r.recover == 5  # mean(0.6, 0.5, 0.5, 0.5, 0.5) = 0.52 < 1.1 × 0.5
+    assert math.isclose(r.final_loss, 3.5 / 7)  # the mean of the last 20 (here all 7)
+    cut = judge(3, "cut", _adam_mlp_log([0.6] * 30, rewind=False), budget=25, family="adam-mlp")
+    assert cut.recover is None and cut.steps_after == 25 and cut.final_loss == 0.6
+
+
+def test_judge_fails_an_adam_mlp_seed_that_blew_up_before_its_spike() -> None:
+    recs: Records = [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 5.0}, {"kind": "pause"}]
+    with pytest.raises(ValueError, match="before the spike"):
+        judge(0, "cut", recs, budget=3, family="adam-mlp")
+
+
+def test_medians_and_table_keep_families_apart() -> None:
+    def res(family: str, branch: str, seed: int, final: float) -> BranchResult:
+        return BranchResult(seed, branch, 102, 0.5, final, 7, 10, 100, 0.5, family)
+
+    results = [res("too-high", b, s, 1.0) for s in (0, 1) for b in ("cut", "rewind")]
+    results += [res("adam-mlp", b, s, 10.0 + s) for s in (0, 1) for b in ("none", "cut", "rewind")]
+    med = medians(results)
+    assert med["too-high"]["final_cut"] == 1.0 and "final_none" not in med["too-high"]
+    assert med["adam-mlp"]["final_none"] == 10.5 and med["adam-mlp"]["recover_rewind"] == 7
+    text = table([r for r in results if r.family == "adam-mlp"])
+    assert "steps to recover: no change | ÷10 | rewind+÷10" in text
+    assert text.splitlines()[-1] == "| median | | | | 7 | 7 | 7 | 10.5 | 10.5 | 10.5 |"

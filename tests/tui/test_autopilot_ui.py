@@ -137,7 +137,8 @@ async def test_a_change_is_announced_then_sent_when_the_countdown_runs_out(
         assert d.what.startswith("divergence since step")
         # Under the line: asking the run (a worker), then its schedule as is and as ÷10.
         await until(pilot, lambda: ASKING in _preview(app))
-        assert app.autopilot.bar.size.height > 1
+        # The bar grows to hold it once the layout has run (a refresh after the content).
+        await until(pilot, lambda: app.autopilot.bar.size.height > 1)
         gate.opened.set()
         await until(pilot, lambda: "LR schedule" in _preview(app))
         shown = _preview(app)
