@@ -12,15 +12,13 @@ snapshot is used instead. Sharded, FSDP, DeepSpeed and PEFT-adapter checkpoints 
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from transformers import TrainingArguments
 
-from lrwatch.train.snapshots import Rewind
+from lrwatch.train.snapshots import Rewind, set_rng_state
 
 PREFIX = "checkpoint-"
 SAFE_WEIGHTS, WEIGHTS = "model.safetensors", "pytorch_model.bin"
@@ -122,9 +120,7 @@ def load_rng(folder: Path, args: TrainingArguments) -> None:
 
     with safe_globals():
         state = torch.load(path, weights_only=True)
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.random.set_rng_state(state["cpu"])
+    set_rng_state({"python": state["python"], "numpy": state["numpy"], "torch": state["cpu"]})
     if torch.cuda.is_available() and "cuda" in state:
         set_all = args.world_size > 1
         cuda = torch.cuda.random

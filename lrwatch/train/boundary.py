@@ -27,6 +27,8 @@ Emit = Callable[[dict[str, Any]], None]
 Answer = Callable[[P.Request, str, int], dict[str, Any]]
 
 MAX_QUEUE = 64
+#: The refusal of a ``rewind`` by a run that keeps no snapshots and has no ``on_rewind`` hook.
+NO_SNAPSHOTS = "no snapshots to rewind to: start the Monitor with snapshot_every=N or on_rewind="
 
 
 class Boundary:
@@ -117,8 +119,7 @@ class Boundary:
         if req.op in self.answers:
             return self.answers[req.op](req, by, step)
         if req.op == "rewind":
-            msg = "no snapshots to rewind to: start the Monitor with snapshot_every=N or on_rewind="
-            return P.error_reply(req.id, P.REFUSED, msg)
+            return P.error_reply(req.id, P.REFUSED, NO_SNAPSHOTS)
         if req.op == "schedule":
             return P.error_reply(req.id, P.UNSUPPORTED, "this run cannot forecast its schedule")
         refusal = self._check(req)

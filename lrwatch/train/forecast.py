@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lrwatch.train.lr import unwrap_scheduler
+from lrwatch.train.lr import unwrap_scheduler, walk_schedulers
 
 #: Steps simulated when neither the request nor the run's ``total_steps`` says how many.
 DEFAULT_HORIZON = 1000
@@ -86,18 +86,12 @@ def _copy_scheduler(scheduler: Any, stub: _StubOptimizer) -> Any:
     return twin
 
 
-def _walk(scheduler: Any) -> list[Any]:
-    """The scheduler and its sub-schedulers."""
-    out, todo = [], [scheduler]
-    while todo:
-        s = todo.pop()
-        out.append(s)
-        todo.extend(getattr(s, "_schedulers", None) or [])
-    return out
-
-
 def _is_plateau(scheduler: Any) -> bool:
-    return any(c.__name__ == "ReduceLROnPlateau" for s in _walk(scheduler) for c in type(s).__mro__)
+    return any(
+        c.__name__ == "ReduceLROnPlateau"
+        for s in walk_schedulers(scheduler)
+        for c in type(s).__mro__
+    )
 
 
 def sample_indices(horizon: int, points: int) -> list[int]:

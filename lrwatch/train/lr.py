@@ -54,7 +54,7 @@ def unwrap_scheduler(scheduler: Any) -> Any:
     return scheduler
 
 
-def _walk(scheduler: Any) -> Iterator[Any]:
+def walk_schedulers(scheduler: Any) -> Iterator[Any]:
     """The scheduler and, recursively, the sub-schedulers of Sequential/ChainedScheduler."""
     seen: set[int] = set()
     todo = [scheduler] if scheduler is not None else []
@@ -295,7 +295,9 @@ class LRController:
             return True
         if anchored_all:
             return False
-        return any(float(getattr(s, "eta_min", 0.0) or 0.0) != 0.0 for s in _walk(self.scheduler))
+        return any(
+            float(getattr(s, "eta_min", 0.0) or 0.0) != 0.0 for s in walk_schedulers(self.scheduler)
+        )
 
     def _rescale(self, groups: list[int], factor: float) -> None:
         free = [i for i in groups if self._pins[i] is None]
@@ -322,7 +324,7 @@ class LRController:
             for key in _GROUP_KEYS:
                 if key in pgs[i]:
                     _put(pgs[i], key, pgs[i][key] * factor)
-        for s in _walk(self.scheduler):
+        for s in walk_schedulers(self.scheduler):
             for attr in _SCHED_LISTS:
                 vals = getattr(s, attr, None)
                 if isinstance(vals, list) and len(vals) == len(pgs):

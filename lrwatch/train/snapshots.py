@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrwatch.control import protocol as P
-from lrwatch.train.boundary import who
+from lrwatch.train.boundary import NO_SNAPSHOTS, who
 from lrwatch.train.dist import apply_lr_change
 
 Emit = Callable[[dict[str, Any]], None]
@@ -283,9 +283,7 @@ class Rewinder:
 
     def _none_message(self, target: int) -> str:
         if self.every is None:
-            return (
-                "no snapshots to rewind to: start the Monitor with snapshot_every=N or on_rewind="
-            )
+            return NO_SNAPSHOTS
         if not self.snaps:
             return f"no snapshot yet: the first is taken at step {self.every}"
         have = ", ".join(str(s) for s in self.steps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -119,6 +120,26 @@ def wait_for(pred: Callable[[], Any], timeout: float = 60, what: str = "conditio
             return value
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def connect(path: str, timeout: float = 10) -> socket.socket:
+    """A raw connection to a Monitor's unix socket (``path`` without ``unix:``)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(path)
+    return s
+
+
+def read_reply(s: socket.socket) -> dict[str, Any]:
+    """The first whole reply line on ``s``."""
+    buf = b""
+    while b"\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    reply: dict[str, Any] = json.loads(buf.split(b"\n")[0])
+    return reply
 
 
 def records(log: Path) -> list[dict[str, Any]]:

@@ -5,33 +5,24 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 from pathlib import Path
 
-from ctlhelp import header, losses, metric_steps, records, start_trainee, wait_for
+from ctlhelp import (
+    connect,
+    header,
+    losses,
+    metric_steps,
+    read_reply,
+    records,
+    start_trainee,
+    wait_for,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lrwatch.control.client import ControlClient
 
 N = 120
-
-
-def _connect(path: str) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(path)
-    return s
-
-
-def _read_reply(s: socket.socket) -> dict:
-    buf = b""
-    while b"\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    return json.loads(buf.split(b"\n")[0])
 
 
 def test_hostile_clients_change_nothing(tmp_path: Path) -> None:
@@ -47,29 +38,29 @@ def test_hostile_clients_change_nothing(tmp_path: Path) -> None:
         # Garbage, not a request: a JSON object with an op gets unknown_op (part 2).
         @given(st.binary(max_size=2000).filter(lambda b: b.strip() and not _has_op(b)))
         def garbage(data: bytes) -> None:
-            s = _connect(sock)
+            s = connect(sock)
             s.sendall(data.replace(b"\n", b" ") + b"\n")
-            reply = _read_reply(s)
+            reply = read_reply(s)
             s.close()
             assert reply["ok"] is False and reply["error"]["code"] in ("bad_json", "bad_request")
 
         garbage()
         # 2. Unknown ops and wrong types: error replies, nothing changes.
-        s = _connect(sock)
+        s = connect(sock)
         s.sendall(b'{"id": 1, "op": "rm -rf"}\n{"id": 2, "op": "set_lr", "value": "big"}\n')
-        assert _read_reply(s)["error"]["code"] == "unknown_op"
+        assert read_reply(s)["error"]["code"] == "unknown_op"
         s.close()
         # 3. An oversized line: error reply, then the connection is closed.
-        s = _connect(sock)
+        s = connect(sock)
         s.sendall(b"x" * (100 * 1024))
-        assert _read_reply(s)["error"]["code"] == "too_long"
+        assert read_reply(s)["error"]["code"] == "too_long"
         assert s.recv(10) == b""
         s.close()
         # 4. Half-sent messages and a crowd of clients, all held open at once.
-        half = [_connect(sock) for _ in range(5)]
+        half = [connect(sock) for _ in range(5)]
         for h in half:
             h.sendall(b'{"id": 1, "op": "sta')
-        crowd = [_connect(sock) for _ in range(30)]
+        crowd = [connect(sock) for _ in range(30)]
         served = refused = 0
         for c in crowd:
             # A refused client was already closed by the server; its error is still readable.

@@ -4,30 +4,30 @@ new ops (``rewind``, ``schedule``, ``note``): error replies, training bitwise un
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from ctlhelp import header, losses, metric_steps, records, start_trainee, wait_for
+from ctlhelp import (
+    connect,
+    header,
+    losses,
+    metric_steps,
+    read_reply,
+    records,
+    start_trainee,
+    wait_for,
+)
 
 from lrwatch.control.client import ControlClient
 
 
 def _ask(sock: str, line: bytes) -> dict[str, Any]:
     """Send one raw request line on a fresh connection; its reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(60)
-        s.connect(sock)
+    with connect(sock, timeout=60) as s:
         s.sendall(line + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf.split(b"\n")[0])
+        return read_reply(s)
 
 
 def test_rewind_over_the_socket_restores_and_records(tmp_path: Path) -> None:

@@ -38,34 +38,31 @@ class Tokens(torch.utils.data.Dataset):
 
 
 class Ask(TrainerCallback):
-    """Plays the control client: at a step boundary, sends a request the way a transport does."""
+    """Plays the control client: at given steps, sends a request the way a transport does
+    (queued; the Monitor applies it at this same step boundary, in the callback after this)."""
 
-    def __init__(self, lrwatch_cb: LRWatchCallback, at: int, request: dict[str, Any]) -> None:
-        self.cb, self.at, self.request, self.replies = lrwatch_cb, at, request, []
+    def __init__(self, cb: LRWatchCallback, asks: dict[int, dict[str, Any]]) -> None:
+        self.cb, self.asks, self.replies = cb, dict(asks), []
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        if state.global_step == self.at:
+        request = self.asks.pop(state.global_step, None)
+        if request is not None:
             mon = self.cb.monitor
-            dispatch(mon, P.validate(self.request, mon.limits), self.replies.append, "test")
+            dispatch(mon, P.validate(request, mon.limits), self.replies.append, "test")
 
 
-def train(
-    out: Path, request: dict[str, Any] | None = None, resume: bool = False, save: int = 0
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Train a 1-layer GPT-2 for STEPS steps with the callback; return (log records, replies)."""
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(
-        GPT2Config(
-            n_layer=1,
-            n_head=2,
-            n_embd=16,
-            vocab_size=32,
-            n_positions=8,
-            bos_token_id=0,
-            eos_token_id=0,
-        )
+def tiny_gpt2() -> GPT2LMHeadModel:
+    """A 1-layer GPT-2 over 32 tokens."""
+    config = GPT2Config(
+        n_layer=1, n_head=2, n_embd=16, vocab_size=32, n_positions=8, bos_token_id=0, eos_token_id=0
     )
-    args = TrainingArguments(
+    return GPT2LMHeadModel(config)
+
+
+def training_args(out: Path, save: int = 0, **extra: Any) -> TrainingArguments:
+    """STEPS CPU steps in batches of 8, linear warmup then decay, a checkpoint every ``save``
+    steps (0: none), reporting nowhere."""
+    return TrainingArguments(
         output_dir=str(out),
         max_steps=STEPS,
         per_device_train_batch_size=8,
@@ -73,21 +70,29 @@ def train(
         warmup_steps=3,
         lr_scheduler_type="linear",
         logging_steps=2,
-        eval_strategy="steps",
-        eval_steps=6,
         save_strategy="steps" if save else "no",
         save_steps=save or 500,
         report_to=[],
         use_cpu=True,
         disable_tqdm=True,
         dataloader_num_workers=0,
+        **extra,
     )
+
+
+def train(
+    out: Path, request: dict[str, Any] | None = None, resume: bool = False, save: int = 0
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Train a 1-layer GPT-2 for STEPS steps with the callback; return (log records, replies)."""
+    torch.manual_seed(0)
+    model = tiny_gpt2()
+    args = training_args(out, save, eval_strategy="steps", eval_steps=6)
     log = out / "run.jsonl"
     cb = LRWatchCallback(log=str(log), control="none", file_commands=False, handle_signals=False)
     callbacks: list[TrainerCallback] = []
     ask = None
     if request is not None:
-        ask = Ask(cb, CHANGE_AT, request)
+        ask = Ask(cb, {CHANGE_AT: request})
         callbacks.append(ask)
     trainer = Trainer(
         model=model,

@@ -8,30 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback
 
 from lrwatch.control import protocol as P
-from lrwatch.control.dispatch import dispatch
 from lrwatch.integrations.hf import LRWatchCallback
-from tests.integrations.test_hf_callback import Tokens
+from tests.integrations.test_hf_callback import STEPS, Ask, Tokens, tiny_gpt2, training_args
 
-# 64 samples in batches of 8: 8 steps an epoch, so the Trainer plans 2 epochs (16 batches)
-# for 12 steps, which leaves room for the steps a rewind repeats.
-STEPS = 12
-
-
-class Ask(TrainerCallback):
-    """Plays the control client: at given steps, sends a request the way a transport does
-    (queued; the Monitor applies it at this same step boundary, in the callback after this)."""
-
-    def __init__(self, cb: LRWatchCallback, asks: dict[int, dict[str, Any]]) -> None:
-        self.cb, self.asks, self.replies = cb, dict(asks), []
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-        request = self.asks.pop(state.global_step, None)
-        if request is not None:
-            mon = self.cb.monitor
-            dispatch(mon, P.validate(request, mon.limits), self.replies.append, "test")
+# STEPS (12) of 64 samples in batches of 8: 8 steps an epoch, so the Trainer plans 2 epochs
+# (16 batches) for 12 steps, which leaves room for the steps a rewind repeats.
 
 
 class Dump(TrainerCallback):
@@ -62,31 +46,14 @@ def train(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Dump, int]:
     """Train a 1-layer GPT-2 for STEPS steps; (log records, replies, dumps, final global step)."""
     torch.manual_seed(0)
-    config = GPT2Config(
-        n_layer=1, n_head=2, n_embd=16, vocab_size=32, n_positions=8, bos_token_id=0, eos_token_id=0
-    )
-    args = TrainingArguments(
-        output_dir=str(out),
-        max_steps=STEPS,
-        per_device_train_batch_size=8,
-        learning_rate=1e-3,
-        warmup_steps=3,
-        lr_scheduler_type="linear",
-        logging_steps=2,
-        save_strategy="steps" if save_steps else "no",
-        save_steps=save_steps or 500,
-        report_to=[],
-        use_cpu=True,
-        disable_tqdm=True,
-        dataloader_num_workers=0,
-    )
+    args = training_args(out, save_steps)
     log = out / "run.jsonl"
     cb = LRWatchCallback(
         log=str(log), control="none", file_commands=False, handle_signals=False, **opts
     )
     ask, dump = Ask(cb, asks), Dump(out / "dumps")
     trainer = Trainer(
-        model=GPT2LMHeadModel(config),
+        model=tiny_gpt2(),
         args=args,
         train_dataset=Tokens(n),
         callbacks=[ask, cb, dump],

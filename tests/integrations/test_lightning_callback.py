@@ -38,15 +38,17 @@ class Regression(pl.LightningModule):
 
 
 class Ask(pl.Callback):
-    """Plays the control client: at a step boundary, sends a request the way a transport does."""
+    """Plays the control client: at given steps, sends a request the way a transport does
+    (queued; the Monitor applies it at this same step boundary, in the callback after this)."""
 
-    def __init__(self, cb: LRWatchCallback, request: dict[str, Any]) -> None:
-        self.cb, self.request, self.replies = cb, request, []
+    def __init__(self, cb: LRWatchCallback, asks: dict[int, dict[str, Any]]) -> None:
+        self.cb, self.asks, self.replies = cb, dict(asks), []
 
     def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        if trainer.global_step == CHANGE_AT:
+        request = self.asks.pop(trainer.global_step, None)
+        if request is not None:
             mon = self.cb.monitor
-            dispatch(mon, P.validate(self.request, mon.limits), self.replies.append, "test")
+            dispatch(mon, P.validate(request, mon.limits), self.replies.append, "test")
 
 
 def data() -> torch.utils.data.DataLoader:
@@ -55,28 +57,40 @@ def data() -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(list(zip(x, x.sum(1, keepdim=True), strict=True)), 8)
 
 
+def quiet_trainer(root: Path, callbacks: list[pl.Callback], **opts: Any) -> pl.Trainer:
+    """A CPU Trainer with no logger, checkpoints, progress bar or model summary (``opts``
+    may turn any back on)."""
+    quiet: dict[str, Any] = {
+        "accelerator": "cpu",
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    return pl.Trainer(callbacks=callbacks, default_root_dir=str(root), **{**quiet, **opts})
+
+
+def read_log(log: Path) -> list[dict[str, Any]]:
+    """Every record of a finished run's log."""
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
 def fit(
     log: Path, request: dict[str, Any] | None = None, steps: int = STEPS, ckpt: Path | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], pl.Trainer]:
     torch.manual_seed(0)
     cb = LRWatchCallback(log=str(log), control="none", file_commands=False, handle_signals=False)
-    ask = Ask(cb, request) if request else None
-    trainer = pl.Trainer(
+    ask = Ask(cb, {CHANGE_AT: request}) if request else None
+    trainer = quiet_trainer(
+        log.parent,
+        [ask, cb] if ask else [cb],
         max_steps=steps,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         val_check_interval=6,
         limit_val_batches=2,
         num_sanity_val_steps=0,
-        callbacks=[ask, cb] if ask else [cb],
-        default_root_dir=str(log.parent),
     )
     trainer.fit(Regression(), data(), data(), ckpt_path=str(ckpt) if ckpt else None)
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    return records, (ask.replies if ask else []), trainer
+    return read_log(log), (ask.replies if ask else []), trainer
 
 
 def lr_by_step(records: list[dict[str, Any]]) -> dict[int, float]:
@@ -113,20 +127,11 @@ def test_total_steps_from_epochs_and_accumulation(tmp_path: Path):
     """No max_steps: the total is epochs x batches / accumulation (estimated_stepping_batches)."""
     log = tmp_path / "epochs.jsonl"
     cb = LRWatchCallback(log=str(log), control="none", file_commands=False, handle_signals=False)
-    trainer = pl.Trainer(
-        max_epochs=2,
-        accumulate_grad_batches=2,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        callbacks=[cb],
-        default_root_dir=str(tmp_path),
+    trainer = quiet_trainer(
+        tmp_path, [cb], max_epochs=2, accumulate_grad_batches=2, limit_val_batches=0
     )
     trainer.fit(Regression(), data())
-    records = [json.loads(line) for line in log.read_text().splitlines()]
+    records = read_log(log)
     totals = [
         r["total_steps"] for r in records if r.get("kind") in ("run", "meta") and "total_steps" in r
     ]

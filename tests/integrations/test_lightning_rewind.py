@@ -3,7 +3,6 @@ snapshots and from a ``ModelCheckpoint``'s ``.ckpt`` files (``on_rewind="checkpo
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,24 +11,16 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from lrwatch.control import protocol as P
-from lrwatch.control.dispatch import dispatch
 from lrwatch.integrations.lightning import LRWatchCallback
 from tests.integrations.test_hf_rewind import metric_steps, same_bits
-from tests.integrations.test_lightning_callback import STEPS, Regression, data
-
-
-class Ask(pl.Callback):
-    """Plays the control client: at given steps, sends a request the way a transport does
-    (queued; the Monitor applies it at this same step boundary, in the callback after this)."""
-
-    def __init__(self, cb: LRWatchCallback, asks: dict[int, dict[str, Any]]) -> None:
-        self.cb, self.asks, self.replies = cb, dict(asks), []
-
-    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
-        request = self.asks.pop(trainer.global_step, None)
-        if request is not None:
-            mon = self.cb.monitor
-            dispatch(mon, P.validate(request, mon.limits), self.replies.append, "test")
+from tests.integrations.test_lightning_callback import (
+    STEPS,
+    Ask,
+    Regression,
+    data,
+    quiet_trainer,
+    read_log,
+)
 
 
 class Dump(pl.Callback):
@@ -66,21 +57,16 @@ def fit(
     )
     ask, dump = Ask(cb, asks), Dump(out / "dumps")
     saver = [ModelCheckpoint(out / "ckpts", every_n_train_steps=every, save_top_k=-1)]
-    trainer = pl.Trainer(
+    trainer = quiet_trainer(
+        out,
+        [ask, cb, dump, *(saver if every else [])],
         max_steps=STEPS,
-        accelerator="cpu",
-        logger=False,
         enable_checkpointing=bool(every),
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         num_sanity_val_steps=0,
-        callbacks=[ask, cb, dump, *(saver if every else [])],
-        default_root_dir=str(out),
     )
     trainer.fit(Regression(), data())
-    records = [json.loads(line) for line in log.read_text().splitlines()]
-    return records, ask.replies, dump, trainer
+    return read_log(log), ask.replies, dump, trainer
 
 
 def test_rewind_to_a_snapshot_moves_global_step_back_and_the_fit_finishes(tmp_path: Path):

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from lrwatch.train import system
 from lrwatch.train.console import ConsoleCapture, console_path
 from lrwatch.train.rendezvous import announce
 from lrwatch.train.system import ProcessProbe, SystemSampler, sample_cuda_alloc, sample_gpus
+from tests.control.ctlhelp import wait_for
 
 #: Every pynvml name lrwatch.train.system calls.
 NVML_API = (
@@ -31,16 +31,6 @@ NVML_API = (
     "NVML_TEMPERATURE_GPU",
     "NVMLError",
 )
-
-
-def wait_until(pred: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out")
 
 
 def test_process_probe_real_numbers() -> None:
@@ -97,7 +87,7 @@ def test_sampler_writes_stops_and_swallows_errors() -> None:
     sampler = SystemSampler(0.02, got.append, lambda: step[0], lambda *a: reports.append(a))
     sampler.start()
     step[0] = 41
-    wait_until(lambda: len(got) >= 3)
+    wait_for(lambda: len(got) >= 3, 30)
     sampler.close()
     assert not sampler._thread.is_alive()
     rec = got[-1]
@@ -109,7 +99,7 @@ def test_sampler_writes_stops_and_swallows_errors() -> None:
         raise OSError("disk on fire")
 
     sampler = SystemSampler(0.02, broken, lambda: 1, lambda *a: reports.append(a)).start()
-    wait_until(lambda: sampler.errors >= 3)  # it goes on after each failure
+    wait_for(lambda: sampler.errors >= 3, 30)  # it goes on after each failure
     sampler.close()
     assert reports == [("system_error", "system metrics: OSError: disk on fire")]
 
@@ -125,7 +115,7 @@ def test_console_capture_tees_and_restores(tmp_path: Path) -> None:
         t.start()
         t.join()
         assert sys.stdout.isatty() is False and sys.stdout.encoding == out.encoding
-        wait_until(lambda: "from a thread" in cap.path.read_text())
+        wait_for(lambda: "from a thread" in cap.path.read_text(), 30)
         cap.close()
         assert sys.stdout is out and sys.stderr is err
         print("after close")
@@ -157,7 +147,7 @@ def test_a_forked_child_never_waits_on_the_capture(tmp_path: Path) -> None:
     release.set()
     holder.join()
     try:
-        done = wait_until(lambda: (w := os.waitpid(pid, os.WNOHANG))[0] == pid and w, 30)
+        done = wait_for(lambda: (w := os.waitpid(pid, os.WNOHANG))[0] == pid and w, 30)
     except AssertionError:
         os.kill(pid, 9)
         raise
