@@ -16,6 +16,7 @@ failures are reported once per kind, never raised.
 
 from __future__ import annotations
 
+import abc
 import json
 import os
 import queue
@@ -227,14 +228,14 @@ def _of_finding(run: str, f: Finding, event: str, now: float, notify: bool) -> A
 # -- sinks ------------------------------------------------------------------------------------
 
 
-class AlertSink:
+class AlertSink(abc.ABC):
     """Where alerts go; :meth:`send` never blocks for long and never raises."""
 
+    @abc.abstractmethod
     def send(self, alert: Alert) -> None:
         """Deliver ``alert`` (or queue it)."""
-        raise NotImplementedError
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 5.0) -> None:  # noqa: B027 (a hook: most have no queue)
         """Deliver what is queued, waiting at most ``timeout`` seconds."""
 
 
@@ -309,9 +310,9 @@ class _Worker(AlertSink):
             except Exception as exc:  # a sink's bug must not end the guard
                 self.fail(type(exc).__name__, repr(exc))
 
+    @abc.abstractmethod
     def deliver(self, alert: Alert) -> None:
         """Deliver one alert (on the worker thread)."""
-        raise NotImplementedError
 
     def fail(self, kind: str, text: str) -> None:
         """Report a failure, the first of its ``kind`` only."""

@@ -18,6 +18,7 @@ within the bounds. docs/autopilot.md has the rules and the defaults.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -149,14 +150,14 @@ class Autopilot:
 
     def __init__(self, bounds: Bounds | None = None) -> None:
         self.bounds = bounds or Bounds()
-        self._runs: dict[str, _RunState] = {}
+        self._runs: defaultdict[str, _RunState] = defaultdict(_RunState)
 
     # -- the policy -----------------------------------------------------------------------------
 
     def decide(self, run: str, view: PilotView, now: float) -> list[Decision]:
         """What to do about ``run`` now (usually nothing). A change, revert or rewind is
         pending from here until :meth:`answered` or :meth:`cancel`."""
-        st = self._state(run)
+        st = self._runs[run]
         self._read_log(st, view)
         if st.stopped or st.pending is not None or view.ended:
             return []
@@ -168,7 +169,7 @@ class Autopilot:
     def answered(self, decision: Decision, ok: bool, reply: dict[str, Any]) -> list[Decision]:
         """The run answered ``decision``'s command; returns the note to write for a refusal
         (a refusal counts against nothing, and that finding is not tried again)."""
-        st = self._state(decision.run)
+        st = self._runs[decision.run]
         if st.pending is decision:
             st.pending = None
         if not decision.changes:
@@ -190,7 +191,7 @@ class Autopilot:
 
     def cancel(self, decision: Decision) -> list[Decision]:
         """A person cancelled ``decision`` during its countdown: not tried again; the note."""
-        st = self._state(decision.run)
+        st = self._runs[decision.run]
         if st.pending is decision:
             st.pending = None
         st.done.add(decision.finding)
@@ -198,15 +199,9 @@ class Autopilot:
 
     def stopped(self, run: str) -> str:
         """Why the autopilot stopped for ``run`` ("" while it has not)."""
-        return self._state(run).stopped
+        return self._runs[run].stopped
 
     # -- steps ----------------------------------------------------------------------------------
-
-    def _state(self, run: str) -> _RunState:
-        st = self._runs.get(run)
-        if st is None:
-            st = self._runs[run] = _RunState()
-        return st
 
     def _read_log(self, st: _RunState, view: PilotView) -> None:
         """Take the count and the last step from the log too (a restarted autopilot)."""

@@ -13,6 +13,7 @@ by a key travel one path.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 import time
@@ -31,6 +32,8 @@ LOST_GRACE = 1.5
 RETRY_AFTER = 5.0
 #: An ``lr_change`` written this many seconds ago or less is news.
 NEWS_WINDOW = 60.0
+#: Seconds a request on a connection of its own waits (a ``status`` poll, a note).
+ASIDE_TIMEOUT = 3.0
 #: How to make a read-only run controllable (shown in the header).
 DEFAULT_HINT = "lrwatch.Monitor() or `lrwatch run -- CMD`"
 
@@ -193,6 +196,28 @@ class RunControl:
             return client.request(op, timeout=timeout, **args)
         finally:
             self._io.release()
+
+    def own_client(self, timeout: float = ASIDE_TIMEOUT) -> ControlClient:
+        """A new connection to the run, apart from the one its commands and pings share
+        (blocking): through its log's header when it was read from a file (a run that had to
+        take fresh control file names says so there), else its endpoint. Raises
+        ConnectionError for a read-only run, and what connecting raises."""
+        if self.log_path:
+            with contextlib.suppress(Exception):  # the endpoint below says why, if it fails too
+                return ControlClient.from_log(self.log_path, timeout=timeout)
+        if self.endpoint is None:
+            raise ConnectionError("read-only")
+        return connect(self.endpoint, self.token, timeout=timeout)
+
+    def request_aside(self, op: str, timeout: float = ASIDE_TIMEOUT, **args: Any) -> dict[str, Any]:
+        """One request on a connection of its own (:meth:`own_client`), closed after
+        (blocking: a worker thread): it never waits behind, nor holds up, a command on the
+        run's connection. Raises what connecting or the request raises."""
+        client = self.own_client(timeout)
+        try:
+            return client.request(op, timeout=timeout, **args)
+        finally:
+            client.close()
 
     # -- jobs: blocking, any thread, only return events ------------------------------------------
 

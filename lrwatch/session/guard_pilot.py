@@ -26,24 +26,24 @@ The autopilot's state is touched under one lock: ``decide`` runs on guard's thre
 
 from __future__ import annotations
 
-import contextlib
 import math
 import queue
 import threading
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrwatch.control.client import ControlClient
+from lrwatch.lrchange import ack_step
 from lrwatch.rules import Finding
 from lrwatch.session.alerts import Alert
 from lrwatch.session.autopilot import REWIND_SYMPTOMS, Autopilot, Bounds, Decision
 from lrwatch.session.commands import change_text, error_text
-from lrwatch.session.control import Job, RunControl, connect
+from lrwatch.session.control import Job, RunControl
 from lrwatch.session.events import ControlReply, SessionEvent
 from lrwatch.session.guard import Guard, GuardSink
-from lrwatch.session.pilot_driver import PilotDriver, PilotResult
-from lrwatch.session.pilot_view import PilotView, pilot_view
+from lrwatch.session.pilot_driver import PilotDriver, PilotResult, ask_status
+from lrwatch.session.pilot_view import PilotView, view_in
 
 #: Seconds between two ``decide()`` calls for one run (guard ticks faster while data comes).
 DECIDE_EVERY = 0.25
@@ -136,7 +136,7 @@ class GuardPilot(GuardSink):
     def __init__(self, bounds: Bounds) -> None:
         self.pilot = _LockedAutopilot(bounds)
         self.guard: Guard | None = None
-        self._runs: dict[str, _Run] = {}
+        self._runs: defaultdict[str, _Run] = defaultdict(_Run)
         self._back: queue.Queue[PilotResult | _Status | _Done] = queue.Queue()
 
     @property
@@ -149,7 +149,7 @@ class GuardPilot(GuardSink):
         self.guard = guard
 
     def findings(self, run: str, findings: list[Finding], now: float) -> None:
-        st = self._state(run)
+        st = self._runs[run]
         st.findings = list(findings)
         if "rewind" not in self.bounds.actions:
             return
@@ -170,17 +170,11 @@ class GuardPilot(GuardSink):
 
     # -- one run --------------------------------------------------------------------------------
 
-    def _state(self, run: str) -> _Run:
-        st = self._runs.get(run)
-        if st is None:
-            st = self._runs[run] = _Run()
-        return st
-
     def _steer(self, run: str, now: float) -> None:
         """Connect, poll the status, decide and act for ``run``, whichever is due."""
         guard = self.guard
         assert guard is not None
-        st = self._state(run)
+        st = self._runs[run]
         rc = guard.session.control(run)
         if not self._live(run, rc, st, now):
             return
@@ -235,13 +229,8 @@ class GuardPilot(GuardSink):
     def _decide(self, run: str, st: _Run, now: float) -> list[Decision]:
         guard = self.guard
         assert guard is not None
-        store = guard.session.store
-        with store.lock:
-            data = store.runs.get(run)
-            if data is None:
-                return []
-            view = pilot_view(data, st.findings, st.status, self.bounds.horizon)
-        return self.pilot.decide(run, view, now)
+        view = view_in(guard.session.store, run, st.findings, st.status, self.bounds.horizon)
+        return [] if view is None else self.pilot.decide(run, view, now)
 
     def _act(self, rc: RunControl, st: _Run, decisions: list[Decision], now: float) -> None:
         """Say the notes now; carry every decision out on a job (one per run at a time)."""
@@ -277,25 +266,11 @@ class GuardPilot(GuardSink):
         if st.asking:
             return
         st.asking, st.status_at = True, mono
-        endpoint, log_path, token, run, back = (
-            rc.endpoint,
-            rc.log_path,
-            rc.token,
-            rc.name,
-            self._back,
-        )
+        back = self._back
 
         def job() -> list[SessionEvent]:
-            reply: dict[str, Any] | None = None
-            try:
-                client = _own_client(endpoint, log_path, token)
-                try:
-                    reply = client.request("status", timeout=STATUS_TIMEOUT)
-                finally:
-                    client.close()
-            except Exception:
-                reply = None  # asked again at the next poll
-            back.put(_Status(run, mono, reply if reply and reply.get("ok") else None))
+            # No answer (None) is asked again at the next poll.
+            back.put(_Status(rc.name, mono, ask_status(rc, STATUS_TIMEOUT)))
             return []
 
         guard.run_job(job)
@@ -309,9 +284,9 @@ class GuardPilot(GuardSink):
             except queue.Empty:
                 return
             if isinstance(item, _Done):
-                self._state(item.run).busy = False
+                self._runs[item.run].busy = False
             elif isinstance(item, _Status):
-                st = self._state(item.run)
+                st = self._runs[item.run]
                 st.asking = False
                 if item.reply is not None:
                     st.status, st.known_at = item.reply, max(st.known_at, item.asked)
@@ -328,14 +303,14 @@ class GuardPilot(GuardSink):
             if isinstance(ev, ControlReply):
                 rc.handle_reply(ev)  # (its ack line is said by the alert below)
         if not d.changes:
-            if not result.ok and not self._state(d.run).note_failed:
-                self._state(d.run).note_failed = True
+            if not result.ok and not self._runs[d.run].note_failed:
+                self._runs[d.run].note_failed = True
                 guard.warn(
                     f"autopilot: cannot write its notes to run {d.run}'s log: "
                     f"{error_text(result.reply)} (further failures are not shown)"
                 )
             return
-        step = _int(result.reply.get("step"))
+        step = ack_step(result.reply)
         if result.ok:
             text = f"{d.describe()}: {_ack(d, result.reply)}"
         else:
@@ -351,7 +326,7 @@ class GuardPilot(GuardSink):
         guard = self.guard
         assert guard is not None
         level = severity or SEVERITY.get(d.kind, "info")
-        f = next((f for f in self._state(d.run).findings if f.id == d.finding), None)
+        f = next((f for f in self._runs[d.run].findings if f.id == d.finding), None)
         # What the autopilot does to a run reaches every sink; a skip or a hold is a line
         # unless its level reaches --on.
         notify = d.kind in SEVERITY or guard.policy.reaches(level)
@@ -383,18 +358,3 @@ def _ack(d: Decision, reply: dict[str, Any]) -> str:
         frm, to = reply.get("step"), reply.get("to_step")
         return f"rewound {frm} → {to}" + (f", LR {lrs}" if lrs else "")
     return f"applied at step {reply.get('step')}" + (f", {lrs}" if lrs else "")
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _own_client(endpoint: str | None, log_path: str | None, token: str | None) -> ControlClient:
-    """A connection of its own (the run's serves the changes, one request at a time): through
-    the log's header when the run was read from a file, else its endpoint."""
-    if log_path:
-        with contextlib.suppress(Exception):
-            return ControlClient.from_log(log_path, timeout=STATUS_TIMEOUT)
-    if endpoint is None:
-        raise ConnectionError("read-only")
-    return connect(endpoint, token, timeout=STATUS_TIMEOUT)

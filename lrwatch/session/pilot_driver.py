@@ -5,12 +5,13 @@
 a ``note`` record for a decision that changes nothing (skip, stop, held). Call it from a
 worker thread: a change is answered at the run's next step boundary.
 
-Given a :class:`~lrwatch.session.control.RunControl`, it sends through
-:meth:`RunControl.send_job`, the path the UI's keys take (so the run's ``lr_change`` record
-is known to be ours, not news); the :class:`PilotResult` carries that job's events, which
-the owner hands back to the RunControl on its own thread (``handle_reply``/``handle_state``)
-as for any job. Given a connected :class:`~lrwatch.control.client.ControlClient`, it
-requests directly and there are no events.
+It sends through :meth:`RunControl.send_job`, the path the UI's keys take (so the run's
+``lr_change`` record is known to be ours, not news); the :class:`PilotResult` carries that
+job's events, which the owner hands back to the RunControl on its own thread
+(``handle_reply``/``handle_state``) as for any job.
+
+:func:`ask_status` is the ``status`` poll both drivers of the policy (``guard``'s and the
+UI's) make for the snapshots a rewind needs.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrwatch.control.client import ControlClient
 from lrwatch.session.autopilot import Autopilot, Decision
-from lrwatch.session.commands import Command, error_text
-from lrwatch.session.control import RunControl
+from lrwatch.session.commands import Command
+from lrwatch.session.control import ASIDE_TIMEOUT, RunControl
 from lrwatch.session.events import ControlReply, SessionEvent
 
 
@@ -32,7 +32,7 @@ class PilotResult:
     decision: Decision
     ok: bool
     reply: dict[str, Any] = field(default_factory=dict)
-    #: The RunControl jobs' events, for the owner to hand back (empty with a bare client).
+    #: The RunControl jobs' events, for the owner to hand back on its own thread.
     events: list[SessionEvent] = field(default_factory=list)
     #: Notes written after the answer (a refusal: why, and that the finding is dropped).
     notes: list[Decision] = field(default_factory=list)
@@ -41,14 +41,11 @@ class PilotResult:
 class PilotDriver:
     """Executes :class:`Decision` values on one run (see the module docstring).
 
-    With ``autopilot`` given, every answer to a change is handed to
-    :meth:`Autopilot.answered` (so the outcome is watched) and the notes it returns are
-    written too.
+    Every answer to a change is handed to :meth:`Autopilot.answered` (so the outcome is
+    watched) and the notes it returns are written too.
     """
 
-    def __init__(
-        self, control: RunControl | ControlClient, autopilot: Autopilot | None = None
-    ) -> None:
+    def __init__(self, control: RunControl, autopilot: Autopilot) -> None:
         self.control = control
         self.autopilot = autopilot
 
@@ -58,35 +55,29 @@ class PilotDriver:
         result = PilotResult(decision, ok, reply, events)
         if not decision.changes:
             return result
-        if self.autopilot is not None:
-            follow = self.autopilot.answered(decision, ok, reply)
-        elif not ok:
-            follow = [
-                Decision(
-                    "skip", decision.run, None, decision.finding, f"refused: {error_text(reply)}"
-                )
-            ]
-        else:
-            follow = []
-        for note in follow:
+        for note in self.autopilot.answered(decision, ok, reply):
             result.events += self.send(note.request())[2]
             result.notes.append(note)
         return result
 
     def send(self, cmd: Command) -> tuple[bool, dict[str, Any], list[SessionEvent]]:
         """One request: (ok, the reply, the RunControl job's events)."""
-        if isinstance(self.control, ControlClient):
-            try:
-                reply = self.control.request(cmd.op, **cmd.args)
-            except Exception as exc:
-                return False, _failed(exc), []
-            return bool(reply.get("ok")), reply, []
         events = self.control.send_job(cmd)()
         answer = next((ev for ev in events if isinstance(ev, ControlReply)), None)
         if answer is None:
             return False, _failed("no answer"), events
         reply = answer.reply or _failed(answer.error)
         return answer.ok, reply, events
+
+
+def ask_status(rc: RunControl, timeout: float = ASIDE_TIMEOUT) -> dict[str, Any] | None:
+    """The run's ``status`` reply (its ``snapshots``), asked on a connection of its own so it
+    never waits behind a change in flight; None when the run gave none (asked again later)."""
+    try:
+        reply = rc.request_aside("status", timeout=timeout)
+    except Exception:
+        return None
+    return reply if reply.get("ok") else None
 
 
 def _failed(why: object) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 tail of the loss series (:data:`TAIL` points, or four horizons, whichever is more), the LR per
 group now and at the start, the run's change records (``lr_change``/``rewind``; events are
 few) and the snapshot steps of the latest ``status`` reply. Call it with the store's lock
-held (:meth:`~lrwatch.store.MetricStore.view`), as a chart's draw does.
+held (:meth:`~lrwatch.store.MetricStore.view`), as a chart's draw does; :func:`view_in`
+takes the lock for it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lrwatch.store import RunData
+from lrwatch.store import MetricStore, RunData
 
 #: Fewest loss points a view keeps (the tail): outcome checks look at most two horizons back.
 TAIL = 512
@@ -102,6 +103,19 @@ def pilot_view(
         ended=run.ended is not None,
         snapshots=_snapshots(status),
     )
+
+
+def view_in(
+    store: MetricStore,
+    run: str,
+    findings: Sequence[Any] = (),
+    status: Mapping[str, Any] | None = None,
+    horizon: int = 50,
+) -> PilotView | None:
+    """:func:`pilot_view` of the store's run ``run``, taken under the store's lock (None: the
+    store has no such run)."""
+    with store.view([run]) as runs:
+        return pilot_view(runs[0], findings, status, horizon) if runs else None
 
 
 def _change(kind: str, step: int | None, data: Mapping[str, Any]) -> ChangeRecord:

@@ -25,6 +25,7 @@ so they never take the place of a person's command in flight on the run's connec
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -43,11 +44,11 @@ from lrwatch.session.autopilot import Autopilot, Bounds, Decision
 from lrwatch.session.commands import Command, change_text
 from lrwatch.session.control import RunControl
 from lrwatch.session.events import ControlReply
-from lrwatch.session.pilot_view import pilot_view
+from lrwatch.session.pilot_driver import ask_status
+from lrwatch.session.pilot_view import view_in
 from lrwatch.session.preview import Forecast, ask_schedule
 from lrwatch.session.session import Session
 from lrwatch.store import RunData
-from lrwatch.tui.rewind import ask_status, own_client
 from lrwatch.tui.view import lr_names
 from lrwatch.tui.widgets.header import StatusLine
 from lrwatch.tui.widgets.schedule import SchedulePreview
@@ -259,16 +260,9 @@ class AutopilotView:
     # -- internals ----------------------------------------------------------------------------
 
     def _decide(self, name: str, now: float) -> list[Decision]:
-        store = self.app.session.store
-        with store.lock:
-            run = store.runs[name]
-            view = pilot_view(
-                run,
-                self.app.findings.get(name, []),
-                self.statuses.get(name),
-                self.pilot.bounds.horizon,
-            )
-        return self.pilot.decide(name, view, now)
+        findings, status = self.app.findings.get(name, []), self.statuses.get(name)
+        view = view_in(self.app.session.store, name, findings, status, self.pilot.bounds.horizon)
+        return [] if view is None else self.pilot.decide(name, view, now)
 
     def _take(self, d: Decision, now: float) -> None:
         if d.changes:
@@ -297,14 +291,9 @@ class AutopilotView:
             return
 
         def work() -> None:
-            try:
-                client = own_client(rc)
-                try:
-                    client.request(cmd.op, **cmd.args)
-                finally:
-                    client.close()
-            except Exception:
-                pass  # a note that cannot be written: the status line said it already
+            # A note that cannot be written: the status line said it already.
+            with contextlib.suppress(Exception):
+                rc.request_aside(cmd.op, **cmd.args)
 
         self.app.run_worker(work, thread=True, exit_on_error=False, group="autopilot")
 
@@ -314,8 +303,8 @@ class AutopilotView:
         def work() -> None:
             for rc in controls:
                 status = ask_status(rc)
-                if not status.error:
-                    self.statuses[rc.name] = {"snapshots": status.snapshots}
+                if status is not None:
+                    self.statuses[rc.name] = status
 
         self.app.run_worker(work, thread=True, exit_on_error=False, group="autopilot-status")
 

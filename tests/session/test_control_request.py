@@ -9,6 +9,7 @@ import pytest
 
 from lrwatch.session.control import RunControl
 from lrwatch.session.events import ControlState
+from lrwatch.session.pilot_driver import ask_status
 from lrwatch.session.preview import Forecast, ask_schedule
 from tests.control.ctlhelp import header, start_trainee
 
@@ -37,6 +38,27 @@ def test_requests_share_the_connection_with_pings(tmp_path: Path) -> None:
         forecast = ask_schedule(rc, horizon=20, points=5)
         assert isinstance(forecast, Forecast) and forecast.step >= status["step"]
         assert len(forecast.steps) == 5 and forecast.lrs[0][0] == pytest.approx(0.05)
+    finally:
+        t.kill()
+        rc.close()
+
+
+def test_a_request_aside_takes_a_connection_of_its_own(tmp_path: Path) -> None:
+    """Status polls and notes (both autopilot drivers) need no connected RunControl, and a
+    read-only run says so."""
+    assert ask_status(RunControl("r", None)) is None
+    with pytest.raises(ConnectionError, match="read-only"):
+        RunControl("r", None).request_aside("status")
+    t = start_trainee(tmp_path, "exp", 10_000)
+    rc = RunControl("exp", None)
+    try:
+        rc.set_endpoint(header(t.log)["control"], str(t.log))
+        assert not rc.connected and rc.client is None
+        reply = rc.request_aside("status")
+        assert reply["ok"] and isinstance(reply["step"], int)
+        status = ask_status(rc)
+        assert status is not None and status["step"] >= reply["step"]
+        assert rc.client is None  # the run's own connection was never opened
     finally:
         t.kill()
         rc.close()
