@@ -590,10 +590,8 @@ class LRWatchApp(App[int]):
         screen = ConfirmScreen(word(cmd), command=cmd, ask=partial(ask_schedule, rc), word=word)
 
         def answered(yes: bool | None) -> None:
-            sent = screen.command or cmd
             if yes:
-                self.status_w.show(f"… {sent.describe()} sent to {rc.name}, waiting for the run")
-                self._run_job(rc.send_job(sent))
+                self.send(rc, screen.command or cmd)  # the dialog's, if `m` switched its mode
             else:
                 self.status_w.show("cancelled")
 

@@ -41,7 +41,12 @@ def metric_names(runs: Iterable[RunData]) -> list[str]:
     """Every series the runs have points of that no fixed panel draws: the run's own metrics
     by name, then the system ones (``sys/…``)."""
     names = {n for r in runs for n, s in r.series.items() if len(s) and not is_fixed(n)}
-    return sorted(names, key=lambda n: (n.startswith(SYSTEM_PREFIX), n))
+    return sorted(names, key=system_last)
+
+
+def system_last(name: str) -> tuple[bool, str]:
+    """Sort key of metric names: a run's own metrics by name, then the system ones."""
+    return name.startswith(SYSTEM_PREFIX), name
 
 
 def has_system(runs: Iterable[RunData]) -> bool:

@@ -18,19 +18,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lrwatch.control.client import ControlClient
 from lrwatch.lrchange import LRChange
 from lrwatch.numfmt import fmt_num
 from lrwatch.session.commands import Command, change_text
-from lrwatch.session.control import Notice, RunControl, connect
+from lrwatch.session.control import Notice, RunControl
 from lrwatch.session.events import ControlReply
 
 #: Steps back when no finding and no snapshot suggest better.
 DEFAULT_STEPS_BACK = 100
 #: The LR factor the dialog proposes (÷10, what large-model practice pairs with a rewind).
 DEFAULT_FACTOR = 0.1
-#: Seconds to wait for the run's ``status``.
-STATUS_TIMEOUT = 3.0
 
 
 @dataclass
@@ -167,22 +164,6 @@ def ask_status(rc: RunControl) -> RunStatus:
     if rc.endpoint is None:
         return RunStatus(error="read-only")
     try:
-        client = own_client(rc)
-        try:
-            return RunStatus.of(client.request("status", timeout=STATUS_TIMEOUT))
-        finally:
-            client.close()
+        return RunStatus.of(rc.request_aside("status"))
     except Exception as exc:
         return RunStatus(error=str(exc) or type(exc).__name__)
-
-
-def own_client(rc: RunControl) -> ControlClient:
-    """A new client for the run: through its log's header when read from a file (a run that
-    had to take fresh control file names says so there), else its endpoint."""
-    if rc.log_path:
-        try:
-            return ControlClient.from_log(rc.log_path, timeout=STATUS_TIMEOUT)
-        except Exception:
-            pass  # the endpoint below says why, if it fails too
-    assert rc.endpoint is not None
-    return connect(rc.endpoint, rc.token, timeout=STATUS_TIMEOUT)

@@ -22,6 +22,7 @@ from lrwatch.rules.finding import severity_rank
 from lrwatch.session.control import ControlInfo
 from lrwatch.sources.peek import Peek
 from lrwatch.store import RunData
+from lrwatch.tui.progress import fraction_done
 from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.summary import STALL_AFTER, STATE_STYLES, summarize
 
@@ -56,9 +57,7 @@ class RunRow:
     @property
     def progress(self) -> float | None:
         """Fraction of ``total`` done, when the run says how many steps it will take."""
-        if self.step is None or not self.total:
-            return None
-        return min(1.0, max(0.0, self.step / self.total))
+        return fraction_done(self.step, self.total)
 
 
 @dataclass(frozen=True)
@@ -204,9 +203,11 @@ def sort_rows(rows: Iterable[RunRow], key: str, reverse: bool = False) -> list[R
     Ties keep the name order, so a live table does not shuffle equal rows between refreshes.
     """
     by_name = sorted(rows, key=lambda r: r.name.lower())
-    known = [r for r in by_name if _sort_value(r, key) is not None]
-    unknown = [r for r in by_name if _sort_value(r, key) is None]
-    return sorted(known, key=lambda r: _sort_value(r, key), reverse=reverse) + unknown
+    valued = [(_sort_value(r, key), r) for r in by_name]  # once a row: a refresh sorts them all
+    known = [vr for vr in valued if vr[0] is not None]
+    unknown = [r for v, r in valued if v is None]
+    known.sort(key=lambda vr: vr[0], reverse=reverse)
+    return [r for _, r in known] + unknown
 
 
 def matches(row: RunRow, query: str) -> bool:

@@ -1,10 +1,15 @@
 """Shared by the UI tests: waiting on a condition with a deadline (never on a fixed sleep),
-and a stock finding to show."""
+a stock finding to show, a training script started as a process of its own, and the events
+its log holds."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lrwatch.rules import Finding
@@ -39,3 +44,23 @@ def finding(step: int, sev: str = "error", **kw: Any) -> Finding:
         id=f"f{step}",
         **kw,
     )
+
+
+def start_script(
+    *args: str | Path, ready: Callable[[], object], timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
+    """``python ARGS`` (a training script) in a process of its own, returned once ``ready()``
+    is true (its log or control socket exists); fails when it dies or takes ``timeout``."""
+    proc = subprocess.Popen([sys.executable, *map(str, args)])
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "trainer died"
+        assert time.monotonic() < deadline, "trainer did not start"
+        time.sleep(0.05)
+    return proc
+
+
+def records(log: Path, kind: str) -> list[dict[str, Any]]:
+    """The records of ``kind`` (``rewind``, ``lr_change`` …) in the JSONL ``log``."""
+    lines = log.read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("kind") == kind]

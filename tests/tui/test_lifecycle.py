@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from lrwatch.tui.app import LRWatchApp
 
-from .helpers import until
+from .helpers import start_script, until
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
@@ -22,12 +21,8 @@ def _header(app: LRWatchApp) -> str:
 
 
 def _trainer(log: Path, steps: int, sleep: float) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(log), str(steps), str(sleep)])
-    deadline = time.monotonic() + 60
-    while not (log.with_suffix(".sock")).exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "trainer did not start"
-        time.sleep(0.05)
-    return proc
+    sock = log.with_suffix(".sock")
+    return start_script(SCRIPT, log, steps, sleep, ready=sock.exists)
 
 
 async def test_a_log_not_written_for_hours_is_idle_not_live(tmp_path: Path) -> None:

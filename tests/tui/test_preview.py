@@ -3,9 +3,6 @@ a real training process that forecasts its own schedule over its socket."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from lrwatch.tui.schedule_plot import ASKING, WILL_BE_STYLE, preview_lines
 from lrwatch.tui.widgets.dialogs import ConfirmScreen
 from lrwatch.tui.widgets.schedule import SchedulePreview
 
-from .helpers import until
+from .helpers import start_script, until
 
 TRAINEE = Path(__file__).resolve().parents[1] / "train" / "schedule_trainee.py"
 
@@ -88,11 +85,9 @@ async def test_the_widget_shows_what_the_ask_returns() -> None:
 
 def _start(tmp: Path, *extra: str) -> Iterator[Path]:
     log, stop = tmp / "sched.jsonl", tmp / "sched.stop"
-    proc = subprocess.Popen([sys.executable, str(TRAINEE), str(log), str(stop), *extra])
-    deadline = time.monotonic() + 60
-    while not (log.exists() and log.stat().st_size):
-        assert proc.poll() is None and time.monotonic() < deadline, "trainee did not start"
-        time.sleep(0.05)
+    proc = start_script(
+        TRAINEE, log, stop, *extra, ready=lambda: log.exists() and log.stat().st_size
+    )
     yield log
     stop.touch()
     proc.wait(60)

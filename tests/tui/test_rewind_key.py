@@ -7,10 +7,6 @@ get the ``rewind`` record, and the status line must say what was rewound.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +32,7 @@ from lrwatch.tui.widgets.rewind_dialog import (
     parse_steps,
 )
 
-from .helpers import until
+from .helpers import records, start_script, until
 
 SCRIPT = Path(__file__).parent / "scripts" / "train_snap.py"
 
@@ -45,20 +41,11 @@ SCRIPT = Path(__file__).parent / "scripts" / "train_snap.py"
 def snap_run(tmp_path: Path) -> Iterator[Path]:
     """A live run that keeps a snapshot every 50 steps (the newest 10); stops at teardown."""
     log, stop = tmp_path / "snap.jsonl", tmp_path / "stop"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(log), str(stop)])
-    deadline = time.monotonic() + 60
-    while not (log.exists() and log.with_suffix(".sock").exists()):
-        assert proc.poll() is None, "trainer died"
-        assert time.monotonic() < deadline, "trainer did not start"
-        time.sleep(0.05)
+    sock = log.with_suffix(".sock")
+    proc = start_script(SCRIPT, log, stop, ready=lambda: log.exists() and sock.exists())
     yield log
     stop.touch()
     proc.wait(30)
-
-
-def _records(log: Path, kind: str) -> list[dict]:  # type: ignore[type-arg]
-    lines = log.read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r.get("kind") == kind]
 
 
 async def test_rewind_key_restores_a_snapshot_of_the_live_run(snap_run: Path) -> None:
@@ -86,8 +73,8 @@ async def test_rewind_key_restores_a_snapshot_of_the_live_run(snap_run: Path) ->
         await pilot.press("enter")
         status = app.status_w
         await until(pilot, lambda: "rewound" in str(status.render()))
-        await until(pilot, lambda: bool(_records(log, "rewind")))  # flushed ≤100 ms later
-        [rec] = _records(log, "rewind")
+        await until(pilot, lambda: bool(records(log, "rewind")))  # flushed ≤100 ms later
+        [rec] = records(log, "rewind")
         assert rec["to_step"] == target and rec["source"] == "snapshot"
         assert rec["new"] == [pytest.approx(0.005)] and rec["factor"] == pytest.approx(0.1)
         shown = str(status.render())
@@ -106,7 +93,7 @@ async def test_escape_cancels_and_sends_nothing(snap_run: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, RewindScreen))
         await pilot.press("escape")
         await until(pilot, lambda: "cancelled" in str(app.status_w.render()))
-    assert not _records(log, "rewind")
+    assert not records(log, "rewind")
 
 
 async def test_a_read_only_run_gets_the_control_keys_refusal() -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import start_script
+
 SCRIPT = Path(__file__).parent / "scripts" / "train_tiny.py"
 
 
@@ -38,11 +40,7 @@ def _wait_for(session: str, *needles: str, timeout: float = 30.0) -> str:
 @pytest.fixture
 def trainer(tmp_path: Path) -> Iterator[Path]:
     log = tmp_path / "tiny.jsonl"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(log), "20000", "0.02"])
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "tiny.sock").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "trainer did not start"
-        time.sleep(0.05)
+    proc = start_script(SCRIPT, log, "20000", "0.02", ready=(tmp_path / "tiny.sock").exists)
     yield log
     proc.terminate()
     proc.wait(10)

@@ -236,8 +236,8 @@ class ConsolePane(Vertical):
     @work(thread=True, exclusive=True, exit_on_error=False, group="console")
     def _read(self, buffer: ConsoleBuffer) -> None:
         buffer.poll()
-        snap = buffer.snapshot()
-        if snap.version != self.lines_version or self._reveal_traceback:
+        # The version alone: a snapshot copies every line, and _update takes its own.
+        if buffer.version != self.lines_version or self._reveal_traceback:
             self.app.call_from_thread(self._update, buffer)
 
     def _update(self, buffer: ConsoleBuffer) -> None:

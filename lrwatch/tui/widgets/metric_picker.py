@@ -16,14 +16,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, SelectionList
 from textual.widgets.selection_list import Selection
 
-from lrwatch.records import SYSTEM_PREFIX
+from lrwatch.tui.panels import system_last
 
 
 def picker_entries(offered: Sequence[str], picked: Sequence[str]) -> list[str]:
     """What the picker lists: every offered metric, plus picked ones no run has (yet), the
     run's own metrics first and the system ones (``sys/…``) last."""
-    names = set(offered) | set(picked)
-    return sorted(names, key=lambda n: (n.startswith(SYSTEM_PREFIX), n))
+    return sorted(set(offered) | set(picked), key=system_last)
 
 
 class MetricPicker(ModalScreen[None]):

@@ -9,7 +9,7 @@ picks (:class:`RunsScreen.Open`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -25,7 +25,16 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Footer, Static
 
-from lrwatch.tui.runs import COLUMNS, SORT_KEYS, RunRow, cell_text, matches, sort_rows, widths
+from lrwatch.tui.runs import (
+    COLUMNS,
+    SORT_KEYS,
+    Column,
+    RunRow,
+    cell_text,
+    matches,
+    sort_rows,
+    widths,
+)
 from lrwatch.tui.widgets.header import StatusLine
 
 _MARK = "✓ "
@@ -35,35 +44,35 @@ _MARK_W = len(_MARK)
 def row_text(row: RunRow, cols: list[int], marked: bool) -> Text:
     """One table line: the mark, then each cell cut or padded to its column."""
     line = Text(_MARK if marked else " " * _MARK_W, style="bold green" if marked else "")
-    for column, width in zip(COLUMNS, cols, strict=True):
-        if width <= 0:
-            continue
-        cell = cell_text(row, column.key)
-        cell.truncate(width, overflow="ellipsis")
-        pad = width - cell.cell_len
-        if column.right:
-            line.append(" " * pad)
-            line.append_text(cell)
-        else:
-            line.append_text(cell)
-            line.append(" " * pad)
-        line.append(" ")
-    return line
+    return _cells(line, cols, lambda column: cell_text(row, column.key))
 
 
 def header_text(cols: list[int], sort_key: str, reverse: bool) -> Text:
     """The column titles, the sorted one marked with its direction."""
-    line = Text(" " * _MARK_W)
+
+    def title(column: Column) -> Text:
+        if column.key != sort_key:
+            return Text(column.title, style="bold")
+        return Text(column.title + (" ↓" if reverse else " ↑"), style="bold underline")
+
+    return _cells(Text(" " * _MARK_W), cols, title)
+
+
+def _cells(line: Text, cols: list[int], cell: Callable[[Column], Text]) -> Text:
+    """``line`` with each shown column's ``cell`` appended, cut or padded to its width (the
+    rows and the header line up because both are laid out here). A left-aligned cell's
+    style runs on under its padding (the sorted title's underline spans its column)."""
     for column, width in zip(COLUMNS, cols, strict=True):
         if width <= 0:
             continue
-        title = column.title
-        if column.key == sort_key:
-            title += " ↓" if reverse else " ↑"
-        cell = Text(title, style="bold underline" if column.key == sort_key else "bold")
-        cell.truncate(width, overflow="ellipsis")
-        pad = " " * (width - cell.cell_len)
-        line.append_text(Text(pad) + cell if column.right else cell + Text(pad))
+        text = cell(column)
+        text.truncate(width, overflow="ellipsis")
+        pad = " " * (width - text.cell_len)
+        if column.right:
+            line.append(pad)
+        else:
+            text.append(pad)
+        line.append_text(text)
         line.append(" ")
     return line
 
