@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, emit, loadavg
 from runs_corpus import make_sweep
+from summary import latency_text
 
 CASES = Path(__file__).resolve().parent / "runs_cases.py"  # the in-process cases
 RAW_BYTES_PER_POINT = 5 * 8  # step, t, loss, lr, grad_norm as float64
@@ -180,10 +181,6 @@ def main() -> None:
     emit("runs", res)
 
 
-def _lat(s: dict[str, Any]) -> str:
-    return f"median {s['median_ms']:.0f} / p95 {s['p95_ms']:.0f} / max {s['max_ms']:.0f} ms ({s['keys']} keys)"
-
-
 def report(res: dict[str, Any]) -> None:
     """The results as lines a person reads (the JSON follows)."""
     if "scale" in res:
@@ -201,7 +198,7 @@ def report(res: dict[str, Any]) -> None:
                 else f"not in time: {sw['judged_rows']} of {s['runs']} rows"
             )
         )
-        print(f"  keys on the table while reading: {_lat(sw['keys_during_read'])}")
+        print(f"  keys on the table while reading: {latency_text(sw['keys_during_read'])}")
         print(
             f"  single run: first full chart screen {one[0]['first_screen_s']:.2f} / {one[1]['first_screen_s']:.2f} s; table {s['table_vs_single']}x, read {s['read_vs_single']}x"
         )
@@ -212,7 +209,9 @@ def report(res: dict[str, Any]) -> None:
         print(
             f"live {r['live']:>3} of {r['runs']} runs x {r['rate_per_run']} lines/s (written {r['written_lps']:,}/s, ingested {r['ingested_rps']:,}/s, UI process CPU {r['ui_process_cpu']:.0%}):"
         )
-        print(f"  table down/up: {_lat(r['table_keys'])}; charts l: {_lat(r['chart_keys'])}")
+        print(
+            f"  table down/up: {latency_text(r['table_keys'])}; charts l: {latency_text(r['chart_keys'])}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, out_dir
+from common import ROOT, emit
 
 TRAINER = textwrap.dedent(
     """
@@ -203,18 +202,17 @@ def main() -> None:
     latency = rewind_latency(n, args.device)
     for key, s in latency.items():
         print(f"{key:>22}: median {s['median_ms']:8.2f} ms  p90 {s['p90_ms']:8.2f} ms")
-    result = {
-        "bench": "rewind_cost",
-        "device": args.device,
-        "snapshot": cost,
-        "step_ms": {k: round(v * 1e3, 3) for k, v in best.items()},
-        "step_ratio_every_100_vs_off": round(ratio, 3),
-        "mlp_params": sum(p.numel() for p in _mlp("cpu").parameters()),
-        **latency,
-        "machine": machine(),
-    }
-    (out_dir() / "rewind_cost.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result))
+    emit(
+        "rewind_cost",
+        {
+            "device": args.device,
+            "snapshot": cost,
+            "step_ms": {k: round(v * 1e3, 3) for k, v in best.items()},
+            "step_ratio_every_100_vs_off": round(ratio, 3),
+            "mlp_params": sum(p.numel() for p in _mlp("cpu").parameters()),
+            **latency,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -143,6 +143,11 @@ class BranchResult:
     family: str = "too-high"
 
 
+def metrics_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The metric records that carry a loss (no events)."""
+    return [r for r in records if "loss" in r and "kind" not in r]
+
+
 def judge(
     seed: int,
     branch: str,
@@ -153,8 +158,8 @@ def judge(
     """Measure one branch from its log records by ``family``'s rules: split at the ``pause``
     record (the blow-up step's boundary); the metrics after it are the branch."""
     at = next(i for i, r in enumerate(records) if r.get("kind") == "pause")
-    before = [r for r in records[:at] if "loss" in r and "kind" not in r]
-    after = [float(r["loss"]) for r in records[at:] if "loss" in r and "kind" not in r][:budget]
+    before = metrics_of(records[:at])
+    after = [float(r["loss"]) for r in metrics_of(records[at:])][:budget]
     found = blowup([float(r["loss"]) for r in before])
     if found is None or found.index != len(before) - 1:
         raise ValueError(f"seed {seed} {branch}: the run paused away from its blow-up")
@@ -256,7 +261,8 @@ def trainee(seed: int, log: Path, budget: int, family: str = "too-high") -> int:
 # -- the benchmark -----------------------------------------------------------------------------
 
 
-def _records(log: Path) -> list[dict[str, Any]]:
+def read_records(log: Path) -> list[dict[str, Any]]:
+    """The log's records up to the first line that is not whole JSON (one being written)."""
     out = []
     for line in log.read_text().splitlines():
         try:
@@ -269,7 +275,7 @@ def _records(log: Path) -> list[dict[str, Any]]:
 def _wait_paused(log: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if log.exists() and any(r.get("kind") == "pause" for r in _records(log)):
+        if log.exists() and any(r.get("kind") == "pause" for r in read_records(log)):
             return
         if proc.poll() is not None:
             raise RuntimeError(f"the trainee exited ({proc.returncode}) before its blow-up")
@@ -288,9 +294,7 @@ def run_branch(
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([*cmd, "--budget", str(budget), "--family", family], env=env)
     try:
-        _wait_paused(log, proc)
-        blown = blowup([r["loss"] for r in _records(log) if "loss" in r and "kind" not in r])
-        assert blown is not None
+        _wait_paused(log, proc)  # paused at its blow-up (judge checks it was one)
         with ControlClient.from_log(log) as client:
             if branch == "rewind":
                 step = int(client.request("status")["step"])
@@ -307,7 +311,7 @@ def run_branch(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return judge(seed, branch, _records(log), budget, family)
+    return judge(seed, branch, read_records(log), budget, family)
 
 
 def _fmt(x: float | None) -> str:

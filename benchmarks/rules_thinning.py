@@ -39,6 +39,12 @@ def last_rows(records: list[AnyRecord], keep: int) -> list[AnyRecord]:
     return [r for i, r in enumerate(records) if isinstance(r, Event) or i in kept]
 
 
+def read(log: Path) -> list[AnyRecord]:
+    """Every record of a corpus log."""
+    parser = JsonlParser()
+    return list(expand(parser.feed(log.read_bytes()) + parser.flush()))
+
+
 def worst(found: set[tuple[str, str]]) -> int:
     return max((ORDER[s] for _, s in found), default=-1)
 
@@ -51,14 +57,17 @@ def main() -> None:
     logs = sorted(Path(args.corpus).glob("*.jsonl"))
     if not logs:
         sys.exit(f"no corpus in {args.corpus}: run python benchmarks/rules_corpus.py first")
+    runs = [read(log) for log in logs]  # read once, for every share
+    rows = [sum(isinstance(r, Metrics) for r in records) for records in runs]
+    wholes: dict[int, set[tuple[str, str]]] = {}  # the whole log's findings, judged once
     for share in (int(s) for s in args.shares.split(",")):
         n = tail_same = thin_same = tail_worst = thin_worst = 0
-        for log in logs:
-            parser = JsonlParser()
-            records = list(expand(parser.feed(log.read_bytes()) + parser.flush()))
-            if sum(isinstance(r, Metrics) for r in records) <= share:
+        for i, records in enumerate(runs):
+            if rows[i] <= share:
                 continue
-            whole = open_findings(records)
+            whole = wholes.get(i)
+            if whole is None:
+                whole = wholes[i] = open_findings(records)
             tail = open_findings(last_rows(records, share))
             thin = open_findings(thin_rows(records, share))
             n += 1

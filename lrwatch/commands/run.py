@@ -136,10 +136,16 @@ def rendezvous_of(log: Path) -> Path:
 def fresh_name(directory: str, name: str) -> str:
     """``name``, or ``name-2``, ``name-3``… when files of that run already exist in ``directory``.
 
-    Appending to an earlier run's files would mix two runs on one chart.
+    Appending to an earlier run's files would mix two runs on one chart; its rendezvous file
+    too (left over from a Monitor that logged elsewhere) would make the UI follow that log.
     """
+
+    def files(name: str) -> tuple[Path, ...]:
+        out, log = paths_for(directory, name)
+        return out, log, rendezvous_of(log)
+
     candidate, k = name, 1
-    while any(p.exists() for p in paths_for(directory, candidate)):
+    while any(p.exists() for p in files(candidate)):
         k += 1
         candidate = f"{name}-{k}"
     return candidate

@@ -22,6 +22,7 @@ from lrwatch.commands.run import (
     keeps_child,
     make_app,
     paths_for,
+    rendezvous_of,
     run_name,
     start,
     stop,
@@ -68,6 +69,13 @@ def test_names_and_paths(tmp_path: Path) -> None:
     assert fresh_name(str(tmp_path), "exp") == "exp"
     log.write_text("{}\n")
     assert fresh_name(str(tmp_path), "exp") == "exp-2"  # never append to an earlier run
+
+
+def test_a_left_over_rendezvous_file_is_an_earlier_run(tmp_path: Path) -> None:
+    """Its announcements would be read again: the new UI would follow the old run's log."""
+    _, log = paths_for(str(tmp_path), "exp")
+    rendezvous_of(log).write_text('{"log": "/elsewhere/old.jsonl"}\n')
+    assert fresh_name(str(tmp_path), "exp") == "exp-2"
 
 
 async def test_a_monitor_configured_only_by_the_environment_is_watched_and_steered(

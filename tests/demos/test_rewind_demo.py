@@ -5,7 +5,6 @@ recover, the medians, per family) on made-up curves."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -29,6 +28,8 @@ from benchmarks.rewind_vs_cut import (
     judge,
     median_recover,
     medians,
+    metrics_of,
+    read_records,
     run_branch,
     spike,
     steps_to_recover,
@@ -41,30 +42,16 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 Records = list[dict[str, Any]]
 
 
-def _records(log: Path) -> Records:
-    out = []
-    for line in log.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            break  # a line still being written
-    return out
-
-
 def _wait_for(
     log: Path, pred: Callable[[Records], bool], proc: subprocess.Popen[str], timeout: float = 120
 ) -> Records:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the demo ended before the condition was met"
-        if log.exists() and pred(recs := _records(log)):
+        if log.exists() and pred(recs := read_records(log)):
             return recs
         time.sleep(0.05)
     raise AssertionError("condition not met before the deadline")
-
-
-def _metrics(recs: Records) -> Records:
-    return [r for r in recs if "loss" in r and "kind" not in r]
 
 
 def test_too_high_demo_rewinds_over_the_socket_and_trains_on(tmp_path: Path) -> None:
@@ -73,7 +60,7 @@ def test_too_high_demo_rewinds_over_the_socket_and_trains_on(tmp_path: Path) -> 
     proc = subprocess.Popen([*cmd, "--steps", "100000", "--pace", "200"], env=ENV, text=True)
     try:
         # Two snapshots exist (steps 25 and 50) once step 55 is logged.
-        _wait_for(log, lambda r: any(m["step"] >= 55 for m in _metrics(r)), proc)
+        _wait_for(log, lambda r: any(m["step"] >= 55 for m in metrics_of(r)), proc)
         with ControlClient.from_log(log) as client:
             assert client.request("status")["snapshots"][:2] == [25, 50]
             reply = client.request("rewind", steps_back=10, scale_lr=0.1, by="test")
@@ -91,7 +78,7 @@ def test_too_high_demo_rewinds_over_the_socket_and_trains_on(tmp_path: Path) -> 
     rewind = next(r for r in recs if r.get("kind") == "rewind")
     assert (rewind["step"], rewind["to_step"], rewind["by"]) == (came_from, to, "test")
     assert math.isclose(rewind["new"][0], 0.1 * rewind["old"][0], rel_tol=1e-9)
-    before = {m["step"]: m for m in _metrics(recs[: recs.index(rewind)])}
+    before = {m["step"]: m for m in metrics_of(recs[: recs.index(rewind)])}
     after = _after(recs)
     # The demo numbers its steps from the snapshot on, at a tenth of the LR ...
     assert [m["step"] for m in after[:3]] == [to + 1, to + 2, to + 3]
@@ -107,7 +94,7 @@ def test_too_high_demo_rewinds_over_the_socket_and_trains_on(tmp_path: Path) -> 
 
 def _after(recs: Records) -> Records:
     at = next((i for i, r in enumerate(recs) if r.get("kind") == "rewind"), len(recs))
-    return _metrics(recs[at:])
+    return metrics_of(recs[at:])
 
 
 def test_benchmark_branch_rewinds_a_real_trainee_over_its_socket(tmp_path: Path) -> None:
@@ -169,7 +156,7 @@ def test_adam_mlp_trainee_blows_up_in_its_spike_and_rewinds_to_before_it(tmp_pat
     # ... and T − 1 reaches back to the snapshot taken just before the spike.
     assert (SPIKE_START - 1) % SNAPSHOT_EVERY == 0 and result.rewound_to == SPIKE_START - 1
     log = tmp_path / "adam-mlp-seed0-rewind.jsonl"
-    recs = _records(log)
+    recs = read_records(log)
     rewind = next(r for r in recs if r.get("kind") == "rewind")
     assert rewind["by"] == "bench" and rewind["to_step"] == SPIKE_START - 1
     # The schedule was restored with the weights: the spike replays at a tenth.
