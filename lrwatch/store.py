@@ -451,3 +451,10 @@ class MetricStore:
         """The runs ``names`` (those there are), read with the store's lock held."""
         with self.lock:
             yield [self.runs[n] for n in names if n in self.runs]
+
+
+def lr_names(run: RunData) -> list[str]:
+    """The run's LR series, group 0 first (``lr``, ``lr/pg1``, ...): what the charts draw,
+    the header shows and the autopilot bounds, read one way."""
+    names = [n for n in run.series if n == "lr" or n.startswith("lr/")]
+    return sorted(names, key=lambda n: (n != "lr", len(n), n))

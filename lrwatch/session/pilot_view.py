@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lrwatch.store import MetricStore, RunData
+from lrwatch.store import MetricStore, RunData, lr_names
 
 #: Fewest loss points a view keeps (the tail): outcome checks look at most two horizons back.
 TAIL = 512
@@ -63,12 +63,6 @@ class PilotView:
         return f is not None and not getattr(f, "resolved", False)
 
 
-def lr_series_names(run: RunData) -> list[str]:
-    """The run's LR series, group 0 first (``lr``, ``lr/pg1``, ...)."""
-    names = [n for n in run.series if n == "lr" or n.startswith("lr/")]
-    return sorted(names, key=lambda n: (n != "lr", len(n), n))
-
-
 def pilot_view(
     run: RunData,
     findings: Sequence[Any] = (),
@@ -81,7 +75,7 @@ def pilot_view(
     keep = max(TAIL, 4 * horizon)
     steps = np.array(loss.steps[-keep:]) if loss is not None and len(loss) else None
     values = np.array(loss.values[-keep:]) if loss is not None and len(loss) else None
-    names = lr_series_names(run)
+    names = lr_names(run)
     lrs = [float(run.series[n].values[-1]) for n in names if len(run.series[n])]
     header = run.header or {}
     first = _floats(header.get("lr"))

@@ -37,7 +37,7 @@ from lrwatch.session.control import LOST_GRACE, ControlInfo, Job, Notice, RunCon
 from lrwatch.session.events import SessionEvent
 from lrwatch.session.preview import ask_schedule
 from lrwatch.session.session import Session
-from lrwatch.store import MetricStore, RunData
+from lrwatch.store import MetricStore, RunData, lr_names
 from lrwatch.tui import messages as msg
 from lrwatch.tui import rewind
 from lrwatch.tui.autopilot_view import AutopilotView
@@ -50,7 +50,7 @@ from lrwatch.tui.runs_view import RunsView
 from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.smooth import SMOOTHING_LEVELS
 from lrwatch.tui.summary import DONE_STATES, run_state, summarize
-from lrwatch.tui.view import CHARTS, WINDOWS, ViewState, lr_names
+from lrwatch.tui.view import CHARTS, WINDOWS, ViewState
 from lrwatch.tui.widgets.charts import PanelSpec, chart_panel, sync_metric_panels
 from lrwatch.tui.widgets.console import ConsolePane
 from lrwatch.tui.widgets.dialogs import ConfirmScreen, HelpScreen, LRInputScreen, QuitRunScreen

@@ -48,8 +48,7 @@ from lrwatch.session.pilot_driver import ask_status
 from lrwatch.session.pilot_view import view_in
 from lrwatch.session.preview import Forecast, ask_schedule
 from lrwatch.session.session import Session
-from lrwatch.store import RunData
-from lrwatch.tui.view import lr_names
+from lrwatch.store import RunData, lr_names
 from lrwatch.tui.widgets.header import StatusLine
 from lrwatch.tui.widgets.schedule import SchedulePreview
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lrwatch.losschoice import REGEX_EXAMPLE
-from lrwatch.store import RunData, Series
+from lrwatch.store import RunData, Series, lr_names
 from lrwatch.tui.chart import ChartSpec, Marker, Trace, run_tag
 from lrwatch.tui.legend import Entry
 from lrwatch.tui.scale import fmt_num
@@ -83,12 +83,6 @@ class ViewState:
         # Not "paused": that word is for the training run (key p).
         at = f" at step {self.frozen_hi:,}" if self.frozen_hi is not None else ""
         return f"view frozen{at} (f: follow)"
-
-
-def lr_names(run: RunData) -> list[str]:
-    """The run's LR series, group 0 first (``lr``, ``lr/pg1``, ...)."""
-    names = [n for n in run.series if n == "lr" or n.startswith("lr/")]
-    return sorted(names, key=lambda n: (n != "lr", len(n), n))
 
 
 def step_range(runs: list[RunData], view: ViewState) -> tuple[int, int]:
