@@ -306,7 +306,7 @@ class Series:
         them as a new series (None when there are none). O(points removed), plus a rescan
         of the rest on the next read of :attr:`vmin` / :attr:`vmax` when the extremes were
         among them. A series sharing its rows with a key group takes its own copy first (a
-        whole group is cut at once by :meth:`lrwatch.store.RunData.rewind` instead)."""
+        whole group is cut at once by :func:`lrwatch.branches.cut_branch` instead)."""
         k = self.keep_count(to_step)
         if k >= self._n:
             return None

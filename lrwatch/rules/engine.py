@@ -410,10 +410,7 @@ class Engine:
         st.step = to
         st.rewinds += 1
         st.shock_left, self._pre_shock_lr = 0, None
-        # A new start from a known state, not a fix applied to a live one: direction 0.
-        self._state.loss.reset(self.config.engine.grace)
-        for rule in self._rules:
-            rule.on_reset(to, 0, True)
+        self._reset(to, 0, True)  # a new start from a known state, not a fix: direction 0
 
     def _reset(self, step: int, direction: int, explicit: bool) -> None:
         self._state.loss.reset(self.config.engine.grace, lowered=direction < 0)

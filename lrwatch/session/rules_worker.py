@@ -6,8 +6,8 @@ batches over (:meth:`RulesWorker.submit`); the worker feeds them to one
 :class:`~lrwatch.rules.Engine` per run in small slices with a capped duty cycle, checks for
 stalls, and posts the findings of changed runs at most every ``interval`` seconds. When it
 falls far behind (a huge finished log, or a run logging faster than the rules can follow) it
-skips the oldest pending batches rather than holding millions of records in memory, and says
-so (:class:`~lrwatch.session.events.RulesProgress`); ``lrwatch diagnose`` reads everything.
+thins what each run has queued to an equal share (its newest rows whole, a stride through the
+older ones) rather than holding millions of records in memory, and says so (:class:`~lrwatch.session.events.RulesProgress`); ``lrwatch diagnose`` reads everything.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from lrwatch.session.blocks import slices, thin_rows
 from lrwatch.session.events import Emit, FindingsChanged, RulesProgress, SourceProblem
 from lrwatch.session.pacing import Pacer
 
-#: Records the rules may fall behind before the oldest pending batches are skipped.
+#: Records the rules may fall behind before the queued runs are thinned (see _trim).
 MAX_BACKLOG = 1_000_000
 #: Rows each run keeps at least when an overflowing backlog is trimmed (see _trim).
 MIN_SHARE = 1_000
@@ -84,7 +84,7 @@ class RulesWorker:
 
         While the UI reads a big log's backlog the engine would take half the interpreter
         from the reader (the GIL) and double the time to the first full screen; the queue
-        keeps its bound meanwhile (the oldest batches are skipped and counted as usual).
+        keeps its bound meanwhile (thinned and counted as usual, see :meth:`_trim`).
         """
         with self._cond:
             self._held = True

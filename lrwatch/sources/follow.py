@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -115,40 +116,40 @@ def poll_delay(quiet: float) -> float:
 AddChunk = Callable[[list[AnyRecord]], int]
 
 
-class FollowSink:
+class FollowSink(ABC):
     """What a :class:`Follower` calls, on its own thread, as it reads.
 
     A sink implements :meth:`records` and whichever of the others it cares about; the rest
     do nothing.
     """
 
+    @abstractmethod
     def records(self, name: str, records: list[AnyRecord], add: AddChunk) -> None:
         """Run ``name``'s new ``records`` (``[]`` for a new run, and when its stats changed:
-        a line skipped, its format found). Every sink implements it.
+        a line skipped, its format found).
 
         The sink puts them in the store by calling ``add`` (once, or per chunk).
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement records()")
 
-    def polled(self) -> None:
+    def polled(self) -> None:  # noqa: B027 (a hook)
         """One poll's records were all handed over."""
 
-    def input_closed(self, name: str) -> None:
+    def input_closed(self, name: str) -> None:  # noqa: B027 (a hook)
         """Run ``name`` is read from a pipe that reached EOF (its last records came first)."""
 
-    def progress(self, read: int, total: int, done: bool) -> None:
+    def progress(self, read: int, total: int, done: bool) -> None:  # noqa: B027 (a hook)
         """How much of what the files held at start is read; ``done`` once, last."""
 
-    def peeked(self, name: str, path: str, peek: Peek) -> None:
+    def peeked(self, name: str, path: str, peek: Peek) -> None:  # noqa: B027 (a hook)
         """A first look at run ``name`` (many runs: before any is read; see PEEK_FROM)."""
 
-    def idle(self) -> None:
+    def idle(self) -> None:  # noqa: B027 (a hook)
         """A poll read nothing: the follower waits before the next one."""
 
-    def failed(self, text: str) -> None:
+    def failed(self, text: str) -> None:  # noqa: B027 (a hook)
         """Reading stopped (a missing path, an unknown format, an unexpected error)."""
 
-    def finished(self) -> None:
+    def finished(self) -> None:  # noqa: B027 (a hook)
         """The loop ended (asked to stop, or every input is read to its end)."""
 
 
