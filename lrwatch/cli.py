@@ -14,7 +14,19 @@ from collections.abc import Sequence
 from lrwatch._version import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
-COMMANDS = ("watch", "attach", "run", "inspect", "diagnose", "guard", "ctl", "demo", "find_lr")
+COMMANDS = (
+    "watch",
+    "attach",
+    "run",
+    "inspect",
+    "diagnose",
+    "plot",
+    "guard",
+    "ctl",
+    "serve",
+    "demo",
+    "find_lr",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: lightning (and so torch) by design; demos, tui, commands and cli are the front ends.
 HEADLESS_PREFIXES = tuple(
     name
-    for layer in LAYERS[: LAYERS.index(("lrwatch.session",)) + 1]
+    for layer in LAYERS[: next(i for i, lay in enumerate(LAYERS) if "lrwatch.session" in lay) + 1]
     for name in layer
     if name != "lrwatch.integrations"
 )

@@ -43,11 +43,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("lrwatch.rules",),  # 4. diagnosis
     ("lrwatch.control",),  # 5. the control protocol, server and client
     ("lrwatch.train", "lrwatch.integrations"),  # 6. the training-side hook
-    ("lrwatch.session",),  # 7. headless per-run controller (may not exist yet)
+    # 7. headless per-run controller; pictures of runs (lrwatch plot: store, rules, no UI)
+    ("lrwatch.session", "lrwatch.picture"),
     # 8. the front ends, ordered among themselves: a demo knows no UI, the TUI runs demos,
     # a command opens the TUI; never the other way.
     ("lrwatch.demos",),  # 8a
     ("lrwatch.tui",),  # 8b
+    ("lrwatch.serve",),  # 8b': the browser's server (it runs the TUI as a process, imports none)
     ("lrwatch.commands",),  # 8c
     ("lrwatch.cli", "lrwatch.__main__"),  # 9. the entry point
     ("lrwatch",),  # 10. the public API: may import anything; nothing imports it
@@ -68,6 +70,11 @@ ONLY_IN: dict[str, tuple[str, ...]] = {
     "tensorflow": (),
     # NVML (nvidia-ml-py, the [gpu] extra): the training side's system metrics only.
     "pynvml": ("lrwatch.train",),
+    # Pillow (the [png] extra) rasterises lrwatch plot's PNGs.
+    "PIL": ("lrwatch.picture",),
+    # lrwatch serve: textual-serve and its web server, nowhere else.
+    "textual_serve": ("lrwatch.serve",),
+    "aiohttp": ("lrwatch.serve",),
 }
 
 

@@ -8,6 +8,8 @@ loss at all (nothing to judge: the verdict says "no loss found", never "healthy"
 ``{"runs": [{"name", "path", "format", "verdict", "loss", "findings": [...]}]}``.
 ``--follow`` keeps reading as the logs grow, printing each finding as it changes, until every
 run wrote ``end`` (or Ctrl+C), then reports as above.
+``--report FILE.html`` also writes the picture, the findings and the ``inspect`` summary as one
+self-contained HTML file (the one ``lrwatch plot -o FILE.html`` writes; docs/plot.md).
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ def register(subparsers: Any) -> None:
         help="keep reading as the logs grow and print each finding as it opens, escalates or "
         "resolves; stop when every run wrote its end record, or on Ctrl+C, then report",
     )
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="FILE.html",
+        help="also write a self-contained HTML report: the charts, the findings, the inspect "
+        "summary (as lrwatch plot -o FILE.html)",
+    )
     add_rules_argument(p)
     add_fail_on_argument(p)
     add_format_argument(p)
@@ -70,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.rules)
         options = source_options(args, config)
         paths, fmt = list(args.paths), format_of(args)
-        results = diagnose_paths(paths, fmt, config, args.follow, live, **options)
+        store = _report_store(args)
+        results = diagnose_paths(paths, fmt, config, args.follow, live, store=store, **options)
     except (ConfigError, SourceError, re.error) as exc:
         print(f"lrwatch diagnose: error: {exc}", file=sys.stderr)
+        return USAGE
+    if store is not None and not _write_report(args.report, store, results):
         return USAGE
     if args.json:
         print(json.dumps({"runs": results}, allow_nan=False))
@@ -83,12 +95,34 @@ def run(args: argparse.Namespace) -> int:
     return NO_LOSS if any(r["loss"] is None for r in results) else OK
 
 
+def _report_store(args: argparse.Namespace) -> Any:
+    """A store to keep the records in when ``--report`` asks for a picture (else None)."""
+    if not getattr(args, "report", None):
+        return None
+    from lrwatch.store import MetricStore
+
+    return MetricStore()
+
+
+def _write_report(path: str, store: Any, results: list[dict[str, Any]]) -> bool:
+    """``--report``: the HTML of ``lrwatch plot -o FILE.html``; False (said) when it failed."""
+    from lrwatch.commands._report import write_picture
+
+    try:
+        write_picture(path, store, results, fmt="html", evidence=_evidence_text)
+    except OSError as exc:
+        print(f"lrwatch diagnose: error: cannot write {path}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def diagnose_paths(
     paths: list[str],
     fmt: str | None,
     config: Any,
     follow: bool = False,
     on_change: Callable[[str, list[Any]], object] | None = None,
+    store: Any = None,
     **source_options: Any,
 ) -> list[dict[str, Any]]:
     """Read every run to its end, feeding records to one engine per run, in order.
@@ -97,6 +131,8 @@ def diagnose_paths(
     run wrote its ``end`` record or the user interrupts; ``on_change(run, findings)`` gets the
     findings each batch opened, escalated or resolved (and stalls), as they happen. Reading is
     :class:`lrwatch.sources.follow.Follower`'s, the loop ``watch`` runs.
+    ``store``: a :class:`~lrwatch.store.MetricStore` that also keeps every record read (for
+    a picture: ``lrwatch plot``, ``--report``); None keeps none.
     ``source_options`` go to :func:`lrwatch.sources.open_runs` (``stdin_fd``...).
     """
     from lrwatch.commands._judge import Judge
@@ -110,7 +146,7 @@ def diagnose_paths(
     judge = Judge(config, follow, on_change)
     try:
         try:
-            Follower.of(runset).run(None, judge.stop, judge)
+            Follower.of(runset).run(store, judge.stop, judge)
         except KeyboardInterrupt:
             if not follow:
                 raise
