@@ -153,6 +153,19 @@ class Session:
 
         wait_child(child, self.stop, emit, step)
 
+    def watch_rendezvous(self, poll: float = 0.25) -> None:
+        """Read the rendezvous file until the session stops: :meth:`watch_child` for
+        ``lrwatch run``'s child started by someone else (``lrwatch serve``, one app per browser
+        tab), so there is no child here to wait for; the log's ``end`` record says how it
+        ended."""
+        if not self.rendezvous:
+            return
+        reader = RendezvousReader(self.rendezvous)
+        while not self.stop.is_set():
+            for news in reader.poll():
+                self.announce(news)
+            self.stop.wait(poll)
+
     def take_preferred(self) -> str | None:
         """The preferred log's run, once it has records (then never again), else None.
 

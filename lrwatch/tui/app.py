@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.events import DeliveryComplete, DeliveryFailed
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
@@ -48,8 +51,10 @@ from lrwatch.tui.prefs import ViewPrefs, dir_key
 from lrwatch.tui.runs import RunRow, run_row
 from lrwatch.tui.runs_view import RunsView
 from lrwatch.tui.scale import fmt_num
+from lrwatch.tui.screenshot import base_name, free_name, shot_folder
 from lrwatch.tui.smooth import SMOOTHING_LEVELS
 from lrwatch.tui.summary import DONE_STATES, run_state, summarize
+from lrwatch.tui.theme import LIGHT_ANSI, ThemeError, resolve_theme, theme_from_env
 from lrwatch.tui.view import CHARTS, WINDOWS, ViewState
 from lrwatch.tui.widgets.charts import PanelSpec, chart_panel, sync_metric_panels
 from lrwatch.tui.widgets.console import ConsolePane
@@ -77,6 +82,8 @@ class LRWatchApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "lrwatch"
+    #: Light themes draw our ANSI colour names darker than Textual's Alabaster (tui/theme.py).
+    ansi_theme_light = Reactive(LIGHT_ANSI, init=False)
     BINDINGS: ClassVar[list[BindingType]] = [
         # The footer shows them in this order: at 80 columns the LR keys the demo names
         # and help come first; view keys may fall off the end (help and palette have them).
@@ -106,6 +113,7 @@ class LRWatchApp(App[int]):
         Binding("A", "autopilot", "Autopilot", show=False),
         Binding("x", "cancel_autopilot", "Cancel autopilot", show=False),
         Binding("c", "console", "Console"),
+        Binding("P", "screenshot", "Save a screenshot (SVG)", show=False),
         Binding("r", "runs", "Runs"),
         Binding("escape", "runs", "Runs", show=False),
     ]
@@ -127,10 +135,17 @@ class LRWatchApp(App[int]):
         keep_child: bool = False,
         source_options: dict[str, Any] | None = None,
         autopilot: Bounds | None = None,
+        theme: str | None = None,
     ) -> None:
         """``source_options`` go to ``open_runs`` (``loss``/``val_loss``, ``parser_factory``);
-        ``autopilot``: on for every run from the start, within these bounds."""
+        ``autopilot``: on for every run from the start, within these bounds; ``theme``: a
+        Textual theme, or ``dark``/``light`` (default: ``$LRWATCH_THEME``, else textual-dark).
+
+        An unknown ``theme`` raises :class:`~lrwatch.tui.theme.ThemeError`; an unknown
+        ``$LRWATCH_THEME`` exits with the message, as a bad command-line option would.
+        """
         super().__init__()
+        self.theme = self._chosen_theme(theme)
         self.session = Session(
             self.emit,
             store=store,
@@ -179,6 +194,17 @@ class LRWatchApp(App[int]):
         self.autopilot = AutopilotView(self)
         if autopilot is not None:
             self.autopilot.start(autopilot)
+        self._shots: dict[str, str] = {}  #: screenshots on their way: delivery key -> name
+
+    def _chosen_theme(self, theme: str | None) -> str:
+        """The theme to start with: ``theme``, else ``$LRWATCH_THEME``, else textual-dark."""
+        known = self.available_themes
+        if theme is not None:
+            return resolve_theme(theme, known)
+        try:
+            return theme_from_env(known)
+        except ThemeError as exc:
+            raise SystemExit(f"lrwatch: {exc}") from None
 
     # ---- what tests and benchmarks reach --------------------------------------------------
 
@@ -243,6 +269,8 @@ class LRWatchApp(App[int]):
 
     def on_mount(self) -> None:
         self.view.mono = self.no_color
+        self.view.light = not self.current_theme.dark
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         for name in self.store.runs:
             self.arrivals[name] = self.clock()
         self.session.start()
@@ -252,6 +280,8 @@ class LRWatchApp(App[int]):
             self._read_stream()
         if self.child is not None:
             self._wait_child()
+        elif self.session.rendezvous:
+            self._watch_rendezvous()
         self.set_interval(1.0, self._tick)
         self.status_w.show(self.view.describe())
         if self._prefs_note:
@@ -279,6 +309,10 @@ class LRWatchApp(App[int]):
     def _wait_child(self) -> None:
         assert self.child is not None
         self.session.watch_child(self.child, self.emit)  # and where its Monitor logs
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="child")
+    def _watch_rendezvous(self) -> None:
+        self.session.watch_rendezvous()  # a run started elsewhere (lrwatch serve)
 
     @work(thread=True, exit_on_error=False, group="control")
     def _run_job(self, job: Job) -> None:
@@ -831,8 +865,45 @@ class LRWatchApp(App[int]):
         """Move the finding selection."""
         self.findings_w.move(delta)
 
+    def _theme_changed(self, theme: Any) -> None:
+        """Another theme (the palette's "Theme"): the charts pick their colours for it."""
+        if self.view.light != (not theme.dark):
+            self.view.light = not theme.dark
+            self._data_changed()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG screenshot named after the run and its step (a download in a browser)."""
+        # After the next refresh: from the palette, the frame must no longer show the palette.
+        self.call_after_refresh(self._shoot, filename, path)
+
+    def _shoot(self, filename: str | None, path: str | None) -> None:
+        run = self.current_run
+        folder = Path(path) if path else shot_folder()
+        if not filename:
+            base = base_name(run.name, run.last_step) if run else base_name(None, None)
+            filename = free_name(folder, base, self._shots.values())
+        key = self.deliver_screenshot(filename=filename, path=str(folder))
+        if key is not None:
+            self._shots[key] = filename
+            self.status_w.show(f"… saving screenshot {folder / filename}")
+
+    def on_delivery_complete(self, event: DeliveryComplete) -> None:
+        """Say where the screenshot went (no path: a browser downloaded it)."""
+        name = self._shots.get(event.key)
+        if name is not None:
+            where = str(event.path) if event.path is not None else f"{name} (downloaded)"
+            self.status_w.show(f"✓ screenshot saved: {where}")
+
+    def on_delivery_failed(self, event: DeliveryFailed) -> None:
+        """Say why the screenshot was not saved."""
+        name = self._shots.get(event.key)
+        if name is not None:
+            self.status_w.show(f"✗ screenshot {name} not saved: {event.exception}", error=True)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Screenshot" names the file after the date and saves it to ~/Downloads:
+        # ours (key P) names it after the run and step, in $LRWATCH_SCREENSHOTS or here.
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
         yield from palette_commands(self, self.BINDINGS, screen)
 
 

@@ -57,9 +57,9 @@ def render_card(f: Any, selected: bool, width: int, controllable: bool = True) -
     gets the fix as advice, without an ``[a]`` that would only be refused.
     """
     sev = getattr(f, "severity", "info")
-    colour = SEVERITY_STYLES.get(sev, "white")
+    colour = SEVERITY_STYLES.get(sev, "")  # "": the theme's text colour, light or dark
     resolved = bool(getattr(f, "resolved", False))
-    bar_style = f"bold {colour}" if not resolved else "dim"
+    bar_style = f"bold {colour}".strip() if not resolved else "dim"
     inner = max(width - 2, 8)
     t = Text()
     head = Text()

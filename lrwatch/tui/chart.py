@@ -290,7 +290,10 @@ def render_chart(spec: ChartSpec, width: int, height: int) -> list[Text]:
     ticks = _ytick_rows(yr[0], yr[1], plot_h, log_y, _flat_value(ranges))
     styles = [tr.style for tr in spec.traces]
     for r in range(plot_h):
-        line = Text(f"{ticks.get(r, ''):>7}", style="dim")
+        # The tick label's dim is a span, not the row's base style: as the base it dimmed
+        # every trace on the row after it.
+        line = Text(f"{ticks.get(r, ''):>7}")
+        line.stylize("dim")
         line.append("┤" if r in ticks else "│", style="dim")
         _append_row(line, r, bits, owner, overlay, styles)
         lines.append(line)

@@ -17,7 +17,7 @@ from lrwatch.records import SYSTEM_PREFIX, gpu_of_util
 from lrwatch.store import RunData, Series
 from lrwatch.tui.chart import ChartSpec, Trace
 from lrwatch.tui.smooth import EmaCache
-from lrwatch.tui.view import RUN_COLOURS, ViewState, build_chart, series_traces, step_range
+from lrwatch.tui.view import ViewState, build_chart, colours, series_traces, step_range
 
 #: A panel of one metric is named this prefix and the metric's name.
 METRIC_PREFIX = "metric:"
@@ -59,7 +59,7 @@ def metric_spec(name: str, runs: list[RunData], view: ViewState) -> ChartSpec:
 
     Log-y follows the view where every value is positive; ``auto`` decides by the range.
     """
-    traces = series_traces(runs, name, view, RUN_COLOURS[3])
+    traces = series_traces(runs, name, view, colours(view)[3])
     lo, hi = step_range(runs, view)
     positive = all((t.series.vmin or 0.0) > 0 for t in traces)
     note = f"no {name} logged yet"
@@ -108,7 +108,7 @@ def system_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
     if run is None:
         return None
     traces = [
-        Trace(s, RUN_COLOURS[(i + 2) % len(RUN_COLOURS)], label)
+        Trace(s, colours(view)[(i + 2) % len(colours(view))], label)
         for i, (label, s) in enumerate(system_traces(run))
     ]
     if not traces:

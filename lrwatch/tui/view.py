@@ -31,6 +31,21 @@ RUN_COLOURS = (
     "pink1",
     "wheat1",
 )
+#: The same ten on a light theme: the ANSI names are darkened by the app's light ANSI theme
+#: (tui/theme.py), the others are darker hues (pink1 and wheat1 vanish on light grey; wheat's
+#: place is an olive). Dimmed as the chart rows are, each reads at 3:1 on textual-light.
+RUN_COLOURS_LIGHT = (
+    "cyan",
+    "magenta",
+    "green",
+    "yellow",
+    "blue",
+    "red",
+    "#8b3700",
+    "#5c37a5",
+    "#962956",
+    "#4a5400",
+)
 
 
 #: The y axis of the loss, grad-norm and metric panels: chosen per panel by the data's range
@@ -50,6 +65,8 @@ class ViewState:
     overlay: bool = False
     #: NO_COLOR: overlaid runs cannot differ by hue, so the current run is bold, the others grey.
     mono: bool = False
+    #: A light theme: colours that are not ANSI names come from :data:`RUN_COLOURS_LIGHT`.
+    light: bool = False
     current: str = ""  #: the run the header is about (bold in an overlay)
 
     @property
@@ -134,7 +151,7 @@ def abandoned_traces(run: RunData, name: str, colour: str) -> list[Trace]:
     """The points of metric ``name`` that rewinds abandoned, dimmed in ``colour``. They take
     no part in the y range (a blow-up that was rewound must not squash the live branch; it
     shows as ``▲`` at the top) and their NaN/Inf columns are not marked (they were resolved)."""
-    style = f"dim {_plain(colour)}"
+    style = f"dim {_plain(colour)}".strip()
     return [
         Trace(s, style, "", robust=False, marks=False)
         for s in run.abandoned.get(name, ())
@@ -144,7 +161,7 @@ def abandoned_traces(run: RunData, name: str, colour: str) -> list[Trace]:
 
 def _plain(style: str) -> str:
     """A style without its weight: the colour a dimmed copy is drawn in."""
-    return " ".join(w for w in style.split() if w not in ("bold", "dim")) or "white"
+    return " ".join(w for w in style.split() if w not in ("bold", "dim"))
 
 
 def _abandoned_note(traces: list[Trace]) -> list[Entry]:
@@ -168,8 +185,14 @@ def run_style(i: int, run: RunData, view: ViewState) -> str:
     current = run.name == view.current
     if view.mono:
         return "bold" if current else "grey50"
-    colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+    palette = colours(view)
+    colour = palette[i % len(palette)]
     return f"bold {colour}" if current else colour
+
+
+def colours(view: ViewState) -> tuple[str, ...]:
+    """The ten run and series colours for the view's theme (light or dark)."""
+    return RUN_COLOURS_LIGHT if view.light else RUN_COLOURS
 
 
 def _overlay_notes(runs: list[RunData], view: ViewState, has_val: bool) -> list[Entry]:
@@ -258,7 +281,7 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
                 tag = run_tag(i) if g == 0 else ""
                 traces.append(Trace(run.series[name], run_style(i, run, view), "", tag=tag))
             else:
-                colour = RUN_COLOURS[(g + 1) % len(RUN_COLOURS)]
+                colour = colours(view)[(g + 1) % len(RUN_COLOURS)]
                 traces[:0] = abandoned_traces(run, name, colour)
                 traces.append(Trace(run.series[name], colour, name))
     marks = [] if overlay else markers(runs[0]) if runs else []
@@ -271,12 +294,12 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
 
 def grad_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
     """Grad norm when any run logs it (None otherwise)."""
-    traces = series_traces(runs, "grad_norm", view, RUN_COLOURS[2])
+    traces = series_traces(runs, "grad_norm", view, colours(view)[2])
     if not traces:
         return None
     lo, hi = step_range(runs, view)
     if len(runs) == 1:
-        traces[:0] = abandoned_traces(runs[0], "grad_norm", RUN_COLOURS[2])
+        traces[:0] = abandoned_traces(runs[0], "grad_norm", colours(view)[2])
     return ChartSpec("grad norm", traces, lo, hi, view.log_y, [], "", auto_log=view.auto_y)
 
 

@@ -201,6 +201,7 @@ HELP_SECTIONS: list[tuple[str, str, list[tuple[str, str]]]] = [
             ("M", "metric panels: any logged metric, system"),
             ("c", "console: the run's own output"),
             ("ctrl+f", "search the console (n / N: next / prev)"),
+            ("P", "save a screenshot: RUN-stepN.svg"),
         ],
     ),
     (
