@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_plot
 import ctl_storm
 import rewind_cost
 import rewind_vs_cut
+import serve_first_paint
 import stdout_parsers
 import summary
 import watch_first_screen
@@ -158,12 +160,24 @@ BENCHES = [
         parse=stdout_parsers.parse_find_lr,
     ),
 ]
+BENCHES += (
+    Bench("plot", 13, "bench_plot.py", "lrwatch plot: SVG/PNG at 1k vs 10M points", json="plot"),
+    Bench(
+        "serve",
+        13,
+        "serve_first_paint.py",
+        "lrwatch serve: first paint in Chromium vs the terminal",
+        json="serve_first_paint",
+    ),
+)
 BY_NAME = {b.name: b for b in BENCHES}
 # Its summary row lives with the benchmark (summary.ROWS holds the builders).
 summary.ROWS.setdefault("watch_first_screen", watch_first_screen.summary_rows)
 summary.ROWS.setdefault("ctl_storm", ctl_storm.summary_rows)
 summary.ROWS.setdefault("rewind_cost", rewind_cost.summary_rows)
 summary.ROWS.setdefault("rewind_vs_cut", rewind_vs_cut.summary_rows)
+summary.ROWS.setdefault("plot", bench_plot.summary_rows)
+summary.ROWS.setdefault("serve_first_paint", serve_first_paint.summary_rows)
 
 
 def _stream(proc: subprocess.Popen[str], sink: list[str]) -> None:

@@ -41,6 +41,8 @@ def register(subparsers: Any) -> None:
     pace.add_argument("--fast", action="store_true", help="no pacing (and fewer steps)")
     p.add_argument("--headless", action="store_true", help="no UI: progress and findings")
     p.add_argument("--log", default=None, metavar="PATH", help="keep the logs: DIR or FILE.jsonl")
+    # lrwatch serve started the demo's training, logging to DIR: one UI per browser tab on it.
+    p.add_argument("--served", default=None, metavar="DIR", help=argparse.SUPPRESS)
     add_fail_on_argument(p, "--headless: ")
     add_autopilot_arguments(p, ui=True)
     p.set_defaults(func=run)
@@ -70,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if args.name is None and not args.headless and sys.stdin.isatty() and sys.stdout.isatty():
         return _tour(args)
     name = args.name or DEFAULT
+    if args.served:
+        return _served(SCENARIOS[name], Path(args.served))
     if args.name is None:
         print(f"No demo named: running '{name}'. Others (lrwatch demo NAME):", ", ".join(SCENARIOS))
     return _one(SCENARIOS[name], args, quiet=False)
@@ -159,12 +163,27 @@ def _watch_paths(target: Path) -> list[str]:
     return [str(target)]
 
 
+def output_of(target: Path) -> Path:
+    """Where the demo's training process writes its stdout, beside its logs ``target``."""
+    return target.with_suffix(".out") if target.suffix else target.with_name(target.name + ".out")
+
+
+def _served(scenario: Scenario, target: Path) -> int:
+    """One browser tab's UI on a demo whose training ``lrwatch serve`` started (not ours to
+    wait for or stop: closing a tab leaves it running)."""
+    from lrwatch.tui.demo import DemoApp
+
+    app = DemoApp(scenario, output_of(target), paths=_watch_paths(target))
+    app.run()
+    return int(app.return_code or 0)
+
+
 def _with_ui(scenario: Scenario, args: argparse.Namespace, target: Path, *, quiet: bool) -> int:
     from lrwatch.commands.run import spawn, stop
     from lrwatch.demos.runner import banner
     from lrwatch.tui.demo import DemoApp
 
-    out = target.with_suffix(".out") if target.suffix else target.with_name(target.name + ".out")
+    out = output_of(target)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = _watch_paths(target)
     if not quiet:

@@ -54,6 +54,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--keep", action="store_true", help="leave the command running when the UI quits"
     )
+    # lrwatch serve started NAME's command in --dir already: one UI per browser tab on it.
+    p.add_argument("--served", default=None, metavar="NAME", help=argparse.SUPPRESS)
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     add_autopilot_arguments(p, ui=True)
     p.set_defaults(func=run)
@@ -151,9 +153,12 @@ def fresh_name(directory: str, name: str) -> str:
     return candidate
 
 
-def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path, log: Path) -> Any:
+def make_app(
+    args: argparse.Namespace, proc: subprocess.Popen[bytes] | None, out: Path, log: Path
+) -> Any:
     """The UI over the child's console output, then its Monitor's log, wherever the Monitor
-    says (in the rendezvous file beside ``log``) it logs."""
+    says (in the rendezvous file beside ``log``) it logs. ``proc`` None: the child is not
+    ours (``lrwatch serve`` started it, and a browser tab's UI neither waits for nor stops it)."""
     from lrwatch.commands.watch import load_rules
     from lrwatch.tui.app import LRWatchApp
 
@@ -173,6 +178,8 @@ def make_app(args: argparse.Namespace, proc: subprocess.Popen[bytes], out: Path,
 
 def run(args: argparse.Namespace) -> int:
     """Start the command, open the UI on its output and log; returns the child's exit code."""
+    if args.served:
+        return served(args)
     cmd = [c for c in args.cmd if c != "--"] if args.cmd[:1] == ["--"] else list(args.cmd)
     if not cmd:
         print(
@@ -205,6 +212,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {logged}")
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
+
+
+def served(args: argparse.Namespace) -> int:
+    """One browser tab's UI on run ``--served NAME`` that ``lrwatch serve`` started."""
+    out, log = paths_for(args.dir, args.served)
+    app = make_app(args, None, out, log)
+    app.run()
+    return int(app.return_code or 0)
 
 
 def keeps_child(stop_child: bool, ui_return_code: int | None) -> bool:
