@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.browser import chromium, screenshot_pixels, wait_for
 from tests.serve.servehelp import Serving, serving
@@ -112,10 +113,22 @@ def test_the_screenshot_key_delivers_the_svg_to_the_browser() -> None:
         wait_for(lambda: len(driver.window_handles) == 2, 60, "the screenshot's tab")
         wait_for(lambda: "(downloaded)" in screen_text(driver), 60, "the status line")
         assert "nanogpt_healthy-step300.svg" in screen_text(driver)
+        first = driver.current_window_handle
         driver.switch_to.window(driver.window_handles[1])
         assert "/download/" in driver.current_url
         svg = wait_for(lambda: "</svg>" in driver.page_source and driver.page_source, 60, "svg")
         assert "<svg" in svg and "nanogpt_healthy" in svg
+
+        # The command palette works in the page as in a terminal (ctrl+p is not the browser's
+        # print here): the same action from it, and the second shot does not overwrite the first.
+        driver.switch_to.window(first)
+        driver.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys(Keys.CONTROL, "p")
+        wait_for(lambda: "Search for commands" in screen_text(driver), 60, "the palette")
+        type_keys(driver, "screenshot")
+        wait_for(lambda: "Save a screenshot" in screen_text(driver), 60, "the palette's entry")
+        type_keys(driver, Keys.ENTER)
+        wait_for(lambda: len(driver.window_handles) == 3, 60, "the second screenshot's tab")
+        wait_for(lambda: "step300-2.svg (downloaded)" in screen_text(driver), 60, "its name")
 
 
 @pytest.mark.parametrize(
