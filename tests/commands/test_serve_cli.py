@@ -33,6 +33,8 @@ def serve(*args: str) -> subprocess.CompletedProcess[str]:
         (("--port", "0", "demo", "no-such-demo"), "unknown demo 'no-such-demo'"),
         (("--port", "0", "demo", "too-high", "--headless"), "open no UI"),
         (("--port", "0", "run"), "give the command after --"),
+        (("--port", "70000", "watch", LOG), "70000 is not in 0..65535"),
+        (("--max-tabs", "0", "watch", LOG), "0 is not in 1..1000"),
     ],
 )
 def test_refusals_say_why(args: tuple[str, ...], says: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -95,3 +96,31 @@ def test_a_websocket_from_elsewhere_or_without_the_cookie_is_refused(
     with pytest.raises(aiohttp.WSServerHandshakeError) as err:
         asyncio.run(tab_output(served, b"loss", origin=origin, cookie=cookie))
     assert err.value.status == 403
+
+
+def test_tabs_past_max_tabs_are_refused_until_one_closes() -> None:
+    async def scenario(served: Serving) -> tuple[int, bytes]:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as session:
+            async with session.get(served.url) as resp:
+                assert resp.status == 200
+            url = served.base.replace("http://", "ws://") + "/ws?width=100&height=30"
+            async with session.ws_connect(url) as first:
+                await first.receive(timeout=120)  # the first tab's app is up
+                with pytest.raises(aiohttp.WSServerHandshakeError) as err:
+                    await session.ws_connect(url)
+                await first.send_json(["stdin", "q"])
+        # The first tab's slot is free once its app has exited: a new tab gets an app again.
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return err.value.status, await tab_output(served, b"loss")
+            except aiohttp.WSServerHandshakeError as again:
+                if again.status != 503 or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+    with serving("--max-tabs", "1", "watch", "--no-follow", LOG) as served:
+        status, again = asyncio.run(scenario(served))
+    assert status == 503
+    assert b"loss" in again
