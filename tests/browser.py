@@ -67,8 +67,14 @@ def chromium(width: int = 1280, height: int = 800) -> Iterator[Any]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds.
+def wait_for(
+    condition: Callable[[], Any],
+    timeout: float = 60.0,
+    what: str = "condition",
+    seen: Callable[[], str] | None = None,
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds,
+    saying what ``seen`` returns then (what the page showed instead).
 
     A deadline, not a sleep: a loaded machine only makes the wait longer.
     """
@@ -78,7 +84,8 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60.0, what: str = "c
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            shown = f"; seen: {seen()!r}" if seen is not None else ""
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{shown}")
         time.sleep(0.1)
 
 
