@@ -121,8 +121,8 @@ async def test_a_script_without_a_monitor_is_charted_from_its_output(tmp_path: P
             run = app.current_run
             assert run.name == "train.console" and app.run_names == ["train.console"]
             assert len(run.series["loss"]) == 40
-            chart = _text(app, "#loss")
-            assert any(0x2800 < ord(c) <= 0x28FF for c in chart)  # braille: it is drawn
+            # Drawn (braille) once the chart's next refresh has the data: wait for it.
+            await until(pilot, lambda: any(0x2800 < ord(c) <= 0x28FF for c in _text(app, "#loss")))
             await until(pilot, lambda: app.child_code == 0)
             assert not app.console_w.is_open  # a clean exit opens nothing
     finally:
