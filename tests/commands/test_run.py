@@ -99,7 +99,7 @@ async def test_a_monitor_configured_only_by_the_environment_is_watched_and_steer
             await _until(pilot, lambda: (r := app.current_run) is not None and r.name == name)
             await _until(pilot, lambda: app.control_info(name).connected)
             assert str(tmp_path) in (app.control_info(name).endpoint or "")
-            assert "✓" in _text(app, "#header")
+            await _until(pilot, lambda: "✓" in _text(app, "#header"))
             await pilot.press("slash")
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")

@@ -96,7 +96,9 @@ async def test_a_monitor_logging_elsewhere_is_found_shown_and_steered(tmp_path: 
             assert rendezvous_of(paths_for(str(tmp_path / "runs"), "train")[1]).exists()
             # The child's output is the run's console now, not a second run without a loss.
             assert app.run_names == ["exp1"] and "train.console" in app.store.runs
-            assert "1/1" in _text(app, "#header") or "exp1" in _text(app, "#header")
+            await until(
+                pilot, lambda: "exp1" in _text(app, "#header") or "1/1" in _text(app, "#header")
+            )
             await until(pilot, lambda: app.control_info("exp1").connected)
             await pilot.press("slash")
             assert isinstance(app.screen, ConfirmScreen)
@@ -148,7 +150,7 @@ async def test_a_crash_opens_the_console_at_the_traceback_and_search_finds_a_lin
             await until(pilot, lambda: pane.view_w.scroll_y > 0)
             top = round(pane.view_w.scroll_y)
             assert top <= tb < top + pane.view_w.size.height
-            assert "● crashed" in _text(app, "#header")
+            await until(pilot, lambda: "● crashed" in _text(app, "#header"))
             # ctrl+f: type, the matching line is marked and the title counts it.
             await pilot.press("ctrl+f")
             assert app.focused is pane.search_w
