@@ -28,6 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     (
         "lrwatch._version",
         "lrwatch.numfmt",
+        "lrwatch.scale",
         "lrwatch.lrchange",
         "lrwatch.records",
         "lrwatch.columns",

@@ -16,19 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrwatch.picture.annotate import findings_items, legend_items, marker_items
-from lrwatch.picture.axes import (
-    log_ticks,
-    nice_ticks,
-    step_label,
-    tick_labels,
-    to_drawn,
-    value_range,
-    wants_log,
-)
+from lrwatch.picture.axes import tick_labels, to_drawn, value_range
 from lrwatch.picture.primitives import Item, Label, Line, Panel, Rect, Scene
 from lrwatch.picture.theme import MONO_DASHES
 from lrwatch.picture.traces import TraceSpec, clip_items, nan_items, trace_items
 from lrwatch.reduction import Reduced
+from lrwatch.scale import fmt_step, log_ticks, nice_ticks, spans_decades
 from lrwatch.store import RunData, lr_names
 
 #: Pixels around and between the panels.
@@ -217,7 +210,7 @@ def _fit_y(panel: Panel, specs: list[TraceSpec], reds: list[Reduced]) -> None:
     if not ranged:
         ranged = [r for r in reds if len(r)]
     mins, maxs = [r.ymin for r in ranged], [r.ymax for r in ranged]
-    panel.log = panel.name == "lr" or wants_log(mins, maxs)
+    panel.log = panel.name == "lr" or spans_decades(mins, maxs, q=0.0)
     # An LR is set, not measured: every value shows (a cosine decay to ~0 is not an outlier).
     q = 0.0 if panel.name == "lr" else 0.02
     span = value_range(
@@ -267,7 +260,7 @@ def _x_axis(scene: Scene, lo: int, hi: int) -> None:
                 _after_panel(scene, p), Line(x, p.top, x, p.bottom, "grid", role="grid")
             )
         scene.items.append(
-            Label(x, last.bottom + 16, step_label(t), "muted", 11, "middle", role="xtick")
+            Label(x, last.bottom + 16, fmt_step(t), "muted", 11, "middle", role="xtick")
         )
     scene.items.append(
         Label(last.left - 8, last.bottom + 16, "step", "muted", 11, "end", role="xtitle")

@@ -31,6 +31,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 
 from lrwatch.control.client import ControlClient
+from lrwatch.numfmt import fmt_num
 from lrwatch.records import Event
 from lrwatch.rules import RuleConfig
 from lrwatch.rules.coverage import not_enough
@@ -50,7 +51,6 @@ from lrwatch.tui.panels import SYSTEM, has_system, metric_chart, metric_names
 from lrwatch.tui.prefs import ViewPrefs, dir_key
 from lrwatch.tui.runs import RunRow, run_row
 from lrwatch.tui.runs_view import RunsView
-from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.screenshot import base_name, free_name, shot_folder
 from lrwatch.tui.smooth import SMOOTHING_LEVELS
 from lrwatch.tui.summary import DONE_STATES, run_state, summarize

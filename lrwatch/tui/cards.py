@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from lrwatch.lrchange import LRChange
-from lrwatch.tui.scale import fmt_num
+from lrwatch.numfmt import fmt_num
 
 SEVERITY_STYLES = {"error": "red", "warning": "yellow", "info": "blue"}
 _ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from rich.text import Text
 
-from lrwatch.store import Reduced, Series
-from lrwatch.tui.legend import Entry, legend_lines
-from lrwatch.tui.scale import (
+from lrwatch.numfmt import fmt_num
+from lrwatch.scale import (
     fmt_distinct,
-    fmt_num,
     fmt_step,
     log_ticks,
     nice_ticks,
     robust_range,
     spans_decades,
 )
+from lrwatch.store import Reduced, Series
+from lrwatch.tui.legend import Entry, legend_lines
 
 GUTTER = 8  # y tick labels (7) + the axis line
 # Braille dot bits by (row within cell, column within cell).

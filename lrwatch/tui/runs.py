@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from rich.text import Text
 
+from lrwatch.numfmt import fmt_num
 from lrwatch.records import gpu_of_util
 from lrwatch.rules.finding import severity_rank
 from lrwatch.session.control import ControlInfo
 from lrwatch.sources.peek import Peek
 from lrwatch.store import RunData
 from lrwatch.tui.progress import fraction_done
-from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.summary import STALL_AFTER, STATE_STYLES, summarize
 
 #: Trailing finite losses averaged into the "last smoothed loss".

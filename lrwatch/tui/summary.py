@@ -9,10 +9,11 @@ import numpy as np
 from rich.text import Text
 
 from lrwatch import liveness
+from lrwatch.numfmt import fmt_num
+from lrwatch.scale import fmt_lr
 from lrwatch.session.control import ControlInfo
 from lrwatch.store import RunData, lr_names
 from lrwatch.tui.progress import ETA_WIDTH, append_progress, eta_seconds, fraction_done
-from lrwatch.tui.scale import fmt_lr, fmt_num
 
 #: Seconds without a write before a run that has not ended counts as idle (or stalled); the
 #: same threshold as the ``stalled`` rule's (:mod:`lrwatch.liveness`).

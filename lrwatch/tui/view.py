@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lrwatch.losschoice import REGEX_EXAMPLE
+from lrwatch.numfmt import fmt_num
 from lrwatch.store import RunData, Series, lr_names
 from lrwatch.tui.chart import ChartSpec, Marker, Trace, run_tag
 from lrwatch.tui.legend import Entry
-from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.smooth import EmaCache
 
 #: Step windows the UI cycles through (None = the whole run).

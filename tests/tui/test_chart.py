@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrwatch.numfmt import fmt_num
+from lrwatch.scale import log_ticks, nice_ticks, robust_range, spans_decades
 from lrwatch.store import MetricStore, Series
 from lrwatch.tui.chart import ChartSpec, Marker, Trace, render_chart
-from lrwatch.tui.scale import fmt_num, log_ticks, nice_ticks, robust_range, spans_decades
 
 
 def _series(values: np.ndarray) -> Series:

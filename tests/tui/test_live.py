@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from lrwatch.numfmt import fmt_num
 from lrwatch.tui.app import LRWatchApp
 from lrwatch.tui.messages import ControlReply
-from lrwatch.tui.scale import fmt_num
 from lrwatch.tui.widgets.dialogs import ConfirmScreen
 
 from .helpers import until

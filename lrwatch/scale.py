@@ -1,4 +1,5 @@
-"""Axis maths for the charts: robust y-ranges, nice ticks and compact number labels."""
+"""Axis maths for every chart, the terminal's and the pictures': robust y-ranges from
+per-column extremes, nice ticks, and compact tick and step labels. Pure, no UI."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from lrwatch.numfmt import fmt_num
-
-__all__ = ["fmt_num"]  # charts, cards and headers share the core's compact labels
 
 
 def fmt_lr(x: float) -> str:
