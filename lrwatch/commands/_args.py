@@ -7,6 +7,7 @@ between commands.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,3 +114,18 @@ def format_of(args: argparse.Namespace) -> str | None:
     """``--format``, or ``text`` when ``--regex`` is given."""
     fmt = getattr(args, "format", None) or getattr(args, "fmt", None)
     return fmt or ("text" if getattr(args, "regex", None) else None)
+
+
+def int_in(lo: int, hi: int, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: an integer from ``lo`` to ``hi`` (``unit`` follows it in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value}{unit} is not in {lo}..{hi}")
+        return value
+
+    return parse

@@ -26,6 +26,7 @@ from lrwatch.commands._args import (
     add_regex_argument,
     add_rules_argument,
     format_of,
+    int_in,
     source_options,
 )
 
@@ -56,9 +57,17 @@ def register(subparsers: Any) -> None:
         help="colours: dark (default for .svg/.png) or light; auto (default for .html) follows "
         "the browser's prefers-color-scheme. NO_COLOR set: monochrome",
     )
-    p.add_argument("--width", type=_pixels, default=1200, help="width in pixels (default 1200)")
     p.add_argument(
-        "--height", type=_pixels, default=0, help="height in pixels (default: by the panels)"
+        "--width",
+        type=int_in(200, 10_000, " px"),
+        default=1200,
+        help="width in pixels (default 1200)",
+    )
+    p.add_argument(
+        "--height",
+        type=int_in(200, 10_000, " px"),
+        default=0,
+        help="height in pixels (default: by the panels)",
     )
     p.add_argument(
         "--smoothing",
@@ -72,13 +81,6 @@ def register(subparsers: Any) -> None:
     add_loss_arguments(p)
     add_regex_argument(p)
     p.set_defaults(func=run)
-
-
-def _pixels(text: str) -> int:
-    value = int(text)
-    if not 200 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"{value} px: give 200 to 10000")
-    return value
 
 
 def _beta(text: str) -> float:

@@ -23,10 +23,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lrwatch.commands._args import int_in
 
 #: The commands that open the UI and so can be served.
 SERVED = ("watch", "attach", "run", "demo")
@@ -48,7 +49,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument(
         "--port",
-        type=_int_in(0, 65535),
+        type=int_in(0, 65535),
         default=DEFAULT_PORT,
         help=f"port (default {DEFAULT_PORT}; 0: any)",
     )
@@ -64,28 +65,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--max-tabs",
-        type=_int_in(1, 1000),
+        type=int_in(1, 1000),
         default=8,
         help="app processes at once, one per tab (default 8)",
     )
     p.add_argument("what", choices=SERVED, metavar="COMMAND", help="|".join(SERVED))
     p.add_argument("args", nargs=argparse.REMAINDER, help="the command's arguments")
     p.set_defaults(func=run)
-
-
-def _int_in(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse type: an integer from ``lo`` to ``hi``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is not in {lo}..{hi}")
-        return value
-
-    return parse
 
 
 class Refused(Exception):
