@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     """Start the command, open the UI on its output and log; returns the child's exit code."""
     if args.served:
         return served(args)
-    cmd = [c for c in args.cmd if c != "--"] if args.cmd[:1] == ["--"] else list(args.cmd)
+    cmd = command_of(args)
     if not cmd:
         print(
             "lrwatch run: give the command after --, e.g. lrwatch run -- python train.py",
@@ -212,6 +212,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"lrwatch run: {name} {exit_text(code)}; output {out}, log {logged}")
     return code if code >= 0 else 128 - code  # killed by a signal: the shell's convention
+
+
+def command_of(args: argparse.Namespace) -> list[str]:
+    """The training command after ``--`` (argparse's REMAINDER keeps the ``--``)."""
+    cmd: list[str] = args.cmd
+    return [c for c in cmd if c != "--"] if cmd[:1] == ["--"] else list(cmd)
 
 
 def served(args: argparse.Namespace) -> int:

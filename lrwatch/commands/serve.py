@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lrwatch.commands._args import int_in
+from lrwatch.commands.run import command_of
 
 #: The commands that open the UI and so can be served.
 SERVED = ("watch", "attach", "run", "demo")
@@ -113,7 +114,7 @@ def check(what: str, argv: list[str]) -> argparse.Namespace:
             raise Refused("--headless and --list print, they open no UI: run them without serve")
         if ns.name is not None and ns.name not in SCENARIOS:
             raise Refused(f"unknown demo {ns.name!r}; known: {', '.join(SCENARIOS)}")
-    if what == "run" and not _command(ns):
+    if what == "run" and not command_of(ns):
         raise Refused("give the command after --, e.g. lrwatch serve run -- python train.py")
     return ns
 
@@ -126,11 +127,6 @@ def launch(what: str, argv: list[str], ns: argparse.Namespace) -> Launch:
     if what == "run":
         return _run(ns, argv)
     return Launch([what, *argv], title=f"lrwatch {what} {' '.join(argv)}".strip())
-
-
-def _command(ns: argparse.Namespace) -> list[str]:
-    cmd: list[str] = ns.cmd
-    return [c for c in cmd if c != "--"] if cmd[:1] == ["--"] else list(cmd)
 
 
 def _demo(ns: argparse.Namespace) -> Launch:
@@ -156,7 +152,7 @@ def _demo(ns: argparse.Namespace) -> Launch:
 def _run(ns: argparse.Namespace, argv: list[str]) -> Launch:
     from lrwatch.commands.run import fresh_name, paths_for, run_name, start
 
-    cmd = _command(ns)
+    cmd = command_of(ns)
     name = fresh_name(ns.dir, ns.name or run_name(cmd))
     out, log = paths_for(ns.dir, name)
     try:

@@ -45,10 +45,14 @@ def terminal_script() -> bytes:
     return source.replace(_OPTIONS, _OPTIONS + "screenReaderMode:!0,").encode()
 
 
+@cache
+def _template() -> Template:
+    return Template(files("lrwatch.serve").joinpath("index.html").read_text(encoding="utf-8"))
+
+
 def index(title: str, theme: str, font_size: int = 16) -> str:
     """The page's HTML."""
-    text = files("lrwatch.serve").joinpath("index.html").read_text(encoding="utf-8")
     colours = THEMES.get(theme, THEMES["dark"])
-    return Template(text).substitute(
+    return _template().substitute(
         title=html.escape(title), font_size=max(6, min(font_size, 48)), **colours
     )
