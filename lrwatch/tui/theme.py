@@ -21,11 +21,11 @@ ALIASES = {"dark": "textual-dark", "light": "textual-light"}
 #: The theme when none is named: Textual's default, as before themes could be chosen.
 DEFAULT_THEME = "textual-dark"
 
-#: ANSI colours for light themes. The charts draw their rows dim (Textual blends a dim colour
-#: a third of the way to the background), so every hue here is dark enough that, dimmed, it
-#: still reads at 3:1 on textual-light's #E0E0E0 (tests/tui/test_theme.py measures it):
-#: yellow becomes an amber brown, cyan a teal. ``white`` is a dark grey: on a light
-#: background the "bright" text colour is a dark one.
+#: ANSI colours for light themes, dark enough that every hue reads at 3:1 or more on
+#: textual-light's #E0E0E0, dimmed copies included (abandoned branches, resolved cards;
+#: Textual blends a dim colour a third of the way to the background); tests/tui/test_theme.py
+#: measures it. Yellow becomes an amber brown, cyan a teal. ``white`` is a dark grey: on a
+#: light background the "bright" text colour is a dark one.
 LIGHT_ANSI = TerminalTheme(
     (247, 247, 247),
     (0, 0, 0),

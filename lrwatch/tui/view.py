@@ -33,7 +33,7 @@ RUN_COLOURS = (
 )
 #: The same ten on a light theme: the ANSI names are darkened by the app's light ANSI theme
 #: (tui/theme.py), the others are darker hues (pink1 and wheat1 vanish on light grey; wheat's
-#: place is an olive). Dimmed as the chart rows are, each reads at 3:1 on textual-light.
+#: place is an olive). Each reads at 3:1 on textual-light, dimmed copies included.
 RUN_COLOURS_LIGHT = (
     "cyan",
     "magenta",

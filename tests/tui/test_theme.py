@@ -114,7 +114,7 @@ async def test_light_theme_from_the_environment_is_legible(
         assert len(loss) >= len(RUN_COLOURS_LIGHT)  # every colour is on the chart
         assert not faint(app), faint(app)
         # The measure can fail: with Textual's own light ANSI colours, yellow and cyan
-        # traces (dimmed as chart rows are) fall below 3:1.
+        # traces fall below 3:1.
         app.ansi_theme_light = ALABASTER
         await until(pilot, lambda: bool(faint(app)))
 
