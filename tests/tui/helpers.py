@@ -61,6 +61,8 @@ def start_script(
 
 
 def records(log: Path, kind: str) -> list[dict[str, Any]]:
-    """The records of ``kind`` (``rewind``, ``lr_change`` …) in the JSONL ``log``."""
-    lines = log.read_text().splitlines()
+    """The records of ``kind`` (``rewind``, ``lr_change`` …) in the JSONL ``log``: its whole
+    lines only, since a live trainer may be halfway through writing the last one."""
+    text = log.read_text()
+    lines = text[: text.rfind("\n") + 1].splitlines()
     return [r for r in map(json.loads, lines) if r.get("kind") == kind]

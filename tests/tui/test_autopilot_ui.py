@@ -11,7 +11,6 @@ and the LR it restores.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ from lrwatch.tui.app import LRWatchApp
 from lrwatch.tui.autopilot_view import ALL, lr_at, rewind_preview
 from lrwatch.tui.schedule_plot import ASKING
 
-from .helpers import until
+from .helpers import records, until
 
 SCRIPT = Path(__file__).parent / "scripts" / "train_snap.py"
 BLOWUP = Path(__file__).parent / "scripts" / "train_blowup.py"
@@ -92,11 +91,6 @@ def blowup(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     proc.wait(30)
 
 
-def _records(log: Path, kind: str) -> list[dict]:  # type: ignore[type-arg]
-    lines = log.read_text().splitlines()
-    return [r for r in map(json.loads, lines) if r.get("kind") == kind]
-
-
 def _bar(app: LRWatchApp) -> str:
     return app.autopilot.bar.text
 
@@ -146,11 +140,11 @@ async def test_a_change_is_announced_then_sent_when_the_countdown_runs_out(
         clock.now += 2
         await until(pilot, lambda: "in 3 s" in _bar(app))  # the app's tick redraws it
         assert "rescale ÷10" in _preview(app) and gate.asked == 1  # asked once, not per tick
-        assert not _records(log, "lr_change")  # nothing sent during the countdown
+        assert not records(log, "lr_change")  # nothing sent during the countdown
         clock.now += 3
         await until(pilot, lambda: "✓ snap: scale_lr applied" in str(app.status_w.render()))
-        await until(pilot, lambda: bool(_records(log, "lr_change")))  # flushed ≤100 ms later
-        [rec] = _records(log, "lr_change")
+        await until(pilot, lambda: bool(records(log, "lr_change")))  # flushed ≤100 ms later
+        [rec] = records(log, "lr_change")
         assert rec["by"] == "autopilot" and rec["finding"] == d.finding
         assert rec["reason"].startswith("divergence at step")
         assert rec["new"] == [pytest.approx(0.102)]
@@ -174,14 +168,14 @@ async def test_x_cancels_the_countdown_and_notes_it_in_the_log(diverging: Path) 
         assert not app.autopilot.countdowns
         assert "cancelled" in str(app.status_w.render())
         await _one_line_again(pilot, app)
-        await until(pilot, lambda: bool(_records(log, "note")), 30)
-        [note] = _records(log, "note")
+        await until(pilot, lambda: bool(records(log, "note")), 30)
+        [note] = records(log, "note")
         assert note["by"] == "autopilot" and note["finding"] == d.finding
         assert note["reason"] == "cancelled by a person"
         clock.now += 60  # long past the countdown: the cancelled change is never sent
         app.autopilot.tick()
         assert not app.autopilot.sent and not app.autopilot.countdowns
-        assert not _records(log, "lr_change")
+        assert not records(log, "lr_change")
 
 
 async def test_a_rewind_countdown_shows_the_snapshot_and_the_lr_it_restores(
@@ -209,10 +203,10 @@ async def test_a_rewind_countdown_shows_the_snapshot_and_the_lr_it_restores(
         assert f"LR at step {to:,}: 0.05 → 5e-3 (÷10, rescale)" in shown
         assert "LR schedule" not in shown  # no schedule chart for a rewind
         clock.now += 5
-        await until(pilot, lambda: bool(_records(log, "rewind")), 30)
+        await until(pilot, lambda: bool(records(log, "rewind")), 30)
         await until(pilot, lambda: "rewound" in str(app.status_w.render()))
         await _one_line_again(pilot, app)
-        [rec] = _records(log, "rewind")
+        [rec] = records(log, "rewind")
         assert rec["to_step"] == to and rec["by"] == "autopilot"
         assert rec["new"] == [pytest.approx(0.005)]
 
