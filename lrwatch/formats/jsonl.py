@@ -145,6 +145,15 @@ def _failed_line(block: bytes, exc: Exception) -> tuple[int, int] | None:
     return start, len(block) if end < 0 else end + 1
 
 
+#: What msgspec refuses in a struct field's JSON name (a key written ``"it\\r"`` in the log).
+_BAD_FIELD_CHARS = re.compile(r'[\\"\x00-\x1f]')
+
+
+def _field_name_ok(key: str) -> bool:
+    """Whether the typed row decoder can take ``key`` as a field's JSON name."""
+    return _BAD_FIELD_CHARS.search(key) is None
+
+
 def _line_start(block: bytes, index: int) -> int | None:
     """Offset of line ``index``, one C-level split.
 
@@ -316,6 +325,8 @@ class JsonlParser(LineParser):
         union = dict(self._union)
         required = self._required
         for keys in shapes:
+            if not all(map(_field_name_ok, keys)):
+                continue  # a key the typed decoder cannot name: the general path reads it
             step_key, time_key, rename = self._plan(keys)
             if step_key is None or (union and (step_key, time_key) != self._rows_keys):
                 continue  # events, step-less lines, other step/time keys: the general path
@@ -378,7 +389,8 @@ class JsonlParser(LineParser):
                 if type(step) is int and 0 <= step < max_step and (t is None or t >= min_t) and obj:
                     if rename is not None:
                         obj = {rename[k]: v for k, v in obj.items()}
-                    append(metrics(step, obj, t))
+                    # An integer time ("t": 1717171717) is a float like every record's.
+                    append(metrics(step, obj, t if t is None else float(t)))
                     continue
                 obj[step_key] = step
                 if time_key is not None and t is not None:

@@ -66,6 +66,8 @@ MAX_SHAPES = 4096
 MAX_UNREAD = 5
 #: Rows of one shape in a row from which block mode yields a MetricBlock.
 MIN_BLOCK = 32
+#: Line kinds whose step comes from counters on the line (checked before they are used).
+_COUNTED = ("step", "iter", "key", "batch", "epoch")
 _PER_LINE = Template([])  # marker: lines of this shape go through the bar/dict reader
 #: A config line that states the LR (nanoGPT's configurator prints ``Overriding: learning_rate
 #: = 0.05``; others print ``lr: 0.05`` or ``learning_rate = 6e-4`` among their settings).
@@ -281,31 +283,59 @@ class TextParser(HfParser):
         self, tpl: Template, k: int, cols: dict[int, list[float]], out: list[AnyRecord]
     ) -> bool:
         """Records of ``k`` rows whose numbers the template uses are ``cols``."""
-        if tpl.kind in ("step", "iter", "key"):
+        if tpl.kind in _COUNTED:
             cols, k = self._valid_steps(tpl, cols, k)
             if not k:
                 return False
         steps, carried = self._steps(tpl, cols, k)
         if steps is None:
             return False
-        if tpl.total >= 0 and steps:
-            self._totals(cols[tpl.total], steps, out)
+        # (row, event): a total's meta event goes before the metrics of the line that gave it
+        events = self._totals(cols[tpl.total], steps) if tpl.total >= 0 and steps else []
         if tpl.header or not tpl.metrics or not steps:
+            out.extend(event for _, event in events)
             return True
+        out.extend(event for row, event in events if row == 0)
         self._settle(None, out)
-        self._last_step = steps[-1]
         inferred = tpl.kind == "" and not carried
+        if not (inferred and _only_validation(tpl)):
+            # A validation line with no step of its own shares the step of the train line
+            # before it (see _stepless), never gives one: consecutive ``val loss`` lines
+            # before any train line are points of their own, read whole or line by line.
+            self._last_step = steps[-1]
         names = [name for _, name in tpl.metrics]
         metric_cols = [cols[idx] for idx, _ in tpl.metrics]
-        if self.blocks and len(steps) >= MIN_BLOCK:
-            out.append(_block(names, metric_cols, steps, inferred))
-            return True
-        for step, row in zip(steps, zip(*metric_cols, strict=True), strict=True):
-            out.append(Metrics(step, dict(zip(names, row, strict=True)), None, inferred))
+        # An event within the rows splits them, so that the records come in line order
+        # however the log was cut into reads.
+        start = 0
+        for row, event in events:
+            if row > start:
+                self._emit_rows(
+                    names, [c[start:row] for c in metric_cols], steps[start:row], inferred, out
+                )
+                start = row
+            if row > 0:
+                out.append(event)
+        self._emit_rows(names, [c[start:] for c in metric_cols], steps[start:], inferred, out)
         return True
 
-    def _totals(self, totals: list[float], steps: list[int], out: list[AnyRecord]) -> None:
-        """``meta`` events for the ``M`` of ``step N/M`` lines: when first seen or changed.
+    def _emit_rows(
+        self,
+        names: list[str],
+        metric_cols: list[list[float]],
+        steps: list[int],
+        inferred: bool,
+        out: list[AnyRecord],
+    ) -> None:
+        if self.blocks and len(steps) >= MIN_BLOCK:
+            out.append(_block(names, metric_cols, steps, inferred))
+            return
+        for step, row in zip(steps, zip(*metric_cols, strict=True), strict=True):
+            out.append(Metrics(step, dict(zip(names, row, strict=True)), None, inferred))
+
+    def _totals(self, totals: list[float], steps: list[int]) -> list[tuple[int, AnyRecord]]:
+        """``meta`` events for the ``M`` of ``step N/M`` lines: when first seen or changed,
+        each with the row (of ``steps``) whose line gave it.
 
         A step that goes back under the same total means the counter started over (the
         steps of one epoch, not of the run): the total is withdrawn for good.
@@ -317,31 +347,37 @@ class TextParser(HfParser):
             and sorted(steps) == steps  # C-speed checks: the common block changes nothing
         ):
             self._total_step = steps[-1]
-            return
-        for step, value in zip(steps, totals, strict=True):
+            return []
+        events: list[tuple[int, AnyRecord]] = []
+        for row, (step, value) in enumerate(zip(steps, totals, strict=True)):
             if self._no_totals:
-                return
+                break
             m = as_step(value)
             if m is None or m < step:
                 continue  # "step 12/10": not a total
+            said: list[AnyRecord] = []
             if m == self._total_sent and last is not None and step < last:
-                self._withdraw_total(step, out)
-                return
-            self._send_total(m, step, out)
-            last = self._total_step = step
+                self._withdraw_total(step, said)
+            else:
+                self._send_total(m, step, said)
+                last = self._total_step = step
+            events.extend((row, event) for event in said)
+        return events
 
     def _valid_steps(
         self, tpl: Template, cols: dict[int, list[float]], k: int
     ) -> tuple[dict[int, list[float]], int]:
         """Drop (and count) the rows whose step is no step (as :func:`as_step` judges): one
-        such line must not take the lines of its shape read with it down too."""
-        col = cols[tpl.step]
-        total = sum(col)  # NaN or inf anywhere makes the sum non-finite: three C-speed passes
-        if math.isfinite(total) and min(col) >= 0 and max(col) < 2**62:
+        such line must not take the lines of its shape read with it down too. A batch
+        counter's epoch and batches per epoch count too (``Epoch 1e400/100`` is no epoch)."""
+        parts = [tpl.step]
+        if tpl.kind in ("batch", "epoch"):
+            parts += [i for i in (tpl.epoch, tpl.per_epoch) if i >= 0 and i != tpl.step]
+        if all(_all_steps(cols[i]) for i in parts):
             return cols, k
-        keep = [i for i, v in enumerate(col) if as_step(v) is not None]
+        keep = [r for r in range(k) if all(as_step(cols[i][r]) is not None for i in parts)]
         self.skipped += k - len(keep)
-        return {idx: [c[i] for i in keep] for idx, c in cols.items()}, len(keep)
+        return {idx: [c[r] for r in keep] for idx, c in cols.items()}, len(keep)
 
     def _steps(
         self, tpl: Template, cols: dict[int, list[float]], k: int
@@ -371,7 +407,21 @@ class TextParser(HfParser):
         self._epoch = epochs[-1]
         self._per_epoch = int(per[-1])
         e0 = self._epoch0
-        return [int((e - e0) * m + b) for e, m, b in zip(epochs, per, batch, strict=True)]
+        rows = zip(epochs, per, batch, strict=True)
+        if min(epochs) >= e0:
+            return [int((e - e0) * m + b) for e, m, b in rows]
+        steps = []
+        for e, m, b in rows:
+            e0 = self._first_epoch(e)
+            steps.append(int((e - e0) * m + b))
+        return steps
+
+    def _first_epoch(self, epoch: int) -> int:
+        """The epoch that steps count from: the first seen, or a lower one seen after it (a
+        run started again in the same log), so that no step comes out negative."""
+        if self._epoch0 is None or epoch < self._epoch0:
+            self._epoch0 = epoch
+        return self._epoch0
 
     def _epoch_steps(self, tpl: Template, cols: dict[int, list[float]]) -> list[int]:
         epochs = [int(e) for e in cols[tpl.epoch]]
@@ -384,7 +434,7 @@ class TextParser(HfParser):
         steps = []
         for e in epochs:
             if self._per_epoch and e == self._epoch:  # "end of epoch E": the epoch's last step
-                self._ctx_step = (e - self._epoch0 + 1) * self._per_epoch
+                self._ctx_step = (e - self._first_epoch(e) + 1) * self._per_epoch
             self._epoch = e
             steps.append(self._ctx_step if self._ctx_step is not None else e)
         return steps
@@ -467,6 +517,12 @@ def _values(tpl: Template, texts: dict[int, list[str]]) -> dict[int, list[float]
 def _only_validation(tpl: Template) -> bool:
     names = [n for _, n in tpl.metrics if "loss" in n.lower()]
     return bool(names) and all(n.startswith(("val", "eval", "valid")) for n in names)
+
+
+def _all_steps(col: list[float]) -> bool:
+    """Whether every value of ``col`` is a step (C-speed passes; the usual case)."""
+    total = sum(col)  # NaN or inf anywhere makes the sum non-finite
+    return math.isfinite(total) and min(col) >= 0 and max(col) < 2**62
 
 
 def _block(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
-from lrwatch.formats.hf import HfParser, parse_repr_dict
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lrwatch.formats.hf import HfParser, dict_text, parse_repr_dict
 from lrwatch.formats.text import TextParser
 
 from .helpers import canon, events, feed_all, fixture, metrics, random_sizes, series
@@ -99,3 +103,29 @@ def test_dict_waits_for_the_redraw_that_carries_its_step() -> None:
     assert p.feed(b"\r  4%|4         | 9/120 [00:00<00:10, 11.40it/s]\r{'loss': 2.0}\n") == []
     recs = p.feed(b"\r  8%|8         | 10/120 [00:00<00:10, 11.40it/s]\r")
     assert series(recs, "loss") == [(10, 2.0)]
+
+
+_OLD_DICT = re.compile(r"\{\s*'.*\}")  # what dict_text replaces (quadratic on some lines)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="{}' a:,\t0.5x", max_size=60))
+def test_dict_text_finds_what_the_regex_found(line: str) -> None:
+    m = _OLD_DICT.search(line)
+    assert dict_text(line) == (m.group(0) if m else None)
+
+
+def test_a_dict_nested_thousands_deep_with_no_end_is_one_skipped_line() -> None:
+    """75,000 ``{'a': `` and no ``}`` (fuzz, seed 11: 20 s a line before): the line is a
+    dict cut short, counted; the dicts around it are read. (The text parser reads a line
+    without a number as prose: not counted there.)"""
+    nested = "{'loss': " + "{'a': " * 75_000
+    data = (
+        "{'loss': 1.5, 'learning_rate': 0.1, 'epoch': 0.5}\n"
+        + nested
+        + "\n{'loss': 1.25, 'learning_rate': 0.1, 'epoch': 1.0}\n"
+    ).encode()
+    for parser in (HfParser(), TextParser()):
+        recs = feed_all(parser, data)
+        assert [v for _, v in series(recs, "loss")] == [1.5, 1.25]
+        assert parser.skipped == (1 if type(parser) is HfParser else 0)

@@ -123,6 +123,56 @@ def test_a_step_of_thousands_of_digits_drops_its_line_not_the_lines_read_with_it
     assert [(r.step, r.values) for r in recs] == [(2, {"loss": 3.5})] and whole.skipped == 1
 
 
+KERAS = (
+    b"125/125 [====] - 2s 16ms/step - loss: 1.1806 - accuracy: 0.7246\n"
+    b"Epoch 2/100\n"
+    b"125/125 [====] - 1s 11ms/step - loss: 0.8599 - accuracy: 0.7671\n"
+    b"step 49, loss: 0.06\n"
+)
+
+
+@pytest.mark.parametrize("digits", [31, 401])
+def test_an_epoch_that_is_no_epoch_drops_its_line_not_the_run(digits: int) -> None:
+    """``Epoch 1e400/100`` above Keras lines (fuzz, seed 7): read whole, the block raised
+    (int(inf)) and every line of it was lost; an epoch of 31 digits numbered the next
+    epoch's steps from -1.25e32. The line is counted; the lines after it are read as if it
+    were not there, in any pieces."""
+    data = b"Epoch 1" + b"0" * (digits - 1) + b"/100\n" + KERAS
+    want = canon(feed_all(make_parser("text"), KERAS))
+    assert [step for _, step, *_ in want] == [125, 375, 49]
+    for sizes in (None, [1], [3], [17], random_sizes(9)):
+        p = make_parser("text")
+        assert canon(feed_all(p, data, sizes)) == want and p.skipped == 1, sizes
+
+
+def test_epochs_that_start_over_never_give_a_negative_step() -> None:
+    """A second run appended to a Keras log: its epoch 1 comes after epoch 3. Its steps
+    count from its own first epoch (the steps go back, as a restarted run's do)."""
+    run = b"".join(b"Epoch %d/3\n10/10 [====] - 1s - loss: %d.5\n" % (e, e) for e in (2, 3, 1, 2))
+    recs = metrics(feed_all(make_parser("text"), run))
+    assert [(r.step, r.values["loss"]) for r in recs] == [
+        (10, 2.5),
+        (20, 3.5),
+        (10, 1.5),
+        (20, 2.5),
+    ]
+    for sizes in ([1], [5], random_sizes(4)):
+        assert canon(feed_all(make_parser("text"), run, sizes)) == canon(recs)
+
+
+def test_validation_lines_before_any_train_line_are_points_of_their_own() -> None:
+    """``val loss`` lines with no step and no train line before them (fuzz, seed 23: an
+    llm.c log's first lines repeated): read whole they were steps 0, 1, 2; line by line
+    every one after the first shared step 0. Each is its own point now, both ways; a val
+    line after a train line still shares its step."""
+    data = b"val loss 11.03\nval loss 10.5\nval loss 10.1\ntrain loss 9.8\nval loss 9.9\n"
+    want = [(0, "val_loss", 11.03), (1, "val_loss", 10.5), (2, "val_loss", 10.1)]
+    want += [(3, "loss", 9.8), (3, "val_loss", 9.9)]
+    for sizes in (None, [1], [3], random_sizes(2)):
+        recs = metrics(feed_all(make_parser("text"), data, sizes))
+        assert [(r.step, *next(iter(r.values.items()))) for r in recs] == want, sizes
+
+
 def test_a_line_of_thousands_of_numbers_is_read_on_the_general_path() -> None:
     # The fast path compiles a line's shape into a regex: 4,000 numbers took seconds there.
     line = b"".join(b"step %d loss: 1.%d - " % (i, i) for i in range(4000)) + b"\n"

@@ -88,6 +88,22 @@ def test_a_counter_that_starts_over_is_no_total() -> None:
     assert len(metrics(recs)) == 4
 
 
+def test_a_withdrawn_total_comes_in_line_order_however_the_log_is_read() -> None:
+    """The step that goes back is in the middle of lines of one shape (read together when the
+    log is read whole): its withdrawal comes after the lines before it, as when read in
+    pieces (a CI fuzz run found a whole read that put it first)."""
+    steps = [*range(1, 2 * MIN_BLOCK), 5, *range(6, 3 * MIN_BLOCK)]
+    text = "".join(f"step {s}/1000 | loss {3 - s / 1000:.4f}\n" for s in steps)
+    for options in ({}, {"blocks": True}, {"fast": False}):
+        for sizes in (None, [1], random_sizes(7, hi=300)):
+            recs = list(expand(read(text, sizes, **options)))
+            assert totals(recs) == [1000, None], (options, sizes)
+            order = [(type(r).__name__, r.step) for r in recs]
+            went_back = order.index(("Event", 5))
+            assert order[went_back - 1] == ("Metrics", 2 * MIN_BLOCK - 1), (options, sizes)
+            assert order[went_back + 1] == ("Metrics", 5), (options, sizes)
+
+
 @pytest.mark.parametrize(
     ("path", "want"),
     [
