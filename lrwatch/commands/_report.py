@@ -7,7 +7,6 @@ HTML of ``plot -o FILE.html`` and of ``diagnose --report FILE.html`` is one page
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from lrwatch.picture.svg import to_svg
 from lrwatch.picture.theme import no_color
 from lrwatch.store import MetricStore, RunData
 
-#: A finding's evidence as one line of text (``diagnose``'s own, passed in by the command).
-Evidence = Callable[[dict[str, Any]], str]
 #: Output format by file suffix.
 FORMATS = {".svg": "svg", ".png": "png", ".html": "html", ".htm": "html"}
 
@@ -60,10 +57,8 @@ def write_picture(
     results: list[dict[str, Any]],
     fmt: str | None = None,
     opts: PictureOptions | None = None,
-    evidence: Evidence = str,
 ) -> Scene:
     """Write ``path`` as ``fmt`` (default: by its suffix); returns the scene drawn.
-    ``evidence``: how the HTML words a finding's evidence (``diagnose`` passes its own).
 
     Raises OSError when the file cannot be written, and
     :class:`lrwatch.picture.png.PngUnavailable` for a PNG without Pillow.
@@ -78,7 +73,7 @@ def write_picture(
         data = to_png(scene, opts.theme or "dark")
         Path(path).write_bytes(data)
     elif fmt == "html":
-        text = report_html(store, results, scene, opts.theme or "auto", mono, evidence)
+        text = report_html(store, results, scene, opts.theme or "auto", mono)
         Path(path).write_text(text, encoding="utf-8")
     else:
         Path(path).write_text(to_svg(scene, opts.theme or "dark"), encoding="utf-8")
@@ -91,12 +86,12 @@ def report_html(
     scene: Scene,
     theme: str,
     mono: bool,
-    evidence: Evidence = str,
 ) -> str:
     """The self-contained page: the picture, each run's verdict and findings (evidence, fix),
     and its ``lrwatch inspect`` summary."""
     from lrwatch.commands.inspect import render, summarize
     from lrwatch.picture.report import RunSection, html_page
+    from lrwatch.rules.finding import evidence_text
 
     sections = []
     for r in results:
@@ -107,7 +102,7 @@ def report_html(
                 path=r["path"],
                 verdict=r["verdict"],
                 findings=list(r["findings"]),
-                evidence=[evidence(f["evidence"]) for f in r["findings"]],
+                evidence=[evidence_text(f["evidence"]) for f in r["findings"]],
                 summary=render([summarize(run)]) if run is not None else "",
             )
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import sys
 import time
@@ -109,7 +108,7 @@ def _write_report(path: str, store: Any, results: list[dict[str, Any]]) -> bool:
     from lrwatch.commands._report import write_picture
 
     try:
-        write_picture(path, store, results, fmt="html", evidence=_evidence_text)
+        write_picture(path, store, results, fmt="html")
     except OSError as exc:
         print(f"lrwatch diagnose: error: cannot write {path}: {exc}", file=sys.stderr)
         return False
@@ -304,6 +303,8 @@ def render(results: list[dict[str, Any]]) -> None:
 def _render_finding(console: Any, f: dict[str, Any]) -> None:
     from rich.markup import escape
 
+    from lrwatch.rules.finding import evidence_text
+
     sev = f["severity"]
     span = f"step {f['step']}"
     if f["last_step"] != f["step"]:
@@ -313,19 +314,8 @@ def _render_finding(console: Any, f: dict[str, Any]) -> None:
         f"  [{_STYLE[sev]}]{_ICON[sev]} {sev:<7}[/] [bold]{f['symptom']}[/]  {span}{status}"
     )
     console.print(f"      {escape(f['message'])}")
-    evidence = _evidence_text(f["evidence"])
+    evidence = evidence_text(f["evidence"])
     if evidence:
         console.print(f"      [dim]evidence: {escape(evidence)}[/]")
     if f["suggestion"]:
         console.print(f"      [bold]fix:[/] {escape(f['suggestion'])}")
-
-
-def _evidence_text(evidence: dict[str, Any]) -> str:
-    parts = []
-    for key, value in evidence.items():
-        if value is None:
-            continue
-        if isinstance(value, float):
-            value = f"{value:.4g}" if math.isfinite(value) else str(value)
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)

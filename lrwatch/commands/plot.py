@@ -93,7 +93,7 @@ def _beta(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """Read, judge and draw; see the module docstring for exit codes."""
     from lrwatch.commands._report import PictureOptions, format_of_path, write_picture
-    from lrwatch.commands.diagnose import _evidence_text, diagnose_paths
+    from lrwatch.commands.diagnose import diagnose_paths
     from lrwatch.picture.png import PngUnavailable
     from lrwatch.rules import ConfigError, load_config
     from lrwatch.sources.errors import SourceError
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         return _error(str(exc))
     opts = PictureOptions(args.theme, args.width, args.height, args.smoothing)
     try:
-        scene = write_picture(args.output, store, results, fmt, opts, _evidence_text)
+        scene = write_picture(args.output, store, results, fmt, opts)
     except PngUnavailable as exc:
         return _error(str(exc))
     except OSError as exc:

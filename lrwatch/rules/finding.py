@@ -77,6 +77,19 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def evidence_text(evidence: Mapping[str, Any]) -> str:
+    """A finding's evidence as one line, ``key=value, ...`` (floats to 4 significant digits,
+    ``None`` left out): what ``diagnose`` prints and its HTML report shows."""
+    parts = []
+    for key, value in evidence.items():
+        if value is None:
+            continue
+        if isinstance(value, float):
+            value = f"{value:.4g}" if math.isfinite(value) else str(value)
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
 def fmt_lr(lr: float) -> str:
     """An LR as users write it in configs: ``3.0e-03``."""
     return f"{lr:.1e}"
