@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 #: Text alignment at the anchor point (SVG's ``text-anchor``).
 Anchor = Literal["start", "middle", "end"]
@@ -121,12 +122,12 @@ class Panel:
     def width(self) -> float:
         return self.right - self.left
 
-    def x(self, step: np.ndarray | float) -> np.ndarray:
+    def x(self, step: npt.ArrayLike) -> np.ndarray:
         """Pixel x of ``step`` (vectorised)."""
         span = max(self.hi - self.lo, 1)
         return self.left + (np.asarray(step, dtype=np.float64) - self.lo) / span * self.width
 
-    def y(self, value: np.ndarray | float) -> np.ndarray:
+    def y(self, value: npt.ArrayLike) -> np.ndarray:
         """Pixel y of ``value`` (NaN where it cannot be drawn: non-finite, or ≤ 0 on log)."""
         v = np.asarray(value, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -59,14 +59,16 @@ def build_scene(
     scene.items.append(Rect(0, 0, opts.width, height, "bg", role="background"))
     scene.items.append(Label(LEFT, 22, scene.title, "text", 14, bold=True, role="title"))
     lo, hi = step_range(runs)
-    for panel in _layout(names, opts.width, height, lo, hi):
-        scene.panels.append(panel)
+    scene.panels = _layout(names, opts.width, height, lo, hi)
+    last = scene.panels[-1]
+    xticks = nice_ticks(lo, hi, max(2, int(last.width // 110)))
+    for panel in scene.panels:
         specs = _specs(panel.name, runs, opts)
-        scene.items += _draw_panel(panel, specs, runs)
+        scene.items += _draw_panel(panel, specs, runs, xticks)
     scene.items += marker_items(runs, scene.panels)
     loss = scene.panels[0]
     scene.items += findings_items(runs, findings, loss)
-    _x_axis(scene, lo, hi)
+    scene.items += _x_labels(last, xticks)
     return scene
 
 
@@ -181,13 +183,19 @@ def _loss_specs(runs: Sequence[RunData], opts: Options) -> list[TraceSpec]:
     return specs
 
 
-def _draw_panel(panel: Panel, specs: list[TraceSpec], runs: Sequence[RunData]) -> list[Item]:
-    """Background, grid, ticks, the traces, NaN and clip marks, the legend of one panel."""
+def _draw_panel(
+    panel: Panel, specs: list[TraceSpec], runs: Sequence[RunData], xticks: list[float]
+) -> list[Item]:
+    """Background, grid, ticks, the traces, NaN and clip marks, the legend of one panel
+    (the grid at ``xticks`` and the y ticks under the data)."""
     cols = max(int(panel.width), 1)
     reds = [s.series.reduce(cols, panel.lo, panel.hi) for s in specs]
     _fit_y(panel, specs, reds)
     items: list[Item] = [
         Rect(panel.left, panel.top, panel.width, panel.bottom - panel.top, "panel", role="panel")
+    ]
+    items += [
+        Line(x, panel.top, x, panel.bottom, "grid", role="grid") for x in panel.x(xticks).tolist()
     ]
     items += _y_axis(panel)
     if not any(len(r) for r in reds):
@@ -226,12 +234,10 @@ def _y_axis(panel: Panel) -> list[Item]:
     most = max(2, int((panel.bottom - panel.top) // 36))
     ticks = (log_ticks if panel.log else nice_ticks)(panel.ylo, panel.yhi, most)
     if not ticks:  # a flat line (a constant LR) or a narrow range: its middle, labelled
-        ticks = ticks or [(panel.ylo + panel.yhi) / 2]
+        ticks = [(panel.ylo + panel.yhi) / 2]
     real = [10**t if panel.log else t for t in ticks]
     items: list[Item] = []
-    span = panel.yhi - panel.ylo or 1.0
-    for t, text in zip(ticks, tick_labels(real), strict=True):
-        y = panel.bottom - (t - panel.ylo) / span * (panel.bottom - panel.top)
+    for y, text in zip(panel.y(real).tolist(), tick_labels(real), strict=True):
         items.append(Line(panel.left, y, panel.right, y, "grid", 1.0, role="grid"))
         items.append(Label(panel.left - 8, y + 4, text, "muted", 11, "end", role="ytick"))
     return items
@@ -249,27 +255,11 @@ def _empty_note(panel: Panel, runs: Sequence[RunData]) -> Label:
     return Label((panel.left + panel.right) / 2, mid, what, "muted", 13, "middle", role="note")
 
 
-def _x_axis(scene: Scene, lo: int, hi: int) -> None:
-    """Vertical grid lines at nice steps in every panel, their labels under the last one."""
-    last = scene.panels[-1]
-    most = max(2, int(last.width // 110))
-    for t in nice_ticks(lo, hi, most):
-        x = float(last.x(t))
-        for p in scene.panels:
-            scene.items.insert(
-                _after_panel(scene, p), Line(x, p.top, x, p.bottom, "grid", role="grid")
-            )
-        scene.items.append(
-            Label(x, last.bottom + 16, fmt_step(t), "muted", 11, "middle", role="xtick")
-        )
-    scene.items.append(
-        Label(last.left - 8, last.bottom + 16, "step", "muted", 11, "end", role="xtitle")
-    )
-
-
-def _after_panel(scene: Scene, panel: Panel) -> int:
-    """The index just after the panel's background rectangle (grid lines go under the data)."""
-    for i, item in enumerate(scene.items):
-        if isinstance(item, Rect) and item.role == "panel" and item.y == panel.top:
-            return i + 1
-    return len(scene.items)
+def _x_labels(last: Panel, ticks: list[float]) -> list[Item]:
+    """The step ticks' labels under the last panel (their grid lines are in every panel)."""
+    items: list[Item] = [
+        Label(x, last.bottom + 16, fmt_step(t), "muted", 11, "middle", role="xtick")
+        for x, t in zip(last.x(ticks).tolist(), ticks, strict=True)
+    ]
+    items.append(Label(last.left - 8, last.bottom + 16, "step", "muted", 11, "end", role="xtitle"))
+    return items
