@@ -68,9 +68,9 @@ def smooth_columns(red: Reduced, beta: float) -> np.ndarray:
     column has no finite value (it is skipped, as the UI skips NaN points).
     """
     values = column_value(red)
-    out = np.full(len(values), np.nan)
     if beta <= 0:
-        return values.copy()
+        return values
+    out = np.full(len(values), np.nan)
     decay = np.power(beta, red.count.astype(np.float64))
     m = norm = 0.0
     for i, v in enumerate(values.tolist()):

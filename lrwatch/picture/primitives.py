@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from lrwatch.picture.axes import to_drawn
+
 #: Text alignment at the anchor point (SVG's ``text-anchor``).
 Anchor = Literal["start", "middle", "end"]
 #: Mark shapes: ``x`` (NaN/Inf), ``dot`` (an evaluation), ``up`` (clipped above the range).
@@ -129,11 +131,9 @@ class Panel:
 
     def y(self, value: npt.ArrayLike) -> np.ndarray:
         """Pixel y of ``value`` (NaN where it cannot be drawn: non-finite, or ≤ 0 on log)."""
-        v = np.asarray(value, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if self.log:
-                v = np.where(v > 0, np.log10(np.where(v > 0, v, 1.0)), np.nan)
-            span = self.yhi - self.ylo or 1.0
+        v = to_drawn(np.asarray(value, dtype=np.float64), self.log)
+        span = self.yhi - self.ylo or 1.0
+        with np.errstate(invalid="ignore"):
             return self.bottom - (v - self.ylo) / span * (self.bottom - self.top)
 
 
