@@ -63,6 +63,7 @@ import numpy as np
 
 from lrwatch.branches import Rewind, cut_branch, keep_abandoned, parse_rewind
 from lrwatch.columns import Axis, ValueSink
+from lrwatch.numfmt import fmt_num
 from lrwatch.records import SYSTEM_PREFIX, AnyRecord, Event, MetricBlock, Metrics
 from lrwatch.reduction import Reduced, reduce_points
 from lrwatch.series import FLUSH_EVERY, Series
@@ -458,3 +459,23 @@ def lr_names(run: RunData) -> list[str]:
     the header shows and the autopilot bounds, read one way."""
     names = [n for n in run.series if n == "lr" or n.startswith("lr/")]
     return sorted(names, key=lambda n: (n != "lr", len(n), n))
+
+
+def lr_changes(run: RunData) -> list[tuple[int, str]]:
+    """The run's ``lr_change`` records as (step, label): ``old→new`` of group 0, or ``lr``
+    when the record lacks them. The chart markers of the terminal and of pictures."""
+    out = []
+    for ev in run.events:
+        if ev.kind != "lr_change" or ev.step is None:
+            continue
+        old, new = _group0(ev.data.get("old")), _group0(ev.data.get("new"))
+        label = f"{fmt_num(old)}→{fmt_num(new)}" if old is not None and new is not None else "lr"
+        out.append((int(ev.step), label))
+    return out
+
+
+def _group0(value: object) -> float | None:
+    """Group 0's LR of a record's per-group list (or a bare number)."""
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return float(value) if isinstance(value, int | float) else None

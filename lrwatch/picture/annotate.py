@@ -10,10 +10,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lrwatch.numfmt import fmt_num
 from lrwatch.picture.primitives import Item, Label, Line, Mark, Panel
 from lrwatch.picture.traces import TraceSpec
-from lrwatch.store import RunData
+from lrwatch.store import RunData, lr_changes
 
 #: Severity -> the sign drawn before a finding's symptom (as ``lrwatch diagnose`` prints).
 ICONS = {"error": "✗", "warning": "!", "info": "i"}
@@ -51,13 +50,7 @@ def marker_items(runs: Sequence[RunData], panels: Sequence[Panel]) -> list[Item]
     rewind (at the step the new branch starts from), labelled in the LR panel."""
     marks: list[tuple[int, str, str]] = []
     for run in runs:
-        for ev in run.events:
-            if ev.kind == "lr_change" and ev.step is not None:
-                old, new = _first(ev.data.get("old")), _first(ev.data.get("new"))
-                text = "lr"
-                if old is not None and new is not None:
-                    text = f"{fmt_num(old)}→{fmt_num(new)}"
-                marks.append((int(ev.step), text, "lr-change"))
+        marks += [(step, text, "lr-change") for step, text in lr_changes(run)]
         marks += [(rw.to_step, rw.describe(), "rewind") for rw in run.rewinds]
     if not marks or not panels:
         return []
@@ -75,12 +68,6 @@ def marker_items(runs: Sequence[RunData], panels: Sequence[Panel]) -> list[Item]
         if spot is not None:
             items.append(Label(*spot, text, colour, LABEL_SIZE, bold=True, role=role))
     return items
-
-
-def _first(value: object) -> float | None:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else None
-    return float(value) if isinstance(value, int | float) else None
 
 
 def findings_items(

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from lrwatch.losschoice import REGEX_EXAMPLE
-from lrwatch.numfmt import fmt_num
-from lrwatch.store import RunData, Series, lr_names
+from lrwatch.store import RunData, Series, lr_changes, lr_names
 from lrwatch.tui.chart import ChartSpec, Marker, Trace, run_tag
 from lrwatch.tui.legend import Entry
 from lrwatch.tui.smooth import EmaCache
@@ -122,14 +121,7 @@ def step_range(runs: list[RunData], view: ViewState) -> tuple[int, int]:
 
 def lr_markers(run: RunData, style: str = "yellow") -> list[Marker]:
     """One marker per ``lr_change`` event the run wrote, labelled ``old→new`` (group 0)."""
-    out = []
-    for ev in run.events:
-        if ev.kind != "lr_change" or ev.step is None:
-            continue
-        old, new = _first(ev.data.get("old")), _first(ev.data.get("new"))
-        label = f"{fmt_num(old)}→{fmt_num(new)}" if old is not None and new is not None else "lr"
-        out.append(Marker(int(ev.step), label, style))
-    return out
+    return [Marker(step, label, style) for step, label in lr_changes(run)]
 
 
 #: Style of the rewind markers (the LR changes' are yellow).
@@ -169,12 +161,6 @@ def _abandoned_note(traces: list[Trace]) -> list[Entry]:
     if not traces:
         return []
     return [Entry("━", traces[0].style, "abandoned", "dim", shrink=False)]
-
-
-def _first(v: object) -> float | None:
-    if isinstance(v, list | tuple):
-        v = v[0] if v else None
-    return float(v) if isinstance(v, int | float) else None
 
 
 def run_style(i: int, run: RunData, view: ViewState) -> str:
