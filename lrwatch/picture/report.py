@@ -14,8 +14,7 @@ from html import escape
 from typing import Any
 
 from lrwatch.picture.annotate import ICONS
-from lrwatch.picture.svg import FONT
-from lrwatch.picture.theme import css_var, palette
+from lrwatch.picture.svg import FONT, css_palettes
 
 
 @dataclass
@@ -50,20 +49,8 @@ def html_page(
     )
 
 
-def _vars(theme: str, mono: bool) -> str:
-    pal = palette(theme, mono)
-    return "".join(f"{css_var(role)}:{pal[role]};" for role in pal.roles())
-
-
 def _css(theme: str, mono: bool) -> str:
-    if theme == "auto":
-        colours = (
-            f":root{{{_vars('dark', mono)}}}"
-            f"@media (prefers-color-scheme: light){{:root{{{_vars('light', mono)}}}}}"
-        )
-    else:
-        colours = f":root{{{_vars(theme, mono)}}}"
-    return colours + (
+    return css_palettes(mono, theme=theme) + (
         f"body{{margin:0;padding:16px 24px;background:var(--lw-bg);color:var(--lw-text);"
         f"font-family:{FONT};font-size:14px;line-height:1.45}}"
         "h2{font-size:16px;margin:24px 0 4px}"

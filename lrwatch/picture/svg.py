@@ -42,9 +42,11 @@ def to_svg(
     return "".join(out)
 
 
-def css_palettes(mono: bool, selector: str = ":root") -> str:
-    """CSS that defines the palette variables: dark by default, light when the browser
-    prefers it; a page may force either with ``data-theme`` on its root element."""
+def css_palettes(mono: bool, selector: str = ":root", theme: str = "auto") -> str:
+    """CSS that defines the palette variables for ``selector``: with ``auto``, dark by
+    default and light when the browser prefers it; else the ``dark`` or ``light`` one."""
+    if theme != "auto":
+        return f"{selector}{{{_vars(palette(theme, mono))}}}"
     dark, light = palette("dark", mono), palette("light", mono)
     return (
         f"{selector}{{{_vars(dark)}}}"
