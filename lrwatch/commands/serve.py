@@ -189,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl+C; returns 0, or 2 when the arguments or the bind are refused."""
     from lrwatch.control.endpoint import is_loopback
     from lrwatch.serve.auth import new_token
+    from lrwatch.tui.theme import THEME_ENV
 
     if not args.public and not is_loopback(args.host):
         print(
@@ -200,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     token = args.token or os.environ.get(ENV_TOKEN) or new_token()
     if args.theme:
-        os.environ["LRWATCH_THEME"] = args.theme  # every tab's app process inherits it
+        os.environ[THEME_ENV] = args.theme  # every tab's app process inherits it
     argv = list(args.args)
     try:
         ns = check(args.what, argv)  # every refusal before the port is taken
@@ -228,8 +229,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def _serve(args: argparse.Namespace, token: str, sock: socket.socket, launched: Launch) -> None:
     from lrwatch.serve.server import AppServer, Served
+    from lrwatch.tui.theme import THEME_ENV
 
-    theme = args.theme or _theme_word(os.environ.get("LRWATCH_THEME", ""))
+    # The page's colours: --theme, else the UI's own theme ($LRWATCH_THEME) as light or dark.
+    theme = "light" if "light" in os.environ.get(THEME_ENV, "") else "dark"
     served = Served(tab_command(launched.argv), token, launched.title, theme, args.max_tabs)
     server = AppServer(served, sock)
     port = sock.getsockname()[1]
@@ -245,10 +248,6 @@ def _serve(args: argparse.Namespace, token: str, sock: socket.socket, launched: 
         print(f"  Ctrl+C stops serving{stops}", flush=True)
 
     asyncio.run(server.run(ready))
-
-
-def _theme_word(name: str) -> str:
-    return "light" if "light" in name else "dark"
 
 
 def _finish(launched: Launch) -> None:
