@@ -145,13 +145,7 @@ class Session:
     def watch_child(self, child: subprocess.Popen[bytes], emit: Emit) -> None:
         """:func:`wait_child`, reading the rendezvous file at each step meanwhile (and once
         more after the exit: a short run may announce and end between two steps)."""
-        reader = RendezvousReader(self.rendezvous) if self.rendezvous else None
-
-        def step() -> None:
-            for news in reader.poll() if reader is not None else []:
-                self.announce(news)
-
-        wait_child(child, self.stop, emit, step)
+        wait_child(child, self.stop, emit, self._announcer())
 
     def watch_rendezvous(self, poll: float = 0.25) -> None:
         """Read the rendezvous file until the session stops: :meth:`watch_child` for
@@ -160,11 +154,20 @@ class Session:
         ended."""
         if not self.rendezvous:
             return
-        reader = RendezvousReader(self.rendezvous)
+        step = self._announcer()
         while not self.stop.is_set():
-            for news in reader.poll():
-                self.announce(news)
+            step()
             self.stop.wait(poll)
+
+    def _announcer(self) -> Callable[[], None]:
+        """A step that announces what the rendezvous file says since the last step."""
+        reader = RendezvousReader(self.rendezvous) if self.rendezvous else None
+
+        def step() -> None:
+            for news in reader.poll() if reader is not None else []:
+                self.announce(news)
+
+        return step
 
     def take_preferred(self) -> str | None:
         """The preferred log's run, once it has records (then never again), else None.
