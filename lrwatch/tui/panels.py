@@ -107,8 +107,9 @@ def system_spec(runs: list[RunData], view: ViewState) -> ChartSpec | None:
     run = next((r for r in runs if r.name == view.current), runs[0] if runs else None)
     if run is None:
         return None
+    palette = colours(view)
     traces = [
-        Trace(s, colours(view)[(i + 2) % len(colours(view))], label)
+        Trace(s, palette[(i + 2) % len(palette)], label)
         for i, (label, s) in enumerate(system_traces(run))
     ]
     if not traces:

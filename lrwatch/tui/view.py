@@ -267,7 +267,8 @@ def lr_spec(runs: list[RunData], view: ViewState) -> ChartSpec:
                 tag = run_tag(i) if g == 0 else ""
                 traces.append(Trace(run.series[name], run_style(i, run, view), "", tag=tag))
             else:
-                colour = colours(view)[(g + 1) % len(RUN_COLOURS)]
+                palette = colours(view)
+                colour = palette[(g + 1) % len(palette)]
                 traces[:0] = abandoned_traces(run, name, colour)
                 traces.append(Trace(run.series[name], colour, name))
     marks = [] if overlay else markers(runs[0]) if runs else []
