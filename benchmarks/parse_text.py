@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import emit, loadavg
 
 from lrwatch.formats.text import TextParser
-from lrwatch.records import count_records
+from lrwatch.records import AnyRecord, Event, count_records
 
 #: One line of each shape, ``{s}`` the step and ``{a}``..``{d}`` varying numbers.
 SHAPES = {
@@ -66,11 +66,16 @@ def _time(fn, reps: int = 3) -> float:
 
 
 def _feed(data: bytes, blocks: bool) -> int:
+    """Metric rows read (a ``step N/M`` log's ``meta`` event is no row: not counted)."""
     parser = TextParser(blocks=blocks)
     n = 0
     for i in range(0, len(data), 1 << 20):
-        n += count_records(parser.feed(data[i : i + (1 << 20)]))
-    return n + count_records(parser.flush())
+        n += _rows(parser.feed(data[i : i + (1 << 20)]))
+    return n + _rows(parser.flush())
+
+
+def _rows(records: list[AnyRecord]) -> int:
+    return count_records(r for r in records if not isinstance(r, Event))
 
 
 def _floor(data: bytes) -> None:
