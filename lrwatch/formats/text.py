@@ -402,11 +402,9 @@ class TextParser(HfParser):
         batch, per = cols[tpl.step], cols[tpl.per_epoch]
         # Keras: without an epoch on the line, it comes from the "Epoch 2/20" line above.
         epochs = [int(e) for e in cols[tpl.epoch]] if tpl.epoch >= 0 else [self._epoch or 0] * k
-        if self._epoch0 is None:
-            self._epoch0 = epochs[0]
+        e0 = self._first_epoch(epochs[0])
         self._epoch = epochs[-1]
         self._per_epoch = int(per[-1])
-        e0 = self._epoch0
         rows = zip(epochs, per, batch, strict=True)
         if min(epochs) >= e0:
             return [int((e - e0) * m + b) for e, m, b in rows]
