@@ -13,6 +13,7 @@ falls back to the general path for that block.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from itertools import pairwise, repeat
 from operator import attrgetter, is_not
@@ -45,6 +46,16 @@ class Rows(NamedTuple):
     decoder: RowDecoder
     convert: Convert
     columns: Columns
+
+
+#: What msgspec refuses in a field's JSON name (a key written ``"it\r"`` in a log).
+_UNNAMEABLE = re.compile(r'[\\"\x00-\x1f]')
+
+
+def nameable(key: str) -> bool:
+    """Whether :func:`build_rows` can take ``key``: msgspec names no field after a key with
+    a quote, a backslash or a control character (such a key set stays on the general path)."""
+    return _UNNAMEABLE.search(key) is None
 
 
 def build_rows(

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import msgspec
 
-from lrwatch.formats._rows import Rows, build_rows
+from lrwatch.formats._rows import Rows, build_rows, nameable
 from lrwatch.formats.base import MIN_WALL_TIME, LineParser, as_step, metrics_from_mapping, wall_time
 from lrwatch.records import (
     STEP_KEYS,
@@ -143,15 +143,6 @@ def _failed_line(block: bytes, exc: Exception) -> tuple[int, int] | None:
         start = pos = found
     end = block.find(b"\n", pos)
     return start, len(block) if end < 0 else end + 1
-
-
-#: What msgspec refuses in a struct field's JSON name (a key written ``"it\\r"`` in the log).
-_BAD_FIELD_CHARS = re.compile(r'[\\"\x00-\x1f]')
-
-
-def _field_name_ok(key: str) -> bool:
-    """Whether the typed row decoder can take ``key`` as a field's JSON name."""
-    return _BAD_FIELD_CHARS.search(key) is None
 
 
 def _line_start(block: bytes, index: int) -> int | None:
@@ -325,7 +316,7 @@ class JsonlParser(LineParser):
         union = dict(self._union)
         required = self._required
         for keys in shapes:
-            if not all(map(_field_name_ok, keys)):
+            if not all(map(nameable, keys)):
                 continue  # a key the typed decoder cannot name: the general path reads it
             step_key, time_key, rename = self._plan(keys)
             if step_key is None or (union and (step_key, time_key) != self._rows_keys):
